@@ -1,0 +1,276 @@
+"""The live status card pinned in the incident channel.
+
+`card` shows where the incident stands at `now`: the step and its aim, the five steps as
+progress, what the current step still needs (with the command for each), who owns it and
+speaks for it, when the customer hears from us next, the open promises, and the buttons that
+make sense in this state. Buttons use ``action_id="card:<what>"`` and ``value=str(incident.id)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    DividerBlock,
+)
+
+from bot.blocks._kit import (
+    ACTIONS_MAX_ELEMENTS,
+    BUTTON_TEXT_MAX,
+    context,
+    header,
+    label,
+    message,
+    plain,
+    quote,
+    require_id,
+    section,
+)
+from playbook import cadence
+from playbook.model import SEVERITIES, STEPS, Incident, PromiseStatus, Status, Step
+from playbook.steps import STEP_DEFS, all_complete
+from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
+
+__all__ = ["BUTTON_LABELS", "PRIMARY_BLOCK_MAX", "PROMISES_SHOWN", "buttons_for", "card"]
+
+PROMISES_SHOWN = 10
+PRIMARY_BLOCK_MAX = 5  # buttons in the first actions block; the rest go in a second one
+DESCRIPTION_MAX = 500
+PROMISE_TEXT_MAX = 200
+
+BUTTON_LABELS: dict[str, str] = {
+    "listen": "Record what they said",
+    "restate": "Restate the problem",
+    "confirm": "Customer confirmed it",
+    "own": "Take ownership",
+    "option": "Add option",
+    "choose": "Recommend / choose",
+    "resolve": "Mark resolved",
+    "followup": "Follow-up notes",
+    "promise": "Make a promise",
+    "update": "Log customer update",
+    "close": "Close incident",
+    "skip": "Skip this step",
+    "status": "Status",
+}
+_ORDER = tuple(BUTTON_LABELS)
+
+_ICON_DONE, _ICON_SKIPPED, _ICON_CURRENT, _ICON_LATER = "✅", "⏭️", "▶️", "▫️"
+
+
+def _main_action(inc: Incident) -> str | None:
+    """The current step's main action: the one button styled primary."""
+    if inc.status is Status.CLOSED:
+        return None
+    if all_complete(inc):
+        return "close"
+    if inc.step is Step.LISTEN:
+        return "listen"
+    if inc.step is Step.RESTATE:
+        return "restate" if inc.restatement is None else "confirm"
+    if inc.step is Step.OWN:
+        return "own"
+    if inc.step is Step.SOLVE:
+        if not inc.options:
+            return "option"
+        if inc.chosen is None:
+            return "choose"
+        return "resolve" if inc.resolution is None else None
+    if inc.resolution is None:
+        return "resolve"
+    return "update" if inc.customer_informed_at is None else "followup"
+
+
+def buttons_for(inc: Incident) -> list[str]:
+    """Which ``card:<what>`` buttons the card shows, main action first."""
+    if inc.status is Status.CLOSED:
+        return ["status"]
+    complete = all_complete(inc)
+    show = {
+        "listen": inc.step is Step.LISTEN,
+        "restate": inc.step is Step.RESTATE,
+        "confirm": inc.restatement is not None and inc.restatement_confirmed_at is None,
+        "own": inc.owner is None or inc.communicator is None,
+        "option": inc.step is Step.SOLVE and inc.resolution is None,
+        "choose": inc.step is Step.SOLVE and bool(inc.options),
+        "resolve": inc.resolution is None and inc.step in (Step.SOLVE, Step.FOLLOW_UP),
+        "followup": inc.step is Step.FOLLOW_UP,
+        "promise": True,
+        "update": True,
+        "close": complete,
+        "skip": not complete,
+        "status": True,
+    }
+    chosen = [what for what in _ORDER if show[what]]
+    main = _main_action(inc)
+    if main in chosen:
+        chosen.remove(main)
+        chosen.insert(0, main)
+    return chosen
+
+
+def _button_label(inc: Incident, what: str) -> str:
+    if what == "restate" and inc.restatement is not None:
+        return "Edit restatement"
+    if what == "own" and inc.owner is not None:
+        return "Name communicator" if inc.communicator is None else "Owner & communicator"
+    return BUTTON_LABELS[what]
+
+
+def _button(inc: Incident, what: str, *, primary: bool) -> ButtonElement:
+    confirm = None
+    if what == "close":
+        confirm = ConfirmObject(
+            title=f"Close {inc.key}?",
+            text="The summary goes to this channel and the leads. Check-ins still happen.",
+            confirm="Close it",
+            deny="Not yet",
+        )
+    return ButtonElement(
+        text=plain(_button_label(inc, what), BUTTON_TEXT_MAX),
+        action_id=f"card:{what}",
+        value=str(require_id(inc)),
+        style="primary" if primary else None,
+        confirm=confirm,
+    )
+
+
+def _action_blocks(inc: Incident) -> list[ActionsBlock]:
+    whats = buttons_for(inc)
+    main = _main_action(inc)
+    elements = [_button(inc, what, primary=what == main) for what in whats]
+    first, rest = elements[:PRIMARY_BLOCK_MAX], elements[PRIMARY_BLOCK_MAX:]
+    blocks = [ActionsBlock(block_id="card:actions", elements=first)]
+    if rest:
+        blocks.append(ActionsBlock(block_id="card:actions:more",
+                                   elements=rest[:ACTIONS_MAX_ELEMENTS]))
+    return blocks
+
+
+def _progress(inc: Incident) -> str:
+    parts = []
+    for step in STEPS:
+        record = inc.step_record(step)
+        title = STEP_DEFS[step].title
+        if record is not None:
+            icon = _ICON_SKIPPED if record.skipped_reason is not None else _ICON_DONE
+            parts.append(f"{icon} {title}")
+        elif step is inc.step and inc.status is not Status.CLOSED:
+            parts.append(f"{_ICON_CURRENT} *{title}*")
+        else:
+            parts.append(f"{_ICON_LATER} {title}")
+    return "   ".join(parts)
+
+
+def _step_text(inc: Incident) -> str:
+    if inc.status is Status.CLOSED:
+        when = f" {date_token(inc.closed_at)}" if inc.closed_at else ""
+        return f"*Closed*{when}. `/incident summary` shows how it went."
+    if all_complete(inc):
+        return ("*Every step is done.* The owner or a lead can close the incident: the summary "
+                "goes to this channel and to the leads.")
+    number = STEPS.index(inc.step) + 1
+    definition = STEP_DEFS[inc.step]
+    return f"*Step {number} of {len(STEPS)}: {definition.title}*\n_{definition.aim}_"
+
+
+def _checklist(inc: Incident) -> str | None:
+    """The current step's checklist (only while the step is open)."""
+    if inc.status is Status.CLOSED or inc.step_record(inc.step) is not None:
+        return None
+    lines = []
+    for item in STEP_DEFS[inc.step].items:
+        required = " _(required)_" if item.required else ""
+        if item.done(inc):
+            lines.append(f"✅ {esc(item.label)}{required}")
+        else:
+            lines.append(f"⬜ {esc(item.label)}{required}: {esc(item.how)}")
+    return "\n".join(lines)
+
+
+def _cadence_line(inc: Incident, now: datetime) -> str | None:
+    interval = inc.cadence
+    if interval is None or inc.status is Status.CLOSED:
+        return None
+    agreed = ("agreed with the customer" if inc.cadence_agreed
+              else f"{inc.severity} default until the customer agrees one")
+    head = f"*Customer updates:* every {fmt_duration(interval)} ({agreed})"
+    due = cadence.next_update_due(inc)
+    if due is None:
+        if inc.customer_informed_at is not None:
+            return f"{head}. The customer knows it is resolved: no more updates due."
+        return head
+    late = cadence.overdue_by(inc, now)
+    if late is not None:
+        return f"{head}\n⚠️ *Update overdue by {fmt_duration(late)}* (was due {date_token(due)})"
+    return f"{head}\nNext update due {date_token(due)}"
+
+
+def _people(inc: Incident, now: datetime) -> str:
+    owner = mention(inc.owner) if inc.owner else "nobody yet"
+    voice = mention(inc.communicator) if inc.communicator else "nobody yet"
+    lines = [f"*Owner:* {owner}   *Communicator:* {voice}"]
+    line = _cadence_line(inc, now)
+    if line:
+        lines.append(line)
+    if inc.customer_channel_id:
+        lines.append(f"*Customer channel:* {channel_link(inc.customer_channel_id)}")
+    if inc.parked:
+        lines.append(f"*Parked topics:* {len(inc.parked)} (they come back in the summary)")
+    return "\n".join(lines)
+
+
+def _promises(inc: Incident, now: datetime) -> str | None:
+    open_ = [p for p in inc.promises if p.status is PromiseStatus.OPEN]
+    if not open_:
+        return None
+    lines = [f"*Open promises* ({len(open_)})"]
+    for p in open_[:PROMISES_SHOWN]:
+        late = " ⚠️ past due" if p.due_at <= now else ""
+        lines.append(f"• *P{p.number}* {truncate(esc(p.text), PROMISE_TEXT_MAX)}"
+                     f" · due {date_token(p.due_at)}{late}")
+    more = len(open_) - PROMISES_SHOWN
+    if more > 0:
+        lines.append(f"…and {more} more: `/incident status` lists them all.")
+    return "\n".join(lines)
+
+
+def _about(inc: Incident) -> str:
+    lines = [quote(inc.description, DESCRIPTION_MAX)]
+    if inc.customer_words:
+        lines.append(f"*They said:* {quote(inc.customer_words[-1], DESCRIPTION_MAX)}")
+    if inc.resolution is not None:
+        when = f" {date_token(inc.resolved_at)}" if inc.resolved_at else ""
+        lines.append(f"*Resolved*{when}: {quote(inc.resolution, DESCRIPTION_MAX)}")
+    return "\n".join(lines)
+
+
+def card(inc: Incident, now: datetime) -> dict[str, Any]:
+    """The status card as a message body: ``{"text": fallback, "blocks": [...]}``."""
+    title = f"{inc.key} · {label(inc.customer)}"
+    meaning = SEVERITIES.get(inc.severity, "")
+    opened = f"opened {date_token(inc.opened_at)} by {mention(inc.opened_by)}"
+    blocks: list[Block] = [
+        header(title),
+        context(f"*{inc.severity}* {esc(meaning)}".strip(),
+                f"*{inc.status.value.capitalize()}* · {opened}"),
+        section(_about(inc)),
+        section(_step_text(inc)),
+        section(_progress(inc)),
+    ]
+    checklist = _checklist(inc)
+    if checklist:
+        blocks.append(section(checklist))
+    blocks += [DividerBlock(), section(_people(inc, now))]
+    promises = _promises(inc, now)
+    if promises:
+        blocks.append(section(promises))
+    blocks += _action_blocks(inc)
+    blocks.append(context(f"As of {date_token(now)} · `/incident help` for every command"))
+    step = "closed" if inc.status is Status.CLOSED else STEP_DEFS[inc.step].title
+    return message(f"{inc.key} · {esc(inc.customer)}: {step} ({inc.status.value})", blocks)

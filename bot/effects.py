@@ -1,0 +1,348 @@
+"""Carries out the playbook's effects with the Slack Web API, from the outbox, after the ack.
+
+Listeners only record; this worker does the slow part. Each outbox row is claimed in the
+database (so replicas never run the same row), executed, then finished, retried with backoff
+or, when Slack's answer will not change, given up and reported to the person who asked.
+Effects of one incident run in order (the store never hands out a row while an earlier one of
+the same incident is pending), so a channel exists before anything is posted to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot import blocks
+from bot.config import Settings
+from playbook import cadence, rules, store
+from playbook.model import Incident, Target
+from playbook.service import Service
+from playbook.summary import summarize
+
+log = logging.getLogger(__name__)
+
+# Slack errors that a retry will not fix: report them to the person instead.
+PERMANENT = {
+    "channel_not_found": "the channel no longer exists or I can't see it",
+    "not_in_channel": "I'm not a member of that channel; invite me with `/invite @crisisbot`",
+    "is_archived": "the channel is archived; unarchive it or link another one",
+    "restricted_action": "a workspace setting doesn't allow me to do that; ask a Slack admin",
+    "missing_scope": "the app lacks a permission; reinstall it from the manifest",
+    "user_not_found": "that person isn't in this workspace",
+    "cant_invite_self": "I can't invite myself",
+    "invalid_auth": "the bot token is no longer valid; reinstall the app",
+    "account_inactive": "the bot token is no longer valid; reinstall the app",
+    "token_revoked": "the bot token was revoked; reinstall the app",
+    "msg_too_long": "the message is too long for Slack",
+    "invalid_blocks": "Slack refused the message layout (a bug: please report it)",
+}
+MAX_ATTEMPTS = 6
+ZERO = timedelta(0)
+
+
+def explain(err: Exception) -> str:
+    if isinstance(err, SlackApiError):
+        code = str(err.response.get("error", "unknown_error"))
+        return PERMANENT.get(code, f"Slack said `{code}`")
+    return "Slack could not be reached"
+
+
+def is_permanent(err: Exception) -> bool:
+    return isinstance(err, SlackApiError) and err.response.get("error") in PERMANENT
+
+
+class EffectRunner:
+    """Executes outbox rows of one kind each; knows how the domain's targets map to Slack."""
+
+    def __init__(self, service: Service, client: WebClient, settings: Settings,
+                 clock: Callable[[], datetime], on_reschedule: Callable[[int], None]) -> None:
+        self.service = service
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self.on_reschedule = on_reschedule
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def run(self, item: store.OutboxItem) -> None:
+        if item.kind == "home":
+            self._do_home(item.team_id, item.payload["user"])
+            return
+        inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
+        if inc is None:
+            log.warning("outbox %s: incident %s is gone; dropping", item.id, item.incident_id)
+            return
+        handler = getattr(self, f"_do_{item.kind}", None)
+        if handler is None:
+            log.error("outbox %s: unknown kind %r; dropping", item.id, item.kind)
+            return
+        handler(inc, item.payload)
+
+    # --- kinds --------------------------------------------------------------------------------
+
+    def _do_create_channel(self, inc: Incident, payload: dict) -> None:
+        assert inc.id is not None
+        problems: list[str] = []
+        if inc.channel_id is None:
+            channel_id, name = self._create(inc, bool(payload.get("private")))
+            inc = self.service.attach_channel(inc.id, channel_id, name)
+        assert inc.channel_id is not None
+        try:
+            self.client.conversations_setTopic(channel=inc.channel_id,
+                                               topic=rules.channel_topic(inc))
+            self.client.conversations_setPurpose(channel=inc.channel_id,
+                                                 purpose=rules.channel_purpose(inc))
+        except SlackApiError as err:  # cosmetic: the incident works without them
+            log.warning("%s: could not set topic/purpose: %s", inc.key, err.response.get("error"))
+        invite = [u for u in payload.get("invite", []) if u]
+        problems.extend(self._invite(inc, invite))
+        if inc.card_ts is None:
+            self._post_card(inc)
+        notify = payload.get("notify") or {}
+        text = f"*{inc.key}* is open: <#{inc.channel_id}>. The pinned card there shows what's next."
+        if problems:
+            text += "\n⚠️ " + "; ".join(problems) + ". The incident works without them."
+        self._tell(notify, text)
+
+    def _create(self, inc: Incident, private: bool) -> tuple[str, str]:
+        last: SlackApiError | None = None
+        for attempt in range(25):
+            name = rules.channel_name(inc, attempt)
+            try:
+                resp = self.client.conversations_create(name=name, is_private=private)
+                return resp["channel"]["id"], resp["channel"]["name"]
+            except SlackApiError as err:
+                last = err
+                code = err.response.get("error", "")
+                if code == "name_taken":
+                    continue
+                if code.startswith("invalid_name"):
+                    name = f"inc-{inc.number}-{attempt}"
+                    continue
+                raise
+        assert last is not None
+        raise last
+
+    def _invite(self, inc: Incident, users: list[str]) -> list[str]:
+        problems = []
+        for user in users:
+            if user.startswith("S"):
+                try:
+                    members = self.client.usergroups_users_list(usergroup=user)["users"]
+                except SlackApiError as err:
+                    problems.append(f"couldn't read group <!subteam^{user}>: {explain(err)}")
+                    continue
+                problems.extend(self._invite(inc, list(members)))
+                continue
+            try:
+                self.client.conversations_invite(channel=inc.channel_id, users=user)
+            except SlackApiError as err:
+                code = err.response.get("error")
+                if code in ("already_in_channel", "cant_invite_self"):
+                    continue
+                if not is_permanent(err) and code not in ("user_is_bot", "user_not_found"):
+                    raise
+                problems.append(f"couldn't invite <@{user}>: {explain(err)}")
+        return problems
+
+    def _post_card(self, inc: Incident) -> None:
+        assert inc.id is not None and inc.channel_id is not None
+        card = blocks.card(inc, self.clock())
+        resp = self.client.chat_postMessage(channel=inc.channel_id, **card)
+        self.service.set_card(inc.id, resp["ts"])
+        try:
+            self.client.pins_add(channel=inc.channel_id, timestamp=resp["ts"])
+        except SlackApiError as err:
+            if err.response.get("error") != "already_pinned":
+                log.warning("%s: could not pin the card: %s", inc.key, err.response.get("error"))
+
+    def _do_timeline(self, inc: Incident, payload: dict) -> None:
+        if inc.channel_id is None:
+            return  # channel creation failed and was reported; the line is in the database
+        assert inc.id is not None
+        msg = blocks.timeline_message(payload.get("kind", ""), payload["text"], inc.id)
+        self.client.chat_postMessage(channel=inc.channel_id, **msg)
+
+    def _do_refresh_card(self, inc: Incident, payload: dict) -> None:
+        if inc.channel_id is None:
+            return
+        if inc.card_ts is None:
+            self._post_card(inc)
+            return
+        try:
+            self.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
+                                    **blocks.card(inc, self.clock()))
+        except SlackApiError as err:
+            if err.response.get("error") not in ("message_not_found", "cant_update_message"):
+                raise
+            self._post_card(inc)
+
+    def _do_invite(self, inc: Incident, payload: dict) -> None:
+        if inc.channel_id is None:
+            return
+        problems = self._invite(inc, list(payload.get("users", [])))
+        if problems:
+            self._tell(payload.get("notify") or {}, "⚠️ " + "; ".join(problems) + ".")
+
+    def _do_post(self, inc: Incident, payload: dict) -> None:
+        text = payload["text"]
+        for channel in self._targets(inc, Target(payload["target"]), payload.get("user")):
+            self.client.chat_postMessage(channel=channel, text=text)
+
+    def _do_tell(self, inc: Incident, payload: dict) -> None:
+        self._tell(payload.get("notify") or {}, payload["text"])
+
+    def _do_home(self, team_id: str, user: str) -> None:
+        incidents = self.service.open_incidents_by_urgency(team_id)
+        now = self.clock()
+        mine = [i for i in incidents if user in (i.owner, i.communicator, i.opened_by)]
+        overdue = [i for i in incidents if (late := cadence.overdue_by(i, now)) and late > ZERO]
+        self.client.views_publish(user_id=user, view=blocks.home(user, mine, overdue, now))
+
+    def _do_summary(self, inc: Incident, payload: dict) -> None:
+        messages = blocks.summary_messages(summarize(inc, self.clock()))
+        for channel in self._targets(inc, Target(payload["target"]), None):
+            for msg in messages:
+                self.client.chat_postMessage(channel=channel, **msg)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _targets(self, inc: Incident, target: Target, user: str | None) -> list[str]:
+        if target is Target.INCIDENT:
+            return [inc.channel_id] if inc.channel_id else []
+        if target is Target.CUSTOMER:
+            return [inc.customer_channel_id] if inc.customer_channel_id else []
+        if target is Target.OWNER:
+            if inc.owner:
+                return [inc.owner]
+            return [inc.channel_id] if inc.channel_id else []
+        if target is Target.USER:
+            return [user] if user else []
+        if self.settings.leads_channel:
+            return [self.settings.leads_channel]
+        return [u for u in self.settings.leads if not u.startswith("S")]
+
+    def _tell(self, notify: dict, text: str) -> None:
+        """Tell the person who asked, by the most direct route still open."""
+        url, channel, user = notify.get("response_url"), notify.get("channel"), notify.get("user")
+        if url:
+            try:
+                if WebhookClient(url, timeout=5).send(response_type="ephemeral",
+                                                      text=text).status_code == 200:
+                    return
+            except (SlackClientError, OSError) as err:
+                log.info("response_url failed (%s); falling back to a DM", err)
+        if not user:
+            return
+        try:
+            if channel:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                self.client.chat_postMessage(channel=user, text=text)
+        except SlackApiError:
+            self.client.chat_postMessage(channel=user, text=text)
+
+    def report_failure(self, item: store.OutboxItem, err: Exception) -> None:
+        notify = item.payload.get("notify") or {}
+        if not notify.get("user"):
+            return
+        inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
+        what = {"create_channel": "create the incident channel", "post": "post the message",
+                "invite": "invite people", "timeline": "post to the channel"}.get(
+            item.kind, "finish that")
+        key = f" for {inc.key}" if inc else ""
+        try:
+            self._tell({**notify, "response_url": None},
+                       f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
+                       "saved.")
+        except (SlackClientError, OSError):
+            log.exception("could not report outbox failure %s", item.id)
+
+
+class OutboxWorker:
+    """Background threads that drain the outbox; `wake()` after every commit that added rows."""
+
+    def __init__(self, runner: EffectRunner, sessions, clock: Callable[[], datetime], *,
+                 threads: int = 4, poll: float = 2.0) -> None:
+        self.runner = runner
+        self.sessions = sessions
+        self.clock = clock
+        self.threads = threads
+        self.poll = poll
+        self.name = f"{os.uname().nodename}:{os.getpid()}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for n in range(self.threads):
+            thread = threading.Thread(target=self._loop, name=f"outbox-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.drain_once()
+            except Exception:
+                log.exception("outbox worker failed; will retry")
+                worked = 0
+            if not worked:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def drain_once(self, limit: int = 5) -> int:
+        """Claim and run a few rows; return how many were handled."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            items = store.claim_outbox(session, now=now, worker=self.name,
+                                       lease=timedelta(minutes=2), limit=limit)
+        for item in items:
+            self._run_one(item)
+        if items:
+            self._wake.set()  # more may have become runnable (the next row of an incident)
+        return len(items)
+
+    def _run_one(self, item: store.OutboxItem) -> None:
+        try:
+            self.runner.run(item)
+        except (SlackClientError, OSError) as err:
+            now = self.clock()
+            if is_permanent(err) or item.attempts + 1 >= MAX_ATTEMPTS:
+                log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
+                with self.sessions.begin() as session:
+                    store.fail_outbox(session, item.id, now=now, error=str(err)[:500])
+                self.runner.report_failure(item, err)
+            else:
+                delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
+                log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
+                         delay, err)
+                with self.sessions.begin() as session:
+                    store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
+                                       next_attempt_at=now + delay)
+            return
+        except Exception:
+            log.exception("outbox %s (%s) crashed", item.id, item.kind)
+            with self.sessions.begin() as session:
+                store.fail_outbox(session, item.id, now=self.clock(), error="internal error")
+            return
+        with self.sessions.begin() as session:
+            store.finish_outbox(session, item.id, self.clock())
+        if item.kind in ("create_channel",) and item.incident_id:
+            self.runner.on_reschedule(item.incident_id)

@@ -1,0 +1,66 @@
+"""Buttons on the status card and on reminder messages (action_id `card:<what>`).
+
+A button either opens the modal for its step (before anything slow: the trigger_id lives three
+seconds) or runs a verb directly; the result reaches the person as an ephemeral message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks
+from playbook import rules
+from playbook.commands import Ctx
+from playbook.errors import PlaybookError
+from playbook.model import Incident
+from playbook.service import Origin
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+DIRECT = {"confirm": "confirm", "close": "close"}
+
+
+def _incident(deps: Deps, value: str | None) -> Incident:
+    try:
+        inc = deps.service.get_by_id(int(value or ""))
+    except ValueError:
+        inc = None
+    if inc is None:
+        raise PlaybookError("I can't find that incident any more.")
+    return inc
+
+
+def _where(body: dict) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id")
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(re.compile(r"^card:"))
+    def on_card_button(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        what = action["action_id"].split(":", 1)[1]
+        user = body["user"]["id"]
+        inc = _incident(deps, action.get("value"))
+        assert inc.id is not None
+        builder = blocks.MODALS.get(what)
+        if builder is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=builder(inc))
+            ack()
+            return
+        origin = Origin(channel_id=_where(body) or inc.channel_id,
+                        response_url=body.get("response_url"), reply_later=True)
+        if what == "status":
+            deps.service.tell(inc.id, user, rules.status_text(
+                inc, Ctx(now=deps.clock(), policy=deps.service.config.policy)), origin)
+            deps.wake_outbox()
+        elif what in DIRECT:
+            deps.after(deps.service.command(inc.id, deps.people.actor(user), DIRECT[what], "",
+                                            origin=origin))
+        else:
+            raise PlaybookError("That button is no longer supported; use `/incident help`.")
+        ack()

@@ -1,0 +1,80 @@
+"""The `/incident` slash command: route the verb, record, ack with the result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.app import ephemeral
+from playbook import cadence, rules
+from playbook.errors import ParseError, PlaybookError
+from playbook.service import Origin
+from playbook.text import channel_link, date_token, esc, fmt_duration
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+MAX_TEXT = 3000  # longer than any Slack field we copy it into
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/incident")
+    def incident(ack: Ack, body: dict, client: WebClient) -> None:
+        text = body.get("text") or ""
+        if len(text) > MAX_TEXT:
+            raise ParseError(f"That's {len(text)} characters; keep it under {MAX_TEXT}. "
+                             "Split long notes over several commands.")
+        verb, arg = rules.split_verb(text)
+        user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
+        origin = Origin(channel_id=channel, response_url=body.get("response_url"))
+        if verb in ("", "help"):
+            ack(ephemeral(rules.help_text(deps.service.incident_for_channel(channel))))
+        elif verb == "open":
+            if not arg:
+                # a trigger_id lives 3 seconds: open the modal before anything else
+                client.views_open(trigger_id=body["trigger_id"], view=blocks.open_modal(channel))
+                ack()
+                return
+            outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)
+            ack(ephemeral(outcome.reply))
+            deps.after(outcome)
+        elif verb == "list":
+            ack(ephemeral(list_text(deps, team)))
+        elif verb == "stats":
+            raise PlaybookError("`/incident stats` is not available yet; "
+                                "`/incident list` shows what is open.")
+        elif verb in rules.COMMANDS:
+            inc = deps.service.incident_for_channel(channel)
+            if inc is None or inc.id is None:
+                raise PlaybookError(f"`/incident {verb}` works in an incident's channel. "
+                                    "`/incident list` shows the open ones; "
+                                    "`/incident open <customer>: <what happened>` starts one.")
+            actor = deps.people.actor(user, with_tz=verb == "promise")
+            outcome = deps.service.command(inc.id, actor, verb, arg, origin=origin)
+            ack(ephemeral(outcome.reply))
+            deps.after(outcome)
+        else:
+            raise ParseError(rules.suggest(verb))
+
+
+def list_text(deps: Deps, team: str) -> str:
+    incidents = deps.service.open_incidents_by_urgency(team)
+    if not incidents:
+        return ("No open incidents. Start one with "
+                "`/incident open <customer>: <what happened>`.")
+    now = deps.clock()
+    lines = [f"*Open incidents* ({len(incidents)}), overdue first:"]
+    for inc in incidents[:40]:
+        due = cadence.next_update_due(inc)
+        late = cadence.overdue_by(inc, now)
+        when = (f"*update overdue by {fmt_duration(late)}*" if late
+                else f"next update {date_token(due)}" if due else "no update due")
+        where = channel_link(inc.channel_id) if inc.channel_id else "(channel being created)"
+        lines.append(f"• *{inc.key}* {esc(inc.customer)} · {inc.severity} · {inc.step.value} · "
+                     f"{when} · {where}")
+    if len(incidents) > 40:
+        lines.append(f"…and {len(incidents) - 40} more.")
+    return "\n".join(lines)

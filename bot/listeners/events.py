@@ -1,0 +1,44 @@
+"""Workspace events: deduplicated (Slack retries them), then recorded or ignored on purpose.
+
+Every event the manifest subscribes to has a listener here, so none is logged as unhandled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from slack_bolt import App, BoltResponse
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+log = logging.getLogger(__name__)
+
+QUIET_EVENTS = (
+    "member_joined_channel", "member_left_channel", "reaction_added", "channel_archive",
+    "channel_unarchive", "channel_rename", "group_archive", "group_unarchive", "group_rename",
+)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.middleware
+    def drop_retried_events(body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+        """Slack re-sends an event it thinks we missed; handle each event_id once."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not deps.service.remember_event(body.get("team_id", ""), event_id):
+            log.info("event %s already handled; ignoring the retry", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    for name in QUIET_EVENTS:
+        app.event(name)(lambda: None)
+
+    @app.event("tokens_revoked")
+    @app.event("app_uninstalled")
+    def on_uninstalled(event: dict) -> None:
+        log.warning("Slack says the app was uninstalled or its tokens revoked (%s); "
+                    "the data is kept, Slack calls will fail until it is reinstalled.",
+                    event.get("type"))

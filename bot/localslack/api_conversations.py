@@ -1,0 +1,284 @@
+"""Web API: auth, users, user groups, Socket Mode URLs and conversations.*."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .apibase import Params, api, channel, member_channel, message_json
+from .models import ApiError, Channel
+from .state import Workspace
+
+NAME_MAX = 80
+TOPIC_MAX = 250
+_NAME_OK = re.compile(r"^[a-z0-9_\-]+$")
+
+
+def channel_json(ws: Workspace, chan: Channel) -> dict[str, Any]:
+    """A conversation object shaped like Slack's (the fields apps actually read)."""
+    if chan.is_im:
+        return {"id": chan.id, "created": chan.created, "is_im": True, "is_org_shared": False,
+                "user": chan.im_user, "is_user_deleted": False, "priority": 0}
+    return {
+        "id": chan.id, "name": chan.name, "name_normalized": chan.name,
+        "is_channel": not chan.is_private and not chan.is_mpim,
+        "is_group": chan.is_private and not chan.is_mpim, "is_im": False,
+        "is_mpim": chan.is_mpim, "is_private": chan.is_private,
+        "is_archived": chan.is_archived, "is_general": chan.id == "C0GENERAL",
+        "is_shared": False, "is_ext_shared": False, "is_org_shared": False,
+        "is_member": ws.bot_user_id in chan.members, "created": chan.created,
+        "creator": chan.creator, "context_team_id": ws.team_id,
+        "topic": {"value": chan.topic, "creator": "", "last_set": 0},
+        "purpose": {"value": chan.purpose, "creator": "", "last_set": 0},
+        "num_members": len(chan.members),
+    }
+
+
+@api("auth.test")
+def auth_test(ws: Workspace, p: Params) -> dict[str, Any]:
+    bot = ws._users[ws.bot_user_id]
+    return {"ok": True, "url": f"{ws.base_url}/", "team": "Local Slack", "user": bot.name,
+            "team_id": ws.team_id, "user_id": ws.bot_user_id, "bot_id": ws.bot_id,
+            "app_id": ws.app_id, "is_enterprise_install": False}
+
+
+@api("apps.connections.open")
+def apps_connections_open(ws: Workspace, p: Params) -> dict[str, Any]:
+    return {"ok": True, "url": ws._issue_socket_url()}
+
+
+def _tz_offset(tz: str) -> tuple[int, str]:
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0, tz
+    now = datetime.now(UTC).astimezone(zone)
+    offset = now.utcoffset()
+    return int(offset.total_seconds()) if offset else 0, now.tzname() or tz
+
+
+@api("users.info")
+def users_info(ws: Workspace, p: Params) -> dict[str, Any]:
+    user = ws._users.get(p.req("user", "user_not_found"))
+    if user is None:
+        raise ApiError("user_not_found")
+    offset, label = _tz_offset(user.tz)
+    real = user.real_name or user.name
+    return {"ok": True, "user": {
+        "id": user.id, "team_id": ws.team_id, "name": user.name, "deleted": user.deleted,
+        "real_name": real, "tz": user.tz, "tz_label": label, "tz_offset": offset,
+        "is_bot": user.is_bot, "is_app_user": False, "is_admin": False, "is_owner": False,
+        "updated": int(time.time()),
+        "profile": {"real_name": real, "display_name": user.name, "team": ws.team_id},
+    }}
+
+
+@api("usergroups.users.list")
+def usergroups_users_list(ws: Workspace, p: Params) -> dict[str, Any]:
+    group = ws._usergroups.get(p.req("usergroup", "no_such_subteam"))
+    if group is None:
+        raise ApiError("no_such_subteam")
+    return {"ok": True, "users": list(group.users)}
+
+
+def _check_name(ws: Workspace, name: str | None) -> str:
+    """Slack's channel-name rules; the error names are the ones Slack returns."""
+    if not name:
+        raise ApiError("invalid_name_required")
+    if len(name) > NAME_MAX:
+        raise ApiError("invalid_name_maxlength")
+    if not _NAME_OK.match(name):
+        raise ApiError("invalid_name_specials")
+    if set(name) <= {"-", "_"}:
+        raise ApiError("invalid_name_punctuation")
+    if any(c.name == name for c in ws._channels.values() if not c.is_im):
+        raise ApiError("name_taken")
+    return name
+
+
+@api("conversations.create")
+def conversations_create(ws: Workspace, p: Params) -> dict[str, Any]:
+    name = _check_name(ws, p.opt("name"))
+    private = p.flag("is_private")
+    cid = ws._new_id("C")
+    chan = Channel(cid, name, is_private=private, members={ws.bot_user_id},
+                   created=int(time.time()), creator=ws.bot_user_id)
+    ws._channels[cid] = chan
+    ws._messages[cid] = []
+    return {"ok": True, "channel": channel_json(ws, chan)}
+
+
+@api("conversations.info")
+def conversations_info(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_private and ws.bot_user_id not in chan.members:
+        raise ApiError("channel_not_found")  # private channels are invisible to non-members
+    return {"ok": True, "channel": channel_json(ws, chan)}
+
+
+def _set_text(ws: Workspace, p: Params, field: str) -> dict[str, Any]:
+    chan = member_channel(ws, p.req("channel", "channel_not_found"))
+    value = p.opt(field, default="") or ""
+    if len(value) > TOPIC_MAX:
+        raise ApiError("too_long")
+    setattr(chan, field, value)
+    return {"ok": True, "channel": channel_json(ws, chan)}
+
+
+@api("conversations.setTopic")
+def conversations_set_topic(ws: Workspace, p: Params) -> dict[str, Any]:
+    return _set_text(ws, p, "topic")
+
+
+@api("conversations.setPurpose")
+def conversations_set_purpose(ws: Workspace, p: Params) -> dict[str, Any]:
+    return _set_text(ws, p, "purpose")
+
+
+@api("conversations.invite")
+def conversations_invite(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_im:
+        raise ApiError("method_not_supported_for_channel_type")
+    if chan.is_archived:
+        raise ApiError("is_archived")
+    if ws.bot_user_id not in chan.members:
+        raise ApiError("not_in_channel")
+    users = p.csv("users")
+    if not users:
+        raise ApiError("no_user")
+    if len(users) > 1000:
+        raise ApiError("too_many_users")
+    errors: list[dict[str, Any]] = []
+    valid: list[str] = []
+    for uid in users:
+        user = ws._users.get(uid)
+        if uid == ws.bot_user_id:
+            error = "cant_invite_self"
+        elif user is None or user.deleted:
+            error = "user_not_found"
+        elif uid in chan.members:
+            error = "already_in_channel"
+        else:
+            valid.append(uid)
+            continue
+        errors.append({"user": uid, "ok": False, "error": error})
+    if errors and not p.flag("force"):
+        raise ApiError(errors[0]["error"], errors=errors)
+    chan.members.update(valid)
+    out: dict[str, Any] = {"ok": True, "channel": channel_json(ws, chan)}
+    if errors:
+        out["errors"] = errors
+    return out
+
+
+@api("conversations.join")
+def conversations_join(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_private or chan.is_im:
+        raise ApiError("method_not_supported_for_channel_type")
+    if chan.is_archived:
+        raise ApiError("is_archived")
+    out: dict[str, Any] = {"ok": True}
+    if ws.bot_user_id in chan.members:
+        out["warning"] = "already_in_channel"
+    chan.members.add(ws.bot_user_id)
+    out["channel"] = channel_json(ws, chan)
+    return out
+
+
+@api("conversations.members")
+def conversations_members(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_private and ws.bot_user_id not in chan.members:
+        raise ApiError("channel_not_found")
+    members = sorted(chan.members)
+    start = int(p.opt("cursor", default="0") or 0)
+    limit = int(p.opt("limit", default="100") or 100)
+    page = members[start:start + limit]
+    nxt = str(start + limit) if start + limit < len(members) else ""
+    return {"ok": True, "members": page, "response_metadata": {"next_cursor": nxt}}
+
+
+@api("conversations.archive")
+def conversations_archive(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.id == "C0GENERAL":
+        raise ApiError("cant_archive_general")
+    if chan.is_im:
+        raise ApiError("method_not_supported_for_channel_type")
+    if chan.is_archived:
+        raise ApiError("already_archived")
+    if ws.bot_user_id not in chan.members:
+        raise ApiError("not_in_channel")
+    chan.is_archived = True
+    return {"ok": True}
+
+
+@api("conversations.unarchive")
+def conversations_unarchive(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = channel(ws, p.req("channel", "channel_not_found"))
+    if not chan.is_archived:
+        raise ApiError("not_archived")
+    chan.is_archived = False
+    return {"ok": True}
+
+
+@api("conversations.open")
+def conversations_open(ws: Workspace, p: Params) -> dict[str, Any]:
+    if p.has("channel"):
+        chan = channel(ws, p.opt("channel"))
+        return {"ok": True, "channel": {"id": chan.id}}
+    users = [u for u in p.csv("users") if u != ws.bot_user_id]
+    if not users:
+        raise ApiError("users_list_not_supplied")
+    for uid in users:
+        if uid not in ws._users:
+            raise ApiError("user_not_found")
+    if len(users) == 1:
+        existed = ws.dm_channel_id(users[0]) is not None
+        chan = ws._dm_channel(users[0])
+    else:
+        wanted = {*users, ws.bot_user_id}
+        found = [c for c in ws._channels.values() if c.is_mpim and c.members == wanted]
+        existed = bool(found)
+        if found:
+            chan = found[0]
+        else:
+            cid = ws._new_id("C")
+            chan = Channel(cid, "mpdm-" + "--".join(sorted(wanted)) + "-1", is_private=True,
+                           is_mpim=True, members=wanted, created=int(time.time()),
+                           creator=ws.bot_user_id)
+            ws._channels[cid] = chan
+            ws._messages[cid] = []
+    body: dict[str, Any] = {"ok": True, "channel": {"id": chan.id}}
+    if existed:
+        body.update(no_op=True, already_open=True)
+    if p.flag("return_im"):
+        body["channel"] = channel_json(ws, chan)
+    return body
+
+
+@api("conversations.history")
+def conversations_history(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = member_channel(ws, p.req("channel", "channel_not_found"), allow_archived=True)
+    msgs = [m for m in ws._messages[chan.id]
+            if not m.thread_ts or m.thread_ts == m.ts or m.reply_broadcast]
+    limit = int(p.opt("limit", default="100") or 100)
+    newest_first = list(reversed(msgs))[:limit]
+    return {"ok": True, "messages": [message_json(ws, m) for m in newest_first],
+            "has_more": len(msgs) > limit, "response_metadata": {"next_cursor": ""}}
+
+
+@api("conversations.replies")
+def conversations_replies(ws: Workspace, p: Params) -> dict[str, Any]:
+    chan = member_channel(ws, p.req("channel", "channel_not_found"), allow_archived=True)
+    ts = p.req("ts", "thread_not_found")
+    msgs = [m for m in ws._messages[chan.id] if m.ts == ts or m.thread_ts == ts]
+    if not msgs:
+        raise ApiError("thread_not_found")
+    return {"ok": True, "messages": [message_json(ws, m) for m in msgs], "has_more": False,
+            "response_metadata": {"next_cursor": ""}}

@@ -1,0 +1,224 @@
+"""LocalSlack: a Slack-compatible server on 127.0.0.1 for the demo and the e2e tests.
+
+One object is the whole fake Slack: the Web API (``POST /api/<method>``) a real
+``slack_sdk.WebClient`` talks to via ``base_url=server.api_url``, the response_url and file
+upload endpoints, a Socket Mode websocket, the workspace state tests inspect, and Slack's side
+of every request to the app (see driver.SlackSide). Ports are chosen by the OS, so parallel
+test runs never clash.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .api_messages import post_response_url
+from .driver import SlackSide
+from .socketmode import SocketHub
+from .webapi import dispatch
+
+log = logging.getLogger(__name__)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck client never blocks shutdown
+    request_queue_size = 1024  # bursts from parallel workers must not get connection resets
+    allow_reuse_address = True
+    slack: LocalSlack
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        log.debug("localslack http: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._route(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._route(self.rfile.read(length) if length else b"")
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, dict | list):
+            data, ctype = json.dumps(body).encode(), "application/json; charset=utf-8"
+        else:
+            data, ctype = str(body).encode(), "text/plain; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _route(self, raw: bytes) -> None:
+        slack = self.server.slack
+        url = urlsplit(self.path)
+        try:
+            if url.path.startswith("/api/"):
+                params = self._params(url.query, raw)
+                token = self._token(params)
+                status, body, headers = dispatch(slack, url.path[5:], params, token)
+                self._reply(status, body, headers)
+            elif url.path.startswith("/respond/") and self.command == "POST":
+                fault = slack._take_fault("response_url")
+                if fault is not None:
+                    self._reply(fault.status, fault.error)
+                    return
+                status, text = post_response_url(slack, unquote(url.path[9:]),
+                                                  self._json_body(raw))
+                self._reply(status, text)
+            elif url.path.startswith("/upload/") and self.command == "POST":
+                fault = slack._take_fault("upload")
+                if fault is not None:
+                    self._reply(fault.status, fault.error)
+                    return
+                self._reply(*slack._store_upload(url.path[8:], raw))
+            else:
+                self._reply(404, "not_found")
+        except (ConnectionError, TimeoutError):
+            pass
+        except Exception:
+            log.exception("localslack: %s %s failed", self.command, self.path)
+            try:
+                self._reply(500, {"ok": False, "error": "internal_error"})
+            except OSError:
+                pass
+
+    def _token(self, params: dict[str, Any]) -> str | None:
+        auth = self.headers.get("Authorization") or ""
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        token = params.get("token")
+        return token if isinstance(token, str) else None
+
+    def _json_body(self, raw: bytes) -> Any:
+        ctype = self.headers.get("Content-Type") or ""
+        try:
+            if "application/x-www-form-urlencoded" in ctype:
+                form = parse_qs(raw.decode(), keep_blank_values=True)
+                return json.loads(form.get("payload", ["null"])[0])
+            return json.loads(raw or b"null")
+        except ValueError:
+            return None
+
+    def _params(self, query: str, raw: bytes) -> dict[str, Any]:
+        params: dict[str, Any] = {k: v[0] for k, v in parse_qs(query, True).items()}
+        ctype = self.headers.get("Content-Type") or ""
+        if not raw:
+            return params
+        if "json" in ctype:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return {**params, "__invalid_json__": True}
+            if isinstance(body, dict):
+                params.update(body)
+        elif "multipart/form-data" in ctype:
+            msg = BytesParser(policy=HTTP).parsebytes(
+                f"Content-Type: {ctype}\r\n\r\n".encode() + raw)
+            for part in msg.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if name and not part.get_filename():
+                    params[str(name)] = part.get_content()
+        else:
+            params.update({k: v[0] for k, v in parse_qs(raw.decode(), True).items()})
+        return params
+
+
+class LocalSlack(SlackSide):
+    """A local Slack: start() binds free ports on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, *, bot_token: str = "xoxb-local-test", app_token: str = "xapp-local-test",
+                 signing_secret: str = "local-signing-secret", team_id: str = "T0LOCAL",
+                 bot_user_id: str = "UBOT", **options: Any) -> None:
+        super().__init__(bot_token=bot_token, app_token=app_token,
+                         signing_secret=signing_secret, team_id=team_id,
+                         bot_user_id=bot_user_id, **options)
+        self._httpd: _HTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._hub = SocketHub(app_id=self.app_id)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> LocalSlack:
+        if self._httpd is not None:
+            return self
+        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.slack = self
+        self._httpd = httpd
+        self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        self._http_thread = threading.Thread(target=httpd.serve_forever, kwargs={
+            "poll_interval": 0.05}, daemon=True, name="localslack-http")
+        self._http_thread.start()
+        self._hub.start()
+        return self
+
+    def stop(self) -> None:
+        """Close websockets first (so connected apps stop), then the Web API."""
+        self._hub.stop()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=5)
+            self._http_thread = None
+
+    def __enter__(self) -> LocalSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        """Web API base URL for ``WebClient(base_url=...)`` / ``SLACK_API_URL``."""
+        if self._httpd is None:
+            raise RuntimeError("LocalSlack is not started")
+        return f"{self.base_url}/api/"
+
+    @property
+    def socket_url_base(self) -> str:
+        return f"ws://127.0.0.1:{self._hub.port}/link/"
+
+    # ------------------------------------------------------------------ Socket Mode
+    def _issue_socket_url(self) -> str:
+        if self._hub.port == 0:
+            return super()._issue_socket_url()
+        return self._hub.issue_url()
+
+    def _socket_deliver(self, envelope: dict[str, Any], timeout: float) -> tuple[bool, Any]:
+        return self._hub.deliver(envelope, timeout)
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode clients are connected right now."""
+        return self._hub.connection_count
+
+    def wait_for_socket(self, count: int = 1, timeout: float = 5.0) -> int:
+        return self.wait_for(lambda: self.socket_connections >= count and
+                             self.socket_connections, timeout,
+                             message=f"{count} Socket Mode connection(s)")
+
+    def socket_disconnect(self, reason: str = "refresh_requested") -> int:
+        """Send Slack's ``disconnect`` message to every client (and drop them unless
+        reason is "warning"); returns how many were connected."""
+        return self._hub.disconnect_all(reason)
+
+    # ------------------------------------------------------------------ uploads
+    def _store_upload(self, file_id: str, raw: bytes) -> tuple[int, str]:
+        with self._lock:
+            rec = self._files.get(file_id)
+            if rec is None:
+                return 404, "file_not_found"
+            rec.content, rec.uploaded = raw, True
+            return 200, f"OK - {len(raw)}"

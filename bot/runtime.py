@@ -1,0 +1,97 @@
+"""Assembles one running bot: database, service, Bolt app, outbox worker and scheduler.
+
+`Runtime` is used by `crisisbot run`, `crisisbot demo` and the end-to-end tests alike, so what
+the tests exercise is what production runs. The clock is injectable for tests that need hours
+to pass in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot import db
+from bot.app import Deps, People, create_app
+from bot.config import Settings
+from bot.effects import EffectRunner, OutboxWorker
+from bot.scheduler import ReminderScheduler
+from bot.slack import make_client
+from bot.web import make_wsgi, serve
+from playbook import store
+from playbook.model import Policy
+from playbook.service import Service, ServiceConfig
+
+log = logging.getLogger(__name__)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(nudge_before=settings.nudge_before, escalate_after=settings.escalate_after,
+                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    service: Service
+    client: WebClient
+    app: App
+    worker: OutboxWorker
+    scheduler: ReminderScheduler
+    engine: Any
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
+              migrate: bool = True, outbox_threads: int = 4,
+              token_verification: bool = True) -> Runtime:
+        if migrate:
+            db.upgrade(settings.database_url)
+        engine = store.make_engine(settings.database_url)
+        sessions = store.make_session_factory(engine)
+        config = ServiceConfig(policy=policy_from(settings), responders=settings.responders,
+                               private_channels=settings.private_channels,
+                               recurrence_days=settings.recurrence_days)
+        service = Service(sessions, config, clock)
+        client = make_client(settings)
+        holder: dict[str, Any] = {}
+        runner = EffectRunner(service, client, settings, clock,
+                              on_reschedule=lambda i: holder["scheduler"].reschedule(i))
+        worker = OutboxWorker(runner, sessions, clock, threads=outbox_threads)
+        scheduler = ReminderScheduler(service, on_fired=worker.wake)
+        holder["scheduler"] = scheduler
+        deps = Deps(service=service, settings=settings, people=People(client, settings),
+                    clock=clock, wake_outbox=worker.wake, reschedule=scheduler.reschedule)
+        app = create_app(settings, deps, client=client, token_verification=token_verification)
+        return cls(settings, service, client, app, worker, scheduler, engine)
+
+    def start_background(self) -> None:
+        self.worker.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown()
+        self.worker.stop()
+        self.engine.dispose()
+
+    def healthy(self) -> bool:
+        return store.ping(self.engine)
+
+    def wsgi(self) -> Callable[..., Any]:
+        return make_wsgi(self.app, self.healthy)
+
+    def http_server(self, port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104 - a server
+        return serve(self.wsgi(), host=host, port=port)
+
+    def socket_handler(self, app_token: str) -> Any:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        return SocketModeHandler(self.app, app_token=app_token)

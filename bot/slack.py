@@ -1,0 +1,30 @@
+"""The Web API client every part of the bot shares: base URL from settings, sane retries."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+
+
+def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
+    """A WebClient that honours Retry-After on 429 and retries 5xx and dropped connections.
+
+    Retries can repeat a post Slack already accepted; exactly-once lives in our outbox and
+    reminder claims, never in these retries.
+    """
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )

@@ -1,0 +1,42 @@
+"""The HTTP front: Slack's requests at POST /slack/events and GET /healthz, as one WSGI app.
+
+Served by waitress (a production WSGI server), never by Bolt's development server, whose tiny
+listen backlog drops connections under a burst.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+EVENTS_PATH = "/slack/events"
+
+
+def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            ok = healthy()
+            body = json.dumps({"ok": ok, "database": "up" if ok else "down"}).encode()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+            return [body]
+        return slack(environ, start_response)
+
+    return wsgi
+
+
+def serve(wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int,
+          threads: int = 16) -> Any:
+    """A waitress server (not yet running); call `.run()` to serve, `.close()` to stop."""
+    from waitress.server import create_server
+
+    return create_server(wsgi, host=host, port=port, threads=threads, backlog=2048,
+                         connection_limit=1000, channel_timeout=30, ident="crisisbot")

@@ -1,0 +1,466 @@
+"""One function per `/incident` command that changes or reads an incident.
+
+Each handler gets a working copy of the incident (already deep-copied by `playbook.rules`), the
+actor, the raw argument text as Slack sent it, and the context; it mutates the copy and returns
+the confirmation for the actor, the timeline lines and the effects. Refusals are
+`PlaybookError`s that say what is missing and how to supply it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from playbook import cadence, parse
+from playbook.errors import GateError, NotFound, ParseError, PermissionDenied, PlaybookError
+from playbook.model import (
+    SEVERITIES,
+    Action,
+    Actor,
+    CadenceChange,
+    Checkin,
+    CustomerUpdate,
+    Effect,
+    Incident,
+    Invite,
+    Option,
+    ParkedTopic,
+    Policy,
+    Post,
+    PostSummary,
+    Promise,
+    PromiseStatus,
+    Reschedule,
+    Status,
+    Target,
+    TimelineEntry,
+)
+from playbook.steps import STEP_DEFS, all_complete, outstanding, skip_current
+from playbook.text import channel_link, date_token, esc, fmt_duration, mention, plain
+
+MIN_CADENCE = timedelta(minutes=1)
+
+
+@dataclass
+class Ctx:
+    now: datetime
+    policy: Policy
+
+
+@dataclass
+class Result:
+    """What a handler returns; `playbook.rules` turns it into an `Outcome`."""
+
+    reply: str
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+def _line(ctx: Ctx, actor: Actor, kind: str, text: str) -> TimelineEntry:
+    return TimelineEntry(at=ctx.now, kind=kind, text=text, actor=actor.user_id)
+
+
+def _quote(text: str) -> str:
+    return f"“{esc(text)}”"
+
+
+def _text(arg: str, what: str, usage: str) -> str:
+    text = plain(arg).strip()
+    if not text:
+        raise ParseError(f"Add {what}: {usage}")
+    return text
+
+
+def _owner_or_lead(inc: Incident, actor: Actor, doing: str) -> None:
+    if actor.is_lead or (inc.owner is not None and actor.user_id == inc.owner):
+        return
+    who = f"the owner ({mention(inc.owner)}) or a lead" if inc.owner else "a lead"
+    raise PermissionDenied(f"Only {who} can {doing} {inc.key}.")
+
+
+def _next_due_text(inc: Incident) -> str:
+    due = cadence.next_update_due(inc)
+    return f"Next customer update due {date_token(due)}." if due else ""
+
+
+# --- listen -----------------------------------------------------------------------------------
+
+
+def listen(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    words = _text(arg, "what the customer said", "`/incident listen <their words>`")
+    inc.customer_words.append(words)
+    return Result(
+        "Recorded the customer's words.",
+        [_line(ctx, actor, "listen", f"{mention(actor.user_id)} noted the customer's words: "
+               f"{_quote(words)}")],
+    )
+
+
+def impact(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the business impact", "`/incident impact <what it costs them>`")
+    inc.impact = text
+    return Result(
+        "Recorded the business impact.",
+        [_line(ctx, actor, "impact", f"{mention(actor.user_id)} noted the impact: {_quote(text)}")],
+    )
+
+
+def driver(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "what is really upsetting them", "`/incident driver <what is behind it>`")
+    inc.drivers.append(text)
+    return Result(
+        "Recorded what is behind the customer's frustration.",
+        [_line(ctx, actor, "driver",
+               f"{mention(actor.user_id)} noted what is upsetting them: {_quote(text)}")],
+    )
+
+
+def set_cadence(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the interval the customer agreed to", "`/incident cadence 30m`")
+    interval = parse.parse_duration(text)
+    if interval < MIN_CADENCE:
+        raise ParseError(
+            "The update interval must be at least 1 minute, e.g. `/incident cadence 30m`."
+        )
+    inc.cadence_changes.append(CadenceChange(at=ctx.now, interval=interval, agreed=True,
+                                             by=actor.user_id))
+    due = _next_due_text(inc)
+    return Result(
+        f"Cadence set: the customer hears from us every {fmt_duration(interval)}. {due}",
+        [_line(ctx, actor, "cadence", f"{mention(actor.user_id)} agreed an update every "
+               f"{fmt_duration(interval)} with the customer.")],
+        [Reschedule()],
+    )
+
+
+# --- restate ----------------------------------------------------------------------------------
+
+
+def restate(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the problem in the customer's terms", "`/incident restate <their terms>`")
+    inc.restatement = text
+    inc.restatement_confirmed_at = None
+    return Result(
+        "Recorded the restatement. Once the customer agrees it is right: `/incident confirm`.",
+        [_line(ctx, actor, "restate",
+               f"{mention(actor.user_id)} restated the problem: {_quote(text)}")],
+    )
+
+
+def confirm(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    if inc.restatement is None:
+        raise GateError("Nothing to confirm yet: first say the problem back in the customer's "
+                        "terms with `/incident restate <their terms>`.")
+    if inc.restatement_confirmed_at is not None:
+        raise PlaybookError("The customer already confirmed the restatement.")
+    inc.restatement_confirmed_at = ctx.now
+    return Result(
+        "Marked the restatement as confirmed by the customer.",
+        [_line(ctx, actor, "confirm",
+               f"{mention(actor.user_id)}: the customer confirmed the restatement.")],
+    )
+
+
+# --- own --------------------------------------------------------------------------------------
+
+
+def own(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    user = parse.parse_user(arg.strip()) if arg.strip() else actor.user_id
+    if inc.owner == user:
+        raise PlaybookError(f"{mention(user)} already owns {inc.key}.")
+    if inc.owner is not None:
+        _owner_or_lead(inc, actor, "hand over ownership of")
+    previous = inc.owner
+    inc.owner = user
+    if inc.owner_set_at is None:
+        inc.owner_set_at = ctx.now
+    text = (f"{mention(actor.user_id)} handed ownership from {mention(previous)} to "
+            f"{mention(user)}." if previous else f"{mention(user)} owns {inc.key}.")
+    effects: list[Effect] = [Invite((user,)), Reschedule()]
+    if user != actor.user_id:
+        effects.append(Post(Target.USER, f"{mention(actor.user_id)} made you the owner of "
+                            f"{inc.key} ({esc(inc.customer)}).", user=user))
+    return Result(f"{mention(user)} is now the owner of {inc.key}.",
+                  [_line(ctx, actor, "own", text)], effects)
+
+
+def comms(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    if not arg.strip():
+        raise ParseError("Name the communicator: `/incident comms @someone`.")
+    user = parse.parse_user(arg.strip())
+    inc.communicator = user
+    return Result(
+        f"{mention(user)} is now the single voice to the customer.",
+        [_line(ctx, actor, "comms", f"{mention(actor.user_id)} named {mention(user)} "
+               "communicator: the one voice to the customer.")],
+        [Invite((user,))],
+    )
+
+
+def apology(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "what we said to the customer", "`/incident apology <what we said>`")
+    inc.apology_at = ctx.now
+    return Result("Recorded the apology.",
+                  [_line(ctx, actor, "apology",
+                         f"{mention(actor.user_id)} apologised to the customer: {_quote(text)}")])
+
+
+# --- solve ------------------------------------------------------------------------------------
+
+
+def _option(inc: Incident, n: int) -> Option:
+    found = next((o for o in inc.options if o.number == n), None)
+    if found is None:
+        known = ", ".join(str(o.number) for o in inc.options) or "none yet"
+        raise NotFound(f"There is no option {n} (options: {known}). "
+                       "Add one with `/incident option <text> risk: <risk>`.")
+    return found
+
+
+def option(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text, risk = parse.parse_option(plain(arg))
+    number = len(inc.options) + 1
+    inc.options.append(Option(number, text, risk, actor.user_id, ctx.now))
+    risk_text = f" (risk: {esc(risk)})" if risk else ""
+    return Result(
+        f"Added option {number}.",
+        [_line(ctx, actor, "option",
+               f"{mention(actor.user_id)} added option {number}: {_quote(text)}{risk_text}")],
+    )
+
+
+def recommend(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    n, why = parse.parse_numbered(plain(arg), "option")
+    chosen = _option(inc, n)
+    inc.recommended, inc.recommend_why = chosen.number, why
+    return Result(
+        f"Recorded option {n} as our recommendation.",
+        [_line(ctx, actor, "recommend", f"{mention(actor.user_id)} recommends option {n}: "
+               f"{_quote(chosen.text)}, because {_quote(why)}")],
+    )
+
+
+def choose(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    n = parse.parse_ref(plain(arg).strip(), "", "option")
+    picked = _option(inc, n)
+    inc.chosen, inc.chosen_at = picked.number, ctx.now
+    return Result(
+        f"Recorded that the customer chose option {n}.",
+        [_line(ctx, actor, "choose",
+               f"The customer chose option {n}: {_quote(picked.text)}")],
+    )
+
+
+def promise(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    what, due = parse.split_when(plain(arg), now=ctx.now, tz=actor.tz)
+    number = len(inc.promises) + 1
+    inc.promises.append(Promise(number, what, due, actor.user_id, ctx.now))
+    return Result(
+        f"Recorded promise P{number}, due {date_token(due)}. I'll remind the owner before then.",
+        [_line(ctx, actor, "promise", f"{mention(actor.user_id)} promised the customer "
+               f"{_quote(what)} by {date_token(due)} (P{number}).")],
+        [Reschedule()],
+    )
+
+
+def kept(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    n = parse.parse_ref(arg.strip(), "P", "promise")
+    found = next((p for p in inc.promises if p.number == n), None)
+    if found is None:
+        raise NotFound(f"There is no promise P{n}; the card lists the open ones.")
+    if found.status is not PromiseStatus.OPEN:
+        raise PlaybookError(f"P{n} is already marked {found.status.value}.")
+    found.status, found.settled_at = PromiseStatus.KEPT, ctx.now
+    return Result(
+        f"Marked P{n} as kept.",
+        [_line(ctx, actor, "kept", f"{mention(actor.user_id)} kept promise P{n}: "
+               f"{_quote(found.text)}")],
+        [Reschedule()],
+    )
+
+
+def _log_update(inc: Incident, actor: Actor, text: str, ctx: Ctx, *, sent: bool) -> str:
+    inc.updates.append(CustomerUpdate(len(inc.updates) + 1, text, actor.user_id, ctx.now, sent))
+    if inc.resolved_at is not None and inc.customer_informed_at is None:
+        inc.customer_informed_at = ctx.now
+        return "Logged the update: the customer knows it is resolved."
+    return f"Logged the customer update. {_next_due_text(inc)}"
+
+
+def update(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "what we told the customer", "`/incident update <what we told them>`")
+    reply = _log_update(inc, actor, text, ctx, sent=False)
+    return Result(
+        reply,
+        [_line(ctx, actor, "update",
+               f"{mention(actor.user_id)} updated the customer: {_quote(text)}")],
+        [Reschedule()],
+    )
+
+
+def send(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the message for the customer", "`/incident send <customer-ready text>`")
+    if inc.customer_channel_id is None:
+        raise GateError("No customer channel is linked yet: `/incident customer-channel "
+                        "#channel`. To log an update you gave another way: `/incident update`.")
+    voices = {u for u in (inc.communicator, inc.owner) if u}
+    if not voices:
+        raise PermissionDenied("Name the single voice to the customer first: "
+                               "`/incident comms @someone` (or take ownership: `/incident own`).")
+    if actor.user_id not in voices:
+        who = " or ".join(mention(u) for u in sorted(voices))
+        raise PermissionDenied(f"Only {who} speaks to the customer for {inc.key}; "
+                               "ask them to send it, so the customer hears one voice.")
+    reply = _log_update(inc, actor, text, ctx, sent=True)
+    due = cadence.next_update_due(inc)
+    outgoing = esc(text) + (f"\n_Next update from us by {date_token(due)}._" if due else "")
+    return Result(
+        f"Sent to {channel_link(inc.customer_channel_id)}. {reply}",
+        [_line(ctx, actor, "send",
+               f"{mention(actor.user_id)} sent the customer: {_quote(text)}")],
+        [Post(Target.CUSTOMER, outgoing), Reschedule()],
+    )
+
+
+def customer_channel(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    if not arg.strip():
+        raise ParseError("Name the customer-facing channel: `/incident customer-channel #channel`.")
+    channel = parse.parse_channel(arg.strip())
+    if channel == inc.channel_id:
+        raise PlaybookError("That is this incident's own channel; link the channel the customer "
+                            "is in (for example a Slack Connect channel).")
+    inc.customer_channel_id = channel
+    return Result(
+        f"Linked {channel_link(channel)}. Only `/incident send` posts there.",
+        [_line(ctx, actor, "customer-channel", f"{mention(actor.user_id)} linked the customer "
+               f"channel {channel_link(channel)}.")],
+    )
+
+
+def park(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the topic to park", "`/incident park <topic>`")
+    number = len(inc.parked) + 1
+    inc.parked.append(ParkedTopic(number, text, actor.user_id, ctx.now))
+    return Result(
+        "Parked it; it comes back in the summary once the problem is fixed.",
+        [_line(ctx, actor, "park", f"{mention(actor.user_id)} parked a topic for after the fix: "
+               f"{_quote(text)}")],
+    )
+
+
+def resolve(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "what fixed it", "`/incident resolve <what fixed it>`")
+    if inc.resolved_at is not None:
+        raise PlaybookError(f"{inc.key} is already resolved ({date_token(inc.resolved_at)}).")
+    inc.resolution, inc.resolved_at, inc.status = text, ctx.now, Status.RESOLVED
+    inc.checkins = [
+        Checkin(n, ctx.now + after) for n, after in enumerate(ctx.policy.checkins, start=1)
+    ]
+    return Result(
+        "Marked resolved. Now tell the customer, then log it: `/incident update <what you said>`.",
+        [_line(ctx, actor, "resolve", f"{mention(actor.user_id)} resolved it: {_quote(text)}")],
+        [Reschedule()],
+    )
+
+
+# --- follow-up --------------------------------------------------------------------------------
+
+
+def rootcause(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the root cause", "`/incident rootcause <why it happened>`")
+    inc.root_cause = text
+    return Result("Recorded the root cause.",
+                  [_line(ctx, actor, "rootcause",
+                         f"{mention(actor.user_id)} recorded the root cause: {_quote(text)}")])
+
+
+def lesson(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    text = _text(arg, "the lesson", "`/incident lesson <what we learned>`")
+    inc.lessons.append(text)
+    return Result("Recorded the lesson.",
+                  [_line(ctx, actor, "lesson",
+                         f"{mention(actor.user_id)} noted a lesson: {_quote(text)}")])
+
+
+def action(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    rest, owner = parse.split_trailing_user(arg.strip())
+    text = _text(rest, "the prevention action", "`/incident action <what we will change> @owner`")
+    number = len(inc.actions) + 1
+    inc.actions.append(Action(number, text, owner, actor.user_id, ctx.now))
+    who = f" (owner {mention(owner)})" if owner else ""
+    hint = "" if owner else " Give it an owner by adding `@someone` at the end."
+    return Result(
+        f"Added prevention action A{number}.{hint}",
+        [_line(ctx, actor, "action",
+               f"{mention(actor.user_id)} added action A{number}: {_quote(text)}{who}")],
+    )
+
+
+def done(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    n = parse.parse_ref(arg.strip(), "A", "action")
+    found = next((a for a in inc.actions if a.number == n), None)
+    if found is None:
+        raise NotFound(f"There is no action A{n}; `/incident status` lists them.")
+    if found.done_at is not None:
+        raise PlaybookError(f"A{n} is already done.")
+    found.done_at = ctx.now
+    return Result(f"Marked A{n} done.",
+                  [_line(ctx, actor, "done", f"{mention(actor.user_id)} completed action A{n}: "
+                         f"{_quote(found.text)}")])
+
+
+def close(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    _owner_or_lead(inc, actor, "close")
+    if not all_complete(inc):
+        gaps = "\n".join(f"• {STEP_DEFS[step].title}: {item.label.lower()}: {item.how}"
+                         for step, item in outstanding(inc))
+        raise GateError(f"{inc.key} can't be closed yet. Still missing:\n{gaps}\n"
+                        "The owner or a lead can skip a step with `/incident skip <why>`.")
+    inc.status, inc.closed_at = Status.CLOSED, ctx.now
+    return Result(
+        f"Closed {inc.key}. The summary is posted here and to the leads.",
+        [_line(ctx, actor, "close", f"{mention(actor.user_id)} closed {inc.key}.")],
+        [Reschedule(), PostSummary(Target.INCIDENT), PostSummary(Target.LEADS)],
+    )
+
+
+def skip(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    reason = _text(arg, "why the step is skipped", "`/incident skip <why>`")
+    _owner_or_lead(inc, actor, "skip a step of")
+    if all_complete(inc):
+        raise PlaybookError("Every step is already complete; nothing to skip.")
+    skipped = skip_current(inc, ctx.now, actor.user_id, reason)
+    title = STEP_DEFS[skipped].title
+    return Result(
+        f"Skipped *{title}*. The reason goes into the summary.",
+        [_line(ctx, actor, "skip", f"{mention(actor.user_id)} skipped *{title}* without its "
+               f"criteria: {_quote(reason)}")],
+    )
+
+
+def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    level = arg.strip().lower()
+    if level not in SEVERITIES:
+        raise ParseError(f"Use one of {', '.join(f'`{s}`' for s in SEVERITIES)}, "
+                         "e.g. `/incident severity sev1`.")
+    if level == inc.severity:
+        raise PlaybookError(f"{inc.key} is already {level}.")
+    raised = level < inc.severity  # sev1 is the most severe
+    inc.severity = level
+    effects: list[Effect] = []
+    if not inc.cadence_agreed:
+        interval = ctx.policy.default_cadence(level)
+        inc.cadence_changes.append(CadenceChange(ctx.now, interval, agreed=False,
+                                                 by=actor.user_id))
+        effects.append(Reschedule())
+    verb = "raised" if raised else "lowered"
+    if raised:
+        effects.append(Post(Target.LEADS, f"{mention(actor.user_id)} raised {inc.key} "
+                            f"({esc(inc.customer)}) to {level}: {SEVERITIES[level]}."))
+    return Result(f"Severity {verb} to {level}.",
+                  [_line(ctx, actor, "severity",
+                         f"{mention(actor.user_id)} {verb} severity to {level}.")], effects)
+
+
+def summary(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    return Result("Posting the summary in the channel.", [], [PostSummary(Target.INCIDENT)])

@@ -1,0 +1,307 @@
+"""The incident as plain data, and the effects the playbook asks the shell to carry out.
+
+Everything here is a dataclass with no behaviour that touches the outside world: the rules
+(`playbook.rules`) take an `Incident` plus `now` and return a new `Incident` with a list of
+effects, and the store maps these classes to tables. Times are always aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Step(StrEnum):
+    """The five playbook steps, in the order the gates open them."""
+
+    LISTEN = "listen"
+    RESTATE = "restate"
+    OWN = "own"
+    SOLVE = "solve"
+    FOLLOW_UP = "follow-up"
+
+
+STEPS: tuple[Step, ...] = tuple(Step)
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class PromiseStatus(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    MISSED = "missed"
+
+
+SEVERITIES: dict[str, str] = {
+    "sev1": "critical customer, business at risk",
+    "sev2": "major: a customer's key workflow is blocked",
+    "sev3": "moderate: degraded, a workaround exists",
+    "sev4": "minor, single user",
+}
+DEFAULT_SEVERITY = "sev2"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked. `is_lead` comes from settings; `tz` is the person's Slack zone for typed times."""
+
+    user_id: str
+    is_lead: bool = False
+    tz: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The reminder timings and severity defaults in force (from settings)."""
+
+    nudge_before: timedelta = timedelta(minutes=5)
+    escalate_after: timedelta = timedelta(minutes=15)
+    escalate_repeat: timedelta = timedelta(minutes=30)
+    checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
+    severity_cadence: dict[str, timedelta] = field(
+        default_factory=lambda: {
+            "sev1": timedelta(minutes=30),
+            "sev2": timedelta(hours=1),
+            "sev3": timedelta(hours=4),
+            "sev4": timedelta(days=1),
+        }
+    )
+
+    def default_cadence(self, severity: str) -> timedelta:
+        return self.severity_cadence.get(severity, timedelta(hours=1))
+
+
+@dataclass
+class Option:
+    number: int
+    text: str
+    risk: str | None
+    added_by: str
+    added_at: datetime
+
+
+@dataclass
+class Promise:
+    number: int
+    text: str
+    due_at: datetime
+    made_by: str
+    made_at: datetime
+    status: PromiseStatus = PromiseStatus.OPEN
+    settled_at: datetime | None = None
+
+
+@dataclass
+class Action:
+    """A prevention action from the follow-up step."""
+
+    number: int
+    text: str
+    owner: str | None
+    added_by: str
+    added_at: datetime
+    done_at: datetime | None = None
+
+
+@dataclass
+class ParkedTopic:
+    number: int
+    text: str
+    added_by: str
+    added_at: datetime
+
+
+@dataclass
+class CustomerUpdate:
+    """An update the customer actually received (any medium). Each one restarts the clock."""
+
+    number: int
+    text: str
+    by: str
+    at: datetime
+    sent_to_channel: bool = False
+
+
+@dataclass
+class CadenceChange:
+    """The interval in force from `at` on; setting a cadence restarts the clock."""
+
+    at: datetime
+    interval: timedelta
+    agreed: bool
+    by: str | None = None
+
+
+@dataclass
+class StepRecord:
+    """When a step was completed, and the reason if it was skipped past its criteria."""
+
+    step: Step
+    completed_at: datetime
+    by: str | None = None
+    skipped_reason: str | None = None
+
+
+@dataclass
+class Checkin:
+    """A post-resolution check-in with the customer ("keep in touch")."""
+
+    number: int
+    due_at: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the append-only history. `text` is Slack mrkdwn with user text escaped."""
+
+    at: datetime
+    kind: str
+    text: str
+    actor: str | None = None
+
+
+@dataclass
+class Incident:
+    team_id: str
+    number: int
+    customer: str
+    description: str
+    opened_by: str
+    opened_at: datetime
+    severity: str = DEFAULT_SEVERITY
+    id: int | None = None
+    version: int = 0
+    status: Status = Status.OPEN
+    step: Step = Step.LISTEN
+    channel_id: str | None = None
+    channel_name: str | None = None
+    card_ts: str | None = None
+    customer_channel_id: str | None = None
+    # listen
+    customer_words: list[str] = field(default_factory=list)
+    impact: str | None = None
+    drivers: list[str] = field(default_factory=list)
+    cadence_changes: list[CadenceChange] = field(default_factory=list)
+    # restate
+    restatement: str | None = None
+    restatement_confirmed_at: datetime | None = None
+    # own
+    owner: str | None = None
+    owner_set_at: datetime | None = None
+    communicator: str | None = None
+    apology_at: datetime | None = None
+    # solve
+    options: list[Option] = field(default_factory=list)
+    recommended: int | None = None
+    recommend_why: str | None = None
+    chosen: int | None = None
+    chosen_at: datetime | None = None
+    resolution: str | None = None
+    resolved_at: datetime | None = None
+    # follow-up
+    customer_informed_at: datetime | None = None
+    root_cause: str | None = None
+    lessons: list[str] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    checkins: list[Checkin] = field(default_factory=list)
+    # across steps
+    promises: list[Promise] = field(default_factory=list)
+    parked: list[ParkedTopic] = field(default_factory=list)
+    updates: list[CustomerUpdate] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    reminders_fired: int = 0
+    escalations_fired: int = 0
+    closed_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def cadence(self) -> timedelta | None:
+        return self.cadence_changes[-1].interval if self.cadence_changes else None
+
+    @property
+    def cadence_agreed(self) -> bool:
+        return any(c.agreed for c in self.cadence_changes)
+
+    @property
+    def last_update_at(self) -> datetime | None:
+        return self.updates[-1].at if self.updates else None
+
+    def step_record(self, step: Step) -> StepRecord | None:
+        return next((r for r in self.steps if r.step == step), None)
+
+
+# --- effects: what the shell must do after the state is saved ---------------------------------
+
+
+class Target(StrEnum):
+    """Where a post goes. The shell maps these to channel ids from the incident and settings."""
+
+    INCIDENT = "incident"  # the incident channel
+    CUSTOMER = "customer"  # the linked customer-facing channel: customer-ready text only
+    LEADS = "leads"  # the leads channel, or each lead by DM when none is configured
+    OWNER = "owner"  # DM to the owner (falls back to the incident channel)
+    USER = "user"  # DM to `user`
+
+
+@dataclass(frozen=True)
+class Post:
+    target: Target
+    text: str
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateChannel:
+    """Open the incident's channel, invite people, pin the card (only ever on open).
+
+    The name, topic and purpose are derived from the saved incident when the effect is carried
+    out (`playbook.rules.channel_name` and friends), because the INC number is only known then.
+    """
+
+    private: bool
+    invite: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Invite:
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PostSummary:
+    """Render the incident's summary (`playbook.summary`) and post it to `target`."""
+
+    target: Target
+
+
+@dataclass(frozen=True)
+class RefreshCard:
+    """The status card must be re-rendered from the saved incident."""
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """Reminders for this incident must be recomputed from the saved incident."""
+
+
+Effect = Post | CreateChannel | Invite | PostSummary | RefreshCard | Reschedule
+
+
+@dataclass
+class Outcome:
+    """The result of a command: new state, what to tell the actor, history and effects."""
+
+    incident: Incident
+    reply: str
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)

@@ -1,0 +1,113 @@
+"""What happens when a reminder comes due: the words, who hears them, and what it changes.
+
+`playbook.cadence` decides *when*; this module decides *what*. The scheduler claims a reminder
+in the database and then calls `fire`, so everything returned here happens once per reminder.
+A reminder that fires late (the process was down) says how late it is rather than pretending.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+
+from playbook.cadence import Reminder, ReminderKind, clock_start, next_update_due
+from playbook.model import (
+    Incident,
+    Outcome,
+    Post,
+    PromiseStatus,
+    RefreshCard,
+    Reschedule,
+    Target,
+    TimelineEntry,
+)
+from playbook.text import date_token, esc, fmt_duration, mention
+
+# A reminder this much after its time was held up (downtime, a slow replica): say so.
+LATE_NOTICE = timedelta(minutes=1)
+
+
+def _who(inc: Incident) -> str:
+    people = dict.fromkeys(u for u in (inc.communicator, inc.owner) if u)
+    return " ".join(mention(u) for u in people) or "Nobody owns this yet (`/incident own`)."
+
+
+def _late(reminder: Reminder, now: datetime) -> str:
+    late = now - reminder.due_at
+    if late < LATE_NOTICE:
+        return ""
+    return f" _(This reminder is {fmt_duration(late)} late: the bot was not running.)_"
+
+
+def _since_last(inc: Incident, now: datetime) -> str:
+    start = clock_start(inc)
+    if start is None:
+        return ""
+    what = "the last customer update" if inc.updates else "the clock started"
+    return f"{fmt_duration(now - start)} since {what}"
+
+
+def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | None:
+    """The outcome of one claimed reminder, or None if the state no longer calls for it."""
+    inc = copy.deepcopy(incident)
+    entries: list[TimelineEntry] = []
+    effects: list = [RefreshCard()]
+    late = _late(reminder, now)
+    kind = reminder.kind
+
+    def line(text: str) -> None:
+        entries.append(TimelineEntry(now, kind.value, text))
+
+    if kind is ReminderKind.NUDGE:
+        due = next_update_due(inc)
+        if due is None:
+            return None
+        inc.reminders_fired += 1
+        line(f"⏰ The next customer update for {inc.key} is due {date_token(due)}. {_who(inc)}: "
+             f"when you've told them, log it with `/incident update <what you said>`.{late}")
+    elif kind is ReminderKind.DUE:
+        inc.reminders_fired += 1
+        line(f"🔔 The customer update for {inc.key} is due now: {_since_last(inc, now)}, agreed "
+             f"every {fmt_duration(inc.cadence or timedelta())}. {_who(inc)}: update the "
+             f"customer, then `/incident update <what you said>`.{late}")
+    elif kind is ReminderKind.ESCALATE:
+        inc.escalations_fired += 1
+        text = (f"🚨 {inc.key} ({esc(inc.customer)}, {inc.severity}): the customer has had no "
+                f"update for {_since_last(inc, now)} (agreed every "
+                f"{fmt_duration(inc.cadence or timedelta())}). Owner: "
+                f"{mention(inc.owner) if inc.owner else 'nobody'}, communicator: "
+                f"{mention(inc.communicator) if inc.communicator else 'nobody'}.{late}")
+        line(f"{text} Escalated to the owner and the leads.")
+        if inc.owner:
+            effects.append(Post(Target.OWNER, text))
+        effects.append(Post(Target.LEADS, text))
+    elif kind in (ReminderKind.PROMISE_SOON, ReminderKind.PROMISE_DUE):
+        number = int(reminder.ref.lstrip("Pp") or 0)
+        promise = next((p for p in inc.promises if p.number == number), None)
+        if promise is None or promise.status is not PromiseStatus.OPEN:
+            return None
+        if kind is ReminderKind.PROMISE_SOON:
+            inc.reminders_fired += 1
+            text = (f"⏳ Promise P{number} to {esc(inc.customer)} is due {date_token(promise.due_at)}:"
+                    f" “{esc(promise.text)}”. Keep it (`/incident kept P{number}`) or tell the "
+                    f"customer now what you can promise instead.{late}")
+            effects.append(Post(Target.OWNER, text) if inc.owner else Post(Target.INCIDENT, text))
+        else:
+            promise.status, promise.settled_at = PromiseStatus.MISSED, now
+            line(f"❌ Promise P{number} (“{esc(promise.text)}”) reached its due time without being "
+                 f"kept: marked missed. {_who(inc)}: tell the customer where things stand.{late}")
+    elif kind is ReminderKind.CHECKIN:
+        number = int(reminder.ref.lstrip("Cc") or 0)
+        checkin = next((c for c in inc.checkins if c.number == number), None)
+        if checkin is None or checkin.done_at is not None:
+            return None
+        inc.reminders_fired += 1
+        text = (f"🤝 Time to check in with {esc(inc.customer)} about {inc.key} (check-in "
+                f"{number} of {len(inc.checkins)}): ask how things are since the fix.{late}")
+        line(text)
+        if inc.owner:
+            effects.append(Post(Target.OWNER, text))
+    else:  # pragma: no cover - a new kind must be handled above
+        raise ValueError(f"unknown reminder kind {kind}")
+    effects.append(Reschedule())
+    return Outcome(incident=inc, reply="", timeline=entries, effects=effects)

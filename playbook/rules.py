@@ -1,0 +1,263 @@
+"""The incident state machine: commands in, new state plus effects out.
+
+`run_command` is the one entry point for every `/incident` verb that works on an incident; it
+copies the incident, lets the verb's handler change the copy, then opens every gate whose exit
+criteria now hold. Nothing here reads a clock or talks to Slack or a database.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from playbook import cadence, commands
+from playbook.commands import Ctx, Result
+from playbook.errors import ParseError, PlaybookError
+from playbook.model import (
+    SEVERITIES,
+    Actor,
+    CadenceChange,
+    CreateChannel,
+    Effect,
+    Incident,
+    Outcome,
+    Policy,
+    RefreshCard,
+    Reschedule,
+    Status,
+    Step,
+    TimelineEntry,
+)
+from playbook.steps import STEP_DEFS, advance, missing, next_step
+from playbook.text import date_token, esc, fmt_duration, mention
+
+Handler = Callable[[Incident, Actor, str, Ctx], Result]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str
+    what: str
+    handler: Handler
+    step: Step | None = None
+    changes: bool = True  # False for read-only verbs (no timeline, no card refresh)
+
+
+_SPECS = (
+    CommandSpec("listen", "listen <the customer's words>", "record what the customer said",
+                commands.listen, Step.LISTEN),
+    CommandSpec("impact", "impact <text>", "the business impact", commands.impact, Step.LISTEN),
+    CommandSpec("driver", "driver <text>", "what is really upsetting them", commands.driver,
+                Step.LISTEN),
+    CommandSpec("cadence", "cadence <30m|1h|every 2 hours>",
+                "the update interval agreed with the customer", commands.set_cadence, Step.LISTEN),
+    CommandSpec("restate", "restate <text>", "the problem in the customer's terms",
+                commands.restate, Step.RESTATE),
+    CommandSpec("confirm", "confirm", "the customer confirmed the restatement",
+                commands.confirm, Step.RESTATE),
+    CommandSpec("own", "own [@user]", "name the owner (default: you)", commands.own, Step.OWN),
+    CommandSpec("comms", "comms @user", "name the single voice to the customer", commands.comms,
+                Step.OWN),
+    CommandSpec("apology", "apology <what we said>", "record the apology", commands.apology,
+                Step.OWN),
+    CommandSpec("option", "option <text> [risk: <text>]", "an alternative and its risk",
+                commands.option, Step.SOLVE),
+    CommandSpec("recommend", "recommend <n> <why>", "our recommendation", commands.recommend,
+                Step.SOLVE),
+    CommandSpec("choose", "choose <n>", "the option the customer chose", commands.choose,
+                Step.SOLVE),
+    CommandSpec("promise", "promise <what> by <3pm|15:00|tomorrow 9am> | in <2h>",
+                "a commitment to the customer", commands.promise),
+    CommandSpec("kept", "kept <Pn>", "mark a promise kept", commands.kept),
+    CommandSpec("update", "update <what we told the customer>",
+                "log a customer update (restarts the clock)", commands.update),
+    CommandSpec("send", "send <text>", "post a customer-ready update to the customer channel",
+                commands.send),
+    CommandSpec("customer-channel", "customer-channel #channel",
+                "link the customer-facing channel", commands.customer_channel),
+    CommandSpec("park", "park <topic>", "park an off-topic demand for after the fix",
+                commands.park),
+    CommandSpec("resolve", "resolve <resolution>", "the solution is in place", commands.resolve,
+                Step.SOLVE),
+    CommandSpec("rootcause", "rootcause <text>", "why it happened", commands.rootcause,
+                Step.FOLLOW_UP),
+    CommandSpec("lesson", "lesson <text>", "what we learned", commands.lesson, Step.FOLLOW_UP),
+    CommandSpec("action", "action <text> [@owner]", "a prevention action", commands.action,
+                Step.FOLLOW_UP),
+    CommandSpec("done", "done <An>", "mark a prevention action done", commands.done,
+                Step.FOLLOW_UP),
+    CommandSpec("close", "close", "close the incident (owner or lead)", commands.close),
+    CommandSpec("skip", "skip <why>", "complete the current step without its criteria "
+                "(owner or lead)", commands.skip),
+    CommandSpec("severity", "severity <sev1|sev2|sev3|sev4>", "change the severity",
+                commands.severity),
+    CommandSpec("status", "status", "where we are", lambda i, a, s, c: Result(status_text(i, c)),
+                changes=False),
+    CommandSpec("summary", "summary", "post the summary so far", commands.summary,
+                changes=False),
+)
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
+
+# Verbs the shell answers itself because they need the database or no incident at all.
+SHELL_COMMANDS: dict[str, str] = {
+    "help": "help: what you can do here",
+    "open": "open [sev1-4] <customer>: <what happened>",
+    "list": "list: open incidents, overdue first",
+    "stats": "stats [7d|30d|90d]: figures for leads",
+}
+
+ALIASES = {"followup": "rootcause", "root-cause": "rootcause", "apologize": "apology",
+           "apologise": "apology", "customerchannel": "customer-channel", "sev": "severity"}
+
+
+def split_verb(text: str) -> tuple[str, str]:
+    """Split `/incident` text into its lower-cased verb and the raw rest."""
+    stripped = text.strip()
+    if not stripped:
+        return "", ""
+    verb, _, rest = stripped.partition(" ")
+    if "\n" in verb:
+        verb, _, more = verb.partition("\n")
+        rest = f"{more}\n{rest}" if rest else more
+    verb = unicodedata.normalize("NFKC", verb).lower()
+    return ALIASES.get(verb, verb), rest.strip()
+
+
+def suggest(verb: str) -> str:
+    names = [*COMMANDS, *SHELL_COMMANDS]
+    close = difflib.get_close_matches(verb, names, n=1, cutoff=0.6)
+    shown = esc(verb[:40])
+    hint = f" Did you mean `/incident {close[0]}`?" if close else ""
+    return f"I don't know `{shown}`.{hint} `/incident help` lists what you can do."
+
+
+def run_command(incident: Incident, verb: str, arg: str, actor: Actor, *, now: datetime,
+                policy: Policy) -> Outcome:
+    """Apply one verb to an incident. Raises `PlaybookError` with a user-facing message."""
+    spec = COMMANDS.get(verb)
+    if spec is None:
+        raise ParseError(suggest(verb))
+    if incident.status is Status.CLOSED and spec.changes:
+        raise PlaybookError(f"{incident.key} is closed. `/incident summary` shows how it went.")
+    work = copy.deepcopy(incident)
+    ctx = Ctx(now=now, policy=policy)
+    result = spec.handler(work, actor, arg, ctx)
+    timeline = list(result.timeline)
+    effects: list[Effect] = list(result.effects)
+    if spec.changes:
+        for step in advance(work, now, actor.user_id):
+            following = next_step(step)
+            then = f" Next: *{STEP_DEFS[following].title}*." if following and \
+                work.step == following else ""
+            if step is Step.FOLLOW_UP:
+                then = " Every step is done: the owner or a lead can `/incident close`."
+            timeline.append(TimelineEntry(now, "step", f"✅ *{STEP_DEFS[step].title}* is "
+                                          f"complete.{then}", actor.user_id))
+        effects.append(RefreshCard())
+    return Outcome(incident=work, reply=result.reply, timeline=timeline, effects=effects)
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def open_incident(*, team_id: str, customer: str, description: str, severity: str | None,
+                  actor: Actor, now: datetime, policy: Policy, responders: tuple[str, ...] = (),
+                  private: bool = False) -> Outcome:
+    """A new incident (number 0 until the store assigns one) and the effects of opening it."""
+    level = (severity or "").lower() or None
+    if level is not None and level not in SEVERITIES:
+        raise ParseError(f"Unknown severity `{esc(level[:20])}`: use "
+                         f"{', '.join(f'`{s}`' for s in SEVERITIES)}.")
+    inc = Incident(team_id=team_id, number=0, customer=customer, description=description,
+                   opened_by=actor.user_id, opened_at=now)
+    if level:
+        inc.severity = level
+    inc.cadence_changes.append(
+        CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None))
+    invite = tuple(dict.fromkeys((actor.user_id, *responders)))
+    entry = TimelineEntry(now, "open", f"{mention(actor.user_id)} opened the incident for "
+                          f"{esc(customer)} ({inc.severity}): “{esc(description)}”", actor.user_id)
+    return Outcome(
+        incident=inc,
+        reply="Opening the incident channel…",
+        timeline=[entry],
+        effects=[CreateChannel(private=private, invite=invite), RefreshCard(),
+                 Reschedule()],
+    )
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def channel_name(inc: Incident, attempt: int = 0) -> str:
+    """A valid, readable Slack channel name: lowercase [a-z0-9_-], at most 80 characters."""
+    ascii_name = unicodedata.normalize("NFKD", inc.customer).encode("ascii", "ignore").decode()
+    slug = _SLUG.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or "customer"
+    suffix = f"-{attempt + 1}" if attempt else ""
+    return f"inc-{inc.number}-{slug}{suffix}"[:80]
+
+
+def channel_topic(inc: Incident) -> str:
+    text = f"{inc.key} · {inc.severity} · {inc.customer}: {inc.description}"
+    return text if len(text) <= 250 else text[:249] + "…"
+
+
+def channel_purpose(inc: Incident) -> str:
+    text = (f"Customer crisis {inc.key} for {inc.customer}. Listen, restate, own, solve, "
+            "follow up: the pinned card shows where we are.")
+    return text if len(text) <= 250 else text[:249] + "…"
+
+
+# --- read-only views --------------------------------------------------------------------------
+
+
+def next_missing(inc: Incident) -> str:
+    """One line: what the current step still needs, with the command that supplies it."""
+    if inc.status is Status.CLOSED:
+        return f"{inc.key} is closed."
+    if inc.step_record(Step.FOLLOW_UP):
+        return "Every step is done: the owner or a lead can `/incident close`."
+    gaps = missing(inc, inc.step)
+    items = "; ".join(f"{item.label.lower()} ({item.how})" for item in gaps)
+    return f"*{STEP_DEFS[inc.step].title}* still needs: {items}."
+
+
+def status_text(inc: Incident, ctx: Ctx) -> str:
+    lines = [f"*{inc.key}* · {esc(inc.customer)} · {inc.severity} · {inc.status.value}",
+             next_missing(inc)]
+    lines.append(f"Owner: {mention(inc.owner) if inc.owner else 'nobody yet'} · "
+                 f"Communicator: {mention(inc.communicator) if inc.communicator else 'nobody yet'}")
+    if inc.cadence:
+        due = cadence.next_update_due(inc)
+        agreed = "agreed" if inc.cadence_agreed else "default until the customer agrees one"
+        when = ""
+        if due:
+            late = cadence.overdue_by(inc, ctx.now)
+            when = (f" · update *overdue by {fmt_duration(late)}*" if late
+                    else f" · next update due {date_token(due)}")
+        lines.append(f"Cadence: every {fmt_duration(inc.cadence)} ({agreed}){when}")
+    open_promises = [p for p in inc.promises if p.status.value == "open"]
+    for p in open_promises:
+        lines.append(f"P{p.number}: {esc(p.text)} by {date_token(p.due_at)}")
+    return "\n".join(lines)
+
+
+def help_text(inc: Incident | None) -> str:
+    """What a person can do here; in an incident channel, what is missing next first."""
+    head = []
+    if inc is not None:
+        head = [f"*{inc.key}* ({esc(inc.customer)}): {next_missing(inc)}", ""]
+    by_step: dict[str, list[str]] = {}
+    for spec in COMMANDS.values():
+        group = STEP_DEFS[spec.step].title if spec.step else "Any time"
+        by_step.setdefault(group, []).append(f"`{spec.usage}`: {spec.what}")
+    body = [f"*{group}*\n" + "\n".join(lines) for group, lines in by_step.items()]
+    anywhere = "*Anywhere*\n" + "\n".join(f"`{usage}`" for usage in SHELL_COMMANDS.values())
+    return "\n".join([*head, anywhere, *body])

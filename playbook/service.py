@@ -1,0 +1,324 @@
+"""Use cases: load an incident, let the rules decide, save state, history and effects at once.
+
+Each use case is one database transaction: the new state, its timeline lines and the outbox rows
+for every Slack side effect commit together or not at all, so nothing acknowledged is lost and a
+crash between "decided" and "posted" only delays the post. Conflicting writers are retried from
+a fresh read (optimistic concurrency), so two people acting at once both land.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from playbook import cadence, parse, reminders, rules, store
+from playbook.errors import NotFound, PlaybookError
+from playbook.model import (
+    Actor,
+    CreateChannel,
+    Effect,
+    Incident,
+    Invite,
+    Outcome,
+    Policy,
+    Post,
+    PostSummary,
+    RefreshCard,
+    Reschedule,
+    Status,
+    TimelineEntry,
+)
+from playbook.text import esc, plain
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class BatchError(PlaybookError):
+    """One verb of a modal's batch was refused; `index` says which, for an inline error."""
+
+    def __init__(self, index: int, error: PlaybookError) -> None:
+        super().__init__(error.message)
+        self.index = index
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, so failures after the ack can be reported to the person."""
+
+    channel_id: str | None = None
+    response_url: str | None = None
+    # Buttons and modals have no reply body: deliver the confirmation from the outbox instead.
+    reply_later: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    policy: Policy = field(default_factory=Policy)
+    responders: tuple[str, ...] = ()
+    private_channels: bool = False
+    recurrence_days: int = 90
+
+
+def outbox_rows(outcome: Outcome, origin: Origin | None = None,
+                requested_by: str | None = None) -> list[tuple[str, dict]]:
+    """Translate effects and timeline lines into outbox rows, in the order they must run."""
+    rows: list[tuple[str, dict]] = []
+    notify = {"user": requested_by, "channel": origin.channel_id if origin else None,
+              "response_url": origin.response_url if origin else None}
+    for effect in outcome.effects:
+        if isinstance(effect, CreateChannel):
+            rows.append(("create_channel", {"private": effect.private,
+                                            "invite": list(effect.invite), "notify": notify}))
+    rows.extend(("timeline", {"text": e.text, "kind": e.kind}) for e in outcome.timeline)
+    for effect in outcome.effects:
+        if isinstance(effect, Post):
+            rows.append(("post", {"target": effect.target.value, "text": effect.text,
+                                  "user": effect.user, "notify": notify}))
+        elif isinstance(effect, Invite):
+            rows.append(("invite", {"users": list(effect.users), "notify": notify}))
+        elif isinstance(effect, PostSummary):
+            rows.append(("summary", {"target": effect.target.value}))
+    if any(isinstance(e, RefreshCard) for e in outcome.effects):
+        rows.append(("refresh_card", {}))
+    if origin is not None and origin.reply_later and outcome.reply:
+        rows.append(("tell", {"text": outcome.reply, "notify": notify}))
+    return rows
+
+
+class Service:
+    """The playbook's use cases over a database. One instance per process."""
+
+    def __init__(self, sessions: sessionmaker[Session], config: ServiceConfig,
+                 clock: Callable[[], datetime]) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.clock = clock
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _persist(self, session: Session, outcome: Outcome, *, origin: Origin | None,
+                 requested_by: str | None, now: datetime, new: bool = False) -> Incident:
+        inc = store.add_incident(session, outcome.incident) if new \
+            else store.save_incident(session, outcome.incident)
+        assert inc.id is not None
+        store.append_timeline(session, inc.id, inc.team_id, outcome.timeline)
+        for kind, payload in outbox_rows(outcome, origin, requested_by):
+            store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
+                          payload=payload, requested_by=requested_by, now=now)
+        return inc
+
+    def _retrying(self, work: Callable[[Session, datetime], Outcome]) -> Outcome:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.sessions.begin() as session:
+                    return work(session, self.clock())
+            except store.StaleIncident:
+                log.debug("concurrent change; retrying (attempt %d)", attempt + 1)
+        raise PlaybookError("Too many people changed this incident at once; please try again.")
+
+    # --- use cases ----------------------------------------------------------------------------
+
+    def open(self, team_id: str, actor: Actor, text: str, *, origin: Origin | None = None,
+             severity: str | None = None) -> Outcome:
+        """`/incident open [sevN] <customer>: <what happened>`; returns the saved incident."""
+        parsed_sev, customer, description = parse.parse_open(text)
+        return self.open_parsed(team_id, actor, customer=plain(customer),
+                                description=plain(description),
+                                severity=severity or parsed_sev, origin=origin)
+
+    def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
+                    severity: str | None, origin: Origin | None = None) -> Outcome:
+        def work(session: Session, now: datetime) -> Outcome:
+            outcome = rules.open_incident(
+                team_id=team_id, customer=customer, description=description, severity=severity,
+                actor=actor, now=now, policy=self.config.policy,
+                responders=self.config.responders, private=self.config.private_channels)
+            since = now - timedelta(days=self.config.recurrence_days)
+            earlier = store.find_by_customer(session, team_id, customer, since, None)
+            reply = outcome.reply
+            if earlier:
+                keys = ", ".join(e.key for e in earlier[:5])
+                note = (f"⚠️ {esc(customer)} has had {len(earlier)} other incident"
+                        f"{'s' if len(earlier) > 1 else ''} in the last "
+                        f"{self.config.recurrence_days} days ({keys}). Same gap again? Check "
+                        "their root causes and actions.")
+                outcome.timeline.append(TimelineEntry(now, "recurrence", note))
+                reply = f"{reply}\n{note}"
+            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                                  now=now, new=True)
+            return replace(outcome, incident=saved,
+                           reply=f"Opened *{saved.key}* for {esc(customer)}. "
+                                 f"{reply.replace('Opening', 'Creating')}")
+        return self._retrying(work)
+
+    def tell(self, incident_id: int, user: str, text: str, origin: Origin) -> None:
+        """Queue an ephemeral answer for someone (a button's result has nowhere else to go)."""
+        with self.sessions.begin() as session:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            notify = {"user": user, "channel": origin.channel_id,
+                      "response_url": origin.response_url}
+            store.enqueue(session, team_id=inc.team_id, incident_id=incident_id, kind="tell",
+                          payload={"text": text, "notify": notify}, requested_by=user,
+                          now=self.clock())
+
+    def enqueue_home(self, team_id: str, user: str) -> None:
+        """Queue a refresh of someone's App Home (rendered by the outbox worker)."""
+        with self.sessions.begin() as session:
+            store.enqueue(session, team_id=team_id, incident_id=None, kind="home",
+                          payload={"user": user}, requested_by=user, now=self.clock())
+
+    def remember_event(self, team_id: str, event_id: str) -> bool:
+        """True the first time an event id is seen: Slack retries events and Bolt won't dedupe."""
+        with self.sessions.begin() as session:
+            return store.remember_event(session, team_id, event_id, self.clock())
+
+    def incident_for_channel(self, channel_id: str) -> Incident | None:
+        with self.sessions() as session:
+            return store.get_incident_by_channel(session, channel_id)
+
+    def get(self, team_id: str, number: int) -> Incident:
+        with self.sessions() as session:
+            inc = store.get_incident(session, team_id, number)
+        if inc is None:
+            raise NotFound(f"There is no INC-{number}.")
+        return inc
+
+    def get_by_id(self, incident_id: int) -> Incident | None:
+        with self.sessions() as session:
+            return store.get_incident_by_id(session, incident_id)
+
+    def command(self, incident_id: int, actor: Actor, verb: str, arg: str, *,
+                origin: Origin | None = None) -> Outcome:
+        """Run one `/incident` verb on an incident, saving everything it decided."""
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            outcome = rules.run_command(inc, verb, arg, actor, now=now, policy=self.config.policy)
+            if not rules.COMMANDS[verb].changes:
+                for kind, payload in outbox_rows(outcome, origin, actor.user_id):
+                    store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
+                                  payload=payload, requested_by=actor.user_id, now=now)
+                return outcome
+            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                                  now=now)
+            return replace(outcome, incident=saved)
+        return self._retrying(work)
+
+    def command_many(self, incident_id: int, actor: Actor, steps: list[tuple[str, str]], *,
+                     origin: Origin | None = None) -> Outcome:
+        """Several verbs from one modal, all or nothing; a refusal names the step that failed."""
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            merged = Outcome(inc, "")
+            replies: list[str] = []
+            for index, (verb, arg) in enumerate(steps):
+                try:
+                    outcome = rules.run_command(merged.incident, verb, arg, actor, now=now,
+                                                policy=self.config.policy)
+                except PlaybookError as err:
+                    raise BatchError(index, err) from err
+                replies.append(outcome.reply)
+                merged = Outcome(outcome.incident, "", merged.timeline + outcome.timeline,
+                                 merged.effects + outcome.effects)
+            merged.reply = " ".join(r for r in replies if r)
+            if not steps:
+                return merged
+            saved = self._persist(session, merged, origin=origin, requested_by=actor.user_id,
+                                  now=now)
+            return replace(merged, incident=saved)
+        return self._retrying(work)
+
+    def attach_channel(self, incident_id: int, channel_id: str, name: str) -> Incident:
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            inc.channel_id, inc.channel_name = channel_id, name
+            return Outcome(store.save_incident(session, inc), "")
+        return self._retrying(work).incident
+
+    def set_card(self, incident_id: int, card_ts: str) -> None:
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            inc.card_ts = card_ts
+            return Outcome(store.save_incident(session, inc), "")
+        self._retrying(work)
+
+    def list_incidents(self, team_id: str, *, statuses: Iterable[Status] | None = None,
+                       since: datetime | None = None) -> list[Incident]:
+        with self.sessions() as session:
+            return store.list_incidents(session, team_id,
+                                        statuses=list(statuses) if statuses else None,
+                                        opened_since=since)
+
+    def open_incidents_by_urgency(self, team_id: str) -> list[Incident]:
+        """Open and resolved incidents, the most overdue first, then by next due time."""
+        now = self.clock()
+        active = self.list_incidents(team_id, statuses=[Status.OPEN, Status.RESOLVED])
+
+        def key(inc: Incident) -> tuple[int, float]:
+            due = cadence.next_update_due(inc)
+            if due is None:
+                return (2, 0.0)
+            return (0 if due <= now else 1, due.timestamp())
+        return sorted(active, key=key)
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        with self.sessions() as session:
+            return store.get_timeline(session, incident_id)
+
+    def active_incidents(self) -> list[Incident]:
+        with self.sessions() as session:
+            return store.list_active(session)
+
+    # --- reminders ----------------------------------------------------------------------------
+
+    def fire_due(self, incident_id: int, worker: str) -> list[Effect]:
+        """Fire every reminder of the incident that is due now, each claimed exactly once."""
+        effects: list[Effect] = []
+
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                return Outcome(Incident("", 0, "", "", "", now), "")
+            fired: list[Effect] = []
+            for reminder in cadence.due_reminders(inc, self.config.policy, now):
+                claimed = store.claim_reminder(
+                    session, team_id=inc.team_id, incident_id=incident_id,
+                    kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref, now=now,
+                    worker=worker, lease=timedelta(minutes=5))
+                if not claimed:
+                    continue
+                outcome = reminders.fire(inc, reminder, now)
+                if outcome is not None:
+                    inc = self._persist(session, outcome, origin=None, requested_by=None,
+                                        now=now)
+                    fired.extend(outcome.effects)
+                store.complete_reminder(session, incident_id=incident_id,
+                                        kind=reminder.kind.value, due_at=reminder.due_at,
+                                        ref=reminder.ref, now=now)
+            effects[:] = fired
+            return Outcome(inc, "")
+        self._retrying(work)
+        return effects
+
+    def next_wakeup(self, incident: Incident) -> datetime | None:
+        return cadence.next_wakeup(incident, self.config.policy, self.clock())
+
+
+def needs_reschedule(outcome: Outcome) -> bool:
+    return any(isinstance(e, Reschedule) for e in outcome.effects)

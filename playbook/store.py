@@ -1,0 +1,1288 @@
+"""Persistence: SQLAlchemy 2 typed models and the repository functions (the only SQL there is).
+
+The rest of the program sees plain `playbook.model` dataclasses; the rows below never leave this
+module (every function expunges what it loaded, so a caller's session never holds stale ORM state
+that a later read could return instead of the database's truth).
+
+Decisions worth knowing before changing anything here:
+
+* Transactions belong to the caller. Every repository function takes a `Session` and only
+  flushes; the service decides when to commit. On SQLite every transaction starts with
+  `BEGIN IMMEDIATE` (see `make_engine`), so read-then-write use cases serialize instead of failing
+  with "database is locked" at the first write.
+* Times are aware UTC datetimes in Python and UTC in the database (`UTCDateTime`); naive
+  datetimes are refused on the way in, because guessing their zone is how reminders end up an
+  hour off. Intervals are stored as whole seconds.
+* `team_id` is on every row so several workspaces can share one database later.
+* Child lists of an incident (options, promises, actions, parked topics, customer updates,
+  check-ins, cadence changes, step records) are child tables keyed by `(incident_id, number)`.
+  Cadence changes and step records have no number of their own in the model, so theirs is the
+  1-based position in the list. Small lists of plain strings (customer words, drivers, lessons)
+  are JSON columns: nothing ever queries inside them.
+* Claims that must hold across processes (outbox items, reminders, Slack event ids) are made with
+  a unique key or a conditional UPDATE checked by rowcount, never with `FOR UPDATE`, which SQLite
+  ignores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+from sqlalchemy.types import TypeDecorator
+
+from playbook.errors import PlaybookError
+from playbook.model import (
+    Action,
+    CadenceChange,
+    Checkin,
+    CustomerUpdate,
+    Incident,
+    Option,
+    ParkedTopic,
+    Promise,
+    PromiseStatus,
+    Status,
+    Step,
+    StepRecord,
+    TimelineEntry,
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "OutboxItem",
+    "StaleIncident",
+    "UTCDateTime",
+    "add_incident",
+    "append_timeline",
+    "claim_outbox",
+    "claim_reminder",
+    "complete_reminder",
+    "customer_key",
+    "enqueue",
+    "fail_outbox",
+    "find_by_customer",
+    "finish_outbox",
+    "get_incident",
+    "get_incident_by_channel",
+    "get_incident_by_id",
+    "get_timeline",
+    "list_active",
+    "list_incidents",
+    "make_engine",
+    "make_session_factory",
+    "metadata",
+    "pending_outbox_count",
+    "ping",
+    "prune_events",
+    "prune_outbox",
+    "release_reminder",
+    "remember_event",
+    "retry_outbox",
+    "save_incident",
+]
+
+# Named constraints are what let Alembic's batch mode rebuild SQLite tables (it must drop and
+# recreate constraints by name) and keep autogenerate diffs stable across databases.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT = 15.0
+"""Seconds a SQLite writer waits for another's transaction before giving up (default)."""
+
+_ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
+
+
+class StaleIncident(PlaybookError):
+    """`save_incident` lost a race: the row's version is no longer the one that was loaded.
+
+    Someone else saved the incident in between. Nothing of this save was written; the caller
+    should reload and decide again (or tell the person to retry). It is a `PlaybookError` so
+    that, if it ever reaches a person unhandled, the message still says what to do.
+    """
+
+    def __init__(self, incident_id: int | None, version: int) -> None:
+        super().__init__(
+            "Someone else changed this incident at the same moment, so nothing was saved. "
+            "Please try again."
+        )
+        self.incident_id = incident_id
+        self.version = version
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC on every database and returned as an aware UTC datetime.
+
+    SQLite has no time zones: SQLAlchemy writes the wall-clock digits and silently drops the
+    offset, so 14:00+01:00 would come back as 14:00. Converting to UTC on the way in and tagging
+    UTC on the way out makes both databases agree. Naive datetimes are refused (`ValueError`,
+    wrapped by SQLAlchemy in a `StatementError`) instead of being guessed at.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass an aware UTC time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _id() -> String:
+    """Slack ids (team, user, channel), message timestamps and similar short keys."""
+    return String(64)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads this class attribute as is)
+        datetime: UTCDateTime(),
+        str: Text(),
+        int: Integer(),
+        bool: Boolean(),
+    }
+
+
+metadata = Base.metadata
+
+
+# --- incidents and their children ---------------------------------------------------------------
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("team_id", "number"),
+        Index("ix_incidents_team_id_customer_key", "team_id", "customer_key"),
+        Index("ix_incidents_team_id_opened_at", "team_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(_id())
+    number: Mapped[int]
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+    customer: Mapped[str]
+    customer_key: Mapped[str]
+    description: Mapped[str]
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    step: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str | None] = mapped_column(_id(), index=True)
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    card_ts: Mapped[str | None] = mapped_column(_id())
+    customer_channel_id: Mapped[str | None] = mapped_column(_id())
+    opened_by: Mapped[str] = mapped_column(_id())
+    opened_at: Mapped[datetime]
+    # listen
+    customer_words: Mapped[list[str]] = mapped_column(JSON)
+    impact: Mapped[str | None]
+    drivers: Mapped[list[str]] = mapped_column(JSON)
+    # restate
+    restatement: Mapped[str | None]
+    restatement_confirmed_at: Mapped[datetime | None]
+    # own
+    owner: Mapped[str | None] = mapped_column(_id())
+    owner_set_at: Mapped[datetime | None]
+    communicator: Mapped[str | None] = mapped_column(_id())
+    apology_at: Mapped[datetime | None]
+    # solve
+    recommended: Mapped[int | None]
+    recommend_why: Mapped[str | None]
+    chosen: Mapped[int | None]
+    chosen_at: Mapped[datetime | None]
+    resolution: Mapped[str | None]
+    resolved_at: Mapped[datetime | None]
+    # follow-up
+    customer_informed_at: Mapped[datetime | None]
+    root_cause: Mapped[str | None]
+    lessons: Mapped[list[str]] = mapped_column(JSON)
+    # across steps
+    reminders_fired: Mapped[int] = mapped_column(server_default=text("0"))
+    escalations_fired: Mapped[int] = mapped_column(server_default=text("0"))
+    closed_at: Mapped[datetime | None]
+
+    # Children load eagerly (one SELECT ... IN per table) because every use of an incident
+    # needs the whole of it; delete-orphan lets save_incident mirror removals.
+    cadence_changes: Mapped[list[CadenceChangeRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="CadenceChangeRow.number"
+    )
+    options: Mapped[list[OptionRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="OptionRow.number"
+    )
+    promises: Mapped[list[PromiseRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="PromiseRow.number"
+    )
+    actions: Mapped[list[ActionRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ActionRow.number"
+    )
+    parked: Mapped[list[ParkedTopicRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ParkedTopicRow.number"
+    )
+    updates: Mapped[list[CustomerUpdateRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="CustomerUpdateRow.number"
+    )
+    checkins: Mapped[list[CheckinRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="CheckinRow.number"
+    )
+    steps: Mapped[list[StepRecordRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="StepRecordRow.number"
+    )
+
+
+class _Child:
+    """Columns every child row of an incident has; `(incident_id, number)` is its identity."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-4)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), sort_order=-3
+    )
+    team_id: Mapped[str] = mapped_column(_id(), sort_order=-2)
+    number: Mapped[int] = mapped_column(sort_order=-1)
+
+
+class CadenceChangeRow(_Child, Base):
+    __tablename__ = "cadence_changes"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    at: Mapped[datetime]
+    interval_seconds: Mapped[int]
+    agreed: Mapped[bool]
+    by_user: Mapped[str | None] = mapped_column(_id())
+
+
+class OptionRow(_Child, Base):
+    __tablename__ = "options"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    text: Mapped[str]
+    risk: Mapped[str | None]
+    added_by: Mapped[str] = mapped_column(_id())
+    added_at: Mapped[datetime]
+
+
+class PromiseRow(_Child, Base):
+    __tablename__ = "promises"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    text: Mapped[str]
+    due_at: Mapped[datetime]
+    made_by: Mapped[str] = mapped_column(_id())
+    made_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    settled_at: Mapped[datetime | None]
+
+
+class ActionRow(_Child, Base):
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    text: Mapped[str]
+    owner: Mapped[str | None] = mapped_column(_id())
+    added_by: Mapped[str] = mapped_column(_id())
+    added_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class ParkedTopicRow(_Child, Base):
+    __tablename__ = "parked_topics"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    text: Mapped[str]
+    added_by: Mapped[str] = mapped_column(_id())
+    added_at: Mapped[datetime]
+
+
+class CustomerUpdateRow(_Child, Base):
+    __tablename__ = "customer_updates"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    text: Mapped[str]
+    by_user: Mapped[str] = mapped_column(_id())
+    at: Mapped[datetime]
+    sent_to_channel: Mapped[bool] = mapped_column(server_default=false())
+
+
+class CheckinRow(_Child, Base):
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(_id())
+
+
+class StepRecordRow(_Child, Base):
+    __tablename__ = "step_records"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    step: Mapped[str] = mapped_column(String(16))
+    completed_at: Mapped[datetime]
+    by_user: Mapped[str | None] = mapped_column(_id())
+    skipped_reason: Mapped[str | None]
+
+
+class TeamCounterRow(Base):
+    """The last incident number handed out per team: the row lock serializes concurrent opens."""
+
+    __tablename__ = "team_counters"
+
+    team_id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    last_number: Mapped[int]
+
+
+class TimelineRow(Base):
+    """Append-only history; nothing in this module updates or deletes it."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_entries_incident_id_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(_id())
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(_id())
+    text: Mapped[str]
+
+
+# --- delivery and exactly-once bookkeeping ------------------------------------------------------
+
+
+class OutboxRow(Base):
+    """A Slack side effect recorded in the same transaction as the state that asked for it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(_id())
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[str | None] = mapped_column(_id())
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None]
+
+
+class ReminderClaimRow(Base):
+    """One row per reminder that is being or has been sent; the unique key makes it once."""
+
+    __tablename__ = "reminder_claims"
+    __table_args__ = (UniqueConstraint("incident_id", "kind", "due_at", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(_id())
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    ref: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime]
+    lease_until: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class HandledEventRow(Base):
+    """Slack retries events and Bolt does not deduplicate: remember the ids we handled."""
+
+    __tablename__ = "handled_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(_id())
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- engine -------------------------------------------------------------------------------------
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+    sqlite_foreign_keys: bool = True,
+    **kw: Any,
+) -> Engine:
+    """Create the engine with the settings each database needs to be safe under concurrency.
+
+    SQLite: WAL (readers do not block the writer), foreign keys on, a busy timeout, and every
+    transaction opened with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe: turn
+    off the driver's own deferred BEGIN and emit ours on the "begin" event). A deferred
+    transaction that reads and then writes fails with "database is locked" when another writer
+    got there first; an immediate one waits its turn instead. Do not use the ``isolation_level``
+    execution option on SQLite engines made here: the driver would take BEGIN back.
+    `sqlite_foreign_keys=False` is for migrations only (batch mode rebuilds tables, and with
+    foreign keys on, dropping the old copy would cascade-delete child rows).
+
+    PostgreSQL: ``pool_pre_ping`` so a connection the server or a proxy closed is replaced
+    instead of failing the next request. Other keywords go to `create_engine`.
+    """
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        kw.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kw)
+    if backend != "sqlite":
+        return create_engine(url, **kw)
+
+    connect_args = dict(kw.pop("connect_args", {}))
+    connect_args.setdefault("timeout", sqlite_busy_timeout)
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(url, connect_args=connect_args, **kw)
+    busy_ms = int(sqlite_busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching a new file to WAL needs a lock another process
+            # may hold. WAL is persistent, so only the first connection ever switches.
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects survive commit (`expire_on_commit=False`): we hand out dataclasses,
+    and nothing should lazily hit the database after the transaction is over."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def ping(engine: Engine) -> bool:
+    """True when the database answers `SELECT 1` (for /healthz); never raises."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        return False
+    return True
+
+
+# --- incidents ------------------------------------------------------------------------------------
+
+
+def _fallback_customer_key(customer: str) -> str:
+    """Lowercase and keep letters and digits only: "ACME, Inc." and "acme inc" match."""
+    return "".join(ch for ch in customer.casefold() if ch.isalnum())
+
+
+def customer_key(customer: str) -> str:
+    """The key two incidents share when they are about the same customer (recurrence)."""
+    return _fallback_customer_key(customer)
+
+
+# Scalar fields of Incident that map 1:1 to a column of the same name.
+_SCALAR_FIELDS: tuple[str, ...] = (
+    "customer",
+    "description",
+    "severity",
+    "channel_id",
+    "channel_name",
+    "card_ts",
+    "customer_channel_id",
+    "opened_by",
+    "opened_at",
+    "impact",
+    "restatement",
+    "restatement_confirmed_at",
+    "owner",
+    "owner_set_at",
+    "communicator",
+    "apology_at",
+    "recommended",
+    "recommend_why",
+    "chosen",
+    "chosen_at",
+    "resolution",
+    "resolved_at",
+    "customer_informed_at",
+    "root_cause",
+    "reminders_fired",
+    "escalations_fired",
+    "closed_at",
+)
+_LIST_FIELDS: tuple[str, ...] = ("customer_words", "drivers", "lessons")
+
+
+def _incident_values(incident: Incident) -> dict[str, Any]:
+    """Column values of the incidents row (not id, team_id, number or version)."""
+    values: dict[str, Any] = {name: getattr(incident, name) for name in _SCALAR_FIELDS}
+    values.update({name: list(getattr(incident, name)) for name in _LIST_FIELDS})
+    values["customer_key"] = customer_key(incident.customer)
+    values["status"] = Status(incident.status).value
+    values["step"] = Step(incident.step).value
+    return values
+
+
+@dataclass(frozen=True)
+class _ChildSpec:
+    """How one list of an Incident maps to its child table."""
+
+    field: str  # attribute name on Incident and relationship name on IncidentRow
+    row_type: type[Any]
+    numbered: bool  # True: the item carries `number`; False: number = 1-based position
+    to_values: Callable[[Any], dict[str, Any]]
+    from_row: Callable[[Any], Any]
+
+
+_CHILDREN: tuple[_ChildSpec, ...] = (
+    _ChildSpec(
+        "cadence_changes",
+        CadenceChangeRow,
+        False,
+        lambda c: {
+            "at": c.at,
+            "interval_seconds": int(c.interval.total_seconds()),
+            "agreed": c.agreed,
+            "by_user": c.by,
+        },
+        lambda r: CadenceChange(
+            at=r.at, interval=timedelta(seconds=r.interval_seconds), agreed=r.agreed, by=r.by_user
+        ),
+    ),
+    _ChildSpec(
+        "options",
+        OptionRow,
+        True,
+        lambda o: {"text": o.text, "risk": o.risk, "added_by": o.added_by, "added_at": o.added_at},
+        lambda r: Option(
+            number=r.number, text=r.text, risk=r.risk, added_by=r.added_by, added_at=r.added_at
+        ),
+    ),
+    _ChildSpec(
+        "promises",
+        PromiseRow,
+        True,
+        lambda p: {
+            "text": p.text,
+            "due_at": p.due_at,
+            "made_by": p.made_by,
+            "made_at": p.made_at,
+            "status": PromiseStatus(p.status).value,
+            "settled_at": p.settled_at,
+        },
+        lambda r: Promise(
+            number=r.number,
+            text=r.text,
+            due_at=r.due_at,
+            made_by=r.made_by,
+            made_at=r.made_at,
+            status=PromiseStatus(r.status),
+            settled_at=r.settled_at,
+        ),
+    ),
+    _ChildSpec(
+        "actions",
+        ActionRow,
+        True,
+        lambda a: {
+            "text": a.text,
+            "owner": a.owner,
+            "added_by": a.added_by,
+            "added_at": a.added_at,
+            "done_at": a.done_at,
+        },
+        lambda r: Action(
+            number=r.number,
+            text=r.text,
+            owner=r.owner,
+            added_by=r.added_by,
+            added_at=r.added_at,
+            done_at=r.done_at,
+        ),
+    ),
+    _ChildSpec(
+        "parked",
+        ParkedTopicRow,
+        True,
+        lambda t: {"text": t.text, "added_by": t.added_by, "added_at": t.added_at},
+        lambda r: ParkedTopic(
+            number=r.number, text=r.text, added_by=r.added_by, added_at=r.added_at
+        ),
+    ),
+    _ChildSpec(
+        "updates",
+        CustomerUpdateRow,
+        True,
+        lambda u: {
+            "text": u.text,
+            "by_user": u.by,
+            "at": u.at,
+            "sent_to_channel": u.sent_to_channel,
+        },
+        lambda r: CustomerUpdate(
+            number=r.number, text=r.text, by=r.by_user, at=r.at, sent_to_channel=r.sent_to_channel
+        ),
+    ),
+    _ChildSpec(
+        "checkins",
+        CheckinRow,
+        True,
+        lambda c: {"due_at": c.due_at, "done_at": c.done_at, "done_by": c.done_by},
+        lambda r: Checkin(number=r.number, due_at=r.due_at, done_at=r.done_at, done_by=r.done_by),
+    ),
+    _ChildSpec(
+        "steps",
+        StepRecordRow,
+        False,
+        lambda s: {
+            "step": Step(s.step).value,
+            "completed_at": s.completed_at,
+            "by_user": s.by,
+            "skipped_reason": s.skipped_reason,
+        },
+        lambda r: StepRecord(
+            step=Step(r.step),
+            completed_at=r.completed_at,
+            by=r.by_user,
+            skipped_reason=r.skipped_reason,
+        ),
+    ),
+)
+
+# Every field of Incident must be persisted somewhere; tests check this stays true.
+PERSISTED_FIELDS: frozenset[str] = frozenset(
+    {"id", "team_id", "number", "version", "status", "step"}
+    | set(_SCALAR_FIELDS)
+    | set(_LIST_FIELDS)
+    | {spec.field for spec in _CHILDREN}
+)
+
+
+def _keyed_items(spec: _ChildSpec, items: Sequence[Any]) -> list[tuple[int, dict[str, Any]]]:
+    keyed = [
+        (item.number if spec.numbered else position, spec.to_values(item))
+        for position, item in enumerate(items, start=1)
+    ]
+    numbers = [number for number, _ in keyed]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"Incident.{spec.field} has duplicate numbers: {numbers}")
+    return keyed
+
+
+def _to_incident(row: IncidentRow) -> Incident:
+    incident = Incident(
+        team_id=row.team_id,
+        number=row.number,
+        customer=row.customer,
+        description=row.description,
+        opened_by=row.opened_by,
+        opened_at=row.opened_at,
+        id=row.id,
+        version=row.version,
+        status=Status(row.status),
+        step=Step(row.step),
+        customer_words=list(row.customer_words or []),
+        drivers=list(row.drivers or []),
+        lessons=list(row.lessons or []),
+    )
+    for name in _SCALAR_FIELDS:
+        setattr(incident, name, getattr(row, name))
+    for spec in _CHILDREN:
+        setattr(incident, spec.field, [spec.from_row(r) for r in getattr(row, spec.field)])
+    return incident
+
+
+def _detach(session: Session, rows: Iterable[Any]) -> None:
+    """Drop loaded rows from the session so no later read can be answered from stale objects."""
+    for row in rows:
+        if row in session:
+            session.expunge(row)
+
+
+def _load_rows(session: Session, *where: ColumnElement[bool], order: Any = None) -> list[Incident]:
+    stmt = select(IncidentRow).where(*where).execution_options(populate_existing=True)
+    stmt = stmt.order_by(*(order if order is not None else (IncidentRow.id,)))
+    rows = list(session.execute(stmt).scalars().all())
+    try:
+        return [_to_incident(row) for row in rows]
+    finally:
+        _detach(session, rows)
+
+
+def _next_number(session: Session, team_id: str) -> int:
+    """The team's next incident number, safe against concurrent opens on both databases.
+
+    The counter row's UPDATE takes a row lock on PostgreSQL (the second opener waits for the
+    first to commit, then increments the committed value); SQLite serializes whole transactions
+    via BEGIN IMMEDIATE. The first incident of a team inserts the row inside a SAVEPOINT; if a
+    concurrent opener inserted it first, the unique key says so and we increment instead.
+    Rolled-back opens roll the counter back too, so numbers have no gaps.
+    """
+    counters = TeamCounterRow.__table__
+    for _ in range(5):
+        number = session.execute(
+            update(counters)
+            .where(counters.c.team_id == team_id)
+            .values(last_number=counters.c.last_number + 1)
+            .returning(counters.c.last_number)
+        ).scalar_one_or_none()
+        if number is not None:
+            return int(number)
+        # Seed from existing incidents, so a counter lost or never made cannot reuse a number.
+        highest = session.execute(
+            select(func.max(IncidentRow.number)).where(IncidentRow.team_id == team_id)
+        ).scalar_one_or_none()
+        first = (highest or 0) + 1
+        try:
+            with session.begin_nested():
+                session.execute(insert(counters).values(team_id=team_id, last_number=first))
+        except IntegrityError:
+            continue  # someone else created the counter just now: increment theirs
+        return first
+    raise RuntimeError(f"could not allocate an incident number for team {team_id}")
+
+
+def add_incident(session: Session, incident: Incident) -> Incident:
+    """Insert a new incident with its children; returns a copy with id, number and version 1.
+
+    `incident.number` is ignored: the next number of `incident.team_id` is allocated here.
+    """
+    number = _next_number(session, incident.team_id)
+    row = IncidentRow(
+        team_id=incident.team_id, number=number, version=1, **_incident_values(incident)
+    )
+    for spec in _CHILDREN:
+        getattr(row, spec.field).extend(
+            spec.row_type(team_id=incident.team_id, number=key, **values)
+            for key, values in _keyed_items(spec, getattr(incident, spec.field))
+        )
+    session.add(row)
+    try:
+        session.flush()
+        new_id = row.id
+    finally:
+        _detach(session, [row])
+    return replace(incident, id=new_id, number=number, version=1)
+
+
+def save_incident(session: Session, incident: Incident) -> Incident:
+    """Write a loaded incident back; returns it with the new version.
+
+    Optimistic concurrency: ``UPDATE ... SET version = version + 1 WHERE id = :id AND version =
+    :loaded``. If no row matched, someone saved since `incident` was loaded: `StaleIncident` is
+    raised and nothing is written. Children are then synced by `(incident_id, number)`: changed
+    rows are updated, new ones inserted, and rows no longer in the lists deleted (the model never
+    removes items, but the database must mirror what was saved). The timeline is not part of
+    this: it is only ever appended to (`append_timeline`).
+    """
+    if incident.id is None:
+        raise ValueError("save_incident needs a loaded incident (id is None); use add_incident")
+    incidents = IncidentRow.__table__
+    result = session.execute(
+        update(incidents)
+        .where(incidents.c.id == incident.id, incidents.c.version == incident.version)
+        .values(version=incidents.c.version + 1, **_incident_values(incident))
+    )
+    if result.rowcount != 1:
+        raise StaleIncident(incident.id, incident.version)
+
+    row = session.get(IncidentRow, incident.id, populate_existing=True)
+    if row is None:  # pragma: no cover - the UPDATE above just matched it
+        raise StaleIncident(incident.id, incident.version)
+    try:
+        for spec in _CHILDREN:
+            collection: list[Any] = getattr(row, spec.field)
+            existing = {child.number: child for child in collection}
+            wanted = _keyed_items(spec, getattr(incident, spec.field))
+            for key, values in wanted:
+                child = existing.pop(key, None)
+                if child is None:
+                    collection.append(spec.row_type(team_id=row.team_id, number=key, **values))
+                    continue
+                for column, value in values.items():
+                    if getattr(child, column) != value:
+                        setattr(child, column, value)
+            for orphan in existing.values():
+                collection.remove(orphan)
+        session.flush()
+    finally:
+        _detach(session, [row])
+    return replace(incident, version=incident.version + 1)
+
+
+def get_incident(session: Session, team_id: str, number: int) -> Incident | None:
+    """The team's incident INC-`number`, or None."""
+    found = _load_rows(session, IncidentRow.team_id == team_id, IncidentRow.number == number)
+    return found[0] if found else None
+
+
+def get_incident_by_id(session: Session, incident_id: int) -> Incident | None:
+    found = _load_rows(session, IncidentRow.id == incident_id)
+    return found[0] if found else None
+
+
+def get_incident_by_channel(session: Session, channel_id: str) -> Incident | None:
+    """The incident whose own channel is `channel_id` (not its linked customer channel)."""
+    found = _load_rows(
+        session, IncidentRow.channel_id == channel_id, order=(IncidentRow.id.desc(),)
+    )
+    return found[0] if found else None
+
+
+def list_incidents(
+    session: Session,
+    team_id: str,
+    *,
+    statuses: Collection[Status] | None = None,
+    opened_since: datetime | None = None,
+) -> list[Incident]:
+    """A team's incidents, by number; optionally only some statuses / opened at or after a time."""
+    where: list[ColumnElement[bool]] = [IncidentRow.team_id == team_id]
+    if statuses is not None:
+        where.append(IncidentRow.status.in_([Status(s).value for s in statuses]))
+    if opened_since is not None:
+        where.append(IncidentRow.opened_at >= opened_since)
+    return _load_rows(session, *where, order=(IncidentRow.number,))
+
+
+def list_active(session: Session) -> list[Incident]:
+    """Every incident of every team that can still need a reminder.
+
+    That is all not-closed incidents, plus closed ones with a check-in not done yet (check-ins
+    outlive the channel). The scheduler rebuilds its in-memory jobs from this at start.
+    """
+    pending_checkin = exists().where(
+        CheckinRow.incident_id == IncidentRow.id, CheckinRow.done_at.is_(None)
+    )
+    return _load_rows(
+        session,
+        or_(IncidentRow.status != Status.CLOSED.value, pending_checkin),
+        order=(IncidentRow.team_id, IncidentRow.number),
+    )
+
+
+def find_by_customer(
+    session: Session,
+    team_id: str,
+    customer: str,
+    since: datetime,
+    exclude_id: int | None = None,
+) -> list[Incident]:
+    """The team's incidents for the same customer opened at or after `since`, oldest first.
+
+    Customers match on `customer_key` (case, spaces and punctuation do not matter).
+    """
+    where: list[ColumnElement[bool]] = [
+        IncidentRow.team_id == team_id,
+        IncidentRow.customer_key == customer_key(customer),
+        IncidentRow.opened_at >= since,
+    ]
+    if exclude_id is not None:
+        where.append(IncidentRow.id != exclude_id)
+    return _load_rows(session, *where, order=(IncidentRow.opened_at, IncidentRow.id))
+
+
+# --- timeline -------------------------------------------------------------------------------------
+
+
+def append_timeline(
+    session: Session, incident_id: int, team_id: str, entries: Iterable[TimelineEntry]
+) -> None:
+    """Add history lines. There is deliberately no way to edit or delete them."""
+    rows = [
+        {
+            "incident_id": incident_id,
+            "team_id": team_id,
+            "at": entry.at,
+            "kind": entry.kind,
+            "actor": entry.actor,
+            "text": entry.text,
+        }
+        for entry in entries
+    ]
+    if rows:
+        session.execute(insert(TimelineRow.__table__), rows)
+
+
+def get_timeline(session: Session, incident_id: int) -> list[TimelineEntry]:
+    """The incident's history in order of time, then of insertion."""
+    t = TimelineRow.__table__
+    result = session.execute(
+        select(t.c.at, t.c.kind, t.c.text, t.c.actor)
+        .where(t.c.incident_id == incident_id)
+        .order_by(t.c.at, t.c.id)
+    )
+    return [
+        TimelineEntry(at=at, kind=kind, text=txt, actor=actor) for at, kind, txt, actor in result
+    ]
+
+
+# --- outbox ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed side effect. `attempts` counts earlier failed attempts (0 on the first try)."""
+
+    id: int
+    team_id: str
+    incident_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    requested_by: str | None
+    created_at: datetime
+
+
+def enqueue(
+    session: Session,
+    *,
+    team_id: str,
+    incident_id: int | None,
+    kind: str,
+    payload: dict[str, Any],
+    requested_by: str | None,
+    now: datetime,
+) -> int:
+    """Record a side effect to carry out after commit; returns its id.
+
+    Enqueue in the same transaction as the state change (after `save_incident`, whose row lock
+    orders concurrent writers, so ids follow commit order per incident).
+    """
+    o = OutboxRow.__table__
+    new_id = session.execute(
+        insert(o)
+        .values(
+            team_id=team_id,
+            incident_id=incident_id,
+            kind=kind,
+            payload=payload,
+            requested_by=requested_by,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        .returning(o.c.id)
+    ).scalar_one()
+    return int(new_id)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Due, open and unleased, with no earlier open item of the same incident."""
+    o = OutboxRow.__table__
+    earlier = o.alias("earlier")
+    blocked = (
+        exists()
+        .where(
+            earlier.c.incident_id == o.c.incident_id,
+            earlier.c.id < o.c.id,
+            earlier.c.done_at.is_(None),
+            earlier.c.failed_at.is_(None),
+        )
+        .correlate(o)
+    )
+    return and_(
+        o.c.done_at.is_(None),
+        o.c.failed_at.is_(None),
+        o.c.next_attempt_at <= now,
+        or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now),
+        ~blocked,
+    )
+
+
+def claim_outbox(
+    session: Session, *, now: datetime, worker: str, lease: timedelta, limit: int = 20
+) -> list[OutboxItem]:
+    """Lease up to `limit` due items to `worker` until `now + lease`, oldest first.
+
+    An item waits while an earlier item of the same incident is still open (not done and not
+    failed), so one incident's effects happen in order: its channel exists before anything is
+    posted to it. Each claim is a conditional UPDATE re-checking those conditions and counted by
+    rowcount, so two workers in any processes never hold the same item (PostgreSQL re-checks the
+    WHERE after the competing row lock is released; SQLite runs one writer at a time). Commit
+    before carrying the items out; an item whose worker died is claimable again once the lease
+    ends, so the lease must outlast the slowest effect.
+    """
+    o = OutboxRow.__table__
+    claimable = _claimable(now)
+    candidates = (
+        session.execute(select(o.c.id).where(claimable).order_by(o.c.id).limit(limit))
+        .scalars()
+        .all()
+    )
+    claimed: list[int] = []
+    for item_id in candidates:
+        result = session.execute(
+            update(o)
+            .where(o.c.id == item_id, claimable)
+            .values(claimed_by=worker, claimed_until=now + lease)
+        )
+        if result.rowcount == 1:
+            claimed.append(item_id)
+    if not claimed:
+        return []
+    rows = session.execute(
+        select(
+            o.c.id,
+            o.c.team_id,
+            o.c.incident_id,
+            o.c.kind,
+            o.c.payload,
+            o.c.attempts,
+            o.c.requested_by,
+            o.c.created_at,
+        )
+        .where(o.c.id.in_(claimed))
+        .order_by(o.c.id)
+    )
+    return [OutboxItem(**row._asdict()) for row in rows]
+
+
+def finish_outbox(session: Session, item_id: int, now: datetime) -> None:
+    """The effect happened: the item is done and lets the incident's next item run."""
+    o = OutboxRow.__table__
+    session.execute(update(o).where(o.c.id == item_id).values(done_at=now, claimed_until=None))
+
+
+def retry_outbox(
+    session: Session, item_id: int, *, now: datetime, error: str, next_attempt_at: datetime
+) -> None:
+    """The effect failed but may heal: count the attempt, release the lease, try again later.
+
+    Later items of the same incident keep waiting for this one.
+    """
+    o = OutboxRow.__table__
+    session.execute(
+        update(o)
+        .where(o.c.id == item_id)
+        .values(
+            attempts=o.c.attempts + 1,
+            last_error=error[:_ERROR_LIMIT],
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str) -> None:
+    """Give up on the item (the attempt counts); later items of its incident may now run."""
+    o = OutboxRow.__table__
+    session.execute(
+        update(o)
+        .where(o.c.id == item_id)
+        .values(
+            attempts=o.c.attempts + 1,
+            failed_at=now,
+            last_error=error[:_ERROR_LIMIT],
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def pending_outbox_count(session: Session) -> int:
+    """Items neither done nor failed (leased or not), all teams."""
+    o = OutboxRow.__table__
+    count = session.execute(
+        select(func.count()).select_from(o).where(o.c.done_at.is_(None), o.c.failed_at.is_(None))
+    ).scalar_one()
+    return int(count)
+
+
+def prune_outbox(session: Session, older_than: datetime) -> int:
+    """Delete items done before `older_than` (failed ones stay for people to look at)."""
+    o = OutboxRow.__table__
+    result = session.execute(delete(o).where(o.c.done_at.is_not(None), o.c.done_at < older_than))
+    return int(result.rowcount)
+
+
+# --- reminder claims ------------------------------------------------------------------------------
+
+
+def _reminder_key(
+    incident_id: int, kind: str, due_at: datetime, ref: str
+) -> list[ColumnElement[bool]]:
+    r = ReminderClaimRow.__table__
+    return [
+        r.c.incident_id == incident_id,
+        r.c.kind == kind,
+        r.c.due_at == due_at,
+        r.c.ref == ref,
+    ]
+
+
+def claim_reminder(
+    session: Session,
+    *,
+    team_id: str,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    ref: str = "",
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+) -> bool:
+    """True for exactly one caller per (incident, kind, due_at, ref), across processes.
+
+    The claim is an INSERT against the unique key inside a SAVEPOINT: whoever inserts second
+    gets an IntegrityError (on PostgreSQL after waiting for the first to commit) and False. A
+    claim that was never marked sent and whose lease has run out (its sender died) can be taken
+    over by a conditional UPDATE, so no reminder is lost with a replica either. Commit the claim
+    before sending; then `complete_reminder`, or `release_reminder` if the send failed.
+    """
+    r = ReminderClaimRow.__table__
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(r).values(
+                    team_id=team_id,
+                    incident_id=incident_id,
+                    kind=kind,
+                    due_at=due_at,
+                    ref=ref,
+                    claimed_by=worker,
+                    claimed_at=now,
+                    lease_until=now + lease,
+                )
+            )
+        return True
+    except IntegrityError:
+        pass
+    result = session.execute(
+        update(r)
+        .where(
+            *_reminder_key(incident_id, kind, due_at, ref),
+            r.c.sent_at.is_(None),
+            r.c.lease_until <= now,
+        )
+        .values(claimed_by=worker, claimed_at=now, lease_until=now + lease)
+    )
+    return result.rowcount == 1
+
+
+def complete_reminder(
+    session: Session,
+    *,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    ref: str = "",
+    now: datetime,
+) -> None:
+    """The reminder went out: it can never be claimed again."""
+    r = ReminderClaimRow.__table__
+    session.execute(
+        update(r).where(*_reminder_key(incident_id, kind, due_at, ref)).values(sent_at=now)
+    )
+
+
+def release_reminder(
+    session: Session,
+    *,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    ref: str = "",
+    worker: str | None = None,
+) -> None:
+    """Drop an unsent claim so the reminder can be claimed (and sent) again.
+
+    With `worker`, only that worker's claim is dropped: after a lease takeover the old holder
+    must not release the new holder's claim.
+    """
+    r = ReminderClaimRow.__table__
+    where = [*_reminder_key(incident_id, kind, due_at, ref), r.c.sent_at.is_(None)]
+    if worker is not None:
+        where.append(r.c.claimed_by == worker)
+    session.execute(delete(r).where(*where))
+
+
+# --- Slack event de-duplication -------------------------------------------------------------------
+
+
+def remember_event(session: Session, team_id: str, event_id: str, now: datetime) -> bool:
+    """True the first time `event_id` is seen (handle it), False for Slack's retries."""
+    e = HandledEventRow.__table__
+    try:
+        with session.begin_nested():
+            session.execute(insert(e).values(event_id=event_id, team_id=team_id, seen_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_events(session: Session, older_than: datetime) -> int:
+    """Forget event ids seen before `older_than` (Slack stops retrying after minutes)."""
+    e = HandledEventRow.__table__
+    return int(session.execute(delete(e).where(e.c.seen_at < older_than)).rowcount)

@@ -1,0 +1,470 @@
+"""Settings: defaults, every documented form, one-line errors naming the key, .env handling,
+and secrets that never show."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+BOT_TOKEN = "xoxb-1111-2222-BoTsEcReTvAlUe"
+APP_TOKEN = "xapp-1-A111-3333-ApPsEcReTvAlUe"
+SIGNING_SECRET = "8f3c0d2e9b7a41c6a5e4d3c2b1a09f8e"
+DB_PASSWORD = "pgPa55wordVaLue"
+
+ALL_KEYS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "DATABASE_URL",
+    "PORT",
+    "CRISISBOT_LEADS",
+    "CRISISBOT_LEADS_CHANNEL",
+    "CRISISBOT_RESPONDERS",
+    "CRISISBOT_PRIVATE_CHANNELS",
+    "CRISISBOT_NUDGE_BEFORE",
+    "CRISISBOT_ESCALATE_AFTER",
+    "CRISISBOT_ESCALATE_REPEAT",
+    "CRISISBOT_CHECKINS",
+    "CRISISBOT_RECURRENCE_DAYS",
+    "CRISISBOT_TIMEZONE",
+    "CRISISBOT_PLAYBOOK",
+    "LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _away_from_real_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in an empty temp directory, so a developer's .env is never in reach."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def fake_environ(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A controlled os.environ (load_dotenv writes into it; restored after the test)."""
+    environ = {"PATH": os.environ.get("PATH", "")}
+    monkeypatch.setattr(os, "environ", environ)
+    return environ
+
+
+# -- defaults ------------------------------------------------------------------------------------
+
+
+def test_defaults() -> None:
+    s = load_settings({})
+    assert s == Settings()
+    assert s.slack_bot_token is None
+    assert s.slack_signing_secret is None
+    assert s.slack_app_token is None
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.database_url == "sqlite:///crisisbot.db"
+    assert s.port == 3000
+    assert s.leads == ()
+    assert s.leads_channel is None
+    assert s.responders == ()
+    assert s.private_channels is False
+    assert s.nudge_before == timedelta(minutes=5)
+    assert s.escalate_after == timedelta(minutes=15)
+    assert s.escalate_repeat == timedelta(minutes=30)
+    assert s.checkins == (timedelta(days=1), timedelta(days=7))
+    assert s.recurrence_days == 90
+    assert s.timezone == "UTC"
+    assert s.playbook_path is None
+    assert s.log_level == "INFO"
+    assert s.socket_mode is False
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_empty_values_count_as_unset(blank: str) -> None:
+    assert load_settings(dict.fromkeys(ALL_KEYS, blank)) == Settings()
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().port = 1  # type: ignore[misc]
+
+
+# -- accepted forms ------------------------------------------------------------------------------
+
+
+def test_every_key_read(tmp_path: Path) -> None:
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text("steps: []\n")
+    s = load_settings(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_API_URL": "http://127.0.0.1:8999/api",
+            "DATABASE_URL": "postgresql+psycopg://bot@db:5432/crisis",
+            "PORT": "8080",
+            "CRISISBOT_LEADS": "U012AB3CD, W0ABCDEF1 ,S0614TZR7",
+            "CRISISBOT_LEADS_CHANNEL": "C0123ABCDEF",
+            "CRISISBOT_RESPONDERS": "U0RESP1,U0RESP2",
+            "CRISISBOT_PRIVATE_CHANNELS": "yes",
+            "CRISISBOT_NUDGE_BEFORE": "10m",
+            "CRISISBOT_ESCALATE_AFTER": "1h",
+            "CRISISBOT_ESCALATE_REPEAT": "90 min",
+            "CRISISBOT_CHECKINS": "7d, 1d, 3d",
+            "CRISISBOT_RECURRENCE_DAYS": "30",
+            "CRISISBOT_TIMEZONE": "Europe/Paris",
+            "CRISISBOT_PLAYBOOK": str(playbook),
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert s.slack_bot_token == BOT_TOKEN
+    assert s.slack_signing_secret == SIGNING_SECRET
+    assert s.slack_app_token == APP_TOKEN
+    assert s.socket_mode is True
+    assert s.slack_api_url == "http://127.0.0.1:8999/api/"
+    assert s.database_url == "postgresql+psycopg://bot@db:5432/crisis"
+    assert s.port == 8080
+    assert s.leads == ("U012AB3CD", "W0ABCDEF1", "S0614TZR7")
+    assert s.leads_channel == "C0123ABCDEF"
+    assert s.responders == ("U0RESP1", "U0RESP2")
+    assert s.private_channels is True
+    assert s.nudge_before == timedelta(minutes=10)
+    assert s.escalate_after == timedelta(hours=1)
+    assert s.escalate_repeat == timedelta(minutes=90)
+    assert s.checkins == (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+    assert s.recurrence_days == 30
+    assert s.timezone == "Europe/Paris"
+    assert s.playbook_path == str(playbook)
+    assert s.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:////var/lib/crisisbot/db.sqlite", "sqlite:////var/lib/crisisbot/db.sqlite"),
+        ("sqlite://", "sqlite://"),
+    ],
+)
+def test_database_url_normalised(given: str, expected: str) -> None:
+    assert load_settings({"DATABASE_URL": given}).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://slack.com/api/", "https://slack.com/api/"),
+        ("https://slack.com/api", "https://slack.com/api/"),
+        ("http://localhost:3001/api", "http://localhost:3001/api/"),
+    ],
+)
+def test_api_url_gets_trailing_slash(given: str, expected: str) -> None:
+    assert load_settings({"SLACK_API_URL": given}).slack_api_url == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("true", True), ("TRUE", True), ("1", True), ("yes", True), ("Yes", True),
+        ("false", False), ("False", False), ("0", False), ("no", False),
+    ],
+)  # fmt: skip
+def test_private_channels_booleans(given: str, expected: bool) -> None:
+    assert load_settings({"CRISISBOT_PRIVATE_CHANNELS": given}).private_channels is expected
+
+
+def test_member_ids_deduplicated_and_whitespace_tolerant() -> None:
+    s = load_settings({"CRISISBOT_LEADS": "U1AAA,,U1AAA  S2BBB,"})
+    assert s.leads == ("U1AAA", "S2BBB")
+
+
+def test_private_channel_id_accepted() -> None:
+    assert load_settings({"CRISISBOT_LEADS_CHANNEL": "G0PRIV123"}).leads_channel == "G0PRIV123"
+
+
+@pytest.mark.parametrize("off", ["none", "None", "off"])
+def test_checkins_can_be_turned_off(off: str) -> None:
+    assert load_settings({"CRISISBOT_CHECKINS": off}).checkins == ()
+
+
+def test_checkins_other_forms() -> None:
+    s = load_settings({"CRISISBOT_CHECKINS": "every 2 hours,1d,1d"})
+    assert s.checkins == (timedelta(hours=2), timedelta(days=1))
+
+
+def test_log_level_warn_alias() -> None:
+    assert load_settings({"LOG_LEVEL": "warn"}).log_level == "WARNING"
+
+
+def test_escalate_repeat_minimum_is_one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    import playbook.parse
+
+    monkeypatch.setattr(playbook.parse, "parse_duration", lambda text: timedelta(seconds=30))
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CRISISBOT_ESCALATE_REPEAT": "30 seconds"})
+    assert str(err.value).startswith("CRISISBOT_ESCALATE_REPEAT: ")
+    assert "1 minute" in str(err.value)
+
+
+def test_escalate_repeat_of_exactly_one_minute() -> None:
+    assert load_settings({"CRISISBOT_ESCALATE_REPEAT": "1m"}).escalate_repeat == timedelta(
+        minutes=1
+    )
+
+
+# -- malformed values: one line naming the key ---------------------------------------------------
+
+MALFORMED = [
+    ("SLACK_BOT_TOKEN", "xapp-1-A1-2-NoTtHeBoTtOkEn"),
+    ("SLACK_BOT_TOKEN", "totally-SeCrEtBuTwRoNg"),
+    ("SLACK_BOT_TOKEN", "xoxb-SeCrEt with-space"),
+    ("SLACK_BOT_TOKEN", "xoxb-"),
+    ("SLACK_BOT_TOKEN", "xoxb-your-bot-token"),
+    ("SLACK_APP_TOKEN", "xoxb-1-2-NoTtHeApPtOkEn"),
+    ("SLACK_APP_TOKEN", "xapp-your-app-level-token"),
+    ("SLACK_SIGNING_SECRET", "SeCrEt with-space"),
+    ("SLACK_API_URL", "ftp://slack.com/api/"),
+    ("SLACK_API_URL", "slack.com/api/"),
+    ("SLACK_API_URL", "https://"),
+    ("SLACK_API_URL", "https://slack.com/api/?token=x"),
+    ("DATABASE_URL", "not a url"),
+    ("DATABASE_URL", "://user:SeCrEtPw@host/db"),
+    ("DATABASE_URL", "mysql://user:SeCrEtPw@host/db"),
+    ("PORT", "0"),
+    ("PORT", "65536"),
+    ("PORT", "http"),
+    ("PORT", "30.5"),
+    ("CRISISBOT_LEADS", "@alice"),
+    ("CRISISBOT_LEADS", "U012AB3CD,bob"),
+    ("CRISISBOT_LEADS", "C0123ABCDEF"),
+    ("CRISISBOT_LEADS", "u012ab3cd"),
+    ("CRISISBOT_LEADS_CHANNEL", "#incidents"),
+    ("CRISISBOT_LEADS_CHANNEL", "U012AB3CD"),
+    ("CRISISBOT_LEADS_CHANNEL", "C0123,C0456"),
+    ("CRISISBOT_RESPONDERS", "alice"),
+    ("CRISISBOT_PRIVATE_CHANNELS", "maybe"),
+    ("CRISISBOT_NUDGE_BEFORE", "soon"),
+    ("CRISISBOT_ESCALATE_AFTER", "later"),
+    ("CRISISBOT_ESCALATE_REPEAT", "often"),
+    ("CRISISBOT_ESCALATE_REPEAT", "0m"),
+    ("CRISISBOT_CHECKINS", "1d,,7d"),
+    ("CRISISBOT_CHECKINS", "1d,eventually"),
+    ("CRISISBOT_RECURRENCE_DAYS", "0"),
+    ("CRISISBOT_RECURRENCE_DAYS", "-5"),
+    ("CRISISBOT_RECURRENCE_DAYS", "ninety"),
+    ("CRISISBOT_TIMEZONE", "Mars/Olympus_Mons"),
+    ("CRISISBOT_TIMEZONE", "../../etc/passwd"),
+    ("CRISISBOT_PLAYBOOK", "/nonexistent/crisis-playbook.yml"),
+    ("LOG_LEVEL", "LOUD"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), MALFORMED)
+def test_malformed_value_names_the_key_in_one_line(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({key: value})
+    text = str(err.value)
+    assert text.startswith(f"{key}: ")
+    assert "expected" in text
+    assert "\n" not in text and "\r" not in text
+    assert err.value.key == key
+    assert "SeCrEt" not in text  # nothing secret-looking is echoed
+
+
+def test_every_key_has_a_malformed_case() -> None:
+    assert {key for key, _ in MALFORMED} == set(ALL_KEYS)
+
+
+def test_duration_error_wording() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"CRISISBOT_NUDGE_BEFORE": "soon"})
+    assert str(err.value) == (
+        "CRISISBOT_NUDGE_BEFORE: expected a duration like 5m or 1h, got 'soon'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("SLACK_BOT_TOKEN", APP_TOKEN),
+        ("SLACK_APP_TOKEN", BOT_TOKEN),
+        ("SLACK_BOT_TOKEN", "xoxp-9-9-UsErTokenSecret"),
+        ("DATABASE_URL", f"nonsense://u:{DB_PASSWORD}@@h/d\n"),
+        ("CRISISBOT_LEADS", BOT_TOKEN),
+        ("CRISISBOT_LEADS_CHANNEL", APP_TOKEN),
+    ],
+)
+def test_errors_never_echo_secrets(key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({key: value})
+    text = str(err.value)
+    assert text.startswith(f"{key}: ")
+    for secret in (BOT_TOKEN, APP_TOKEN, "UsErTokenSecret", DB_PASSWORD):
+        assert secret not in text
+    for tail in ("BoTsEcReTvAlUe", "ApPsEcReTvAlUe"):
+        assert tail not in text
+
+
+def test_wrong_kind_of_token_is_named() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({"SLACK_BOT_TOKEN": APP_TOKEN})
+    assert "xapp-" in str(err.value)
+    assert "SLACK_BOT_TOKEN" in str(err.value)
+
+
+# -- what a run needs ----------------------------------------------------------------------------
+
+
+def test_require_for_run_socket_mode() -> None:
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN: "):
+        load_settings({"SLACK_APP_TOKEN": APP_TOKEN}).require_for_run(http=False)
+    with pytest.raises(ConfigError, match=r"^SLACK_APP_TOKEN: .*--http"):
+        load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN}).require_for_run(http=False)
+    load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}).require_for_run(
+        http=False
+    )
+
+
+def test_require_for_run_http() -> None:
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN: "):
+        load_settings({"SLACK_SIGNING_SECRET": SIGNING_SECRET}).require_for_run(http=True)
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET: "):
+        load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN}).require_for_run(http=True)
+    # HTTP needs no app token.
+    load_settings(
+        {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    ).require_for_run(http=True)
+
+
+def test_require_for_run_names_the_first_missing_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings().require_for_run(http=True)
+    assert err.value.key == "SLACK_BOT_TOKEN"
+    assert "\n" not in str(err.value)
+
+
+# -- secrets never shown -------------------------------------------------------------------------
+
+
+def _full() -> Settings:
+    return load_settings(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "DATABASE_URL": f"postgresql://crisis:{DB_PASSWORD}@db.internal:5432/crisis",
+        }
+    )
+
+
+def test_repr_and_str_never_show_secrets() -> None:
+    s = _full()
+    for shown in (repr(s), str(s), f"{s}", repr([s]), repr(s.redacted())):
+        for secret in (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, DB_PASSWORD):
+            assert secret not in shown
+        assert "BoTsEcReTvAlUe" not in shown
+    assert "xoxb-…(redacted)" in repr(s)
+    assert "xapp-…(redacted)" in repr(s)
+    assert "db.internal" in repr(s)  # the non-secret parts stay useful
+
+
+def test_redacted_dict() -> None:
+    red = _full().redacted()
+    assert red["slack_bot_token"] == "xoxb-…(redacted)"
+    assert red["slack_app_token"] == "xapp-…(redacted)"
+    assert red["slack_signing_secret"] == "…(redacted)"
+    assert DB_PASSWORD not in red["database_url"]
+    assert red["port"] == 3000
+    assert Settings().redacted()["slack_bot_token"] is None
+
+
+def test_secrets_property_lists_literal_secrets() -> None:
+    assert set(_full().secrets) == {BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, DB_PASSWORD}
+    assert Settings().secrets == ()
+
+
+# -- .env ----------------------------------------------------------------------------------------
+
+
+def test_dotenv_in_cwd_read_without_overriding_real_variables(
+    _away_from_real_dotenv: Path, fake_environ: dict[str, str]
+) -> None:
+    (_away_from_real_dotenv / ".env").write_text(
+        f"CRISISBOT_NUDGE_BEFORE=10m\nCRISISBOT_RECURRENCE_DAYS=30\nSLACK_BOT_TOKEN={BOT_TOKEN}\n"
+    )
+    fake_environ["CRISISBOT_NUDGE_BEFORE"] = "2m"  # a real variable wins
+    s = load_settings()
+    assert s.nudge_before == timedelta(minutes=2)
+    assert s.recurrence_days == 30
+    assert s.slack_bot_token == BOT_TOKEN
+
+
+def test_dotenv_found_from_cwd_not_from_the_package(
+    _away_from_real_dotenv: Path, fake_environ: dict[str, str]
+) -> None:
+    from dotenv import find_dotenv
+
+    (_away_from_real_dotenv / ".env").write_text("PORT=4321\n")
+    assert Path(find_dotenv(usecwd=True)) == _away_from_real_dotenv / ".env"
+    assert load_settings().port == 4321
+
+
+def test_no_dotenv_means_environment_only(fake_environ: dict[str, str]) -> None:
+    fake_environ["PORT"] = "5000"
+    assert load_settings().port == 5000
+
+
+def test_dotenv_false_skips_the_file(
+    _away_from_real_dotenv: Path, fake_environ: dict[str, str]
+) -> None:
+    (_away_from_real_dotenv / ".env").write_text("PORT=4321\n")
+    assert load_settings(dotenv=False).port == 3000
+
+
+def test_explicit_env_ignores_dotenv_and_os_environ(
+    _away_from_real_dotenv: Path, fake_environ: dict[str, str]
+) -> None:
+    (_away_from_real_dotenv / ".env").write_text("PORT=4321\n")
+    fake_environ["LOG_LEVEL"] = "DEBUG"
+    s = load_settings({})
+    assert s.port == 3000
+    assert s.log_level == "INFO"
+    assert "PORT" not in fake_environ  # nothing was loaded
+
+
+def test_malformed_value_from_dotenv_names_the_key(
+    _away_from_real_dotenv: Path, fake_environ: dict[str, str]
+) -> None:
+    (_away_from_real_dotenv / ".env").write_text("CRISISBOT_TIMEZONE=Nowhere/Land\n")
+    with pytest.raises(ConfigError, match=r"^CRISISBOT_TIMEZONE: expected"):
+        load_settings()
+
+
+def test_dotenv_example_documents_every_key() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    text = example.read_text()
+    keys = {
+        line.split("=", 1)[0].strip()
+        for line in text.splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert keys == set(ALL_KEYS)
+
+
+def test_dotenv_example_values_are_accepted_as_placeholders_or_defaults() -> None:
+    from dotenv import dotenv_values
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    values = {k: v or "" for k, v in dotenv_values(example).items()}
+    tokens = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}
+    # Everything but the token placeholders loads and gives the defaults.
+    assert load_settings({k: v for k, v in values.items() if k not in tokens}) == Settings()
+    # A copied-but-unfilled token is refused with the key named.
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN: .*placeholder"):
+        load_settings(values)

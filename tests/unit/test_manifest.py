@@ -1,0 +1,188 @@
+"""Both Slack app manifests are valid against Slack's manifest schema and agree with each other."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+jsonschema = pytest.importorskip("jsonschema")
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / ".." / "shared" / "slack" / "manifest.schema.1.0.0.json"
+SOCKET = REPO / "manifest.yml"
+HTTP = REPO / "manifest.http.yml"
+EVENTS_URL = "https://YOUR-HOST/slack/events"
+
+# Bot events we subscribe to and the bot scopes that let Slack deliver them (any one suffices;
+# an empty set means no scope is needed). An event missing here, or whose scopes the manifest
+# lacks, fails the test: Slack refuses to save such a manifest.
+EVENT_SCOPES: dict[str, set[str]] = {
+    "app_home_opened": set(),
+    "app_uninstalled": set(),
+    "tokens_revoked": set(),
+    "member_joined_channel": {"channels:read", "groups:read"},
+    "member_left_channel": {"channels:read", "groups:read"},
+    "reaction_added": {"reactions:read"},
+    "channel_archive": {"channels:read"},
+    "channel_unarchive": {"channels:read"},
+    "channel_rename": {"channels:read"},
+    "group_archive": {"groups:read"},
+    "group_unarchive": {"groups:read"},
+    "group_rename": {"groups:read"},
+    "pin_added": {"pins:read"},
+}
+
+# What the bot calls, and the scope each needs; the manifest asks for exactly these.
+EXPECTED_SCOPES = {
+    "commands",  # /incident and the message shortcut
+    "chat:write",  # post and update the card, prompts, ephemeral replies
+    "channels:manage",  # create/rename/archive public incident channels, invite, set topic
+    "groups:write",  # the same for private incident channels
+    "channels:read",  # conversations.info, member events
+    "groups:read",  # the same for private channels
+    "pins:write",  # pin the status card
+    "users:read",  # users.info: names and time zones
+    "usergroups:read",  # expand S… lead/responder groups
+    "bookmarks:write",  # bookmark the summary in the channel
+    "reactions:read",  # reaction_added
+    "files:write",  # upload the report
+    "im:write",  # DM owners and leads on escalation
+}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    assert isinstance(data, dict), f"{path.name} is not a YAML mapping"
+    return data
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    if not SCHEMA.is_file():
+        reason = f"Slack manifest schema not found at {SCHEMA.resolve()}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: a skip would hide a broken manifest)")
+        pytest.skip(reason)
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+@pytest.fixture(scope="module")
+def socket_manifest() -> dict[str, Any]:
+    return _load(SOCKET)
+
+
+@pytest.fixture(scope="module")
+def http_manifest() -> dict[str, Any]:
+    return _load(HTTP)
+
+
+@pytest.mark.parametrize("path", [SOCKET, HTTP], ids=lambda p: p.name)
+def test_manifest_is_valid(path: Path, validator: Any) -> None:
+    errors = sorted(validator.iter_errors(_load(path)), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(
+        f"{path.name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors
+    )
+
+
+def test_schema_catches_a_broken_manifest(socket_manifest: dict[str, Any], validator: Any) -> None:
+    broken = copy.deepcopy(socket_manifest)
+    broken["features"]["shortcuts"][0]["name"] = "x" * 25  # Slack's limit is 24
+    broken["settings"]["unknown_setting"] = True
+    assert len(list(validator.iter_errors(broken))) == 2
+
+
+def _incident(manifest: dict[str, Any]) -> dict[str, Any]:
+    commands = [c for c in manifest["features"]["slash_commands"] if c["command"] == "/incident"]
+    assert len(commands) == 1
+    return commands[0]
+
+
+@pytest.mark.parametrize("name", ["socket_manifest", "http_manifest"])
+def test_incident_command_escapes(name: str, request: pytest.FixtureRequest) -> None:
+    manifest = request.getfixturevalue(name)
+    command = _incident(manifest)
+    assert command["should_escape"] is True
+    assert command["description"]
+    assert command["usage_hint"]
+
+
+@pytest.mark.parametrize("name", ["socket_manifest", "http_manifest"])
+def test_common_features(name: str, request: pytest.FixtureRequest) -> None:
+    m = request.getfixturevalue(name)
+    assert m["display_information"]["name"] == "Crisis Playbook"
+    assert m["features"]["bot_user"] == {"display_name": "crisisbot", "always_online": True}
+    assert m["features"]["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,
+        "messages_tab_read_only_enabled": False,
+    }
+    shortcuts = {s["callback_id"]: s for s in m["features"]["shortcuts"]}
+    assert shortcuts["add_to_incident"]["type"] == "message"
+    assert m["settings"]["interactivity"]["is_enabled"] is True
+    assert m["settings"]["org_deploy_enabled"] is False
+    assert m["settings"]["token_rotation_enabled"] is False
+
+
+def test_socket_manifest_has_no_urls(socket_manifest: dict[str, Any]) -> None:
+    assert socket_manifest["settings"]["socket_mode_enabled"] is True
+    assert "url" not in _incident(socket_manifest)
+    assert "request_url" not in socket_manifest["settings"]["interactivity"]
+    assert "request_url" not in socket_manifest["settings"]["event_subscriptions"]
+    assert "://" not in json.dumps(socket_manifest)
+
+
+def test_http_manifest_has_the_three_urls(http_manifest: dict[str, Any]) -> None:
+    settings = http_manifest["settings"]
+    assert settings["socket_mode_enabled"] is False
+    assert _incident(http_manifest)["url"] == EVENTS_URL
+    assert settings["interactivity"]["request_url"] == EVENTS_URL
+    assert settings["event_subscriptions"]["request_url"] == EVENTS_URL
+
+
+def test_same_scopes_and_events(
+    socket_manifest: dict[str, Any], http_manifest: dict[str, Any]
+) -> None:
+    def scopes(m: dict[str, Any]) -> list[str]:
+        return m["oauth_config"]["scopes"]["bot"]
+
+    def events(m: dict[str, Any]) -> list[str]:
+        return m["settings"]["event_subscriptions"]["bot_events"]
+
+    assert sorted(scopes(socket_manifest)) == sorted(scopes(http_manifest))
+    assert sorted(events(socket_manifest)) == sorted(events(http_manifest))
+    assert len(set(scopes(socket_manifest))) == len(scopes(socket_manifest))
+
+    # Apart from the URLs and socket_mode_enabled, the two manifests are the same app.
+    def without_transport(m: dict[str, Any]) -> dict[str, Any]:
+        m = copy.deepcopy(m)
+        for command in m["features"]["slash_commands"]:
+            command.pop("url", None)
+        m["settings"].pop("socket_mode_enabled")
+        m["settings"]["interactivity"].pop("request_url", None)
+        m["settings"]["event_subscriptions"].pop("request_url", None)
+        return m
+
+    assert without_transport(socket_manifest) == without_transport(http_manifest)
+
+
+def test_scopes_are_exactly_what_the_bot_uses(socket_manifest: dict[str, Any]) -> None:
+    assert set(socket_manifest["oauth_config"]["scopes"]["bot"]) == EXPECTED_SCOPES
+    assert "user" not in socket_manifest["oauth_config"]["scopes"]
+
+
+def test_every_event_has_its_scope(socket_manifest: dict[str, Any]) -> None:
+    scopes = set(socket_manifest["oauth_config"]["scopes"]["bot"])
+    for event in socket_manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert event in EVENT_SCOPES, f"add {event} and its scopes to EVENT_SCOPES"
+        needed = EVENT_SCOPES[event]
+        assert not needed or needed & scopes, f"{event} needs one of {sorted(needed)}"
