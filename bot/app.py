@@ -24,8 +24,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from bot.config import Settings
 from playbook.errors import PlaybookError
 from playbook.model import Actor, Outcome, Reschedule
-from playbook.text import esc
 from playbook.service import Service
+from playbook.text import esc
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -80,10 +81,8 @@ def _run(settings: Settings, *, http: bool, port: int | None, migrate: bool) -> 
             server = runtime.http_server(chosen)
             signal.signal(signal.SIGTERM, lambda *_: server.close())
             log.info("serving Slack requests on :%d/slack/events (health: /healthz)", chosen)
-            try:
+            with contextlib.suppress(KeyboardInterrupt, OSError):
                 server.run()
-            except (KeyboardInterrupt, OSError):
-                pass
         else:
             assert settings.slack_app_token is not None
             log.info("connecting to Slack in Socket Mode")

@@ -88,7 +88,7 @@ class Runtime:
     def wsgi(self) -> Callable[..., Any]:
         return make_wsgi(self.app, self.healthy)
 
-    def http_server(self, port: int, host: str = "0.0.0.0") -> Any:  # noqa: S104 - a server
+    def http_server(self, port: int, host: str = "0.0.0.0") -> Any:
         return serve(self.wsgi(), host=host, port=port)
 
     def socket_handler(self, app_token: str) -> Any:

@@ -87,17 +87,23 @@ def _next_due_text(inc: Incident) -> str:
 
 
 def listen(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    words = _text(arg, "what the customer said", "`/incident listen <their words>`")
+    words = _text(arg, "what the customer said", "`/incident listen &lt;their words&gt;`")
     inc.customer_words.append(words)
     return Result(
         "Recorded the customer's words.",
-        [_line(ctx, actor, "listen", f"{mention(actor.user_id)} noted the customer's words: "
-               f"{_quote(words)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "listen",
+                f"{mention(actor.user_id)} noted the customer's words: {_quote(words)}",
+            )
+        ],
     )
 
 
 def impact(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the business impact", "`/incident impact <what it costs them>`")
+    text = _text(arg, "the business impact", "`/incident impact &lt;what it costs them&gt;`")
     inc.impact = text
     return Result(
         "Recorded the business impact.",
@@ -106,12 +112,20 @@ def impact(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 
 def driver(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "what is really upsetting them", "`/incident driver <what is behind it>`")
+    text = _text(
+        arg, "what is really upsetting them", "`/incident driver &lt;what is behind it&gt;`"
+    )
     inc.drivers.append(text)
     return Result(
         "Recorded what is behind the customer's frustration.",
-        [_line(ctx, actor, "driver",
-               f"{mention(actor.user_id)} noted what is upsetting them: {_quote(text)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "driver",
+                f"{mention(actor.user_id)} noted what is upsetting them: {_quote(text)}",
+            )
+        ],
     )
 
 
@@ -122,13 +136,21 @@ def set_cadence(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
         raise ParseError(
             "The update interval must be at least 1 minute, e.g. `/incident cadence 30m`."
         )
-    inc.cadence_changes.append(CadenceChange(at=ctx.now, interval=interval, agreed=True,
-                                             by=actor.user_id))
+    inc.cadence_changes.append(
+        CadenceChange(at=ctx.now, interval=interval, agreed=True, by=actor.user_id)
+    )
     due = _next_due_text(inc)
     return Result(
         f"Cadence set: the customer hears from us every {fmt_duration(interval)}. {due}",
-        [_line(ctx, actor, "cadence", f"{mention(actor.user_id)} agreed an update every "
-               f"{fmt_duration(interval)} with the customer.")],
+        [
+            _line(
+                ctx,
+                actor,
+                "cadence",
+                f"{mention(actor.user_id)} agreed an update every "
+                f"{fmt_duration(interval)} with the customer.",
+            )
+        ],
         [Reschedule()],
     )
 
@@ -137,27 +159,43 @@ def set_cadence(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 
 def restate(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the problem in the customer's terms", "`/incident restate <their terms>`")
+    text = _text(
+        arg, "the problem in the customer's terms", "`/incident restate &lt;their terms&gt;`"
+    )
     inc.restatement = text
     inc.restatement_confirmed_at = None
     return Result(
         "Recorded the restatement. Once the customer agrees it is right: `/incident confirm`.",
-        [_line(ctx, actor, "restate",
-               f"{mention(actor.user_id)} restated the problem: {_quote(text)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "restate",
+                f"{mention(actor.user_id)} restated the problem: {_quote(text)}",
+            )
+        ],
     )
 
 
 def confirm(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     if inc.restatement is None:
-        raise GateError("Nothing to confirm yet: first say the problem back in the customer's "
-                        "terms with `/incident restate <their terms>`.")
+        raise GateError(
+            "Nothing to confirm yet: first say the problem back in the customer's "
+            "terms with `/incident restate &lt;their terms&gt;`."
+        )
     if inc.restatement_confirmed_at is not None:
         raise PlaybookError("The customer already confirmed the restatement.")
     inc.restatement_confirmed_at = ctx.now
     return Result(
         "Marked the restatement as confirmed by the customer.",
-        [_line(ctx, actor, "confirm",
-               f"{mention(actor.user_id)}: the customer confirmed the restatement.")],
+        [
+            _line(
+                ctx,
+                actor,
+                "confirm",
+                f"{mention(actor.user_id)}: the customer confirmed the restatement.",
+            )
+        ],
     )
 
 
@@ -174,14 +212,23 @@ def own(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     inc.owner = user
     if inc.owner_set_at is None:
         inc.owner_set_at = ctx.now
-    text = (f"{mention(actor.user_id)} handed ownership from {mention(previous)} to "
-            f"{mention(user)}." if previous else f"{mention(user)} owns {inc.key}.")
+    text = (
+        f"{mention(actor.user_id)} handed ownership from {mention(previous)} to {mention(user)}."
+        if previous
+        else f"{mention(user)} owns {inc.key}."
+    )
     effects: list[Effect] = [Invite((user,)), Reschedule()]
     if user != actor.user_id:
-        effects.append(Post(Target.USER, f"{mention(actor.user_id)} made you the owner of "
-                            f"{inc.key} ({esc(inc.customer)}).", user=user))
-    return Result(f"{mention(user)} is now the owner of {inc.key}.",
-                  [_line(ctx, actor, "own", text)], effects)
+        effects.append(
+            Post(
+                Target.USER,
+                f"{mention(actor.user_id)} made you the owner of {inc.key} ({esc(inc.customer)}).",
+                user=user,
+            )
+        )
+    return Result(
+        f"{mention(user)} is now the owner of {inc.key}.", [_line(ctx, actor, "own", text)], effects
+    )
 
 
 def comms(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
@@ -191,18 +238,33 @@ def comms(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     inc.communicator = user
     return Result(
         f"{mention(user)} is now the single voice to the customer.",
-        [_line(ctx, actor, "comms", f"{mention(actor.user_id)} named {mention(user)} "
-               "communicator: the one voice to the customer.")],
+        [
+            _line(
+                ctx,
+                actor,
+                "comms",
+                f"{mention(actor.user_id)} named {mention(user)} "
+                "communicator: the one voice to the customer.",
+            )
+        ],
         [Invite((user,))],
     )
 
 
 def apology(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "what we said to the customer", "`/incident apology <what we said>`")
+    text = _text(arg, "what we said to the customer", "`/incident apology &lt;what we said&gt;`")
     inc.apology_at = ctx.now
-    return Result("Recorded the apology.",
-                  [_line(ctx, actor, "apology",
-                         f"{mention(actor.user_id)} apologised to the customer: {_quote(text)}")])
+    return Result(
+        "Recorded the apology.",
+        [
+            _line(
+                ctx,
+                actor,
+                "apology",
+                f"{mention(actor.user_id)} apologised to the customer: {_quote(text)}",
+            )
+        ],
+    )
 
 
 # --- solve ------------------------------------------------------------------------------------
@@ -212,8 +274,10 @@ def _option(inc: Incident, n: int) -> Option:
     found = next((o for o in inc.options if o.number == n), None)
     if found is None:
         known = ", ".join(str(o.number) for o in inc.options) or "none yet"
-        raise NotFound(f"There is no option {n} (options: {known}). "
-                       "Add one with `/incident option <text> risk: <risk>`.")
+        raise NotFound(
+            f"There is no option {n} (options: {known}). "
+            "Add one with `/incident option &lt;text&gt; risk: &lt;risk&gt;`."
+        )
     return found
 
 
@@ -224,8 +288,14 @@ def option(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     risk_text = f" (risk: {esc(risk)})" if risk else ""
     return Result(
         f"Added option {number}.",
-        [_line(ctx, actor, "option",
-               f"{mention(actor.user_id)} added option {number}: {_quote(text)}{risk_text}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "option",
+                f"{mention(actor.user_id)} added option {number}: {_quote(text)}{risk_text}",
+            )
+        ],
     )
 
 
@@ -235,8 +305,15 @@ def recommend(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     inc.recommended, inc.recommend_why = chosen.number, why
     return Result(
         f"Recorded option {n} as our recommendation.",
-        [_line(ctx, actor, "recommend", f"{mention(actor.user_id)} recommends option {n}: "
-               f"{_quote(chosen.text)}, because {_quote(why)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "recommend",
+                f"{mention(actor.user_id)} recommends option {n}: "
+                f"{_quote(chosen.text)}, because {_quote(why)}",
+            )
+        ],
     )
 
 
@@ -246,8 +323,7 @@ def choose(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     inc.chosen, inc.chosen_at = picked.number, ctx.now
     return Result(
         f"Recorded that the customer chose option {n}.",
-        [_line(ctx, actor, "choose",
-               f"The customer chose option {n}: {_quote(picked.text)}")],
+        [_line(ctx, actor, "choose", f"The customer chose option {n}: {_quote(picked.text)}")],
     )
 
 
@@ -257,8 +333,15 @@ def promise(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     inc.promises.append(Promise(number, what, due, actor.user_id, ctx.now))
     return Result(
         f"Recorded promise P{number}, due {date_token(due)}. I'll remind the owner before then.",
-        [_line(ctx, actor, "promise", f"{mention(actor.user_id)} promised the customer "
-               f"{_quote(what)} by {date_token(due)} (P{number}).")],
+        [
+            _line(
+                ctx,
+                actor,
+                "promise",
+                f"{mention(actor.user_id)} promised the customer "
+                f"{_quote(what)} by {date_token(due)} (P{number}).",
+            )
+        ],
         [Reschedule()],
     )
 
@@ -273,8 +356,14 @@ def kept(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     found.status, found.settled_at = PromiseStatus.KEPT, ctx.now
     return Result(
         f"Marked P{n} as kept.",
-        [_line(ctx, actor, "kept", f"{mention(actor.user_id)} kept promise P{n}: "
-               f"{_quote(found.text)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "kept",
+                f"{mention(actor.user_id)} kept promise P{n}: {_quote(found.text)}",
+            )
+        ],
         [Reschedule()],
     )
 
@@ -288,36 +377,49 @@ def _log_update(inc: Incident, actor: Actor, text: str, ctx: Ctx, *, sent: bool)
 
 
 def update(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "what we told the customer", "`/incident update <what we told them>`")
+    text = _text(arg, "what we told the customer", "`/incident update &lt;what we told them&gt;`")
     reply = _log_update(inc, actor, text, ctx, sent=False)
     return Result(
         reply,
-        [_line(ctx, actor, "update",
-               f"{mention(actor.user_id)} updated the customer: {_quote(text)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "update",
+                f"{mention(actor.user_id)} updated the customer: {_quote(text)}",
+            )
+        ],
         [Reschedule()],
     )
 
 
 def send(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the message for the customer", "`/incident send <customer-ready text>`")
+    text = _text(
+        arg, "the message for the customer", "`/incident send &lt;customer-ready text&gt;`"
+    )
     if inc.customer_channel_id is None:
-        raise GateError("No customer channel is linked yet: `/incident customer-channel "
-                        "#channel`. To log an update you gave another way: `/incident update`.")
+        raise GateError(
+            "No customer channel is linked yet: `/incident customer-channel "
+            "#channel`. To log an update you gave another way: `/incident update`."
+        )
     voices = {u for u in (inc.communicator, inc.owner) if u}
     if not voices:
-        raise PermissionDenied("Name the single voice to the customer first: "
-                               "`/incident comms @someone` (or take ownership: `/incident own`).")
+        raise PermissionDenied(
+            "Name the single voice to the customer first: "
+            "`/incident comms @someone` (or take ownership: `/incident own`)."
+        )
     if actor.user_id not in voices:
         who = " or ".join(mention(u) for u in sorted(voices))
-        raise PermissionDenied(f"Only {who} speaks to the customer for {inc.key}; "
-                               "ask them to send it, so the customer hears one voice.")
+        raise PermissionDenied(
+            f"Only {who} speaks to the customer for {inc.key}; "
+            "ask them to send it, so the customer hears one voice."
+        )
     reply = _log_update(inc, actor, text, ctx, sent=True)
     due = cadence.next_update_due(inc)
     outgoing = esc(text) + (f"\n_Next update from us by {date_token(due)}._" if due else "")
     return Result(
         f"Sent to {channel_link(inc.customer_channel_id)}. {reply}",
-        [_line(ctx, actor, "send",
-               f"{mention(actor.user_id)} sent the customer: {_quote(text)}")],
+        [_line(ctx, actor, "send", f"{mention(actor.user_id)} sent the customer: {_quote(text)}")],
         [Post(Target.CUSTOMER, outgoing), Reschedule()],
     )
 
@@ -327,29 +429,43 @@ def customer_channel(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
         raise ParseError("Name the customer-facing channel: `/incident customer-channel #channel`.")
     channel = parse.parse_channel(arg.strip())
     if channel == inc.channel_id:
-        raise PlaybookError("That is this incident's own channel; link the channel the customer "
-                            "is in (for example a Slack Connect channel).")
+        raise PlaybookError(
+            "That is this incident's own channel; link the channel the customer "
+            "is in (for example a Slack Connect channel)."
+        )
     inc.customer_channel_id = channel
     return Result(
         f"Linked {channel_link(channel)}. Only `/incident send` posts there.",
-        [_line(ctx, actor, "customer-channel", f"{mention(actor.user_id)} linked the customer "
-               f"channel {channel_link(channel)}.")],
+        [
+            _line(
+                ctx,
+                actor,
+                "customer-channel",
+                f"{mention(actor.user_id)} linked the customer channel {channel_link(channel)}.",
+            )
+        ],
     )
 
 
 def park(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the topic to park", "`/incident park <topic>`")
+    text = _text(arg, "the topic to park", "`/incident park &lt;topic&gt;`")
     number = len(inc.parked) + 1
     inc.parked.append(ParkedTopic(number, text, actor.user_id, ctx.now))
     return Result(
         "Parked it; it comes back in the summary once the problem is fixed.",
-        [_line(ctx, actor, "park", f"{mention(actor.user_id)} parked a topic for after the fix: "
-               f"{_quote(text)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "park",
+                f"{mention(actor.user_id)} parked a topic for after the fix: {_quote(text)}",
+            )
+        ],
     )
 
 
 def resolve(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "what fixed it", "`/incident resolve <what fixed it>`")
+    text = _text(arg, "what fixed it", "`/incident resolve &lt;what fixed it&gt;`")
     if inc.resolved_at is not None:
         raise PlaybookError(f"{inc.key} is already resolved ({date_token(inc.resolved_at)}).")
     inc.resolution, inc.resolved_at, inc.status = text, ctx.now, Status.RESOLVED
@@ -357,7 +473,8 @@ def resolve(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
         Checkin(n, ctx.now + after) for n, after in enumerate(ctx.policy.checkins, start=1)
     ]
     return Result(
-        "Marked resolved. Now tell the customer, then log it: `/incident update <what you said>`.",
+        "Marked resolved. Now tell the customer, then log it: "
+        "`/incident update &lt;what you said&gt;`.",
         [_line(ctx, actor, "resolve", f"{mention(actor.user_id)} resolved it: {_quote(text)}")],
         [Reschedule()],
     )
@@ -367,32 +484,49 @@ def resolve(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 
 def rootcause(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the root cause", "`/incident rootcause <why it happened>`")
+    text = _text(arg, "the root cause", "`/incident rootcause &lt;why it happened&gt;`")
     inc.root_cause = text
-    return Result("Recorded the root cause.",
-                  [_line(ctx, actor, "rootcause",
-                         f"{mention(actor.user_id)} recorded the root cause: {_quote(text)}")])
+    return Result(
+        "Recorded the root cause.",
+        [
+            _line(
+                ctx,
+                actor,
+                "rootcause",
+                f"{mention(actor.user_id)} recorded the root cause: {_quote(text)}",
+            )
+        ],
+    )
 
 
 def lesson(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    text = _text(arg, "the lesson", "`/incident lesson <what we learned>`")
+    text = _text(arg, "the lesson", "`/incident lesson &lt;what we learned&gt;`")
     inc.lessons.append(text)
-    return Result("Recorded the lesson.",
-                  [_line(ctx, actor, "lesson",
-                         f"{mention(actor.user_id)} noted a lesson: {_quote(text)}")])
+    return Result(
+        "Recorded the lesson.",
+        [_line(ctx, actor, "lesson", f"{mention(actor.user_id)} noted a lesson: {_quote(text)}")],
+    )
 
 
 def action(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     rest, owner = parse.split_trailing_user(arg.strip())
-    text = _text(rest, "the prevention action", "`/incident action <what we will change> @owner`")
+    text = _text(
+        rest, "the prevention action", "`/incident action &lt;what we will change&gt; @owner`"
+    )
     number = len(inc.actions) + 1
     inc.actions.append(Action(number, text, owner, actor.user_id, ctx.now))
     who = f" (owner {mention(owner)})" if owner else ""
     hint = "" if owner else " Give it an owner by adding `@someone` at the end."
     return Result(
         f"Added prevention action A{number}.{hint}",
-        [_line(ctx, actor, "action",
-               f"{mention(actor.user_id)} added action A{number}: {_quote(text)}{who}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "action",
+                f"{mention(actor.user_id)} added action A{number}: {_quote(text)}{who}",
+            )
+        ],
     )
 
 
@@ -404,18 +538,30 @@ def done(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     if found.done_at is not None:
         raise PlaybookError(f"A{n} is already done.")
     found.done_at = ctx.now
-    return Result(f"Marked A{n} done.",
-                  [_line(ctx, actor, "done", f"{mention(actor.user_id)} completed action A{n}: "
-                         f"{_quote(found.text)}")])
+    return Result(
+        f"Marked A{n} done.",
+        [
+            _line(
+                ctx,
+                actor,
+                "done",
+                f"{mention(actor.user_id)} completed action A{n}: {_quote(found.text)}",
+            )
+        ],
+    )
 
 
 def close(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     _owner_or_lead(inc, actor, "close")
     if not all_complete(inc):
-        gaps = "\n".join(f"• {STEP_DEFS[step].title}: {item.label.lower()}: {item.how}"
-                         for step, item in outstanding(inc))
-        raise GateError(f"{inc.key} can't be closed yet. Still missing:\n{gaps}\n"
-                        "The owner or a lead can skip a step with `/incident skip <why>`.")
+        gaps = "\n".join(
+            f"• {STEP_DEFS[step].title}: {item.label.lower()}: {item.how}"
+            for step, item in outstanding(inc)
+        )
+        raise GateError(
+            f"{inc.key} can't be closed yet. Still missing:\n{gaps}\n"
+            "The owner or a lead can skip a step with `/incident skip &lt;why&gt;`."
+        )
     inc.status, inc.closed_at = Status.CLOSED, ctx.now
     return Result(
         f"Closed {inc.key}. The summary is posted here and to the leads.",
@@ -425,7 +571,7 @@ def close(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 
 def skip(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    reason = _text(arg, "why the step is skipped", "`/incident skip <why>`")
+    reason = _text(arg, "why the step is skipped", "`/incident skip &lt;why&gt;`")
     _owner_or_lead(inc, actor, "skip a step of")
     if all_complete(inc):
         raise PlaybookError("Every step is already complete; nothing to skip.")
@@ -433,16 +579,24 @@ def skip(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     title = STEP_DEFS[skipped].title
     return Result(
         f"Skipped *{title}*. The reason goes into the summary.",
-        [_line(ctx, actor, "skip", f"{mention(actor.user_id)} skipped *{title}* without its "
-               f"criteria: {_quote(reason)}")],
+        [
+            _line(
+                ctx,
+                actor,
+                "skip",
+                f"{mention(actor.user_id)} skipped *{title}* without its "
+                f"criteria: {_quote(reason)}",
+            )
+        ],
     )
 
 
 def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     level = arg.strip().lower()
     if level not in SEVERITIES:
-        raise ParseError(f"Use one of {', '.join(f'`{s}`' for s in SEVERITIES)}, "
-                         "e.g. `/incident severity sev1`.")
+        raise ParseError(
+            f"Use one of {', '.join(f'`{s}`' for s in SEVERITIES)}, e.g. `/incident severity sev1`."
+        )
     if level == inc.severity:
         raise PlaybookError(f"{inc.key} is already {level}.")
     raised = level < inc.severity  # sev1 is the most severe
@@ -450,16 +604,22 @@ def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     effects: list[Effect] = []
     if not inc.cadence_agreed:
         interval = ctx.policy.default_cadence(level)
-        inc.cadence_changes.append(CadenceChange(ctx.now, interval, agreed=False,
-                                                 by=actor.user_id))
+        inc.cadence_changes.append(CadenceChange(ctx.now, interval, agreed=False, by=actor.user_id))
         effects.append(Reschedule())
     verb = "raised" if raised else "lowered"
     if raised:
-        effects.append(Post(Target.LEADS, f"{mention(actor.user_id)} raised {inc.key} "
-                            f"({esc(inc.customer)}) to {level}: {SEVERITIES[level]}."))
-    return Result(f"Severity {verb} to {level}.",
-                  [_line(ctx, actor, "severity",
-                         f"{mention(actor.user_id)} {verb} severity to {level}.")], effects)
+        effects.append(
+            Post(
+                Target.LEADS,
+                f"{mention(actor.user_id)} raised {inc.key} "
+                f"({esc(inc.customer)}) to {level}: {SEVERITIES[level]}.",
+            )
+        )
+    return Result(
+        f"Severity {verb} to {level}.",
+        [_line(ctx, actor, "severity", f"{mention(actor.user_id)} {verb} severity to {level}.")],
+        effects,
+    )
 
 
 def summary(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:

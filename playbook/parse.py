@@ -290,7 +290,7 @@ def _read_iso(text: str, tz: str, typed: str) -> datetime | None:
         return None
     year, month, day, hour, minute, offset = match.groups()
     try:
-        naive = datetime(int(year), int(month), int(day), int(hour), int(minute))
+        naive = datetime(int(year), int(month), int(day), int(hour), int(minute))  # noqa: DTZ001 - zone applied below
     except ValueError:
         raise _SureError(f"{_echo(typed)} is not a real date and time.") from None
     if offset is None:

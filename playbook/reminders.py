@@ -64,12 +64,12 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
             return None
         inc.reminders_fired += 1
         line(f"⏰ The next customer update for {inc.key} is due {date_token(due)}. {_who(inc)}: "
-             f"when you've told them, log it with `/incident update <what you said>`.{late}")
+             f"when you've told them, log it with `/incident update &lt;what you said&gt;`.{late}")
     elif kind is ReminderKind.DUE:
         inc.reminders_fired += 1
         line(f"🔔 The customer update for {inc.key} is due now: {_since_last(inc, now)}, agreed "
              f"every {fmt_duration(inc.cadence or timedelta())}. {_who(inc)}: update the "
-             f"customer, then `/incident update <what you said>`.{late}")
+             f"customer, then `/incident update &lt;what you said&gt;`.{late}")
     elif kind is ReminderKind.ESCALATE:
         inc.escalations_fired += 1
         text = (f"🚨 {inc.key} ({esc(inc.customer)}, {inc.severity}): the customer has had no "
@@ -88,9 +88,10 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
             return None
         if kind is ReminderKind.PROMISE_SOON:
             inc.reminders_fired += 1
-            text = (f"⏳ Promise P{number} to {esc(inc.customer)} is due {date_token(promise.due_at)}:"
-                    f" “{esc(promise.text)}”. Keep it (`/incident kept P{number}`) or tell the "
-                    f"customer now what you can promise instead.{late}")
+            text = (f"⏳ Promise P{number} to {esc(inc.customer)} is due "
+                    f"{date_token(promise.due_at)}: “{esc(promise.text)}”. Keep it "
+                    f"(`/incident kept P{number}`) or tell the customer now what you can "
+                    f"promise instead.{late}")
             effects.append(Post(Target.OWNER, text) if inc.owner else Post(Target.INCIDENT, text))
         else:
             promise.status, promise.settled_at = PromiseStatus.MISSED, now

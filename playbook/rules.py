@@ -50,57 +50,137 @@ class CommandSpec:
 
 
 _SPECS = (
-    CommandSpec("listen", "listen <the customer's words>", "record what the customer said",
-                commands.listen, Step.LISTEN),
-    CommandSpec("impact", "impact <text>", "the business impact", commands.impact, Step.LISTEN),
-    CommandSpec("driver", "driver <text>", "what is really upsetting them", commands.driver,
-                Step.LISTEN),
-    CommandSpec("cadence", "cadence <30m|1h|every 2 hours>",
-                "the update interval agreed with the customer", commands.set_cadence, Step.LISTEN),
-    CommandSpec("restate", "restate <text>", "the problem in the customer's terms",
-                commands.restate, Step.RESTATE),
-    CommandSpec("confirm", "confirm", "the customer confirmed the restatement",
-                commands.confirm, Step.RESTATE),
+    CommandSpec(
+        "listen",
+        "listen &lt;the customer's words&gt;",
+        "record what the customer said",
+        commands.listen,
+        Step.LISTEN,
+    ),
+    CommandSpec(
+        "impact", "impact &lt;text&gt;", "the business impact", commands.impact, Step.LISTEN
+    ),
+    CommandSpec(
+        "driver",
+        "driver &lt;text&gt;",
+        "what is really upsetting them",
+        commands.driver,
+        Step.LISTEN,
+    ),
+    CommandSpec(
+        "cadence",
+        "cadence &lt;30m|1h|every 2 hours&gt;",
+        "the update interval agreed with the customer",
+        commands.set_cadence,
+        Step.LISTEN,
+    ),
+    CommandSpec(
+        "restate",
+        "restate &lt;text&gt;",
+        "the problem in the customer's terms",
+        commands.restate,
+        Step.RESTATE,
+    ),
+    CommandSpec(
+        "confirm",
+        "confirm",
+        "the customer confirmed the restatement",
+        commands.confirm,
+        Step.RESTATE,
+    ),
     CommandSpec("own", "own [@user]", "name the owner (default: you)", commands.own, Step.OWN),
-    CommandSpec("comms", "comms @user", "name the single voice to the customer", commands.comms,
-                Step.OWN),
-    CommandSpec("apology", "apology <what we said>", "record the apology", commands.apology,
-                Step.OWN),
-    CommandSpec("option", "option <text> [risk: <text>]", "an alternative and its risk",
-                commands.option, Step.SOLVE),
-    CommandSpec("recommend", "recommend <n> <why>", "our recommendation", commands.recommend,
-                Step.SOLVE),
-    CommandSpec("choose", "choose <n>", "the option the customer chose", commands.choose,
-                Step.SOLVE),
-    CommandSpec("promise", "promise <what> by <3pm|15:00|tomorrow 9am> | in <2h>",
-                "a commitment to the customer", commands.promise),
-    CommandSpec("kept", "kept <Pn>", "mark a promise kept", commands.kept),
-    CommandSpec("update", "update <what we told the customer>",
-                "log a customer update (restarts the clock)", commands.update),
-    CommandSpec("send", "send <text>", "post a customer-ready update to the customer channel",
-                commands.send),
-    CommandSpec("customer-channel", "customer-channel #channel",
-                "link the customer-facing channel", commands.customer_channel),
-    CommandSpec("park", "park <topic>", "park an off-topic demand for after the fix",
-                commands.park),
-    CommandSpec("resolve", "resolve <resolution>", "the solution is in place", commands.resolve,
-                Step.SOLVE),
-    CommandSpec("rootcause", "rootcause <text>", "why it happened", commands.rootcause,
-                Step.FOLLOW_UP),
-    CommandSpec("lesson", "lesson <text>", "what we learned", commands.lesson, Step.FOLLOW_UP),
-    CommandSpec("action", "action <text> [@owner]", "a prevention action", commands.action,
-                Step.FOLLOW_UP),
-    CommandSpec("done", "done <An>", "mark a prevention action done", commands.done,
-                Step.FOLLOW_UP),
+    CommandSpec(
+        "comms", "comms @user", "name the single voice to the customer", commands.comms, Step.OWN
+    ),
+    CommandSpec(
+        "apology", "apology &lt;what we said&gt;", "record the apology", commands.apology, Step.OWN
+    ),
+    CommandSpec(
+        "option",
+        "option &lt;text&gt; [risk: &lt;text&gt;]",
+        "an alternative and its risk",
+        commands.option,
+        Step.SOLVE,
+    ),
+    CommandSpec(
+        "recommend",
+        "recommend &lt;n&gt; &lt;why&gt;",
+        "our recommendation",
+        commands.recommend,
+        Step.SOLVE,
+    ),
+    CommandSpec(
+        "choose", "choose &lt;n&gt;", "the option the customer chose", commands.choose, Step.SOLVE
+    ),
+    CommandSpec(
+        "promise",
+        "promise &lt;what&gt; by &lt;3pm|15:00|tomorrow 9am&gt; | in &lt;2h&gt;",
+        "a commitment to the customer",
+        commands.promise,
+    ),
+    CommandSpec("kept", "kept &lt;Pn&gt;", "mark a promise kept", commands.kept),
+    CommandSpec(
+        "update",
+        "update &lt;what we told the customer&gt;",
+        "log a customer update (restarts the clock)",
+        commands.update,
+    ),
+    CommandSpec(
+        "send",
+        "send &lt;text&gt;",
+        "post a customer-ready update to the customer channel",
+        commands.send,
+    ),
+    CommandSpec(
+        "customer-channel",
+        "customer-channel #channel",
+        "link the customer-facing channel",
+        commands.customer_channel,
+    ),
+    CommandSpec(
+        "park", "park &lt;topic&gt;", "park an off-topic demand for after the fix", commands.park
+    ),
+    CommandSpec(
+        "resolve",
+        "resolve &lt;resolution&gt;",
+        "the solution is in place",
+        commands.resolve,
+        Step.SOLVE,
+    ),
+    CommandSpec(
+        "rootcause", "rootcause &lt;text&gt;", "why it happened", commands.rootcause, Step.FOLLOW_UP
+    ),
+    CommandSpec(
+        "lesson", "lesson &lt;text&gt;", "what we learned", commands.lesson, Step.FOLLOW_UP
+    ),
+    CommandSpec(
+        "action",
+        "action &lt;text&gt; [@owner]",
+        "a prevention action",
+        commands.action,
+        Step.FOLLOW_UP,
+    ),
+    CommandSpec(
+        "done", "done &lt;An&gt;", "mark a prevention action done", commands.done, Step.FOLLOW_UP
+    ),
     CommandSpec("close", "close", "close the incident (owner or lead)", commands.close),
-    CommandSpec("skip", "skip <why>", "complete the current step without its criteria "
-                "(owner or lead)", commands.skip),
-    CommandSpec("severity", "severity <sev1|sev2|sev3|sev4>", "change the severity",
-                commands.severity),
-    CommandSpec("status", "status", "where we are", lambda i, a, s, c: Result(status_text(i, c)),
-                changes=False),
-    CommandSpec("summary", "summary", "post the summary so far", commands.summary,
-                changes=False),
+    CommandSpec(
+        "skip",
+        "skip &lt;why&gt;",
+        "complete the current step without its criteria (owner or lead)",
+        commands.skip,
+    ),
+    CommandSpec(
+        "severity", "severity &lt;sev1|sev2|sev3|sev4&gt;", "change the severity", commands.severity
+    ),
+    CommandSpec(
+        "status",
+        "status",
+        "where we are",
+        lambda i, a, s, c: Result(status_text(i, c)),
+        changes=False,
+    ),
+    CommandSpec("summary", "summary", "post the summary so far", commands.summary, changes=False),
 )
 
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
@@ -108,13 +188,19 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
 # Verbs the shell answers itself because they need the database or no incident at all.
 SHELL_COMMANDS: dict[str, str] = {
     "help": "help: what you can do here",
-    "open": "open [sev1-4] <customer>: <what happened>",
+    "open": "open [sev1-4] &lt;customer&gt;: &lt;what happened&gt;",
     "list": "list: open incidents, overdue first",
     "stats": "stats [7d|30d|90d]: figures for leads",
 }
 
-ALIASES = {"followup": "rootcause", "root-cause": "rootcause", "apologize": "apology",
-           "apologise": "apology", "customerchannel": "customer-channel", "sev": "severity"}
+ALIASES = {
+    "followup": "rootcause",
+    "root-cause": "rootcause",
+    "apologize": "apology",
+    "apologise": "apology",
+    "customerchannel": "customer-channel",
+    "sev": "severity",
+}
 
 
 def split_verb(text: str) -> tuple[str, str]:
@@ -138,8 +224,9 @@ def suggest(verb: str) -> str:
     return f"I don't know `{shown}`.{hint} `/incident help` lists what you can do."
 
 
-def run_command(incident: Incident, verb: str, arg: str, actor: Actor, *, now: datetime,
-                policy: Policy) -> Outcome:
+def run_command(
+    incident: Incident, verb: str, arg: str, actor: Actor, *, now: datetime, policy: Policy
+) -> Outcome:
     """Apply one verb to an incident. Raises `PlaybookError` with a user-facing message."""
     spec = COMMANDS.get(verb)
     if spec is None:
@@ -154,12 +241,18 @@ def run_command(incident: Incident, verb: str, arg: str, actor: Actor, *, now: d
     if spec.changes:
         for step in advance(work, now, actor.user_id):
             following = next_step(step)
-            then = f" Next: *{STEP_DEFS[following].title}*." if following and \
-                work.step == following else ""
+            then = (
+                f" Next: *{STEP_DEFS[following].title}*."
+                if following and work.step == following
+                else ""
+            )
             if step is Step.FOLLOW_UP:
                 then = " Every step is done: the owner or a lead can `/incident close`."
-            timeline.append(TimelineEntry(now, "step", f"✅ *{STEP_DEFS[step].title}* is "
-                                          f"complete.{then}", actor.user_id))
+            timeline.append(
+                TimelineEntry(
+                    now, "step", f"✅ *{STEP_DEFS[step].title}* is complete.{then}", actor.user_id
+                )
+            )
         effects.append(RefreshCard())
     return Outcome(incident=work, reply=result.reply, timeline=timeline, effects=effects)
 
@@ -167,29 +260,50 @@ def run_command(incident: Incident, verb: str, arg: str, actor: Actor, *, now: d
 # --- opening ----------------------------------------------------------------------------------
 
 
-def open_incident(*, team_id: str, customer: str, description: str, severity: str | None,
-                  actor: Actor, now: datetime, policy: Policy, responders: tuple[str, ...] = (),
-                  private: bool = False) -> Outcome:
+def open_incident(
+    *,
+    team_id: str,
+    customer: str,
+    description: str,
+    severity: str | None,
+    actor: Actor,
+    now: datetime,
+    policy: Policy,
+    responders: tuple[str, ...] = (),
+    private: bool = False,
+) -> Outcome:
     """A new incident (number 0 until the store assigns one) and the effects of opening it."""
     level = (severity or "").lower() or None
     if level is not None and level not in SEVERITIES:
-        raise ParseError(f"Unknown severity `{esc(level[:20])}`: use "
-                         f"{', '.join(f'`{s}`' for s in SEVERITIES)}.")
-    inc = Incident(team_id=team_id, number=0, customer=customer, description=description,
-                   opened_by=actor.user_id, opened_at=now)
+        raise ParseError(
+            f"Unknown severity `{esc(level[:20])}`: use {', '.join(f'`{s}`' for s in SEVERITIES)}."
+        )
+    inc = Incident(
+        team_id=team_id,
+        number=0,
+        customer=customer,
+        description=description,
+        opened_by=actor.user_id,
+        opened_at=now,
+    )
     if level:
         inc.severity = level
     inc.cadence_changes.append(
-        CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None))
+        CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None)
+    )
     invite = tuple(dict.fromkeys((actor.user_id, *responders)))
-    entry = TimelineEntry(now, "open", f"{mention(actor.user_id)} opened the incident for "
-                          f"{esc(customer)} ({inc.severity}): “{esc(description)}”", actor.user_id)
+    entry = TimelineEntry(
+        now,
+        "open",
+        f"{mention(actor.user_id)} opened the incident for "
+        f"{esc(customer)} ({inc.severity}): “{esc(description)}”",
+        actor.user_id,
+    )
     return Outcome(
         incident=inc,
         reply="Opening the incident channel…",
         timeline=[entry],
-        effects=[CreateChannel(private=private, invite=invite), RefreshCard(),
-                 Reschedule()],
+        effects=[CreateChannel(private=private, invite=invite), RefreshCard(), Reschedule()],
     )
 
 
@@ -210,8 +324,10 @@ def channel_topic(inc: Incident) -> str:
 
 
 def channel_purpose(inc: Incident) -> str:
-    text = (f"Customer crisis {inc.key} for {inc.customer}. Listen, restate, own, solve, "
-            "follow up: the pinned card shows where we are.")
+    text = (
+        f"Customer crisis {inc.key} for {inc.customer}. Listen, restate, own, solve, "
+        "follow up: the pinned card shows where we are."
+    )
     return text if len(text) <= 250 else text[:249] + "…"
 
 
@@ -230,18 +346,25 @@ def next_missing(inc: Incident) -> str:
 
 
 def status_text(inc: Incident, ctx: Ctx) -> str:
-    lines = [f"*{inc.key}* · {esc(inc.customer)} · {inc.severity} · {inc.status.value}",
-             next_missing(inc)]
-    lines.append(f"Owner: {mention(inc.owner) if inc.owner else 'nobody yet'} · "
-                 f"Communicator: {mention(inc.communicator) if inc.communicator else 'nobody yet'}")
+    lines = [
+        f"*{inc.key}* · {esc(inc.customer)} · {inc.severity} · {inc.status.value}",
+        next_missing(inc),
+    ]
+    lines.append(
+        f"Owner: {mention(inc.owner) if inc.owner else 'nobody yet'} · "
+        f"Communicator: {mention(inc.communicator) if inc.communicator else 'nobody yet'}"
+    )
     if inc.cadence:
         due = cadence.next_update_due(inc)
         agreed = "agreed" if inc.cadence_agreed else "default until the customer agrees one"
         when = ""
         if due:
             late = cadence.overdue_by(inc, ctx.now)
-            when = (f" · update *overdue by {fmt_duration(late)}*" if late
-                    else f" · next update due {date_token(due)}")
+            when = (
+                f" · update *overdue by {fmt_duration(late)}*"
+                if late
+                else f" · next update due {date_token(due)}"
+            )
         lines.append(f"Cadence: every {fmt_duration(inc.cadence)} ({agreed}){when}")
     open_promises = [p for p in inc.promises if p.status.value == "open"]
     for p in open_promises:

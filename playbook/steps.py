@@ -19,7 +19,7 @@ from playbook.model import STEPS, Incident, Step, StepRecord
 class ChecklistItem:
     key: str
     label: str
-    how: str  # the command that supplies it, shown when it is missing
+    how: str  # the command that supplies it (mrkdwn-ready: placeholders escaped)
     done: Callable[[Incident], bool]
     required: bool = False
 
@@ -43,23 +43,31 @@ STEP_DEFS: dict[Step, StepDef] = {
         "Let the customer say all of it, then write down what they said, not what we think.",
         (
             ChecklistItem(
-                "words", "The customer's own words", "`/incident listen <what they said>`",
-                lambda i: bool(i.customer_words), required=True,
+                "words",
+                "The customer's own words",
+                "`/incident listen &lt;what they said&gt;`",
+                lambda i: bool(i.customer_words),
+                required=True,
             ),
             ChecklistItem(
-                "impact", "What it costs their business", "`/incident impact <the impact>`",
+                "impact",
+                "What it costs their business",
+                "`/incident impact &lt;the impact&gt;`",
                 lambda i: i.impact is not None,
             ),
             ChecklistItem(
                 "driver",
                 "What is really upsetting them (a blocked goal, looking bad to their people, "
                 "safety or security, broken trust)",
-                "`/incident driver <what is behind it>`",
+                "`/incident driver &lt;what is behind it&gt;`",
                 lambda i: bool(i.drivers),
             ),
             ChecklistItem(
-                "cadence", "How often they want to hear from us", "`/incident cadence 30m`",
-                lambda i: i.cadence_agreed, required=True,
+                "cadence",
+                "How often they want to hear from us",
+                "`/incident cadence 30m`",
+                lambda i: i.cadence_agreed,
+                required=True,
             ),
         ),
     ),
@@ -69,13 +77,18 @@ STEP_DEFS: dict[Step, StepDef] = {
         "Say the problem back in the customer's exact terms, and have them agree.",
         (
             ChecklistItem(
-                "restatement", "The problem in the customer's terms",
-                "`/incident restate <the problem, in their words>`",
-                lambda i: i.restatement is not None, required=True,
+                "restatement",
+                "The problem in the customer's terms",
+                "`/incident restate &lt;the problem, in their words&gt;`",
+                lambda i: i.restatement is not None,
+                required=True,
             ),
             ChecklistItem(
-                "confirmed", "The customer confirmed it", "`/incident confirm`",
-                lambda i: i.restatement_confirmed_at is not None, required=True,
+                "confirmed",
+                "The customer confirmed it",
+                "`/incident confirm`",
+                lambda i: i.restatement_confirmed_at is not None,
+                required=True,
             ),
         ),
     ),
@@ -85,15 +98,22 @@ STEP_DEFS: dict[Step, StepDef] = {
         "One person answers for the fix; one voice speaks to the customer.",
         (
             ChecklistItem(
-                "owner", "One named owner", "`/incident own` (or `/incident own @someone`)",
-                lambda i: i.owner is not None, required=True,
+                "owner",
+                "One named owner",
+                "`/incident own` (or `/incident own @someone`)",
+                lambda i: i.owner is not None,
+                required=True,
             ),
             ChecklistItem(
-                "communicator", "One communicator, the single voice to the customer",
-                "`/incident comms @someone`", lambda i: i.communicator is not None,
+                "communicator",
+                "One communicator, the single voice to the customer",
+                "`/incident comms @someone`",
+                lambda i: i.communicator is not None,
             ),
             ChecklistItem(
-                "apology", "An apology given", "`/incident apology <what we said>`",
+                "apology",
+                "An apology given",
+                "`/incident apology &lt;what we said&gt;`",
                 lambda i: i.apology_at is not None,
             ),
         ),
@@ -104,21 +124,30 @@ STEP_DEFS: dict[Step, StepDef] = {
         "Offer the options with their risks, recommend one, let the customer choose.",
         (
             ChecklistItem(
-                "options", "Alternatives, each with its risk",
-                "`/incident option <what we could do> risk: <what could go wrong>`",
+                "options",
+                "Alternatives, each with its risk",
+                "`/incident option &lt;what we could do&gt; risk: &lt;what could go wrong&gt;`",
                 lambda i: bool(i.options),
             ),
             ChecklistItem(
-                "recommendation", "Our recommendation and why", "`/incident recommend <n> <why>`",
+                "recommendation",
+                "Our recommendation and why",
+                "`/incident recommend &lt;n&gt; &lt;why&gt;`",
                 lambda i: i.recommended is not None,
             ),
             ChecklistItem(
-                "chosen", "The option the customer chose", "`/incident choose <n>`",
-                lambda i: i.chosen is not None, required=True,
+                "chosen",
+                "The option the customer chose",
+                "`/incident choose &lt;n&gt;`",
+                lambda i: i.chosen is not None,
+                required=True,
             ),
             ChecklistItem(
-                "resolution", "The resolution in place", "`/incident resolve <what fixed it>`",
-                lambda i: i.resolution is not None, required=True,
+                "resolution",
+                "The resolution in place",
+                "`/incident resolve &lt;what fixed it&gt;`",
+                lambda i: i.resolution is not None,
+                required=True,
             ),
         ),
     ),
@@ -128,22 +157,31 @@ STEP_DEFS: dict[Step, StepDef] = {
         "Tell the customer it is fixed, find the cause, and make sure it cannot happen again.",
         (
             ChecklistItem(
-                "informed", "The customer told it is resolved",
-                "`/incident update <what you told them>` after resolving", _informed,
+                "informed",
+                "The customer told it is resolved",
+                "`/incident update &lt;what you told them&gt;` after resolving",
+                _informed,
                 required=True,
             ),
             ChecklistItem(
-                "rootcause", "The root cause", "`/incident rootcause <why it happened>`",
-                lambda i: i.root_cause is not None, required=True,
+                "rootcause",
+                "The root cause",
+                "`/incident rootcause &lt;why it happened&gt;`",
+                lambda i: i.root_cause is not None,
+                required=True,
             ),
             ChecklistItem(
-                "lessons", "What we learned", "`/incident lesson <the lesson>`",
+                "lessons",
+                "What we learned",
+                "`/incident lesson &lt;the lesson&gt;`",
                 lambda i: bool(i.lessons),
             ),
             ChecklistItem(
-                "actions", "At least one prevention action with an owner",
-                "`/incident action <what we will change> @owner`",
-                lambda i: bool(i.actions), required=True,
+                "actions",
+                "At least one prevention action with an owner",
+                "`/incident action &lt;what we will change&gt; @owner`",
+                lambda i: bool(i.actions),
+                required=True,
             ),
         ),
     ),

@@ -86,6 +86,7 @@ from playbook.model import (
     StepRecord,
     TimelineEntry,
 )
+from playbook.parse import normalize_customer
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -539,14 +540,14 @@ def ping(engine: Engine) -> bool:
 # --- incidents ------------------------------------------------------------------------------------
 
 
-def _fallback_customer_key(customer: str) -> str:
-    """Lowercase and keep letters and digits only: "ACME, Inc." and "acme inc" match."""
-    return "".join(ch for ch in customer.casefold() if ch.isalnum())
-
-
 def customer_key(customer: str) -> str:
-    """The key two incidents share when they are about the same customer (recurrence)."""
-    return _fallback_customer_key(customer)
+    """The key two incidents share when they are about the same customer (recurrence).
+
+    `playbook.parse.normalize_customer`, so the store and the parser agree on what "the same
+    customer" means. Stored in `incidents.customer_key`: changing the normalization needs a data
+    migration that recomputes the column.
+    """
+    return normalize_customer(customer)
 
 
 # Scalar fields of Incident that map 1:1 to a column of the same name.

@@ -3,7 +3,7 @@
 The schema of every test database comes from `bot.db.upgrade` (never `create_all`), so tests
 exercise the migrations users run. Migrating per test would cost seconds, so each database kind
 is migrated once per session: SQLite tests get a copy of a migrated template file, PostgreSQL
-tests share one scratch database that is truncated before each test.
+tests share one scratch database whose rows are deleted before each test.
 
 PostgreSQL comes from ``CRISISBOT_TEST_DATABASE_URL`` (default below); the tests create and drop
 their own ``crisisbot_t_<random>`` databases on that server and never touch the named one. When
@@ -139,9 +139,6 @@ def _pg_cleaner(_pg_migrated: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-_ALL_TABLES = ", ".join(t.name for t in store.metadata.sorted_tables)
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database with no rows, on SQLite and on PostgreSQL (test ids say which)."""
@@ -151,8 +148,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     url = str(request.getfixturevalue("_pg_migrated"))
     cleaner: Engine = request.getfixturevalue("_pg_cleaner")
-    with cleaner.begin() as conn:
-        conn.exec_driver_sql(f"TRUNCATE TABLE {_ALL_TABLES} RESTART IDENTITY CASCADE")
+    with cleaner.begin() as conn:  # DELETE beats TRUNCATE by ~10x on tables this small
+        for table in reversed(store.metadata.sorted_tables):
+            conn.execute(table.delete())
     return url
 
 

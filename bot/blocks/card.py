@@ -189,7 +189,7 @@ def _checklist(inc: Incident) -> str | None:
         if item.done(inc):
             lines.append(f"✅ {esc(item.label)}{required}")
         else:
-            lines.append(f"⬜ {esc(item.label)}{required}: {esc(item.how)}")
+            lines.append(f"⬜ {esc(item.label)}{required}: {item.how}")  # how is mrkdwn-ready
     return "\n".join(lines)
 
 
@@ -272,5 +272,6 @@ def card(inc: Incident, now: datetime) -> dict[str, Any]:
         blocks.append(section(promises))
     blocks += _action_blocks(inc)
     blocks.append(context(f"As of {date_token(now)} · `/incident help` for every command"))
-    step = "closed" if inc.status is Status.CLOSED else STEP_DEFS[inc.step].title
-    return message(f"{inc.key} · {esc(inc.customer)}: {step} ({inc.status.value})", blocks)
+    where = "closed" if inc.status is Status.CLOSED else \
+        f"{STEP_DEFS[inc.step].title} ({inc.status.value})"
+    return message(f"{inc.key} · {esc(inc.customer)}: {where}", blocks)

@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, to_dicts
+from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section
 from playbook import cadence
 from playbook.model import Incident, Status
 from playbook.steps import STEP_DEFS, all_complete
@@ -27,8 +27,8 @@ def _where(inc: Incident) -> str:
     if all_complete(inc):
         return "every step done, ready to close"
     if inc.status is Status.RESOLVED:
-        return f"resolved, {STEP_DEFS[inc.step].title}"
-    return STEP_DEFS[inc.step].title
+        return f"resolved, step: {STEP_DEFS[inc.step].title}"
+    return f"step: {STEP_DEFS[inc.step].title}"
 
 
 def _next_update(inc: Incident, now: datetime) -> str:

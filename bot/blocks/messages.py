@@ -6,7 +6,14 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.blocks._kit import BUTTON_TEXT_MAX, MESSAGE_MAX_BLOCKS, message, plain, sections
+from bot.blocks._kit import (
+    BUTTON_TEXT_MAX,
+    MESSAGE_MAX_BLOCKS,
+    message,
+    plain,
+    section,
+    sections,
+)
 
 __all__ = ["REMINDER_KINDS", "reply", "timeline_message"]
 
@@ -21,7 +28,7 @@ def timeline_message(kind: str, text: str, incident_id: int) -> dict[str, Any]:
     update" button (``card:update``); a step completion and everything else is just the text.
     Long text is split over several sections, never cut (up to the 50-block message limit).
     """
-    blocks: list[Block] = list(sections([text]))
+    blocks: list[Block] = list(sections([text])) or [section("_(no text)_")]
     button = kind in REMINDER_KINDS
     room = MESSAGE_MAX_BLOCKS - (1 if button else 0)
     if len(blocks) > room:  # > ~145,000 characters: no real timeline line gets here

@@ -24,7 +24,7 @@ QUIET_EVENTS = (
 
 def register(app: App, deps: Deps) -> None:
     @app.middleware
-    def drop_retried_events(body: dict, next: Callable[[], None]) -> BoltResponse | None:  # noqa: A002
+    def drop_retried_events(body: dict, next: Callable[[], None]) -> BoltResponse | None:
         """Slack re-sends an event it thinks we missed; handle each event_id once."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not deps.service.remember_event(body.get("team_id", ""), event_id):

@@ -110,6 +110,9 @@ def postable_channel(ws: Workspace, target: str | None) -> Channel:
     """Where chat.postMessage lands: a conversation id, or a user id meaning their DM."""
     if target and target[0] in "UW" and target in ws._users:
         return ws._dm_channel(target)
+    if target and target not in ws._channels:  # Slack also takes "#name" / "name" here
+        named = ws.channel_by_name(target)
+        target = named.id if named else target
     chan = channel(ws, target)
     if chan.is_archived:
         raise ApiError("is_archived")

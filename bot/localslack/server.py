@@ -9,6 +9,7 @@ test runs never clash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -37,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("localslack http: " + format, *args)
 
     def do_GET(self) -> None:
@@ -89,10 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         except Exception:
             log.exception("localslack: %s %s failed", self.command, self.path)
-            try:
+            with contextlib.suppress(OSError):
                 self._reply(500, {"ok": False, "error": "internal_error"})
-            except OSError:
-                pass
 
     def _token(self, params: dict[str, Any]) -> str | None:
         auth = self.headers.get("Authorization") or ""
@@ -209,9 +208,13 @@ class LocalSlack(SlackSide):
                              self.socket_connections, timeout,
                              message=f"{count} Socket Mode connection(s)")
 
-    def socket_disconnect(self, reason: str = "refresh_requested") -> int:
-        """Send Slack's ``disconnect`` message to every client (and drop them unless
-        reason is "warning"); returns how many were connected."""
+    def socket_disconnect(self, reason: str | None = "refresh_requested") -> int:
+        """Send Slack's ``disconnect`` message to every client and drop them ("warning":
+        announce only; None: drop without a message). Returns how many were connected.
+
+        Shutting a Bolt SocketModeHandler down fast: set ``handler.client.
+        auto_reconnect_enabled = False``, call ``socket_disconnect(None)``, then
+        ``handler.close()``; otherwise its close() waits ~3 s on a blocked recv()."""
         return self._hub.disconnect_all(reason)
 
     # ------------------------------------------------------------------ uploads

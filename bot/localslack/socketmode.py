@@ -154,15 +154,16 @@ class SocketHub:
             with self._lock:
                 self._pending.pop(eid, None)
 
-    def disconnect_all(self, reason: str = "refresh_requested") -> int:
+    def disconnect_all(self, reason: str | None = "refresh_requested") -> int:
         """Tell every app to reconnect, as Slack does every few hours, then drop the
-        connections (except for reason="warning", which only announces it)."""
+        connections (reason "warning" only announces it; None drops them silently)."""
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
             try:
-                conn.send(json.dumps({"type": "disconnect", "reason": reason,
-                                      "debug_info": {"host": "localslack"}}))
+                if reason is not None:
+                    conn.send(json.dumps({"type": "disconnect", "reason": reason,
+                                          "debug_info": {"host": "localslack"}}))
                 if reason != "warning":
                     conn.close()
             except ConnectionClosed:

@@ -31,6 +31,8 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     handler = METHODS.get(method)
     if handler is None:
         return 200, {"ok": False, "error": "unknown_method"}, {}
+    if params.get("__invalid_json__"):
+        return 200, {"ok": False, "error": "invalid_json"}, {}
     if not token:
         return 200, {"ok": False, "error": "not_authed"}, {}
     if token not in (ws.bot_token, ws.app_token):

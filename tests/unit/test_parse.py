@@ -990,8 +990,9 @@ def test_parse_due_iso(typed: str, tz: str, expected: datetime) -> None:
     assert parse_due(typed, now=ISO_NOW, tz=tz) == expected
 
 
-@pytest.mark.parametrize("typed", ["2026-11-23T12:00Z", "2026-02-30T10:00Z",
-                                   "2026-11-23T15:00+19:00"])
+@pytest.mark.parametrize(
+    "typed", ["2026-11-23T12:00Z", "2026-02-30T10:00Z", "2026-11-23T15:00+19:00"]
+)
 def test_parse_due_iso_refused(typed: str) -> None:
     with pytest.raises(ParseError):
         parse_due(typed, now=ISO_NOW, tz="UTC")

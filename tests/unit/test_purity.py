@@ -8,12 +8,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = ["model", "errors", "steps", "rules", "commands", "cadence", "parse", "text", "summary",
-        "reminders"]
+PURE = [
+    "model",
+    "errors",
+    "steps",
+    "rules",
+    "commands",
+    "cadence",
+    "parse",
+    "text",
+    "summary",
+    "reminders",
+]
 BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
-BANNED_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
-                ("date", "today"), ("time", "time"), ("time", "monotonic"),
-                ("time", "perf_counter")}
+BANNED_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+}
 
 
 def _imports(tree: ast.AST) -> list[str]:
@@ -29,11 +45,17 @@ def _imports(tree: ast.AST) -> list[str]:
 def _clock_reads(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-                (node.value.id, node.attr) in BANNED_CALLS:
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and (node.value.id, node.attr) in BANNED_CALLS
+        ):
             found.append(f"{node.value.id}.{node.attr}")
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and \
-                (node.value.attr, node.attr) in BANNED_CALLS:
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and (node.value.attr, node.attr) in BANNED_CALLS
+        ):
             found.append(f"{node.value.attr}.{node.attr}")
     return found
 

@@ -32,16 +32,23 @@ LEAD = Actor("U0LEAD", is_lead=True)
 
 
 def opened(customer: str = "Acme", when: datetime = T0) -> Incident:
-    outcome = rules.open_incident(team_id="T1", customer=customer,
-                                  description="all lobby screens show a setup error",
-                                  severity=None, actor=ALICE, now=when, policy=POLICY)
+    outcome = rules.open_incident(
+        team_id="T1",
+        customer=customer,
+        description="all lobby screens show a setup error",
+        severity=None,
+        actor=ALICE,
+        now=when,
+        policy=POLICY,
+    )
     inc = outcome.incident
     inc.id, inc.number, inc.channel_id = 1, 7, "C0INC"
     return inc
 
 
-def run(inc: Incident, *commands: str, actor: Actor = ALICE,
-        at: datetime | None = None) -> Incident:
+def run(
+    inc: Incident, *commands: str, actor: Actor = ALICE, at: datetime | None = None
+) -> Incident:
     now = at or T0
     for line in commands:
         verb, arg = rules.split_verb(line)
@@ -53,11 +60,19 @@ def run(inc: Incident, *commands: str, actor: Actor = ALICE,
 LISTENED = ("listen the screens say Setup WiFi, all 12 of them", "cadence 30m")
 RESTATED = (*LISTENED, "restate all 12 lobby screens show a setup error", "confirm")
 OWNED = (*RESTATED, "own")
-SOLVING = (*OWNED, "option power them down risk: blank screens until morning",
-           "recommend 1 brand manager cares most about the error screen", "choose 1")
+SOLVING = (
+    *OWNED,
+    "option power them down risk: blank screens until morning",
+    "recommend 1 brand manager cares most about the error screen",
+    "choose 1",
+)
 RESOLVED = (*SOLVING, "resolve devices powered down, fix deployed")
-FOLLOWED = (*RESOLVED, "update told the IT manager it is fixed", "rootcause bad device state",
-            "action add a recovery mode <@U0BOB|bob>")
+FOLLOWED = (
+    *RESOLVED,
+    "update told the IT manager it is fixed",
+    "rootcause bad device state",
+    "action add a recovery mode <@U0BOB|bob>",
+)
 
 
 def at_state(*commands: str) -> Callable[[], Incident]:
@@ -75,15 +90,23 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
     "own": (at_state(), "<@U0BOB|bob>", "@bob", ParseError),
     "comms": (at_state(), "<@U0BOB>", "", ParseError),
     "apology": (at_state(), "we are sorry for the disruption", "", ParseError),
-    "option": (at_state(), "reboot remotely risk: may brick devices", "risk: only a risk",
-               ParseError),
+    "option": (
+        at_state(),
+        "reboot remotely risk: may brick devices",
+        "risk: only a risk",
+        ParseError,
+    ),
     "recommend": (at_state("option reboot"), "1 fastest relief", "9 nope", PlaybookError),
     "choose": (at_state("option reboot"), "1", "4", PlaybookError),
     "promise": (at_state(), "root cause in writing in 2h", "root cause soon", ParseError),
     "kept": (at_state("promise a call in 1h"), "P1", "P9", PlaybookError),
     "update": (at_state(), "we are on it, next update at 3", "", ParseError),
-    "send": (at_state("own", "customer-channel <#C0CUST|acme-shared>"), "Fix in progress.",
-             "", ParseError),
+    "send": (
+        at_state("own", "customer-channel <#C0CUST|acme-shared>"),
+        "Fix in progress.",
+        "",
+        ParseError,
+    ),
     "customer-channel": (at_state(), "<#C0CUST|acme>", "#acme", ParseError),
     "park": (at_state(), "they want a refund", "", ParseError),
     "resolve": (at_state(), "devices recovered", "", ParseError),
@@ -107,8 +130,7 @@ def test_every_command_has_cases() -> None:
 def test_command_accepted(verb: str) -> None:
     state, good, _, _ = CASES[verb]
     inc = state()
-    outcome = rules.run_command(inc, verb, good, ALICE, now=T0 + timedelta(hours=1),
-                                policy=POLICY)
+    outcome = rules.run_command(inc, verb, good, ALICE, now=T0 + timedelta(hours=1), policy=POLICY)
     assert outcome.reply
     if rules.COMMANDS[verb].changes:
         assert outcome.timeline, f"{verb} leaves a line on the timeline"
@@ -123,8 +145,11 @@ def test_command_refused(verb: str) -> None:
     assert bad is not None
     with pytest.raises(error) as caught:
         rules.run_command(state(), verb, bad, ALICE, now=T0 + timedelta(hours=1), policy=POLICY)
-    assert "`" in caught.value.message or "/incident" in caught.value.message or \
-        "no " in caught.value.message.lower(), "a refusal says how to fix it"
+    assert (
+        "`" in caught.value.message
+        or "/incident" in caught.value.message
+        or "no " in caught.value.message.lower()
+    ), "a refusal says how to fix it"
 
 
 def test_confirm_before_restate_says_how() -> None:
@@ -138,9 +163,16 @@ def test_unknown_verb_suggests_the_nearest() -> None:
 
 
 def test_open_creates_channel_with_opener_and_responders_and_default_cadence() -> None:
-    outcome = rules.open_incident(team_id="T1", customer="Acme", description="down",
-                                  severity="SEV1", actor=ALICE, now=T0, policy=POLICY,
-                                  responders=("U0BOB", "U0ALICE"))
+    outcome = rules.open_incident(
+        team_id="T1",
+        customer="Acme",
+        description="down",
+        severity="SEV1",
+        actor=ALICE,
+        now=T0,
+        policy=POLICY,
+        responders=("U0BOB", "U0ALICE"),
+    )
     create = next(e for e in outcome.effects if isinstance(e, CreateChannel))
     assert create.invite == ("U0ALICE", "U0BOB")
     assert outcome.incident.severity == "sev1"
@@ -150,8 +182,15 @@ def test_open_creates_channel_with_opener_and_responders_and_default_cadence() -
 
 def test_open_refuses_unknown_severity() -> None:
     with pytest.raises(ParseError, match="sev1"):
-        rules.open_incident(team_id="T1", customer="Acme", description="x", severity="sev7",
-                            actor=ALICE, now=T0, policy=POLICY)
+        rules.open_incident(
+            team_id="T1",
+            customer="Acme",
+            description="x",
+            severity="sev7",
+            actor=ALICE,
+            now=T0,
+            policy=POLICY,
+        )
 
 
 # --- gates --------------------------------------------------------------------------------------
@@ -213,8 +252,7 @@ def test_close_only_by_owner_or_lead() -> None:
         run(inc, "close", actor=BOB)
     closed = run(inc, "close", actor=LEAD)
     assert closed.status is Status.CLOSED
-    outcome = rules.run_command(inc, "close", "", ALICE, now=T0 + timedelta(hours=2),
-                                policy=POLICY)
+    outcome = rules.run_command(inc, "close", "", ALICE, now=T0 + timedelta(hours=2), policy=POLICY)
     assert PostSummary(Target.LEADS) in outcome.effects
 
 
@@ -250,8 +288,9 @@ def test_reassigning_the_owner_is_for_owner_or_lead() -> None:
 
 def test_update_restarts_the_clock_and_asks_for_reschedule() -> None:
     inc = run(opened(), "cadence 30m")
-    outcome = rules.run_command(inc, "update", "still on it", ALICE,
-                                now=T0 + timedelta(minutes=20), policy=POLICY)
+    outcome = rules.run_command(
+        inc, "update", "still on it", ALICE, now=T0 + timedelta(minutes=20), policy=POLICY
+    )
     assert outcome.incident.last_update_at == T0 + timedelta(minutes=20)
     assert Reschedule() in outcome.effects
 
@@ -283,8 +322,9 @@ def test_send_goes_only_to_the_customer_channel_and_only_from_the_voice() -> Non
     inc = run(opened(), "own", "comms <@U0BOB>", "customer-channel <#C0CUST>")
     with pytest.raises(PermissionDenied):
         rules.run_command(inc, "send", "hello", Actor("U0EVE"), now=T0, policy=POLICY)
-    outcome = rules.run_command(inc, "send", "We found it <!channel>", BOB,
-                                now=T0 + timedelta(hours=1), policy=POLICY)
+    outcome = rules.run_command(
+        inc, "send", "We found it <!channel>", BOB, now=T0 + timedelta(hours=1), policy=POLICY
+    )
     posts = [e for e in outcome.effects if isinstance(e, Post)]
     assert [p.target for p in posts] == [Target.CUSTOMER]
     assert "<!channel>" not in posts[0].text and "We found it @channel" in posts[0].text
@@ -293,18 +333,28 @@ def test_send_goes_only_to_the_customer_channel_and_only_from_the_voice() -> Non
 
 def test_internal_commands_never_post_to_the_customer() -> None:
     inc = run(opened(), "own", "customer-channel <#C0CUST>")
-    for line in ("listen words", "option reboot risk: x", "park refund", "rootcause y",
-                 "lesson z", "update told them", "resolve fixed"):
+    for line in (
+        "listen words",
+        "option reboot risk: x",
+        "park refund",
+        "rootcause y",
+        "lesson z",
+        "update told them",
+        "resolve fixed",
+    ):
         verb, arg = rules.split_verb(line)
-        outcome = rules.run_command(inc, verb, arg, ALICE, now=T0 + timedelta(hours=1),
-                                    policy=POLICY)
-        assert not [e for e in outcome.effects
-                    if isinstance(e, Post) and e.target is Target.CUSTOMER], line
+        outcome = rules.run_command(
+            inc, verb, arg, ALICE, now=T0 + timedelta(hours=1), policy=POLICY
+        )
+        assert not [
+            e for e in outcome.effects if isinstance(e, Post) and e.target is Target.CUSTOMER
+        ], line
 
 
 def test_user_text_is_escaped_in_timeline() -> None:
-    outcome = rules.run_command(opened(), "listen", "<!here> &lt;b&gt; *hi* <@U0X|x>", ALICE,
-                                now=T0, policy=POLICY)
+    outcome = rules.run_command(
+        opened(), "listen", "<!here> &lt;b&gt; *hi* <@U0X|x>", ALICE, now=T0, policy=POLICY
+    )
     line = outcome.timeline[0].text
     assert "<!here>" not in line and "<@U0X" not in line
     assert "@here &lt;b&gt; *hi* @x" in line, "shown as typed, but inert"
@@ -335,3 +385,25 @@ def test_help_in_an_incident_says_what_is_missing_next() -> None:
     text = rules.help_text(run(opened(), "listen words"))
     assert text.startswith("*INC-7*")
     assert "/incident cadence" in text.splitlines()[0]
+
+
+def test_usage_texts_never_contain_raw_angle_brackets() -> None:
+    """Slack reads `<…>` as a link or mention even in code spans: placeholders are escaped."""
+    import re
+
+    from playbook.steps import STEP_DEFS
+
+    raw = re.compile(r"<(?![@#!])")
+    texts = [spec.usage for spec in rules.COMMANDS.values()]
+    texts += list(rules.SHELL_COMMANDS.values())
+    texts += [item.how for d in STEP_DEFS.values() for item in d.items]
+    texts += [rules.help_text(None), rules.help_text(opened())]
+    assert not [t for t in texts if raw.search(t)]
+    for verb, (state, _, bad, _) in CASES.items():
+        if bad is None:
+            continue
+        try:
+            rules.run_command(state(), verb, bad, ALICE, now=T0 + timedelta(hours=1),
+                              policy=POLICY)
+        except PlaybookError as err:
+            assert not raw.search(err.message), (verb, err.message)

@@ -1,0 +1,258 @@
+"""The incident summary rendered for Slack (one or more messages) and as Markdown.
+
+Both renderers only format the fields of `playbook.summary.Summary`; they never derive
+figures. Nothing is cut: a long summary is split over several sections (3000 characters
+each) and several messages (50 blocks each), so every quote, promise and action is shown whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
+from playbook.model import PromiseStatus, Status
+from playbook.steps import STEP_DEFS
+from playbook.summary import StepSummary, Summary
+from playbook.text import date_token, esc, fmt_duration, mention
+
+__all__ = ["summary_markdown", "summary_messages"]
+
+# A group is a title and its lines; each group starts a new section.
+Group = tuple[str, list[str]]
+
+_PROMISE_ICON = {PromiseStatus.KEPT: "✅", PromiseStatus.MISSED: "❌", PromiseStatus.OPEN: "⏳"}
+
+
+class _Fmt:
+    """How one output flavour writes user text, people, times and emphasis."""
+
+    def __init__(self, text: Callable[[str], str], when: Callable[[datetime], str],
+                 bold: Callable[[str], str], italic: Callable[[str], str]) -> None:
+        self.text = text
+        self.when = when
+        self.bold = bold
+        self.italic = italic
+
+    def quote(self, raw: str) -> str:
+        return f"“{self.text(raw.strip())}”"
+
+    @staticmethod
+    def who(user: str | None, none: str = "nobody") -> str:
+        return mention(user) if user else none
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _md_text(raw: str) -> str:
+    """User text for GitHub-flavoured Markdown: no HTML, no accidental formatting."""
+    out = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "\\`*_[]#|~":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", "  \n  ")  # keep line breaks inside a list item
+
+
+SLACK = _Fmt(esc, date_token, lambda s: f"*{s}*", lambda s: f"_{s}_")
+MARKDOWN = _Fmt(_md_text, _iso, lambda s: f"**{s}**", lambda s: f"_{s}_")
+
+
+def _dur(td: timedelta | None, none: str = "not yet") -> str:
+    return none if td is None else fmt_duration(td)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --- the content, once for both flavours ------------------------------------------------------
+
+
+def _overview(s: Summary, f: _Fmt) -> list[str]:
+    state = "final" if s.is_final else f"so far, as of {f.when(s.as_of)}"
+    lines = [f"{f.bold('Severity:')} {s.severity} · {f.bold('Status:')} {s.status.value} "
+             f"({state})",
+             f"{f.bold('Opened:')} {f.when(s.opened_at)}"]
+    if s.resolved_at is not None:
+        lines.append(f"{f.bold('Resolved:')} {f.when(s.resolved_at)}")
+    if s.closed_at is not None:
+        lines.append(f"{f.bold('Closed:')} {f.when(s.closed_at)}")
+    return lines
+
+
+def _step_line(st: StepSummary, s: Summary, f: _Fmt) -> str:
+    title = f.bold(STEP_DEFS[st.step].title)
+    if st.skipped_reason is not None:
+        at = f" {f.when(st.completed_at)}" if st.completed_at else ""
+        return (f"⏭️ {title} skipped{at} by {f.who(st.by, 'someone')}: "
+                f"{f.quote(st.skipped_reason)}")
+    if st.completed_at is not None:
+        took = f" after {_dur(st.duration)}" if st.duration is not None else ""
+        by = f" by {mention(st.by)}" if st.by else ""
+        return f"✅ {title} completed {f.when(st.completed_at)}{took}{by}"
+    if st.started_at is None:
+        return f"▫️ {title} not reached"
+    if s.status is not Status.CLOSED:
+        return f"▶️ {title} in progress since {f.when(st.started_at)}"
+    return f"▫️ {title} not completed"
+
+
+def _cadence(s: Summary, f: _Fmt) -> list[str]:
+    a = s.adherence
+    lines: list[str] = []
+    if a.interval is None:
+        lines.append("No update cadence was in force.")
+    else:
+        ratio = "n/a" if a.ratio is None else f"{round(a.ratio * 100)}%"
+        lines.append(f"Every {fmt_duration(a.interval)}: {a.on_time} on time, {a.late} late, "
+                     f"{a.missed} missed · adherence {f.bold(ratio)}")
+        gap = ("no update yet" if a.longest_gap is None
+               else f"{fmt_duration(a.longest_gap)} (interval {fmt_duration(a.interval)})")
+        lines.append(f"Longest gap between updates: {gap}")
+    lines.append(f"{_plural(s.updates, 'update')} logged · "
+                 f"{_plural(s.reminders_fired, 'reminder')} and "
+                 f"{_plural(s.escalations_fired, 'escalation')} fired")
+    return lines
+
+
+def _promises(s: Summary, f: _Fmt) -> list[str]:
+    lines = [f"{len(s.promises_kept)} kept · {len(s.promises_missed)} missed · "
+             f"{len(s.promises_open)} open"]
+    every = sorted((*s.promises_kept, *s.promises_missed, *s.promises_open),
+                   key=lambda p: p.number)
+    for p in every:
+        settled = f" ({p.status.value} {f.when(p.settled_at)})" if p.settled_at else \
+            f" ({p.status.value})"
+        lines.append(f"{_PROMISE_ICON[p.status]} {f.bold(f'P{p.number}')} {f.quote(p.text)} "
+                     f"due {f.when(p.due_at)}{settled}")
+    return lines
+
+
+def _options(s: Summary, f: _Fmt) -> list[str]:
+    if not s.options:
+        return ["No options were recorded."]
+    lines = []
+    rec = s.recommended.number if s.recommended else None
+    chosen = s.chosen.number if s.chosen else None
+    for o in s.options:
+        risk = f" · {f.italic('risk:')} {f.quote(o.risk)}" if o.risk else ""
+        marks = "".join((" ⭐ recommended" if o.number == rec else "",
+                         " 👉 chosen" if o.number == chosen else ""))
+        lines.append(f"{f.bold(f'{o.number}.')} {f.quote(o.text)}{risk}{marks}")
+    if s.recommended is not None:
+        why = f", because {f.quote(s.recommend_why)}" if s.recommend_why else ""
+        lines.append(f"{f.bold('Recommended:')} option {s.recommended.number}{why}")
+    else:
+        lines.append(f"{f.bold('Recommended:')} none recorded")
+    lines.append(f"{f.bold('Chosen by the customer:')} "
+                 f"{f'option {s.chosen.number}' if s.chosen else 'none recorded'}")
+    return lines
+
+
+def _groups(s: Summary, f: _Fmt) -> list[Group]:
+    none = f.italic("none recorded")
+    words = [f"• {f.quote(w)}" for w in s.customer_words] or [none]
+    listen = [*words,
+              f"{f.bold('Impact:')} {f.quote(s.impact) if s.impact else none}",
+              f"{f.bold('What is behind it:')} "
+              f"{', '.join(f.quote(d) for d in s.drivers) if s.drivers else none}"]
+    restate = [f.quote(s.restatement) if s.restatement else none]
+    if s.restatement:
+        restate.append("Confirmed by the customer." if s.restatement_confirmed
+                       else "Not confirmed by the customer.")
+    timings = [
+        f"Owner named after {_dur(s.time_to_owner)}",
+        f"Restatement confirmed after {_dur(s.time_to_restatement_confirmed)}",
+        f"Resolved after {_dur(s.time_to_resolution)}",
+        f"Total {'duration' if s.is_final else 'so far'}: {_dur(s.total_duration)}",
+    ]
+    actions = []
+    for a in s.actions:
+        state = f"done {f.when(a.done_at)}" if a.done_at else "open"
+        icon = "✅" if a.done_at else "⬜"
+        actions.append(f"{icon} {f.bold(f'A{a.number}')} {f.quote(a.text)} · owner "
+                       f"{f.who(a.owner, 'none')} · {state}")
+    checkins = []
+    for c in s.checkins:
+        done = (f"done {f.when(c.done_at)}" + (f" by {mention(c.done_by)}" if c.done_by else "")
+                if c.done_at else "pending")
+        checkins.append(f"{'✅' if c.done_at else '⏳'} {f.bold(f'C{c.number}')} due "
+                        f"{f.when(c.due_at)} · {done}")
+    return [
+        ("Overview", _overview(s, f)),
+        ("What happened", [f.quote(s.description)]),
+        ("Listen: the customer's words", listen),
+        ("Restate", restate),
+        ("Own", [f"{f.bold('Owner:')} {f.who(s.owner)} · "
+                 f"{f.bold('Communicator:')} {f.who(s.communicator)}"]),
+        ("Timings", timings),
+        ("Steps", [_step_line(st, s, f) for st in s.steps]),
+        ("Customer updates", _cadence(s, f)),
+        ("Promises", _promises(s, f)),
+        ("Options", _options(s, f)),
+        ("Resolution", [f.quote(s.resolution) if s.resolution else none]),
+        ("Root cause", [f.quote(s.root_cause) if s.root_cause else none]),
+        ("Lessons", [f"• {f.quote(x)}" for x in s.lessons] or [none]),
+        (f"Prevention actions ({len(s.actions_open)} open)", actions or [none]),
+        ("Parked topics", [f"• {f.quote(p.text)} ({mention(p.added_by)})" for p in s.parked]
+         or [none]),
+        ("Check-ins", checkins or [none]),
+    ]
+
+
+def _title(s: Summary, customer: str) -> str:
+    return f"{'Summary' if s.is_final else 'Summary so far'}: {s.key} · {customer}"
+
+
+# --- Slack ------------------------------------------------------------------------------------
+
+
+def _pages(body: list[Block], first_room: int, room: int) -> list[list[Block]]:
+    pages = [body[:first_room]]
+    rest = body[first_room:]
+    while rest:
+        pages.append(rest[:room])
+        rest = rest[room:]
+    return pages
+
+
+def summary_messages(s: Summary) -> list[dict[str, Any]]:
+    """The summary as one or more message bodies (``{"text", "blocks"}``), in order."""
+    body: list[Block] = []
+    for title, lines in _groups(s, SLACK):
+        if title == "Overview":
+            continue  # the first message's context line carries it
+        body += sections([f"*{title}*", *lines])
+    title = _title(s, label(s.customer))
+    overview = " · ".join(_overview(s, SLACK))
+    pages = _pages(body, MESSAGE_MAX_BLOCKS - 2, MESSAGE_MAX_BLOCKS - 1)
+    total = len(pages)
+    out = []
+    for i, page in enumerate(pages, start=1):
+        part = f"{title} (part {i} of {total})" if total > 1 else title
+        if i == 1:
+            blocks: list[Block] = [header(title), context(overview), *page]
+        else:
+            blocks = [context(f"*{s.key}* summary, continued (part {i} of {total})"), *page]
+        out.append(message(part, blocks))
+    return out
+
+
+# --- Markdown ---------------------------------------------------------------------------------
+
+
+def _md_lines(lines: Iterable[str]) -> list[str]:
+    return [line if line.startswith("- ") else f"- {line.removeprefix('• ')}" for line in lines]
+
+
+def summary_markdown(s: Summary) -> str:
+    """The summary as GitHub-flavoured Markdown: ISO UTC times, mentions as ``<@U…>`` ids."""
+    out = [f"# {_title(s, _md_text(' '.join(s.customer.split())))}", ""]
+    for title, lines in _groups(s, MARKDOWN):
+        out += [f"## {title}", "", *_md_lines(lines), ""]
+    return "\n".join(out).rstrip() + "\n"
+
