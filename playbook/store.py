@@ -26,6 +26,7 @@ Decisions worth knowing before changing anything here:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -59,7 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -90,6 +91,7 @@ from playbook.parse import normalize_customer
 
 __all__ = [
     "NAMING_CONVENTION",
+    "PERSISTED_FIELDS",
     "Base",
     "OutboxItem",
     "StaleIncident",
@@ -135,6 +137,8 @@ NAMING_CONVENTION: dict[str, str] = {
 
 SQLITE_BUSY_TIMEOUT = 15.0
 """Seconds a SQLite writer waits for another's transaction before giving up (default)."""
+
+log = logging.getLogger(__name__)
 
 _ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
 
@@ -528,11 +532,22 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def ping(engine: Engine) -> bool:
-    """True when the database answers `SELECT 1` (for /healthz); never raises."""
+    """True when the database answers ``SELECT 1`` (for /healthz); never raises.
+
+    Runs on the raw DBAPI connection, outside SQLAlchemy's transaction handling: on SQLite every
+    transaction begins IMMEDIATE, which would make a health check queue behind a writer.
+    """
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            raw.close()
+    except Exception as exc:  # DBAPI errors from a raw cursor are not wrapped by SQLAlchemy
+        log.warning("database ping failed: %s", exc)
         return False
     return True
 
@@ -847,6 +862,7 @@ def save_incident(session: Session, incident: Incident) -> Incident:
     """
     if incident.id is None:
         raise ValueError("save_incident needs a loaded incident (id is None); use add_incident")
+    wanted = [(spec, _keyed_items(spec, getattr(incident, spec.field))) for spec in _CHILDREN]
     incidents = IncidentRow.__table__
     result = session.execute(
         update(incidents)
@@ -860,11 +876,10 @@ def save_incident(session: Session, incident: Incident) -> Incident:
     if row is None:  # pragma: no cover - the UPDATE above just matched it
         raise StaleIncident(incident.id, incident.version)
     try:
-        for spec in _CHILDREN:
+        for spec, items in wanted:
             collection: list[Any] = getattr(row, spec.field)
             existing = {child.number: child for child in collection}
-            wanted = _keyed_items(spec, getattr(incident, spec.field))
-            for key, values in wanted:
+            for key, values in items:
                 child = existing.pop(key, None)
                 if child is None:
                     collection.append(spec.row_type(team_id=row.team_id, number=key, **values))

@@ -138,10 +138,7 @@ def socket_app(slack: LocalSlack, seen: dict[str, list[Any]]) -> Iterator[Socket
     handler.connect()
     slack.wait_for_socket()
     yield handler
-    # Drop the link from our side first: otherwise close() waits ~3 s on the client's recv().
-    handler.client.auto_reconnect_enabled = False
-    slack.socket_disconnect(None)
-    handler.close()
+    slack.close_socket_client(handler)  # a bare close() costs ~3 s and can race
 
 
 # ---------------------------------------------------------------------- HTTP requests
