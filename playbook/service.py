@@ -9,6 +9,8 @@ a fresh read (optimistic concurrency), so two people acting at once both land.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,7 +38,7 @@ from playbook.text import esc, plain
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
 
 
 class BatchError(PlaybookError):
@@ -121,6 +123,8 @@ class Service:
                     return work(session, self.clock())
             except store.StaleIncident:
                 log.debug("concurrent change; retrying (attempt %d)", attempt + 1)
+                # jittered backoff so racing writers stop colliding in lockstep
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
         raise PlaybookError("Too many people changed this incident at once; please try again.")
 
     # --- use cases ----------------------------------------------------------------------------
