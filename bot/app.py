@@ -161,7 +161,6 @@ def create_app(settings: Settings, deps: Deps, *, client: WebClient,
     from bot.listeners import actions, commands, events, home, views
 
     app = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         client=client,
         process_before_response=True,

@@ -124,7 +124,7 @@ class Service:
             except store.StaleIncident:
                 log.debug("concurrent change; retrying (attempt %d)", attempt + 1)
                 # jittered backoff so racing writers stop colliding in lockstep
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         raise PlaybookError("Too many people changed this incident at once; please try again.")
 
     # --- use cases ----------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def register(app: App, deps: Deps) -> None:
         user = body["user"]["id"]
         inc = _incident(deps, action.get("value"))
         assert inc.id is not None
-        builder = blocks.MODALS.get(what)
+        builder = blocks.MODALS.get(action["action_id"])
         if builder is not None:
             client.views_open(trigger_id=body["trigger_id"], view=builder(inc))
             ack()

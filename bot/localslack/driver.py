@@ -80,10 +80,14 @@ class SlackSide(Workspace):
         raise RuntimeError("Socket Mode needs a started LocalSlack")
 
     def _send(self, app_url: str | None, *, via: Via, kind: str, payload: dict[str, Any],
-              what: str, timeout: float, retry_num: int | None = None,
+              what: str, timeout: float | None, retry_num: int | None = None,
               retry_reason: str | None = None) -> Reply:
-        """Deliver one request. kind: slash_commands | interactive | events_api."""
+        """Deliver one request. kind: slash_commands | interactive | events_api.
+
+        ``timeout`` (None: 10 s over HTTP; over Socket Mode Slack's ack window plus 2 s, since
+        an app with no matching listener never acks) bounds the wait for the answer."""
         if via == "socket":
+            wait = timeout if timeout is not None else self.ack_timeout + 2.0
             envelope: dict[str, Any] = {
                 "envelope_id": secrets.token_hex(16), "type": kind, "payload": payload,
                 "accepts_response_payload": kind != "events_api"}
@@ -91,7 +95,7 @@ class SlackSide(Workspace):
                 envelope["retry_attempt"] = retry_num or 0
                 envelope["retry_reason"] = retry_reason or ""
             start = time.monotonic()
-            acked, body = self._socket_deliver(envelope, timeout)
+            acked, body = self._socket_deliver(envelope, wait)
             reply = Reply(200 if acked else 0, body, time.monotonic() - start, sent=payload)
         else:
             if not app_url:
@@ -111,7 +115,8 @@ class SlackSide(Workspace):
                 headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
             headers.update(self.sign(body_text))
             headers["User-Agent"] = "Slackbot 1.0 (+https://api.slack.com/robots)"
-            reply = self.send_raw(app_url, body_text, headers, timeout=timeout)
+            reply = self.send_raw(app_url, body_text, headers,
+                                  timeout=timeout if timeout is not None else 10.0)
             reply.sent = payload
         if reply.status == 200 and reply.elapsed > self.ack_timeout:
             self.violation(f"{what}: acked after {reply.elapsed:.2f} s; Slack gives up after "
@@ -149,7 +154,8 @@ class SlackSide(Workspace):
     # ------------------------------------------------------------------ requests
     def command(self, app_url: str | None, text: str, *, user_id: str,
                 channel_id: str | None = None, command: str = "/incident",
-                team_id: str | None = None, via: Via = "http", timeout: float = 10.0) -> Reply:
+                team_id: str | None = None, via: Via = "http",
+                timeout: float | None = None) -> Reply:
         """A slash command typed by ``user_id`` in ``channel_id`` (None: the DM with the bot).
         ``text`` is what Slack sends: already escaped, mentions as ``<@U123|name>``."""
         chan = self._where(channel_id, user_id)
@@ -195,7 +201,7 @@ class SlackSide(Workspace):
                      value: Any = None, message_ts: str | None = None,
                      channel_id: str | None = None, view_id: str | None = None,
                      block_id: str | None = None, selected: Any = None, via: Via = "http",
-                     timeout: float = 10.0) -> Reply:
+                     timeout: float | None = None) -> Reply:
         """A user clicks/selects ``action_id`` on a stored message (``message_ts``) or an open
         view (``view_id``: modal or App Home). ``selected`` is the choice for selects and
         pickers (option values, user/channel ids, dates); buttons send their own value."""
@@ -244,7 +250,7 @@ class SlackSide(Workspace):
     def submit_view(self, app_url: str | None, *, user_id: str, view_id: str,
                     values: dict[str, dict[str, Any]] | None = None,
                     fields: dict[str, Any] | None = None, via: Via = "http",
-                    timeout: float = 10.0) -> Reply:
+                    timeout: float | None = None) -> Reply:
         """The user presses Submit. ``fields`` are simple values by action_id/block_id;
         ``values`` raw ``state.values`` entries layered on top. The ack's response_action
         (errors/update/push/clear, or none: close) is applied to the modal stack."""
@@ -307,7 +313,7 @@ class SlackSide(Workspace):
                 self.violation(f"{where}: body without a valid response_action: {body!r:.200}")
 
     def close_view(self, app_url: str | None, *, user_id: str, view_id: str,
-                   via: Via = "http", timeout: float = 10.0) -> Reply | None:
+                   via: Via = "http", timeout: float | None = None) -> Reply | None:
         """The user closes a modal: Slack sends view_closed only if notify_on_close."""
         with self._lock:
             stored = self._open_view(view_id, user_id)
@@ -322,7 +328,7 @@ class SlackSide(Workspace):
 
     def message_shortcut(self, app_url: str | None, *, user_id: str, channel_id: str,
                          message_ts: str, callback_id: str, via: Via = "http",
-                         timeout: float = 10.0) -> Reply:
+                         timeout: float | None = None) -> Reply:
         chan, msg = self._locate_message(message_ts, channel_id)
         payload = self._base("message_action", user_id)
         payload.update(callback_id=callback_id, action_ts=f"{time.time():.6f}",
@@ -336,7 +342,7 @@ class SlackSide(Workspace):
                           what=f"message_action {callback_id}", timeout=timeout)
 
     def global_shortcut(self, app_url: str | None, *, user_id: str, callback_id: str,
-                        via: Via = "http", timeout: float = 10.0) -> Reply:
+                        via: Via = "http", timeout: float | None = None) -> Reply:
         payload = self._base("shortcut", user_id)
         payload.update(callback_id=callback_id, action_ts=f"{time.time():.6f}")
         return self._send(app_url, via=via, kind="interactive", payload=payload,
@@ -344,7 +350,7 @@ class SlackSide(Workspace):
 
     def event(self, app_url: str | None, event: dict[str, Any], *, event_id: str | None = None,
               retry_num: int | None = None, retry_reason: str | None = None,
-              via: Via = "http", timeout: float = 10.0) -> Reply:
+              via: Via = "http", timeout: float | None = None) -> Reply:
         """An Events API delivery; pass the same ``event_id`` with ``retry_num`` to replay
         one as Slack's retry does."""
         event = dict(event)
@@ -364,7 +370,7 @@ class SlackSide(Workspace):
                           retry_num=retry_num, retry_reason=retry_reason)
 
     def app_home_opened(self, app_url: str | None, *, user_id: str, via: Via = "http",
-                        timeout: float = 10.0) -> Reply:
+                        timeout: float | None = None) -> Reply:
         dm = self._where(None, user_id)
         event: dict[str, Any] = {"type": "app_home_opened", "user": user_id,
                                  "channel": dm.id, "tab": "home"}
@@ -375,14 +381,11 @@ class SlackSide(Workspace):
 
     def user_message(self, app_url: str | None, *, channel_id: str | None, user_id: str,
                      text: str, thread_ts: str | None = None, via: Via = "http",
-                     timeout: float = 10.0) -> Reply:
+                     timeout: float | None = None) -> Reply:
         """A person posts ``text`` (stored like any message), then the message event goes
         to the app."""
         chan = self._where(channel_id, user_id)
-        with self._lock:
-            msg = Message(self._new_ts(), chan.id, user_id, text, thread_ts=thread_ts,
-                          is_bot=False)
-            self._messages[chan.id].append(msg)
+        msg = self.add_message(chan.id, user_id, text, thread_ts=thread_ts)
         kind = "im" if chan.is_im else "mpim" if chan.is_mpim else (
             "group" if chan.is_private else "channel")
         event: dict[str, Any] = {"type": "message", "channel": chan.id, "user": user_id,

@@ -167,6 +167,19 @@ class Workspace:
             self._messages.setdefault(cid, [])
             return copy.deepcopy(chan)
 
+    def add_message(self, channel_id: str, user_id: str, text: str, *,
+                    thread_ts: str | None = None,
+                    blocks: list[dict[str, Any]] | None = None) -> Message:
+        """Seed a message a person wrote (no event is sent; see ``user_message`` for that)."""
+        with self._lock:
+            if channel_id not in self._channels:
+                raise KeyError(f"unknown channel {channel_id}; seed it with add_channel")
+            self._ensure_user(user_id)
+            msg = Message(self._new_ts(), channel_id, user_id, text, blocks, thread_ts=thread_ts,
+                          is_bot=user_id == self.bot_user_id)
+            self._messages[channel_id].append(msg)
+            return copy.deepcopy(msg)
+
     def _ensure_user(self, user_id: str) -> User:
         with self._lock:
             if user_id not in self._users:

@@ -310,6 +310,13 @@ def test_conversation_lifecycle_and_membership_errors(slack: LocalSlack) -> None
     assert error_of(lambda: client.chat_postMessage(channel=chan["id"],
                                                     text="hi")) == "is_archived"
     client.conversations_unarchive(channel=chan["id"])
+    theirs = slack.add_message(chan["id"], USER, "customer says: it is down again")
+    assert error_of(lambda: client.chat_update(channel=chan["id"], ts=theirs.ts,
+                                               text="edited")) == "cant_update_message"
+    assert error_of(lambda: client.chat_update(channel=chan["id"], ts="1.000001",
+                                               text="x")) == "message_not_found"
+    slack.add_usergroup("S0LEADS", "leads", [USER])
+    assert client.usergroups_users_list(usergroup="S0LEADS")["users"] == [USER]
     assert error_of(lambda: client.conversations_unarchive(channel=chan["id"])) == "not_archived"
     assert error_of(lambda: client.api_call("chat.explode")) == "unknown_method"
     assert error_of(lambda: WebClient(base_url=slack.api_url).auth_test()) == "not_authed"

@@ -136,7 +136,7 @@ def test_concurrent_commands_on_one_incident_all_land(service: Service) -> None:
         try:
             for k in range(5):
                 service.command(inc.id, Actor(f"U{n}"), "park", f"topic {n}-{k}")
-        except BaseException as err:  # noqa: BLE001 - reported below
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=park, args=(n,)) for n in range(4)]
@@ -177,7 +177,7 @@ def test_two_writers_who_both_read_first_both_land(service: Service,
     def act(verb: str, arg: str) -> None:
         try:
             results.append(service.command(inc.id, ALICE, verb, arg))
-        except BaseException as err:  # noqa: BLE001
+        except BaseException as err:
             results.append(err)
 
     threads = [threading.Thread(target=act, args=a)
