@@ -156,6 +156,8 @@ def configure_logging(settings: Any = None, *, stream: IO[str] | None = None) ->
     root = logging.getLogger()
     level = getattr(settings, "log_level", None) or "INFO"
     root.setLevel(level)
+    # Alembic narrates every plugin it loads at INFO; keep start-up quiet unless debugging.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
         root.removeHandler(old)
         old.close()

@@ -163,11 +163,15 @@ class LocalBot:
                 return store.pending_outbox_count(session) == 0
         self.slack.wait_for(drained, timeout, message="the outbox to drain")
 
-    def advance(self, delta: timedelta) -> None:
-        """Let time pass and fire what came due, as the scheduler would."""
+    def advance(self, delta: timedelta, step: timedelta = timedelta(minutes=1)) -> None:
+        """Let time pass a step at a time, firing what comes due as the scheduler would."""
         assert self.runtime is not None
-        self.clock.advance(delta)
-        self.runtime.scheduler.run_due()
+        remaining = delta
+        while remaining > timedelta(0):
+            moved = min(step, remaining)
+            self.clock.advance(moved)
+            remaining -= moved
+            self.runtime.scheduler.run_due()
         self.settle()
 
     # --- looking at Slack --------------------------------------------------------------------

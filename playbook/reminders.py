@@ -36,15 +36,17 @@ def _late(reminder: Reminder, now: datetime) -> str:
     late = now - reminder.due_at
     if late < LATE_NOTICE:
         return ""
-    return f" _(This reminder is {fmt_duration(late)} late: the bot was not running.)_"
+    return (f" _(This reminder is {fmt_duration(late)} late: the bot could not send it at its "
+            "time.)_")
 
 
 def _since_last(inc: Incident, now: datetime) -> str:
     start = clock_start(inc)
     if start is None:
         return ""
-    what = "the last customer update" if inc.updates else "the clock started"
-    return f"{fmt_duration(now - start)} since {what}"
+    if inc.updates and inc.updates[-1].at == start:
+        return f"{fmt_duration(now - start)} since the last customer update"
+    return f"{fmt_duration(now - start)} since the update interval was set, with no update yet"
 
 
 def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | None:
@@ -72,8 +74,8 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
              f"customer, then `/incident update &lt;what you said&gt;`.{late}")
     elif kind is ReminderKind.ESCALATE:
         inc.escalations_fired += 1
-        text = (f"🚨 {inc.key} ({esc(inc.customer)}, {inc.severity}): the customer has had no "
-                f"update for {_since_last(inc, now)} (agreed every "
+        text = (f"🚨 {inc.key} ({esc(inc.customer)}, {inc.severity}): the customer is waiting: "
+                f"{_since_last(inc, now)} (agreed every "
                 f"{fmt_duration(inc.cadence or timedelta())}). Owner: "
                 f"{mention(inc.owner) if inc.owner else 'nobody'}, communicator: "
                 f"{mention(inc.communicator) if inc.communicator else 'nobody'}.{late}")
