@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
@@ -9,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.app import ephemeral
-from playbook import cadence, rules
+from playbook import cadence, rules, stats
 from playbook.errors import ParseError, PlaybookError
 from playbook.service import Origin
 from playbook.text import channel_link, date_token, esc, fmt_duration
@@ -44,8 +45,11 @@ def register(app: App, deps: Deps) -> None:
         elif verb == "list":
             ack(ephemeral(list_text(deps, team)))
         elif verb == "stats":
-            raise PlaybookError("`/incident stats` is not available yet; "
-                                "`/incident list` shows what is open.")
+            days = stats.parse_period(arg)
+            since = deps.clock() - timedelta(days=days)
+            figures = stats.compute(deps.service.list_incidents(team, since=since), since=since,
+                                    now=deps.clock())
+            ack(ephemeral(stats.render(figures, days)))
         elif verb in rules.COMMANDS:
             inc = deps.service.incident_for_channel(channel)
             if inc is None or inc.id is None:

@@ -1,6 +1,6 @@
-"""Workspace events: deduplicated (Slack retries them), then recorded or ignored on purpose.
+"""Workspace events: each event_id handled once (Slack retries them), then acted on.
 
-Every event the manifest subscribes to has a listener here, so none is logged as unhandled.
+Every event the manifest subscribes to has a listener (App Home's is in `home`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUIET_EVENTS = (
-    "member_joined_channel", "member_left_channel", "reaction_added", "channel_archive",
-    "channel_unarchive", "channel_rename", "group_archive", "group_unarchive", "group_rename",
-)
-
 
 def register(app: App, deps: Deps) -> None:
     @app.middleware
@@ -32,9 +27,6 @@ def register(app: App, deps: Deps) -> None:
             return BoltResponse(status=200, body="")
         next()
         return None
-
-    for name in QUIET_EVENTS:
-        app.event(name)(lambda: None)
 
     @app.event("tokens_revoked")
     @app.event("app_uninstalled")

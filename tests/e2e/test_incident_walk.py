@@ -81,6 +81,8 @@ def test_whole_incident_by_typed_commands(any_bot: LocalBot) -> None:
     reply = bot.command("close", channel=channel_id)
     assert "Closed INC-1" in reply.body["text"]
 
+    figures = bot.command("stats 7d", user=LEAD).body["text"]
+    assert "1 opened, 1 closed" in figures, figures
     summary = "\n".join(bot.lines(bot.leads.id))
     assert "INC-1" in summary and "devices kept a stale setup state" in summary
     assert "they want a refund" in summary, "parked topics come back after the fix"

@@ -19,6 +19,7 @@ PURE = [
     "text",
     "summary",
     "reminders",
+    "stats",
 ]
 BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
 BANNED_CALLS = {
