@@ -530,6 +530,33 @@ def action(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     )
 
 
+def checkin(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    pending = [c for c in inc.checkins if c.done_at is None]
+    if not pending:
+        raise PlaybookError(f"{inc.key} has no check-in waiting; they are scheduled when it is "
+                            "resolved.")
+    first, _, rest = plain(arg).strip().partition(" ")
+    if first[:1] in ("C", "c") and first[1:].isdigit():
+        n = parse.parse_ref(first, "C", "check-in")
+        found = next((c for c in inc.checkins if c.number == n), None)
+        if found is None:
+            raise NotFound(f"There is no check-in C{n}; this incident has "
+                           f"{len(inc.checkins)}.")
+        if found.done_at is not None:
+            raise PlaybookError(f"C{n} is already done.")
+        notes = rest.strip()
+    else:
+        found, notes = pending[0], plain(arg).strip()
+    found.done_at, found.done_by = ctx.now, actor.user_id
+    said = f": {_quote(notes)}" if notes else "."
+    return Result(
+        f"Recorded check-in C{found.number} with {esc(inc.customer)}.",
+        [_line(ctx, actor, "checkin", f"{mention(actor.user_id)} checked in with the customer "
+               f"(C{found.number}){said}")],
+        [Reschedule()],
+    )
+
+
 def done(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     n = parse.parse_ref(arg.strip(), "A", "action")
     found = next((a for a in inc.actions if a.number == n), None)

@@ -106,7 +106,8 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
             return None
         inc.reminders_fired += 1
         text = (f"🤝 Time to check in with {esc(inc.customer)} about {inc.key} (check-in "
-                f"{number} of {len(inc.checkins)}): ask how things are since the fix.{late}")
+                f"{number} of {len(inc.checkins)}): ask how things are since the fix, then "
+                f"`/incident checkin C{number} &lt;how it went&gt;`.{late}")
         line(text)
         if inc.owner:
             effects.append(Post(Target.OWNER, text))

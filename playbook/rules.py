@@ -47,6 +47,7 @@ class CommandSpec:
     handler: Handler
     step: Step | None = None
     changes: bool = True  # False for read-only verbs (no timeline, no card refresh)
+    after_close: bool = False  # still allowed once the incident is closed
 
 
 _SPECS = (
@@ -161,6 +162,14 @@ _SPECS = (
         Step.FOLLOW_UP,
     ),
     CommandSpec(
+        "checkin",
+        "checkin [Cn] [how it went]",
+        "record a follow-up check-in with the customer (works after close)",
+        commands.checkin,
+        Step.FOLLOW_UP,
+        after_close=True,
+    ),
+    CommandSpec(
         "done", "done &lt;An&gt;", "mark a prevention action done", commands.done, Step.FOLLOW_UP
     ),
     CommandSpec("close", "close", "close the incident (owner or lead)", commands.close),
@@ -231,7 +240,7 @@ def run_command(
     spec = COMMANDS.get(verb)
     if spec is None:
         raise ParseError(suggest(verb))
-    if incident.status is Status.CLOSED and spec.changes:
+    if incident.status is Status.CLOSED and spec.changes and not spec.after_close:
         raise PlaybookError(f"{incident.key} is closed. `/incident summary` shows how it went.")
     work = copy.deepcopy(incident)
     ctx = Ctx(now=now, policy=policy)

@@ -15,32 +15,39 @@ from bot.blocks._kit import (
     sections,
 )
 
-__all__ = ["REMINDER_KINDS", "reply", "timeline_message"]
+__all__ = ["BUTTONS", "reply", "timeline_message"]
 
 # Timeline kinds that are about a customer update being (nearly) due: they get a button.
-REMINDER_KINDS = frozenset({"due", "nudge", "escalate"})
 
 
 def timeline_message(kind: str, text: str, incident_id: int) -> dict[str, Any]:
     """A timeline line as a message. `text` is mrkdwn the domain already escaped.
 
     Reminders about the update cadence (``due``, ``nudge``, ``escalate``) carry a "Log customer
-    update" button (``card:update``); a step completion and everything else is just the text.
+    update" button (``card:update``), a check-in reminder a "Checked in" one (``card:checkin``);
+    a step completion and everything else is just the text.
     Long text is split over several sections, never cut (up to the 50-block message limit).
     """
     blocks: list[Block] = list(sections([text])) or [section("_(no text)_")]
-    button = kind in REMINDER_KINDS
-    room = MESSAGE_MAX_BLOCKS - (1 if button else 0)
+    label, action = BUTTONS.get(kind, (None, None))
+    room = MESSAGE_MAX_BLOCKS - (1 if action else 0)
     if len(blocks) > room:  # > ~145,000 characters: no real timeline line gets here
         blocks = blocks[:room]
-    if button:
+    if label and action:
         blocks.append(ActionsBlock(block_id="timeline:actions", elements=[ButtonElement(
-            text=plain("Log customer update", BUTTON_TEXT_MAX),
-            action_id="card:update",
+            text=plain(label, BUTTON_TEXT_MAX),
+            action_id=action,
             value=str(incident_id),
             style="primary",
         )]))
     return message(text, blocks)
+
+
+# The button a reminder carries: what the person most likely does next.
+BUTTONS: dict[str, tuple[str, str]] = {
+    **{kind: ("Log customer update", "card:update") for kind in ("due", "nudge", "escalate")},
+    "checkin": ("Checked in with them", "card:checkin"),
+}
 
 
 def reply(text: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from playbook.service import Origin
 if TYPE_CHECKING:
     from bot.app import Deps
 
-DIRECT = {"confirm": "confirm", "close": "close"}
+DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
 
 
 def _incident(deps: Deps, value: str | None) -> Incident:

@@ -276,3 +276,20 @@ def test_reminders_escalate_to_owner_and_leads(bot: LocalBot) -> None:
     assert len([t for t in bot.lines(channel) if t.startswith("🔔")]) == 1, "no repeat"
     assert re.search(r"due .*<!date\^", json.dumps(bot.card(channel).blocks))
     assert LEAD  # the lead is configured from settings
+
+
+def test_checkin_reminder_and_its_button(bot: LocalBot) -> None:
+    bot.command("open Acme: down")
+    channel = bot.incident_channel()
+    bot.command("own", channel=channel)
+    bot.command("resolve fixed", channel=channel)
+    bot.advance(timedelta(days=1, minutes=1), step=timedelta(hours=1))
+    reminders = [m for m in bot.slack.messages(channel) if "card:checkin" in json.dumps(m.blocks)]
+    assert len(reminders) == 1, bot.lines(channel)
+    assert any("check in" in m.text for m in bot.slack.dms(ALICE)), "the owner is told"
+    reply = bot.click("card:checkin", message_ts=reminders[0].ts, channel=channel)
+    assert reply.ok
+    assert bot.runtime is not None
+    checkins = bot.runtime.service.get(bot.slack.team_id, 1).checkins
+    assert checkins[0].done_at is not None and checkins[1].done_at is None
+    assert any("Recorded check-in C1" in e.text for e in bot.slack.ephemerals(ALICE))

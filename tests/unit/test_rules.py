@@ -114,6 +114,7 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
     "lesson": (at_state(), "test device recovery", "", ParseError),
     "action": (at_state(), "add a recovery mode <@U0BOB>", "<@U0BOB>", ParseError),
     "done": (at_state("action add monitoring"), "A1", "A5", PlaybookError),
+    "checkin": (at_state("resolve fixed"), "C2 all good since the fix", "C7", PlaybookError),
     "close": (at_state(*FOLLOWED), "", None, GateError),
     "skip": (at_state("own"), "customer unreachable, restating later", "", ParseError),
     "severity": (at_state(), "sev1", "sev9", ParseError),
@@ -407,3 +408,12 @@ def test_usage_texts_never_contain_raw_angle_brackets() -> None:
                               policy=POLICY)
         except PlaybookError as err:
             assert not raw.search(err.message), (verb, err.message)
+
+
+def test_checkins_can_be_recorded_after_close() -> None:
+    inc = run(opened(), *FOLLOWED, "close")
+    inc = run(inc, "checkin they are happy")
+    assert inc.checkins[0].done_at is not None and inc.checkins[1].done_at is None
+    inc = run(inc, "checkin")
+    with pytest.raises(PlaybookError, match="no check-in waiting"):
+        run(inc, "checkin")
