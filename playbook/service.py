@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import cadence, parse, reminders, rules, store
-from playbook.errors import NotFound, PlaybookError
+from playbook.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
     CreateChannel,
@@ -34,11 +34,15 @@ from playbook.model import (
     Status,
     TimelineEntry,
 )
-from playbook.text import esc, plain
+from playbook.text import esc, mention, plain
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 25
+
+
+class Duplicate(PlaybookError):
+    """The same form arrived twice; the first one already did the work."""
 
 
 class BatchError(PlaybookError):
@@ -138,8 +142,11 @@ class Service:
                                 severity=severity or parsed_sev, origin=origin)
 
     def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
-                    severity: str | None, origin: Origin | None = None) -> Outcome:
+                    severity: str | None, origin: Origin | None = None,
+                    dedupe_key: str | None = None) -> Outcome:
         def work(session: Session, now: datetime) -> Outcome:
+            if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
+                raise Duplicate("That form was already submitted; the incident is open.")
             outcome = rules.open_incident(
                 team_id=team_id, customer=customer, description=description, severity=severity,
                 actor=actor, now=now, policy=self.config.policy,
@@ -161,6 +168,21 @@ class Service:
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
         return self._retrying(work)
+
+    def _record_refusal(self, incident_id: int, actor: Actor, verb: str,
+                        err: PermissionDenied) -> None:
+        """A refused action goes on the timeline too, with who tried: leads see the attempt."""
+        now = self.clock()
+        entry = TimelineEntry(now, "refused", f"⛔ {mention(actor.user_id)} tried "
+                              f"`/incident {esc(verb)}`: {err.message}", actor.user_id)
+        with self.sessions.begin() as session:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None or inc.id is None:
+                return
+            store.append_timeline(session, inc.id, inc.team_id, [entry])
+            store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="timeline",
+                          payload={"text": entry.text, "kind": entry.kind},
+                          requested_by=actor.user_id, now=now)
 
     def tell(self, incident_id: int, user: str, text: str, origin: Origin) -> None:
         """Queue an ephemeral answer for someone (a button's result has nowhere else to go)."""
@@ -216,15 +238,26 @@ class Service:
             saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
                                   now=now)
             return replace(outcome, incident=saved)
-        return self._retrying(work)
+        try:
+            return self._retrying(work)
+        except PermissionDenied as err:
+            self._record_refusal(incident_id, actor, verb, err)  # after the rollback
+            raise
 
     def command_many(self, incident_id: int, actor: Actor, steps: list[tuple[str, str]], *,
-                     origin: Origin | None = None) -> Outcome:
-        """Several verbs from one modal, all or nothing; a refusal names the step that failed."""
+                     origin: Origin | None = None, dedupe_key: str | None = None) -> Outcome:
+        """Several verbs from one modal, all or nothing; a refusal names the step that failed.
+
+        With `dedupe_key` (a hash of the submitted view), a resubmission of the very same form
+        changes nothing: the key is recorded in the same transaction, so a submission that
+        failed can still be sent again.
+        """
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 raise NotFound("That incident no longer exists.")
+            if dedupe_key and not store.remember_event(session, inc.team_id, dedupe_key, now):
+                return Outcome(inc, "")
             merged = Outcome(inc, "")
             replies: list[str] = []
             for index, (verb, arg) in enumerate(steps):
@@ -242,7 +275,12 @@ class Service:
             saved = self._persist(session, merged, origin=origin, requested_by=actor.user_id,
                                   now=now)
             return replace(merged, incident=saved)
-        return self._retrying(work)
+        try:
+            return self._retrying(work)
+        except BatchError as err:
+            if isinstance(err.error, PermissionDenied):
+                self._record_refusal(incident_id, actor, steps[err.index][0], err.error)
+            raise
 
     def attach_channel(self, incident_id: int, channel_id: str, name: str) -> Incident:
         def work(session: Session, now: datetime) -> Outcome:

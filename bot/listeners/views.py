@@ -7,6 +7,7 @@ escaped here to look exactly like typed `/incident` text before it reaches the v
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from slack_bolt import Ack, App
 
 from playbook.errors import PlaybookError
 from playbook.model import Incident
-from playbook.service import BatchError, Origin
+from playbook.service import BatchError, Duplicate, Origin
 from playbook.text import esc
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def register(app: App, deps: Deps) -> None:
         if errors := _too_long(values):
             ack(response_action="errors", errors=errors)
             return
+        dedupe = submission_key(view)
         if name == "open":
             channel = meta.get("channel_id")
             try:
@@ -139,9 +141,12 @@ def register(app: App, deps: Deps) -> None:
                     team, deps.people.actor(user), customer=value(values, "customer") or "",
                     description=value(values, "what") or "",
                     severity=value(values, "severity"),
-                    origin=Origin(channel_id=channel, reply_later=True))
+                    origin=Origin(channel_id=channel, reply_later=True), dedupe_key=dedupe)
+            except Duplicate:
+                ack()
+                return
             except PlaybookError as err:
-                ack(response_action="errors", errors={"customer": err.message[:150]})
+                ack(response_action="errors", errors={"customer": _short(err.message)})
                 return
             ack()
             deps.after(outcome)
@@ -157,13 +162,24 @@ def register(app: App, deps: Deps) -> None:
         try:
             outcome = deps.service.command_many(
                 inc.id, actor, [(verb, arg) for verb, arg, _ in steps],
-                origin=Origin(channel_id=inc.channel_id, reply_later=True))
+                origin=Origin(channel_id=inc.channel_id, reply_later=True), dedupe_key=dedupe)
         except BatchError as err:
             block = steps[err.index][2]
             ack(response_action="errors", errors={block: _short(err.message)})
             return
         ack()
         deps.after(outcome)
+
+
+def submission_key(view: dict) -> str:
+    """Identifies one submission of one form: the same view with the same values.
+
+    Slack may deliver a submission twice (a retry, a double press); the second must change
+    nothing. A corrected resubmission after an inline error has other values, so it passes.
+    """
+    state = json.dumps(view.get("state", {}), sort_keys=True)
+    digest = hashlib.sha256(f"{view.get('id')}|{view.get('hash')}|{state}".encode()).hexdigest()
+    return f"view:{digest[:48]}"
 
 
 def _short(message: str) -> str:

@@ -293,3 +293,31 @@ def test_checkin_reminder_and_its_button(bot: LocalBot) -> None:
     checkins = bot.runtime.service.get(bot.slack.team_id, 1).checkins
     assert checkins[0].done_at is not None and checkins[1].done_at is None
     assert any("Recorded check-in C1" in e.text for e in bot.slack.ephemerals(ALICE))
+
+
+def test_a_refused_action_is_on_the_timeline_with_who_tried(bot: LocalBot) -> None:
+    bot.command("open Acme: down")
+    channel = bot.incident_channel()
+    bot.command("own", channel=channel)
+    reply = bot.command("skip no time", user=BOB, channel=channel)
+    assert "Only the owner" in reply.body["text"]
+    refusals = [t for t in bot.lines(channel) if t.startswith("⛔")]
+    assert len(refusals) == 1 and "<@U0BOB>" in refusals[0] and "skip" in refusals[0]
+
+
+def test_the_same_form_submitted_twice_changes_nothing_twice(bot: LocalBot) -> None:
+    from urllib.parse import urlencode
+
+    bot.command("open Acme: down")
+    channel = bot.incident_channel()
+    _click_card(bot, channel, "promise")
+    due = datetime.now(UTC) + timedelta(hours=2)
+    first = bot.submit(_open_view(bot)["id"], {"what": "a status call", "due": due})
+    assert first.ok
+    body = urlencode({"payload": json.dumps(first.sent)})
+    again = bot.slack.send_raw(bot.events_url, body, {
+        **bot.slack.sign(body), "Content-Type": "application/x-www-form-urlencoded"})
+    bot.settle()
+    assert again.status == 200
+    assert bot.runtime is not None
+    assert len(bot.runtime.service.get(bot.slack.team_id, 1).promises) == 1
