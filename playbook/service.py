@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import cadence, parse, reminders, rules, store
+from playbook import cadence, parse, recurrence, reminders, rules, store
 from playbook.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
@@ -152,16 +152,13 @@ class Service:
                 actor=actor, now=now, policy=self.config.policy,
                 responders=self.config.responders, private=self.config.private_channels)
             since = now - timedelta(days=self.config.recurrence_days)
-            earlier = store.find_by_customer(session, team_id, customer, since, None)
+            earlier = store.list_incidents(session, team_id, opened_since=since)
+            warning = recurrence.note(recurrence.related(outcome.incident, earlier), customer,
+                                      self.config.recurrence_days)
             reply = outcome.reply
-            if earlier:
-                keys = ", ".join(e.key for e in earlier[:5])
-                note = (f"⚠️ {esc(customer)} has had {len(earlier)} other incident"
-                        f"{'s' if len(earlier) > 1 else ''} in the last "
-                        f"{self.config.recurrence_days} days ({keys}). Same gap again? Check "
-                        "their root causes and actions.")
-                outcome.timeline.append(TimelineEntry(now, "recurrence", note))
-                reply = f"{reply}\n{note}"
+            if warning:
+                outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
+                reply = f"{reply}\n{warning}"
             saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
                                   now=now, new=True)
             return replace(outcome, incident=saved,

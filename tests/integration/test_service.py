@@ -108,9 +108,9 @@ def test_recurrence_is_flagged_on_open(service: Service, clock: Clock) -> None:
     service.open("T1", ALICE, "ACME, Inc.: screens down")
     clock.now += timedelta(days=10)
     second = service.open("T1", ALICE, "Acme Inc: screens down again")
-    assert "INC-1" in second.reply and "last 90 days" in second.reply
+    assert "INC-1" in second.reply and "second crisis for Acme Inc in 90 days" in second.reply
     other_team = service.open("T2", ALICE, "Acme Inc: screens down")
-    assert "last 90 days" not in other_team.reply, "another workspace is not a repeat"
+    assert "crisis for" not in other_team.reply, "another workspace is not a repeat"
 
 
 def test_reminders_fire_once_and_mark_promises_missed(service: Service, clock: Clock) -> None:

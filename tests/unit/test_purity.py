@@ -20,6 +20,8 @@ PURE = [
     "summary",
     "reminders",
     "stats",
+    "export",
+    "recurrence",
 ]
 BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
 BANNED_CALLS = {
