@@ -1,0 +1,67 @@
+"""`crisisbot report` and `crisisbot stats`: leads' views that need the database, not Slack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot import blocks
+from bot.config import Settings
+from playbook import export, stats, store
+from playbook.errors import PlaybookError
+from playbook.model import Incident
+from playbook.parse import parse_ref
+from playbook.summary import summarize
+
+
+def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident, list]:
+    number = parse_ref(key.upper().removeprefix("INC-"), "", "incident")
+    engine = store.make_engine(settings.database_url)
+    try:
+        with store.make_session_factory(engine)() as session:
+            found = store.find_by_number(session, number, team_id=team)
+            if not found:
+                raise PlaybookError(f"There is no INC-{number}"
+                                    + (f" in workspace {team}." if team else "."))
+            if len(found) > 1:
+                teams = ", ".join(sorted(i.team_id for i in found))
+                raise PlaybookError(f"INC-{number} exists in several workspaces ({teams}); "
+                                    "pick one with --team.")
+            inc = found[0]
+            assert inc.id is not None
+            return inc, store.get_timeline(session, inc.id)
+    finally:
+        engine.dispose()
+
+
+def report(settings: Settings, key: str, *, fmt: str, out: str | None,
+           team: str | None) -> int:
+    inc, timeline = _incident(settings, key, team)
+    summary = summarize(inc, datetime.now(UTC))
+    if fmt == "json":
+        text = json.dumps(export.report_json(summary, timeline), indent=2, ensure_ascii=False)
+    else:
+        text = blocks.summary_markdown(summary)
+    if out:
+        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"Wrote {inc.key} to {out}.", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def print_stats(settings: Settings, *, period: str, team: str | None) -> int:
+    days = stats.parse_period(period)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    engine = store.make_engine(settings.database_url)
+    try:
+        with store.make_session_factory(engine)() as session:
+            incidents = store.list_all_incidents(session, team_id=team, opened_since=since)
+    finally:
+        engine.dispose()
+    print(stats.render(stats.compute(incidents, since=since, now=now), days)
+          .replace("*", ""))
+    return 0

@@ -1,0 +1,58 @@
+"""`crisisbot report` and `crisisbot stats` read what a real incident left in the database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.sandbox import LocalBot
+
+
+@pytest.fixture
+def finished_db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    with LocalBot(database_url=url) as bot:
+        bot.command("open sev1 Acme: lobby screens down")
+        channel = bot.incident_channel()
+        for line in ("listen all 12 screens", "cadence 30m", "own", "park a refund",
+                     "rootcause stale state &lt;b&gt;"):  # as Slack sends a typed <b>
+            bot.command(line, channel=channel)
+    return url
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, finished_db: str) -> None:
+    for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATABASE_URL", finished_db)
+    monkeypatch.chdir(tmp_path)  # no developer .env
+
+
+def test_report_markdown_and_json(cli_env: None, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "INC-1"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("# ") and "INC-1" in markdown and "a refund" in markdown
+    out = tmp_path / "inc1.json"
+    assert main(["report", "inc-1", "--format", "json", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "crisisbot.report/1" and doc["summary"]["severity"] == "sev1"
+    assert doc["summary"]["root_cause"] == "stale state <b>", "stored as typed"
+    assert [e["kind"] for e in doc["timeline"]][:2] == ["open", "listen"]
+
+
+def test_report_of_a_missing_incident_is_one_line(cli_env: None,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "INC-9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "crisisbot: There is no INC-9."
+
+
+def test_stats(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--since", "7d"]) == 0
+    text = capsys.readouterr().out
+    assert "1 opened, 0 closed, 1 still open" in text and "sev1: 1" in text
+    assert main(["stats", "--since", "2w"]) == 2
