@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=("md", "json"), default="md")
     rep.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     rep.add_argument("--team", metavar="T", help="workspace id, when several share a database")
+    rep.add_argument("--chart", metavar="FILE",
+                     help="also write the cadence chart as a PNG (needs the [chart] extra)")
     st = sub.add_parser("stats", help="figures for leads across incidents")
     st.add_argument("--since", default="30d", help="7d, 30d (default) or 90d")
     st.add_argument("--team", metavar="T", help="only this workspace")
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _database_errors(settings):
                 if args.command == "report":
                     return reports.report(settings, args.incident, fmt=args.format,
-                                          out=args.out, team=args.team)
+                                          out=args.out, team=args.team, chart_out=args.chart)
                 return reports.print_stats(settings, period=args.since, team=args.team)
     except ConfigError as err:
         print(f"crisisbot: {err}", file=sys.stderr)

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks
+from bot import blocks, chart
 from bot.config import Settings
 from playbook import cadence, rules, store
 from playbook.model import Incident, Target
@@ -207,10 +207,37 @@ class EffectRunner:
         self.client.views_publish(user_id=user, view=blocks.home(user, mine, overdue, now))
 
     def _do_summary(self, inc: Incident, payload: dict) -> None:
-        messages = blocks.summary_messages(summarize(inc, self.clock()))
+        now = self.clock()
+        png = self._cadence_chart(inc, now)
+        note = None if png is not None or chart.chart_available() else chart.ENABLE_HINT
+        messages = blocks.summary_messages(summarize(inc, now), chart_note=note)
         for channel in self._targets(inc, Target(payload["target"]), None):
             for msg in messages:
                 self.client.chat_postMessage(channel=channel, **msg)
+            if png is not None:
+                self._upload_chart(inc, channel, png)
+
+    def _cadence_chart(self, inc: Incident, now: datetime) -> bytes | None:
+        """The chart is an extra: a bug in it must never cost (or repeat) the summary."""
+        try:
+            return chart.render_cadence_chart(inc, now)
+        except Exception:
+            log.exception("%s: could not draw the cadence chart", inc.key)
+            return None
+
+    def _upload_chart(self, inc: Incident, channel: str, png: bytes) -> None:
+        try:
+            if channel[0] in "UW":  # leads by DM: completeUploadExternal wants a D… id
+                channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            self.client.files_upload_v2(
+                channel=channel, content=png, filename=chart.chart_filename(inc),
+                title=f"{inc.key} customer-update cadence (UTC)",
+                initial_comment=f"📈 *{inc.key}* cadence: updates, due times and gaps over "
+                                "the agreed interval.")
+        except (SlackApiError, SlackClientError) as err:
+            # the summary is already out: raising would retry the row and post it twice
+            log.warning("%s: cadence chart not attached in %s: %s", inc.key, channel,
+                        explain(err))
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -270,12 +297,16 @@ class OutboxWorker:
     """Background threads that drain the outbox; `wake()` after every commit that added rows."""
 
     def __init__(self, runner: EffectRunner, sessions, clock: Callable[[], datetime], *,
-                 threads: int = 4, poll: float = 2.0) -> None:
+                 threads: int = 4, poll: float = 2.0,
+                 lease: timedelta = timedelta(minutes=2)) -> None:
         self.runner = runner
         self.sessions = sessions
         self.clock = clock
         self.threads = threads
         self.poll = poll
+        # How long a claimed row is ours: a replica that dies holding rows delays them this
+        # long (then another replica takes them over), so it must outlast the slowest effect.
+        self.lease = lease
         self.name = f"{os.uname().nodename}:{os.getpid()}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -312,7 +343,7 @@ class OutboxWorker:
         now = self.clock()
         with self.sessions.begin() as session:
             items = store.claim_outbox(session, now=now, worker=self.name,
-                                       lease=timedelta(minutes=2), limit=limit)
+                                       lease=self.lease, limit=limit)
         for item in items:
             self._run_one(item)
         if items:

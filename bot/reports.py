@@ -37,9 +37,15 @@ def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident,
 
 
 def report(settings: Settings, key: str, *, fmt: str, out: str | None,
-           team: str | None) -> int:
+           team: str | None, chart_out: str | None = None) -> int:
+    if chart_out:
+        from bot import chart
+
+        if not chart.chart_available():  # fail fast, before the database
+            raise PlaybookError(chart.ENABLE_HINT)
     inc, timeline = _incident(settings, key, team)
-    summary = summarize(inc, datetime.now(UTC))
+    now = datetime.now(UTC)
+    summary = summarize(inc, now)
     if fmt == "json":
         text = json.dumps(export.report_json(summary, timeline), indent=2, ensure_ascii=False)
     else:
@@ -49,6 +55,11 @@ def report(settings: Settings, key: str, *, fmt: str, out: str | None,
         print(f"Wrote {inc.key} to {out}.", file=sys.stderr)
     else:
         print(text)
+    if chart_out:
+        png = chart.render_cadence_chart(inc, now)
+        assert png is not None
+        Path(chart_out).write_bytes(png)
+        print(f"Wrote {inc.key}'s cadence chart to {chart_out}.", file=sys.stderr)
     return 0
 
 

@@ -220,12 +220,18 @@ def _pages(body: list[Block], first_room: int, room: int) -> list[list[Block]]:
     return pages
 
 
-def summary_messages(s: Summary) -> list[dict[str, Any]]:
-    """The summary as one or more message bodies (``{"text", "blocks"}``), in order."""
+def summary_messages(s: Summary, *, chart_note: str | None = None) -> list[dict[str, Any]]:
+    """The summary as one or more message bodies (``{"text", "blocks"}``), in order.
+
+    `chart_note` (how to enable the cadence chart, when it can't be drawn) goes with the
+    customer-update figures it would have illustrated.
+    """
     body: list[Block] = []
     for title, lines in _groups(s, SLACK):
         if title == "Overview":
             continue  # the first message's context line carries it
+        if title == "Customer updates" and chart_note:
+            lines = [*lines, f"📈 {esc(chart_note)}"]
         body += sections([f"*{title}*", *lines])
     title = _title(s, label(s.customer))
     overview = " · ".join(_overview(s, SLACK))

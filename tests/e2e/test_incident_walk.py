@@ -86,6 +86,8 @@ def test_whole_incident_by_typed_commands(any_bot: LocalBot) -> None:
     summary = "\n".join(bot.lines(bot.leads.id))
     assert "INC-1" in summary and "devices kept a stale setup state" in summary
     assert "they want a refund" in summary, "parked topics come back after the fix"
+    charts = bot.slack.files(bot.leads.id)
+    assert len(charts) == 1 and charts[0].filename == "inc-1-cadence.png", "the chart is attached"
     assert bot.runtime is not None
     stored = bot.runtime.service.get(bot.slack.team_id, 1)
     assert stored.status is Status.CLOSED

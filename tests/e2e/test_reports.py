@@ -56,3 +56,9 @@ def test_stats(cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "1 opened, 0 closed, 1 still open" in text and "sev1: 1" in text
     assert main(["stats", "--since", "2w"]) == 2
+
+
+def test_report_writes_the_cadence_chart(cli_env: None, tmp_path: Path) -> None:
+    chart = tmp_path / "inc1.png"
+    assert main(["report", "INC-1", "--chart", str(chart), "--out", str(tmp_path / "r.md")]) == 0
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -55,6 +55,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "usergroups_users_list": {"usergroups:read"},
     "views_open": set(),
     "views_publish": set(),
+    "conversations_open": {"im:write"},
+    "files_upload_v2": {"files:write"},  # getUploadURLExternal + completeUploadExternal
 }
 
 
@@ -64,7 +66,7 @@ def _called_methods() -> set[str]:
     for path in (REPO / "bot").rglob("*.py"):
         if "localslack" in path.parts:
             continue
-        called.update(re.findall(r"client\.([a-z]+_[A-Za-z_]+)\(", path.read_text()))
+        called.update(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()))
     return called
 
 
