@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from big_incident import T0, big_incident  # noqa: E402
+from big_incident import T0, big_incident
 
-from bot import blocks  # noqa: E402
-from playbook import export  # noqa: E402
-from playbook.summary import summarize  # noqa: E402
+from bot import blocks
+from playbook import export
+from playbook.summary import summarize
 
 TARGET_MS = 200.0
 

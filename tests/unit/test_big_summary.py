@@ -14,7 +14,7 @@ from playbook.model import Actor, Policy
 from playbook.summary import summarize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from big_incident import T0, big_incident  # noqa: E402
+from big_incident import T0, big_incident
 
 
 def test_big_summary_fits_slack_and_keeps_every_item() -> None:
