@@ -7,6 +7,8 @@ listen backlog drops connections under a burst.
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +16,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 EVENTS_PATH = "/slack/events"
+
+log = logging.getLogger(__name__)
 
 
 def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
@@ -28,7 +32,18 @@ def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[b
                            [("Content-Type", "application/json"),
                             ("Content-Length", str(len(body)))])
             return [body]
-        return slack(environ, start_response)
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            # Bolt reads the payload's shape before any listener runs (and again to call the
+            # error handler), so a body it cannot read escapes every handler of ours. Slack
+            # never sends one; whoever did gets a plain 400, not a 500 and a stack trace.
+            log.warning("refused a request whose body Bolt could not read", exc_info=True)
+            body = json.dumps({"ok": False, "error": "malformed_request"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))],
+                           sys.exc_info())
+            return [body]
 
     return wsgi
 

@@ -82,7 +82,10 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
         if isinstance(effect, CreateChannel):
             rows.append(("create_channel", {"private": effect.private,
                                             "invite": list(effect.invite), "notify": notify}))
-    rows.extend(("timeline", {"text": e.text, "kind": e.kind}) for e in outcome.timeline)
+    # notify: a line that can never be posted (channel archived, bot removed) is reported to
+    # the person whose command it records, like every other effect they asked for
+    rows.extend(("timeline", {"text": e.text, "kind": e.kind, "notify": notify})
+                for e in outcome.timeline)
     for effect in outcome.effects:
         if isinstance(effect, Post):
             rows.append(("post", {"target": effect.target.value, "text": effect.text,

@@ -55,7 +55,8 @@ def register(app: App, deps: Deps) -> None:
             if inc is None or inc.id is None:
                 raise PlaybookError(f"`/incident {verb}` works in an incident's channel. "
                                     "`/incident list` shows the open ones; "
-                                    "`/incident open <customer>: <what happened>` starts one.")
+                                    "`/incident open &lt;customer&gt;: &lt;what happened&gt;` "
+                                    "starts one.")
             actor = deps.people.actor(user, with_tz=verb == "promise")
             outcome = deps.service.command(inc.id, actor, verb, arg, origin=origin)
             ack(ephemeral(outcome.reply))
@@ -68,7 +69,7 @@ def list_text(deps: Deps, team: str) -> str:
     incidents = deps.service.open_incidents_by_urgency(team)
     if not incidents:
         return ("No open incidents. Start one with "
-                "`/incident open <customer>: <what happened>`.")
+                "`/incident open &lt;customer&gt;: &lt;what happened&gt;`.")
     now = deps.clock()
     lines = [f"*Open incidents* ({len(incidents)}), overdue first:"]
     for inc in incidents[:40]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
+from bot.redact import uninstall_redaction
 from bot.sandbox import LocalBot
 
 
@@ -24,11 +27,21 @@ def finished_db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, finished_db: str) -> None:
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+            finished_db: str) -> Iterator[None]:
     for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABASE_URL", finished_db)
     monkeypatch.chdir(tmp_path)  # no developer .env
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    # main() configures logging for a whole process; put this test process back as it was
+    uninstall_redaction()
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def test_report_markdown_and_json(cli_env: None, tmp_path: Path,
