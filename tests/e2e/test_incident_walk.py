@@ -323,3 +323,20 @@ def test_the_same_form_submitted_twice_changes_nothing_twice(bot: LocalBot) -> N
     assert again.status == 200
     assert bot.runtime is not None
     assert len(bot.runtime.service.get(bot.slack.team_id, 1).promises) == 1
+
+
+def test_a_double_clicked_button_changes_nothing_twice(bot: LocalBot) -> None:
+    bot.command("open Acme: down")
+    channel = bot.incident_channel()
+    bot.command("restate twelve screens are down", channel=channel)
+    card = bot.card(channel)
+    first = bot.slack.block_action(bot.events_url, user_id=ALICE, action_id="card:confirm",
+                                   message_ts=card.ts, channel_id=channel)
+    second = bot.slack.block_action(bot.events_url, user_id=ALICE, action_id="card:confirm",
+                                    message_ts=card.ts, channel_id=channel)
+    bot.settle()
+    assert first.ok and second.ok
+    confirmations = [t for t in bot.lines(channel) if "confirmed the restatement" in t]
+    assert len(confirmations) == 1
+    told = [e.text for e in bot.slack.ephemerals(ALICE)]
+    assert any("already confirmed" in t for t in told), told
