@@ -9,7 +9,8 @@ Decisions worth knowing before changing anything here:
 * Transactions belong to the caller. Every repository function takes a `Session` and only
   flushes; the service decides when to commit. On SQLite every transaction starts with
   `BEGIN IMMEDIATE` (see `make_engine`), so read-then-write use cases serialize instead of failing
-  with "database is locked" at the first write.
+  with "database is locked" at the first write; only a session whose first call is a repository
+  read (``with sessions() as s:``, never `sessions.begin()`) runs as a plain, lock-free reader.
 * Times are aware UTC datetimes in Python and UTC in the database (`UTCDateTime`); naive
   datetimes are refused on the way in, because guessing their zone is how reminders end up an
   hour off. Intervals are stored as whole seconds.
@@ -49,6 +50,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -421,6 +423,17 @@ class OutboxRow(Base):
     """A Slack side effect recorded in the same transaction as the state that asked for it."""
 
     __tablename__ = "outbox"
+    # Open items only (partial index): `claim_outbox` scans these in id order, so a claim costs
+    # the same with 100 or 100,000 done items behind it (a full scan grew with the history and
+    # ran inside the write transaction every worker queues for).
+    __table_args__ = (
+        Index(
+            "ix_outbox_open",
+            "id",
+            sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(_id())
@@ -486,10 +499,12 @@ def make_engine(
     """Create the engine with the settings each database needs to be safe under concurrency.
 
     SQLite: WAL (readers do not block the writer), foreign keys on, a busy timeout, and every
-    transaction opened with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe: turn
+    write transaction opened with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe: turn
     off the driver's own deferred BEGIN and emit ours on the "begin" event). A deferred
     transaction that reads and then writes fails with "database is locked" when another writer
-    got there first; an immediate one waits its turn instead. Do not use the ``isolation_level``
+    got there first; an immediate one waits its turn instead (this process's writers wait on a
+    Python lock, see `_SQLiteConnection`; a session begun by a repository read is a plain
+    deferred reader, see `_reading`). Do not use the ``isolation_level``
     execution option on SQLite engines made here: the driver would take BEGIN back.
     `sqlite_foreign_keys=False` is for migrations only (batch mode rebuilds tables, and with
     foreign keys on, dropping the old copy would cascade-delete child rows).
@@ -858,27 +873,48 @@ def _keyed_items(spec: _ChildSpec, items: Sequence[Any]) -> list[tuple[int, dict
     return keyed
 
 
-def _to_incident(row: Any) -> Incident:
-    """An incident from a row of the incidents table, with its child lists still empty."""
-    incident = Incident(
-        team_id=row.team_id,
-        number=row.number,
-        customer=row.customer,
-        description=row.description,
-        opened_by=row.opened_by,
-        opened_at=row.opened_at,
-        id=row.id,
-        version=row.version,
-        status=Status(row.status),
-        step=Step(row.step),
-        customer_words=list(row.customer_words or []),
-        drivers=list(row.drivers or []),
-        lessons=list(row.lessons or []),
-    )
-    for name in _SCALAR_FIELDS:
-        setattr(incident, name, getattr(row, name))
-    return incident
+# Columns of the incidents row that become Incident fields as they are (the rest is converted).
+_PLAIN_FIELDS: tuple[str, ...] = ("team_id", "number", "id", "version", *_SCALAR_FIELDS)
 
+
+def _to_incident(values: dict[str, Any]) -> Incident:
+    """An incident from a row of the incidents table (as a dict), its child lists still empty."""
+    return Incident(
+        status=Status(values["status"]),
+        step=Step(values["step"]),
+        customer_words=list(values["customer_words"] or []),
+        drivers=list(values["drivers"] or []),
+        lessons=list(values["lessons"] or []),
+        **{name: values[name] for name in _PLAIN_FIELDS},
+    )
+
+
+# Statements built once (their SQL is compiled and cached once too): one incident by id, and
+# the rows of each child table of one incident, in order.
+_INCIDENT_BY_ID = select(IncidentRow.__table__).where(
+    IncidentRow.__table__.c.id == bindparam("incident_id")
+)
+_CHILDREN_OF = {
+    spec.field: select(spec.row_type.__table__)
+    .where(spec.row_type.__table__.c.incident_id == bindparam("incident_id"))
+    .order_by(spec.row_type.__table__.c.number)
+    for spec in _CHILDREN
+}
+
+_SAVE_INCIDENT = (
+    update(IncidentRow.__table__)
+    .where(
+        IncidentRow.__table__.c.id == bindparam("k_id"),
+        IncidentRow.__table__.c.version == bindparam("k_version"),
+    )
+    .values(
+        version=IncidentRow.__table__.c.version + 1,
+        **{
+            name: bindparam(f"v_{name}", type_=IncidentRow.__table__.c[name].type)
+            for name in (*_SCALAR_FIELDS, *_LIST_FIELDS, "customer_key", "status", "step")
+        },
+    )
+)
 
 _IN_LIST_MAX = 500
 """Up to this many incidents, children are fetched by an IN list of their ids; past it, by the
@@ -901,10 +937,13 @@ def _load_rows(session: Session, *where: ColumnElement[bool], order: Any = None)
     children first (the scheduler's start-up rebuild reads every active incident this way).
     """
     _reading(session)
+    connection = session.connection()  # Core rows: no ORM loading machinery for plain columns
     incidents_t = IncidentRow.__table__
     stmt = select(incidents_t).where(*where)
     stmt = stmt.order_by(*(order if order is not None else (incidents_t.c.id,)))
-    incidents = [_to_incident(row) for row in session.execute(stmt)]
+    result = connection.execute(stmt)
+    keys = list(result.keys())
+    incidents = [_to_incident(dict(zip(keys, row, strict=True))) for row in result.all()]
     if not incidents:
         return []
     by_id = {inc.id: inc for inc in incidents}
@@ -913,7 +952,7 @@ def _load_rows(session: Session, *where: ColumnElement[bool], order: Any = None)
         ids = select(incidents_t.c.id).where(*where)
     for spec in _CHILDREN:
         child = spec.row_type.__table__
-        rows = session.execute(
+        rows = connection.execute(
             select(child)
             .where(child.c.incident_id.in_(ids))
             .order_by(child.c.incident_id, child.c.number)
@@ -995,35 +1034,44 @@ def save_incident(session: Session, incident: Incident) -> Incident:
     if incident.id is None:
         raise ValueError("save_incident needs a loaded incident (id is None); use add_incident")
     wanted = [(spec, _keyed_items(spec, getattr(incident, spec.field))) for spec in _CHILDREN]
-    incidents = IncidentRow.__table__
     result = session.execute(
-        update(incidents)
-        .where(incidents.c.id == incident.id, incidents.c.version == incident.version)
-        .values(version=incidents.c.version + 1, **_incident_values(incident))
+        _SAVE_INCIDENT,
+        {"k_id": incident.id, "k_version": incident.version,
+         **{f"v_{name}": value for name, value in _incident_values(incident).items()}},
     )
     if result.rowcount != 1:
         raise StaleIncident(incident.id, incident.version)
 
-    row = session.get(IncidentRow, incident.id, populate_existing=True)
-    if row is None:  # pragma: no cover - the UPDATE above just matched it
-        raise StaleIncident(incident.id, incident.version)
-    try:
-        for spec, items in wanted:
-            collection: list[Any] = getattr(row, spec.field)
-            existing = {child.number: child for child in collection}
-            for key, values in items:
-                child = existing.pop(key, None)
-                if child is None:
-                    collection.append(spec.row_type(team_id=row.team_id, number=key, **values))
-                    continue
-                for column, value in values.items():
-                    if getattr(child, column) != value:
-                        setattr(child, column, value)
-            for orphan in existing.values():
-                collection.remove(orphan)
-        session.flush()
-    finally:
-        _detach(session, [row])
+    # Children: read what is stored (plain Core rows, no ORM objects), then write only the
+    # difference. Most saves (a reminder, a card's ts) change no child at all.
+    connection = session.connection()
+    for spec, items in wanted:
+        child_t = spec.row_type.__table__
+        existing = {
+            row.number: row
+            for row in connection.execute(_CHILDREN_OF[spec.field], {"incident_id": incident.id})
+        }
+        inserts: list[dict[str, Any]] = []
+        for key, values in items:
+            old = existing.pop(key, None)
+            if old is None:
+                inserts.append(
+                    {"incident_id": incident.id, "team_id": incident.team_id, "number": key,
+                     **values}
+                )
+                continue
+            changed = {column: value for column, value in values.items()
+                       if getattr(old, column) != value}
+            if changed:
+                connection.execute(
+                    update(child_t).where(child_t.c.id == old.id).values(**changed)
+                )
+        if inserts:
+            connection.execute(insert(child_t), inserts)
+        if existing:
+            connection.execute(
+                delete(child_t).where(child_t.c.id.in_([row.id for row in existing.values()]))
+            )
     return replace(incident, version=incident.version + 1)
 
 
@@ -1034,8 +1082,19 @@ def get_incident(session: Session, team_id: str, number: int) -> Incident | None
 
 
 def get_incident_by_id(session: Session, incident_id: int) -> Incident | None:
-    found = _load_rows(session, IncidentRow.id == incident_id)
-    return found[0] if found else None
+    _reading(session)
+    connection = session.connection()
+    params = {"incident_id": incident_id}
+    result = connection.execute(_INCIDENT_BY_ID, params)
+    keys = list(result.keys())
+    row = result.first()
+    if row is None:
+        return None
+    incident = _to_incident(dict(zip(keys, row, strict=True)))
+    for spec in _CHILDREN:
+        rows = connection.execute(_CHILDREN_OF[spec.field], params)
+        setattr(incident, spec.field, [spec.from_row(r) for r in rows])
+    return incident
 
 
 def get_incident_by_channel(session: Session, channel_id: str) -> Incident | None:
@@ -1188,22 +1247,24 @@ def enqueue(
     Enqueue in the same transaction as the state change (after `save_incident`, whose row lock
     orders concurrent writers, so ids follow commit order per incident).
     """
-    o = OutboxRow.__table__
     new_id = session.execute(
-        insert(o)
-        .values(
-            team_id=team_id,
-            incident_id=incident_id,
-            kind=kind,
-            payload=payload,
-            requested_by=requested_by,
-            created_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        .returning(o.c.id)
+        _ENQUEUE,
+        {
+            "team_id": team_id,
+            "incident_id": incident_id,
+            "kind": kind,
+            "payload": payload,
+            "requested_by": requested_by,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        },
     ).scalar_one()
     return int(new_id)
+
+
+# Hot statements built once: building a statement costs more Python than running it.
+_ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -1279,8 +1340,14 @@ def claim_outbox(
 
 def finish_outbox(session: Session, item_id: int, now: datetime) -> None:
     """The effect happened: the item is done and lets the incident's next item run."""
-    o = OutboxRow.__table__
-    session.execute(update(o).where(o.c.id == item_id).values(done_at=now, claimed_until=None))
+    session.execute(_FINISH_OUTBOX, {"k_id": item_id, "v_done_at": now})
+
+
+_FINISH_OUTBOX = (
+    update(OutboxRow.__table__)
+    .where(OutboxRow.__table__.c.id == bindparam("k_id"))
+    .values(done_at=bindparam("v_done_at", type_=UTCDateTime()), claimed_until=None)
+)
 
 
 def retry_outbox(
@@ -1376,16 +1443,17 @@ def claim_reminder(
     try:
         with session.begin_nested():
             session.execute(
-                insert(r).values(
-                    team_id=team_id,
-                    incident_id=incident_id,
-                    kind=kind,
-                    due_at=due_at,
-                    ref=ref,
-                    claimed_by=worker,
-                    claimed_at=now,
-                    lease_until=now + lease,
-                )
+                _CLAIM_REMINDER,
+                {
+                    "team_id": team_id,
+                    "incident_id": incident_id,
+                    "kind": kind,
+                    "due_at": due_at,
+                    "ref": ref,
+                    "claimed_by": worker,
+                    "claimed_at": now,
+                    "lease_until": now + lease,
+                },
             )
         return True
     except IntegrityError:
@@ -1412,10 +1480,24 @@ def complete_reminder(
     now: datetime,
 ) -> None:
     """The reminder went out: it can never be claimed again."""
-    r = ReminderClaimRow.__table__
     session.execute(
-        update(r).where(*_reminder_key(incident_id, kind, due_at, ref)).values(sent_at=now)
+        _COMPLETE_REMINDER,
+        {"k_incident_id": incident_id, "k_kind": kind, "k_due_at": due_at, "k_ref": ref,
+         "v_sent_at": now},
     )
+
+
+_CLAIM_REMINDER = insert(ReminderClaimRow.__table__)
+_COMPLETE_REMINDER = (
+    update(ReminderClaimRow.__table__)
+    .where(
+        ReminderClaimRow.__table__.c.incident_id == bindparam("k_incident_id"),
+        ReminderClaimRow.__table__.c.kind == bindparam("k_kind"),
+        ReminderClaimRow.__table__.c.due_at == bindparam("k_due_at"),
+        ReminderClaimRow.__table__.c.ref == bindparam("k_ref"),
+    )
+    .values(sent_at=bindparam("v_sent_at", type_=UTCDateTime()))
+)
 
 
 def release_reminder(
