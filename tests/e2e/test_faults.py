@@ -23,7 +23,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import make_url, select
@@ -170,29 +169,6 @@ def told(bot: LocalBot, user: str) -> list[str]:
     return [e.text for e in bot.slack.ephemerals(user)] + [m.text for m in bot.slack.dms(user)]
 
 
-def drain(bot: LocalBot, timeout: float = 30.0) -> None:
-    """Run the outbox dry, moving the bot's clock over retry backoff (never over a lease: a
-    row whose lease ran out would be claimed again while it is still being carried out)."""
-    assert bot.runtime is not None
-    row = store.OutboxRow
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = bot.clock()
-        with bot.runtime.service.sessions() as session:
-            pending = session.execute(
-                select(row.next_attempt_at, row.claimed_until)
-                .where(row.done_at.is_(None), row.failed_at.is_(None))).all()
-        if not pending:
-            return
-        in_flight = any(c is not None and c > now for _, c in pending)
-        waiting = [n for n, _ in pending if n > now]
-        if not in_flight and waiting:  # a backoff at most 32 s: shorter than any lease
-            bot.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
-            bot.runtime.worker.wake()
-        time.sleep(0.02)
-    raise AssertionError("the outbox did not drain")
-
-
 def outbox_rows(bot: LocalBot, kind: str) -> list[store.OutboxRow]:
     assert bot.runtime is not None
     with bot.runtime.service.sessions() as session:
@@ -263,7 +239,7 @@ def test_database_outage_mid_incident_then_recovery(
         assert reply.body["text"] == "Recorded the customer's words.", reply.body
         again = bot.submit(form["id"], {"words": "carts vanish at payment"})
         assert again.ok and not again.body, again.body
-        drain(bot)
+        bot.drain()
 
         after = service.get(team, 1)
         same_record(before, after, except_={"customer_words", "version"})
@@ -368,7 +344,7 @@ def test_transient_slack_failures_are_retried_until_they_succeed(fault: str) -> 
         reply = bot.slack.command(bot.events_url, "listen the screens keep rebooting",
                                   user_id=ALICE, channel_id=channel)
         assert reply.ok and reply.elapsed < 3, "a slow Slack never delays the ack"
-        drain(bot)
+        bot.drain()
         lines = [t for t in bot.lines(channel)
                  if "noted the customer's words: “the screens keep rebooting”" in t]
         assert len(lines) == 1, bot.lines(channel)  # posted once, not once per attempt
@@ -388,7 +364,7 @@ def test_a_failure_that_never_heals_is_reported_once_the_retries_run_out() -> No
         bot.slack.fail_next("chat.postMessage", "fatal_error", times=1000)
         bot.slack.command(bot.events_url, "listen the screens keep rebooting", user_id=ALICE,
                           channel_id=channel)
-        drain(bot)
+        bot.drain()
         row = outbox_rows(bot, "timeline")[-1]
         assert row.failed_at is not None and row.attempts >= 2
         explained = [t for t in told(bot, ALICE) if "I couldn't post to the channel" in t]

@@ -21,17 +21,14 @@ import io
 import json
 import logging
 import re
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from bot import redact
 from bot.blocks.modals import DRIVERS
@@ -39,7 +36,7 @@ from bot.config import Settings
 from bot.localslack import Reply, escape
 from bot.localslack.driver import VERIFICATION_TOKEN
 from bot.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook import rules, store
+from playbook import rules
 from playbook.text import esc, plain
 
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
@@ -506,7 +503,7 @@ def _walk_incident(bot: LocalBot) -> None:
     bot.slack.fail_next("chat.postMessage", "internal_error", status=503, times=3)
     assert bot.slack.command(bot.events_url, "update we are on it", user_id=BOB,
                              channel_id=channel, via=bot.via).ok
-    _drain(bot)
+    bot.drain()
     bot.slack.event(bot.events_url, {"type": "app_home_opened", "user": CAROL, "tab": "home"},
                     via=bot.via)
     if not bot.socket_mode:  # a body Bolt cannot read is logged with its traceback
@@ -516,29 +513,6 @@ def _walk_incident(bot: LocalBot) -> None:
                             **bot.slack.sign(bad)})
     assert bot.command("close", channel=channel).ok
     bot.settle()
-
-
-def _drain(bot: LocalBot, timeout: float = 30.0) -> None:
-    """Run the outbox dry, moving the bot's clock over retry backoff (never over a lease: a
-    row whose lease ran out would be claimed again while it is still being carried out)."""
-    assert bot.runtime is not None
-    row = store.OutboxRow
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = bot.clock()
-        with bot.runtime.service.sessions() as session:
-            pending = session.execute(
-                select(row.next_attempt_at, row.claimed_until)
-                .where(row.done_at.is_(None), row.failed_at.is_(None))).all()
-        if not pending:
-            return
-        in_flight = any(c is not None and c > now for _, c in pending)
-        waiting = [n for n, _ in pending if n > now]
-        if not in_flight and waiting:  # a backoff at most 32 s: shorter than any lease
-            bot.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
-            bot.runtime.worker.wake()
-        time.sleep(0.02)
-    raise AssertionError("the outbox did not drain")
 
 
 @pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])
