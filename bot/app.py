@@ -19,21 +19,29 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
 from playbook.errors import PlaybookError
-from playbook.model import Actor, Outcome, Reschedule
-from playbook.service import Service
+from playbook.model import Actor, Outcome
+from playbook.service import Service, needs_reschedule
 from playbook.text import esc, plain, truncate
 
 log = logging.getLogger(__name__)
 
 
+def _why(err: Exception) -> str:
+    return str(err.response.get("error")) if isinstance(err, SlackApiError) else type(err).__name__
+
+
 @dataclass
 class People:
-    """Who is a lead, and each person's time zone, cached so a listener rarely calls Slack."""
+    """Who is a lead, and each person's time zone, cached so a listener rarely calls Slack.
+
+    Its `client` must be a short-timeout one without retries (`bot.slack.make_lookup_client`):
+    a lookup runs before the ack, and a slow Slack must cost the fallback, not the ack.
+    """
 
     client: WebClient
     settings: Settings
@@ -51,9 +59,8 @@ class People:
         zone = self.settings.timezone
         try:
             zone = self.client.users_info(user=user_id)["user"].get("tz") or zone
-        except SlackApiError as err:
-            log.info("users.info %s failed (%s); using %s", user_id, err.response.get("error"),
-                     zone)
+        except (SlackClientError, OSError) as err:  # the settings' zone is a fine answer
+            log.info("users.info %s failed (%s); using %s", user_id, _why(err), zone)
         with self._lock:
             self._tz[user_id] = (now, zone)
         return zone
@@ -71,9 +78,8 @@ class People:
             for group in groups:
                 try:
                     members.update(self.client.usergroups_users_list(usergroup=group)["users"])
-                except SlackApiError as err:
-                    log.warning("could not read lead group %s: %s", group,
-                                err.response.get("error"))
+                except (SlackClientError, OSError) as err:
+                    log.warning("could not read lead group %s: %s", group, _why(err))
             cached = (now, frozenset(members))
             self._group_members = cached
         return user_id in cached[1]
@@ -98,7 +104,7 @@ class Deps:
         """After the ack: start the Slack work and move the reminders."""
         self.wake_outbox()
         inc = outcome.incident
-        if inc.id is not None and any(isinstance(e, Reschedule) for e in outcome.effects):
+        if inc.id is not None and needs_reschedule(outcome):
             self.reschedule(inc.id)
 
 
@@ -160,7 +166,8 @@ def handle_error(error: Exception, body: dict, response: BoltResponse | None,
     if typed:
         resp.body = json.dumps(ephemeral(text))
     elif field is not None:
-        resp.body = json.dumps({"response_action": "errors", "errors": {field: _inline(text)}})
+        resp.body = json.dumps({"response_action": "errors",
+                                "errors": {field: inline_error(text)}})
         return resp
     else:
         resp.body = ""
@@ -188,9 +195,9 @@ def _first_field(body: dict) -> str | None:
     return next((k for k in values if isinstance(k, str) and k), None)
 
 
-def _inline(message: str) -> str:
-    plain_text = message.replace("`", "")
-    return plain_text if len(plain_text) <= 300 else plain_text[:299] + "…"
+def inline_error(message: str) -> str:
+    """A refusal shown under a form field: no code spans, short enough to read there."""
+    return truncate(message.replace("`", ""), 300)
 
 
 def _notify(client: WebClient, body: dict, text: str) -> None:
@@ -204,8 +211,8 @@ def _notify(client: WebClient, body: dict, text: str) -> None:
             client.chat_postEphemeral(channel=channel, user=user, text=text)
         else:
             client.chat_postMessage(channel=user, text=text)
-    except SlackApiError as err:
-        log.warning("could not report an error to %s: %s", user, err.response.get("error"))
+    except Exception as err:  # the error handler must never fail itself (that would be a 500)
+        log.warning("could not report an error to %s: %s", user, _why(err))
 
 
 def create_app(settings: Settings, deps: Deps, *, client: WebClient,

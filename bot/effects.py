@@ -137,7 +137,7 @@ class EffectRunner:
                 try:
                     members = self.client.usergroups_users_list(usergroup=user)["users"]
                 except SlackApiError as err:
-                    problems.append(f"couldn't read group <!subteam^{user}>: {explain(err)}")
+                    problems.append(f"couldn't read group `{user}`: {explain(err)}")
                     continue
                 problems.extend(self._invite(inc, list(members)))
                 continue

@@ -21,7 +21,7 @@ from bot.app import Deps, People, create_app
 from bot.config import Settings
 from bot.effects import EffectRunner, OutboxWorker
 from bot.scheduler import ReminderScheduler
-from bot.slack import make_client
+from bot.slack import make_client, make_lookup_client
 from bot.web import make_wsgi, serve
 from playbook import store
 from playbook.model import Policy
@@ -68,7 +68,8 @@ class Runtime:
         worker = OutboxWorker(runner, sessions, clock, threads=outbox_threads)
         scheduler = ReminderScheduler(service, on_fired=worker.wake)
         holder["scheduler"] = scheduler
-        deps = Deps(service=service, settings=settings, people=People(client, settings),
+        people = People(make_lookup_client(settings), settings)
+        deps = Deps(service=service, settings=settings, people=people,
                     clock=clock, wake_outbox=worker.wake, reschedule=scheduler.reschedule)
         app = create_app(settings, deps, client=client, token_verification=token_verification)
         return cls(settings, service, client, app, worker, scheduler, engine)

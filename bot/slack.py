@@ -28,3 +28,12 @@ def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def make_lookup_client(settings: Settings, *, timeout: float = 1.5) -> WebClient:
+    """For lookups made before an ack (a person's zone, lead groups): short, no retries.
+
+    A slow or rate-limited Slack must cost the fallback answer, never the 3-second ack.
+    """
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                     timeout=int(max(1, timeout)), retry_handlers=[])

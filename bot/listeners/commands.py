@@ -46,9 +46,10 @@ def register(app: App, deps: Deps) -> None:
             ack(ephemeral(list_text(deps, team)))
         elif verb == "stats":
             days = stats.parse_period(arg)
-            since = deps.clock() - timedelta(days=days)
+            now = deps.clock()
+            since = now - timedelta(days=days)
             figures = stats.compute(deps.service.list_incidents(team, since=since), since=since,
-                                    now=deps.clock())
+                                    now=now)
             ack(ephemeral(stats.render(figures, days)))
         elif verb in rules.COMMANDS:
             inc = deps.service.incident_for_channel(channel)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
+from bot.app import inline_error
 from playbook.errors import PlaybookError
 from playbook.model import Incident
 from playbook.service import BatchError, Duplicate, Origin
@@ -146,7 +147,7 @@ def register(app: App, deps: Deps) -> None:
                 ack()
                 return
             except PlaybookError as err:
-                ack(response_action="errors", errors={"customer": _short(err.message)})
+                ack(response_action="errors", errors={"customer": inline_error(err.message)})
                 return
             ack()
             deps.after(outcome)
@@ -165,7 +166,7 @@ def register(app: App, deps: Deps) -> None:
                 origin=Origin(channel_id=inc.channel_id, reply_later=True), dedupe_key=dedupe)
         except BatchError as err:
             block = steps[err.index][2]
-            ack(response_action="errors", errors={block: _short(err.message)})
+            ack(response_action="errors", errors={block: inline_error(err.message)})
             return
         ack()
         deps.after(outcome)
@@ -182,7 +183,3 @@ def submission_key(view: dict) -> str:
     return f"view:{digest[:48]}"
 
 
-def _short(message: str) -> str:
-    """Inline errors show under the field; keep them readable there."""
-    plain = message.replace("`", "")
-    return plain if len(plain) <= 300 else plain[:299] + "…"

@@ -46,20 +46,31 @@ def _imports(tree: ast.AST) -> list[str]:
 
 
 def _clock_reads(tree: ast.AST) -> list[str]:
+    """Clock reads however spelled: `datetime.now()`, `dt.now()` after `import … as dt`,
+    `from time import monotonic`, `time.time()`."""
+    aliases: dict[str, str] = {}  # local name -> "datetime" / "date" / "time"
     found = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and (node.value.id, node.attr) in BANNED_CALLS
-        ):
-            found.append(f"{node.value.id}.{node.attr}")
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Attribute)
-            and (node.value.attr, node.attr) in BANNED_CALLS
-        ):
-            found.append(f"{node.value.attr}.{node.attr}")
+        if isinstance(node, ast.ImportFrom) and node.module in ("datetime", "time"):
+            for alias in node.names:
+                if node.module == "time" and ("time", alias.name) in BANNED_CALLS:
+                    found.append(f"from time import {alias.name}")
+                aliases[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in ("datetime", "time"):
+                    aliases[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if isinstance(node.value, ast.Name):
+            owner = aliases.get(node.value.id, node.value.id)
+        elif isinstance(node.value, ast.Attribute):
+            owner = node.value.attr
+        else:
+            continue
+        if (owner, node.attr) in BANNED_CALLS:
+            found.append(f"{owner}.{node.attr}")
     return found
 
 
@@ -75,6 +86,17 @@ def test_playbook_never_imports_bot() -> None:
     for path in (ROOT / "playbook").glob("*.py"):
         tree = ast.parse(path.read_text())
         assert not [m for m in _imports(tree) if m.split(".")[0] == "bot"], path.name
+
+
+@pytest.mark.parametrize("source", [
+    "from datetime import datetime as dt\nx = dt.now()\n",
+    "import datetime as d\nx = d.datetime.utcnow()\n",
+    "from time import monotonic\nx = monotonic()\n",
+    "import time as t\nx = t.time()\n",
+    "from datetime import date\nx = date.today()\n",
+])
+def test_aliased_clock_reads_are_caught(source: str) -> None:
+    assert _clock_reads(ast.parse(source))
 
 
 def test_the_check_itself_catches_violations() -> None:
