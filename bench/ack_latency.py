@@ -1237,7 +1237,7 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
            targets: list[tuple[str, bool, str]]) -> str:
     m = meta["machine"]
     lines = [
-        f"crisis-playbook-bot ack latency  ·  {m['date']}",
+        f"crisis-playbook-bot ack latency  ·  {meta['started']} to {m['date']}",
         f"machine:  {m['nproc']} CPUs ({m['cpu'] or 'unknown CPU'}), {m['platform']}",
         f"python:   {m['python']}  ·  " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
         f"database: {meta['database']}",
@@ -1264,8 +1264,8 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
         "client send delay vs. schedule;",
         "acks/s: good acks per wall second; cpu/req: app-process CPU ms per request (outbox work "
         "meanwhile included); app-cpu:",
-        "app CPU s per wall s; others: CPUs busy meanwhile with processes outside this "
-        "benchmark (the box is shared).",
+        "app CPU s per wall s; others: CPUs busy meanwhile outside this benchmark's processes "
+        "(other work on the box; PostgreSQL's server too).",
     ]
     eo_runs = [r for r in runs if r.get("exactly_once")]
     if eo_runs:
@@ -1356,6 +1356,7 @@ def main(argv: list[str] | None = None) -> int:
                    similar=args.similar,
                    results_dir=results_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="crisisbot-bench-") as tmp:
         dbs = Databases(args.db, Path(tmp))
@@ -1376,7 +1377,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{opts.outbox_threads or 'default'}" + ("; --diagnose" if opts.diagnose else "")
             + (f"; EXPERIMENTS (not the app as committed): {', '.join(opts.experiments)}"
                if opts.experiments else ""))
-    meta = {"machine": machine(), "database": database, "load": load}
+    meta = {"machine": machine(), "database": database, "load": load, "started": started}
     targets = evaluate(runs)
     text = report(meta, runs, targets)
     print(text)
