@@ -7,8 +7,10 @@ to pass in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,13 @@ def policy_from(settings: Settings) -> Policy:
                   escalate_repeat=settings.escalate_repeat, checkins=settings.checkins)
 
 
+def _submit(executor: ThreadPoolExecutor, fn: Callable[[int], None], incident_id: int) -> None:
+    """Run `fn(incident_id)` on the executor; after shutdown (the process is stopping, and the
+    next start rebuilds every job from the database) there is nothing left to move."""
+    with contextlib.suppress(RuntimeError):
+        executor.submit(fn, incident_id)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -48,6 +57,7 @@ class Runtime:
     worker: OutboxWorker
     scheduler: ReminderScheduler
     engine: Any
+    post_ack: ThreadPoolExecutor
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
@@ -69,16 +79,22 @@ class Runtime:
         scheduler = ReminderScheduler(service, on_fired=worker.wake)
         holder["scheduler"] = scheduler
         people = People(make_lookup_client(settings), settings)
-        deps = Deps(service=service, settings=settings, people=people,
-                    clock=clock, wake_outbox=worker.wake, reschedule=scheduler.reschedule)
+        # With process_before_response the HTTP answer waits for the whole listener: moving
+        # an incident's reminders (a read and a job change) runs on this thread after it.
+        post_ack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-ack")
+        deps = Deps(service=service, settings=settings, people=people, clock=clock,
+                    wake_outbox=worker.wake,
+                    reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
+                                                           incident_id))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
-        return cls(settings, service, client, app, worker, scheduler, engine)
+        return cls(settings, service, client, app, worker, scheduler, engine, post_ack)
 
     def start_background(self) -> None:
         self.worker.start()
         self.scheduler.start()
 
     def stop(self) -> None:
+        self.post_ack.shutdown(wait=True, cancel_futures=True)
         self.scheduler.shutdown()
         self.worker.stop()
         self.engine.dispose()

@@ -8,42 +8,89 @@ Pure: incidents in, matches and the note out.
 from __future__ import annotations
 
 import difflib
+import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
 
 from playbook.model import Incident
 from playbook.parse import normalize_customer
 from playbook.text import channel_link, esc, truncate
 
 SIMILAR = 0.75  # difflib ratio of normalised descriptions that counts as "the same problem"
+SHOWN = 5  # matches the note details; the rest are counted
+
+
+class Earlier(Protocol):
+    """What the check reads of an earlier incident (an Incident, or a Candidate row)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def customer(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def opened_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
-class Match:
-    incident: Incident
+class Candidate:
+    """An earlier incident as the check needs it: four columns, no child lists, so comparing
+    against hundreds of them costs little before an open is acknowledged."""
+
+    id: int
+    customer: str
+    description: str
+    opened_at: datetime
+
+
+E = TypeVar("E", bound=Earlier)
+
+
+@dataclass(frozen=True)
+class Match(Generic[E]):
+    incident: E
     same_customer: bool
     similarity: float
 
 
+# The same earlier incidents are compared again at every open: normalise each text once.
+_customer_key = functools.lru_cache(maxsize=16384)(normalize_customer)
+
+
+@functools.lru_cache(maxsize=16384)
 def _words(text: str) -> str:
     return " ".join(normalize_customer(text).split())
 
 
-def related(new: Incident, earlier: list[Incident]) -> list[Match]:
-    """Earlier incidents of the same customer or with a closely matching description."""
-    key, what = normalize_customer(new.customer), _words(new.description)
+def related(new: Incident, earlier: Iterable[E]) -> list[Match[E]]:
+    """Earlier incidents of the same customer or with a closely matching description, newest
+    first."""
+    key, what = _customer_key(new.customer), _words(new.description)
     found = []
     for inc in earlier:
         if inc.id is not None and inc.id == new.id:
             continue
-        same = normalize_customer(inc.customer) == key
-        ratio = difflib.SequenceMatcher(None, what, _words(inc.description)).ratio()
+        same = _customer_key(inc.customer) == key
+        matcher = difflib.SequenceMatcher(None, what, _words(inc.description))
+        # real_quick_ratio and quick_ratio are cheap upper bounds of ratio (difflib's own
+        # get_close_matches trick): most of the history is skipped before the costly ratio().
+        if not same and (matcher.real_quick_ratio() < SIMILAR or matcher.quick_ratio() < SIMILAR):
+            continue
+        ratio = matcher.ratio()
         if same or ratio >= SIMILAR:
             found.append(Match(inc, same, ratio))
     return sorted(found, key=lambda m: m.incident.opened_at, reverse=True)
 
 
-def note(matches: list[Match], customer: str, days: int) -> str | None:
-    """The warning for the card, the timeline and the opener; None when nothing matches."""
+def note(matches: Sequence[Match[Any]], customer: str, days: int) -> str | None:
+    """The warning for the card, the timeline and the opener; None when nothing matches.
+
+    The first SHOWN matches must carry whole Incidents (their channel, root cause and actions
+    are listed); the rest are only counted, so they may be Candidates.
+    """
     if not matches:
         return None
     mine = [m for m in matches if m.same_customer]
@@ -54,7 +101,7 @@ def note(matches: list[Match], customer: str, days: int) -> str | None:
     if len(mine) < len(matches):
         head.append("⚠️ Earlier incidents describe a very similar problem.")
     lines = [" ".join(head) + " Close the gap instead of running the same fire drill:"]
-    for m in matches[:5]:
+    for m in matches[:SHOWN]:
         inc = m.incident
         where = f" {channel_link(inc.channel_id)}" if inc.channel_id else ""
         who = "" if m.same_customer else f" ({esc(inc.customer)})"
@@ -64,6 +111,6 @@ def note(matches: list[Match], customer: str, days: int) -> str | None:
                             f"{' ✅' if a.done_at else ''}" for a in inc.actions[:3])
         lines.append(f"• *{inc.key}*{who}{where}:{cause}"
                      + (f"; actions: {actions}" if actions else ""))
-    if len(matches) > 5:
-        lines.append(f"…and {len(matches) - 5} more.")
+    if len(matches) > SHOWN:
+        lines.append(f"…and {len(matches) - SHOWN} more.")
     return "\n".join(lines)

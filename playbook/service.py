@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,17 +148,20 @@ class Service:
     def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
                     severity: str | None, origin: Origin | None = None,
                     dedupe_key: str | None = None) -> Outcome:
-        def work(session: Session, now: datetime) -> Outcome:
-            if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
-                raise Duplicate("That form was already submitted; the incident is open.")
-            outcome = rules.open_incident(
+        def decide(now: datetime) -> Outcome:
+            return rules.open_incident(
                 team_id=team_id, customer=customer, description=description, severity=severity,
                 actor=actor, now=now, policy=self.config.policy,
                 responders=self.config.responders, private=self.config.private_channels)
-            since = now - timedelta(days=self.config.recurrence_days)
-            earlier = store.list_incidents(session, team_id, opened_since=since)
-            warning = recurrence.note(recurrence.related(outcome.incident, earlier), customer,
-                                      self.config.recurrence_days)
+
+        # The repeat-crisis check reads before, and outside, the write transaction: on SQLite
+        # a reader neither takes nor waits for the write lock, so other acks don't queue on it.
+        warning = self._recurrence_warning(decide(self.clock()).incident)
+
+        def work(session: Session, now: datetime) -> Outcome:
+            if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
+                raise Duplicate("That form was already submitted; the incident is open.")
+            outcome = decide(now)
             reply = outcome.reply
             if warning:
                 outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
@@ -168,6 +172,19 @@ class Service:
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
         return self._retrying(work)
+
+    def _recurrence_warning(self, new: Incident) -> str | None:
+        """The repeat-crisis note for an incident about to open, or None."""
+        since = new.opened_at - timedelta(days=self.config.recurrence_days)
+        with self.sessions() as session:
+            earlier = store.recurrence_candidates(session, new.team_id, new.customer, since)
+            hits = recurrence.related(new, earlier)
+            whole = {inc.id: inc for inc in store.load_incidents(
+                session, [m.incident.id for m in hits[:recurrence.SHOWN]])}
+        matches: list[recurrence.Match[Any]] = [
+            recurrence.Match(whole[m.incident.id], m.same_customer, m.similarity)
+            if m.incident.id in whole else m for m in hits]
+        return recurrence.note(matches, new.customer, self.config.recurrence_days)
 
     def _record_refusal(self, incident_id: int, actor: Actor, verb: str,
                         err: PermissionDenied) -> None:

@@ -96,6 +96,7 @@ from playbook.model import (
     TimelineEntry,
 )
 from playbook.parse import normalize_customer
+from playbook.recurrence import Candidate
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -1002,6 +1003,10 @@ class _Columns(dict[str, Any]):
 
 
 _CHILDREN_OF_ONE = _children_union(lambda child: child.c.incident_id == bindparam("incident_id"))
+# Built once: SQLAlchemy memoizes a statement's cache key on the object, and generating the key
+# of this eight-part UNION anew for every load cost more CPU than running it.
+_CHILDREN_OF_IDS = _children_union(
+    lambda child: child.c.incident_id.in_(bindparam("incident_ids", expanding=True)))
 
 
 def _fill_children(incidents: dict[int | None, Incident], rows: Iterable[Any]) -> None:
@@ -1044,11 +1049,13 @@ def _load_rows(session: Session, *where: ColumnElement[bool], order: Any = None)
     if not incidents:
         return []
     by_id: dict[int | None, Incident] = {inc.id: inc for inc in incidents}
-    ids: Any = list(by_id)
-    if len(ids) > _IN_LIST_MAX:
-        ids = select(incidents_t.c.id).where(*where)
-    _fill_children(by_id, connection.execute(
-        _children_union(lambda child: child.c.incident_id.in_(ids))))
+    if len(by_id) > _IN_LIST_MAX:
+        matching = select(incidents_t.c.id).where(*where)
+        children = connection.execute(
+            _children_union(lambda child: child.c.incident_id.in_(matching)))
+    else:
+        children = connection.execute(_CHILDREN_OF_IDS, {"incident_ids": list(by_id)})
+    _fill_children(by_id, children)
     return incidents
 
 
@@ -1263,6 +1270,50 @@ def find_by_customer(
     if exclude_id is not None:
         where.append(IncidentRow.id != exclude_id)
     return _load_rows(session, *where, order=(IncidentRow.opened_at, IncidentRow.id))
+
+
+RECURRENCE_SIMILAR_LIMIT = 500
+"""How many of the team's latest incidents the similar-problem check compares against (every
+incident of the same customer in the window is always compared): a bound on the work done
+before an `/incident open` is acknowledged, however busy the team's history is."""
+
+
+def recurrence_candidates(
+    session: Session, team_id: str, customer: str, since: datetime,
+    *, similar_limit: int | None = None,
+) -> list[Candidate]:
+    """Incidents opened since `since` that a new one for `customer` could repeat, oldest first.
+
+    Every incident of the same customer (indexed `customer_key`) plus the team's latest
+    `similar_limit` (default RECURRENCE_SIMILAR_LIMIT), four columns each: the check compares
+    names and descriptions only (`load_incidents` reads the few it reports whole). Reading the
+    whole window with its children cost every open O(history) before its ack.
+    """
+    _reading(session)
+    table = IncidentRow.__table__
+    latest = (
+        select(table.c.id)
+        .where(table.c.team_id == team_id, table.c.opened_at >= since)
+        .order_by(table.c.opened_at.desc(), table.c.id.desc())
+        .limit(similar_limit or RECURRENCE_SIMILAR_LIMIT)
+    )
+    rows = session.execute(
+        select(table.c.id, table.c.customer, table.c.description, table.c.opened_at)
+        .where(
+            table.c.team_id == team_id,
+            table.c.opened_at >= since,
+            or_(table.c.customer_key == customer_key(customer), table.c.id.in_(latest)),
+        )
+        .order_by(table.c.opened_at, table.c.id)
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def load_incidents(session: Session, ids: Collection[int]) -> list[Incident]:
+    """The incidents with these ids, each whole, by id."""
+    if not ids:
+        return []
+    return _load_rows(session, IncidentRow.id.in_(list(ids)), order=(IncidentRow.id,))
 
 
 # --- timeline -------------------------------------------------------------------------------------

@@ -113,6 +113,26 @@ def test_recurrence_is_flagged_on_open(service: Service, clock: Clock) -> None:
     assert "crisis for" not in other_team.reply, "another workspace is not a repeat"
 
 
+def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
+        service: Service, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = service.open("T1", ALICE, "Acme: lobby screens show a setup error").incident
+    service.command(first.id, ALICE, "action", "add a recovery mode")
+    clock.now += timedelta(days=1)
+    service.open("T1", ALICE, "Globex: the booking page is slow")
+    monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 1)
+    clock.now += timedelta(days=1)
+    # Outside the latest one, but the same customer: always compared.
+    again = service.open("T1", ALICE, "ACME: the screens are black").reply
+    assert "second crisis for ACME" in again and "A1 add a recovery mode" in again, \
+        "a reported match is shown with its actions (read whole, not from the light rows)"
+    # A similar problem elsewhere, but older than the latest one: outside the bounded check.
+    other = service.open("T1", ALICE, "Initech: lobby screens show a setup error").reply
+    assert "very similar problem" not in other
+    monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 500)
+    other = service.open("T1", ALICE, "Umbrella: lobby screens show a setup error").reply
+    assert "very similar problem" in other and "Initech" in other
+
+
 def test_reminders_fire_once_and_mark_promises_missed(service: Service, clock: Clock) -> None:
     inc = service.open("T1", ALICE, "Acme: down").incident
     service.command(inc.id, ALICE, "cadence", "30m")
