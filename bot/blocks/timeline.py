@@ -1,7 +1,7 @@
 """The timeline list (`/incident timeline`) and the form that corrects or removes an entry.
 
 Contract (the listeners in `bot.listeners.timeline` rely on it): each entry's "Correct" button
-has ``action_id="timeline:edit"`` and ``value="<incident id>:<entry id>"``; the form has
+has ``action_id="timeline:edit:<entry id>"`` and ``value="<incident id>:<entry id>"``; the form has
 ``callback_id="timeline:edit"``, ``private_metadata={"incident_id", "entry_id"}`` and inputs
 ``text``, ``at`` (datetimepicker) and ``remove`` (checkbox ``yes``), each with action ``v``.
 """
@@ -69,7 +69,7 @@ def timeline_list(inc: Incident, entries: Sequence[Entry], page: int,
         blocks.append(SectionBlock(
             text=mrkdwn(truncate(_entry_line(entry), 3000)),
             accessory=ButtonElement(text=plain("Correct", BUTTON_TEXT_MAX),
-                                    action_id="timeline:edit",
+                                    action_id=f"timeline:edit:{entry.id}",
                                     value=f"{incident_id}:{entry.id}"),
         ))
     if not entries:

@@ -67,7 +67,7 @@ def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> No
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.action("timeline:edit")
+    @app.action(re.compile(r"^timeline:edit:\d+$"))
     def on_correct(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         incident_id, _, entry_id = str(action.get("value") or "").partition(":")
         inc = deps.service.get_by_id(int(incident_id)) if incident_id.isdigit() else None
