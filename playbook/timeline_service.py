@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from playbook import store, timeline_store
 from playbook.errors import NotFound
 from playbook.model import Actor, Incident, TimelineEntry
-from playbook.timeline import CAPTURED, Entry, Line, check_correction, corrected
 from playbook.text import mention
+from playbook.timeline import CAPTURED, Entry, Line, check_correction, corrected
 
 __all__ = ["TimelineService"]
 

@@ -160,7 +160,10 @@ def _options(s: Summary, f: _Fmt) -> list[str]:
     return lines
 
 
-def _timeline(s: Summary, f: _Fmt) -> Group:
+SLACK_TIMELINE_MAX = 150  # lines; a longer timeline is in the report (Markdown or JSON)
+
+
+def _timeline(s: Summary, f: _Fmt, limit: int | None = None) -> Group:
     """The corrected timeline: full dates when it runs over several days, else times."""
     if not s.timeline:
         return ("Timeline", [f.italic("nothing on the timeline")])
@@ -168,13 +171,16 @@ def _timeline(s: Summary, f: _Fmt) -> Group:
     stamp = f.when if several else f.clock
     title = "Timeline" if several else f"Timeline ({s.timeline[0].at.strftime('%Y-%m-%d')} UTC)"
     lines = []
-    for line in s.timeline:
+    for line in s.timeline[:limit]:
         mark = f" {f.italic('(corrected)')}" if line.edited else ""
         lines.append(f"{f.bold(line.ref)} {stamp(line.at)} · {f.mrkdwn(line.text)}{mark}")
+    if limit is not None and len(s.timeline) > limit:
+        lines.append(f.italic(f"…and {len(s.timeline) - limit} more lines: "
+                              f"`crisisbot report {s.key}` has the whole timeline."))
     return (title, lines)
 
 
-def _groups(s: Summary, f: _Fmt) -> list[Group]:
+def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Group]:
     none = f.italic("none recorded")
     words = [f"• {f.quote(w)}" for w in s.customer_words] or [none]
     listen = [*words,
@@ -222,7 +228,7 @@ def _groups(s: Summary, f: _Fmt) -> list[Group]:
         ("Parked topics", [f"• {f.quote(p.text)} ({mention(p.added_by)})" for p in s.parked]
          or [none]),
         ("Check-ins", checkins or [none]),
-        _timeline(s, f),
+        _timeline(s, f, timeline_limit),
     ]
 
 
@@ -249,7 +255,7 @@ def summary_messages(s: Summary, *, chart_note: str | None = None) -> list[dict[
     customer-update figures it would have illustrated.
     """
     body: list[Block] = []
-    for title, lines in _groups(s, SLACK):
+    for title, lines in _groups(s, SLACK, SLACK_TIMELINE_MAX):
         if title == "Overview":
             continue  # the first message's context line carries it
         if title == "Customer updates" and chart_note:
