@@ -210,7 +210,9 @@ class EffectRunner:
             self._tell(notify, "I couldn't read that message, so it is not on the timeline; "
                                "`/incident note` adds it in your words.")
             return
-        if msg.get("bot_id") or msg.get("user") == self._bot_user_id():
+        me = self._me()
+        if (msg.get("user") and msg.get("user") == me.get("user_id")) or (
+                msg.get("bot_id") and msg.get("bot_id") == me.get("bot_id")):
             self._tell(notify, "That's one of my own messages: what it says is already on the "
                                f"{inc.key} timeline (`/incident timeline`).")
             return
@@ -236,13 +238,12 @@ class EffectRunner:
             raise
         return next((m for m in resp.get("messages") or [] if m.get("ts") == ts), None)
 
-    def _bot_user_id(self) -> str | None:
-        if not hasattr(self, "_bot_user"):
-            try:
-                self._bot_user: str | None = self.client.auth_test().get("user_id")
-            except (SlackClientError, OSError):
-                return None
-        return self._bot_user
+    def _me(self) -> dict:
+        """The bot's own user and bot ids (auth.test), asked once: its messages aren't captured."""
+        if not getattr(self, "_identity", None):
+            resp = self.client.auth_test()
+            self._identity = {"user_id": resp.get("user_id"), "bot_id": resp.get("bot_id")}
+        return self._identity
 
     def _name(self, user_id: str) -> str:
         try:
@@ -337,7 +338,8 @@ class EffectRunner:
             return
         inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
         what = {"create_channel": "create the incident channel", "post": "post the message",
-                "invite": "invite people", "timeline": "post to the channel"}.get(
+                "invite": "invite people", "timeline": "post to the channel",
+                "capture": "add that message to the timeline"}.get(
             item.kind, "finish that")
         key = f" for {inc.key}" if inc else ""
         try:

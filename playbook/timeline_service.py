@@ -42,7 +42,9 @@ class TimelineService:
         with self.sessions.begin() as session:
             store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="capture",
                           payload={"channel": channel_id, "ts": message_ts, "by": by, "via": via,
-                                   "message": message},
+                                   "message": message,
+                                   "notify": {"user": by, "channel": channel_id,
+                                              "response_url": None}},
                           requested_by=by, now=self.clock())
 
     def capture(self, inc: Incident, *, channel_id: str, message_ts: str, author: str | None,

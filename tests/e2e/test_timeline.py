@@ -81,6 +81,14 @@ def test_reaction_and_pin_capture_messages_with_author_and_time(bot: LocalBot) -
     bot.settle()
     assert len(_entries(bot)) == before
 
+    # the bot's own lines are on the timeline already: a reaction says so and adds nothing
+    own = next(m for m in bot.slack.messages(channel)
+               if m.user == bot.slack.bot_user_id and m.ts != card.ts)
+    bot.slack.react(bot.events_url, user_id=ALICE, channel_id=channel, ts=own.ts)
+    bot.settle()
+    assert len(_entries(bot)) == before
+    assert any("one of my own messages" in t for t in _said_to(bot, ALICE))
+
     # reactions outside incident channels are ignored
     elsewhere = bot.slack.add_message(bot.general.id, BOB, "lunch?")
     assert bot.slack.react(bot.events_url, user_id=ALICE, channel_id=bot.general.id,
