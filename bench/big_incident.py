@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from playbook import rules
-from playbook.model import Actor, Incident, Policy, TimelineEntry
+from playbook.model import Actor, Incident, Policy
+from playbook.timeline import Entry
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", is_lead=True)
 
 
-def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, list[TimelineEntry]]:
+def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, list[Entry]]:
     inc = rules.open_incident(team_id="T1", customer="Acme Hotels & Resorts <EU>",
                               description="all lobby screens show a setup error " * 20,
                               severity="sev1", actor=ALICE, now=T0, policy=Policy()).incident
@@ -35,6 +36,6 @@ def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, li
         now += timedelta(minutes=minutes)
         verb, arg = rules.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=Policy()).incident
-    entries = [TimelineEntry(T0 + timedelta(seconds=n), "note", f"line {n} " + "t" * 120,
-                             "U0ALICE") for n in range(timeline)]
+    entries = [Entry(n + 1, n + 1, T0 + timedelta(seconds=n), "note", f"line {n} " + "t" * 120,
+                     "U0ALICE") for n in range(timeline)]
     return inc, entries

@@ -22,23 +22,25 @@ from big_incident import T0, big_incident
 from bot import blocks
 from playbook import export
 from playbook.summary import summarize
+from playbook.timeline import corrected
 
 TARGET_MS = 200.0
 
 
 def main() -> int:
     inc, timeline = big_incident()
+    lines = corrected(timeline)
     now = T0 + timedelta(days=3)
     runs: dict[str, list[float]] = {"summary+slack": [], "markdown": [], "json(+timeline)": []}
     for _ in range(20):
         start = time.perf_counter()
-        messages = blocks.summary_messages(summarize(inc, now))
+        messages = blocks.summary_messages(summarize(inc, now, lines))
         runs["summary+slack"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        blocks.summary_markdown(summarize(inc, now))
+        blocks.summary_markdown(summarize(inc, now, lines))
         runs["markdown"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        json.dumps(export.report_json(summarize(inc, now), timeline))
+        json.dumps(export.report_json(summarize(inc, now, lines), timeline))
         runs["json(+timeline)"].append((time.perf_counter() - start) * 1000)
     print(f"summary render, {len(inc.updates)} updates, {len(timeline)} timeline lines, "
           f"{len(messages)} Slack messages, {sum(len(m['blocks']) for m in messages)} blocks")

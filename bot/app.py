@@ -218,7 +218,7 @@ def _notify(client: WebClient, body: dict, text: str) -> None:
 def create_app(settings: Settings, deps: Deps, *, client: WebClient,
                token_verification: bool = True) -> App:
     """Build the Bolt app. The same app serves HTTP (`bot.web`) and Socket Mode."""
-    from bot.listeners import actions, commands, events, home, views
+    from bot.listeners import actions, commands, events, home, timeline, views
 
     app = App(
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
@@ -233,6 +233,6 @@ def create_app(settings: Settings, deps: Deps, *, client: WebClient,
                   client: WebClient) -> BoltResponse:
         return handle_error(error, body, response, client)
 
-    for surface in (commands, actions, views, events, home):
+    for surface in (commands, actions, views, events, home, timeline):
         surface.register(app, deps)
     return app

@@ -85,6 +85,7 @@ class Settings:
     timezone: str = "UTC"
     playbook_path: str | None = None
     log_level: str = "INFO"
+    capture_reaction: str = "pushpin"
 
     # -- derived, read-only ------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         timezone=_timezone(get),
         playbook_path=_playbook_path(get),
         log_level=_log_level(get),
+        capture_reaction=_capture_reaction(get),
     )
 
 
@@ -446,6 +448,23 @@ def _timezone(get: _Get) -> str:
             f"expected an IANA time zone like UTC or Europe/Paris, got {_shown(value)}",
         ) from None
     return value
+
+
+_EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
+
+
+def _capture_reaction(get: _Get) -> str:
+    """The emoji whose reaction captures a message onto the timeline, without colons."""
+    value = get("CRISISBOT_CAPTURE_REACTION")
+    if value is None:
+        return "pushpin"
+    name = value.strip().strip(":").lower()
+    if not _EMOJI_NAME.fullmatch(name):
+        raise ConfigError(
+            "CRISISBOT_CAPTURE_REACTION",
+            f"expected an emoji name like pushpin or :memo:, got {_shown(value)}",
+        )
+    return name
 
 
 def _playbook_path(get: _Get) -> str | None:

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -21,10 +21,11 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import blocks, chart
 from bot.config import Settings
-from playbook import cadence, rules, store
+from playbook import cadence, rules, store, timeline
 from playbook.model import Incident, Target
 from playbook.service import Service
 from playbook.summary import summarize
+from playbook.timeline_service import TimelineService
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class EffectRunner:
         self.settings = settings
         self.clock = clock
         self.on_reschedule = on_reschedule
+        self.timeline = TimelineService(service.sessions, service.clock)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -199,6 +201,58 @@ class EffectRunner:
     def _do_tell(self, inc: Incident, payload: dict) -> None:
         self._tell(payload.get("notify") or {}, payload["text"])
 
+    def _do_capture(self, inc: Incident, payload: dict) -> None:
+        """A message someone pinned or reacted to goes on the timeline, made safe to re-post."""
+        channel, ts, by = payload["channel"], payload["ts"], payload["by"]
+        msg = payload.get("message") or self._fetch_message(channel, ts)
+        notify = {"user": by, "channel": channel, "response_url": None}
+        if msg is None:
+            self._tell(notify, "I couldn't read that message, so it is not on the timeline; "
+                               "`/incident note` adds it in your words.")
+            return
+        me = self._me()
+        if (msg.get("user") and msg.get("user") == me.get("user_id")) or (
+                msg.get("bot_id") and msg.get("bot_id") == me.get("bot_id")):
+            self._tell(notify, "That's one of my own messages: what it says is already on the "
+                               f"{inc.key} timeline (`/incident timeline`).")
+            return
+        raw = msg.get("text") or ""
+        names = {uid: self._name(uid) for uid in timeline.mentioned_users(raw)[:20]}
+        text = timeline.neutralise(raw, names) or "_(a message with no text)_"
+        at = datetime.fromtimestamp(float(msg.get("ts") or ts), UTC)
+        self.timeline.capture(inc, channel_id=channel, message_ts=ts, author=msg.get("user"),
+                              at=at, text=text, by=by, via=payload.get("via", "reaction"))
+
+    def _fetch_message(self, channel: str, ts: str) -> dict | None:
+        """The message at `ts`: top-level via conversations.history, else a thread reply."""
+        resp = self.client.conversations_history(channel=channel, latest=ts, oldest=ts,
+                                                 inclusive=True, limit=1)
+        for msg in resp.get("messages") or []:
+            if msg.get("ts") == ts:
+                return msg
+        try:
+            resp = self.client.conversations_replies(channel=channel, ts=ts)
+        except SlackApiError as err:
+            if err.response.get("error") in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        return next((m for m in resp.get("messages") or [] if m.get("ts") == ts), None)
+
+    def _me(self) -> dict:
+        """The bot's own user and bot ids (auth.test), asked once: its messages aren't captured."""
+        if not getattr(self, "_identity", None):
+            resp = self.client.auth_test()
+            self._identity = {"user_id": resp.get("user_id"), "bot_id": resp.get("bot_id")}
+        return self._identity
+
+    def _name(self, user_id: str) -> str:
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+        except (SlackClientError, OSError):
+            return user_id
+        profile = user.get("profile") or {}
+        return profile.get("display_name") or user.get("name") or user_id
+
     def _do_home(self, team_id: str, user: str) -> None:
         incidents = self.service.open_incidents_by_urgency(team_id)
         now = self.clock()
@@ -210,7 +264,9 @@ class EffectRunner:
         now = self.clock()
         png = self._cadence_chart(inc, now)
         note = None if png is not None or chart.chart_available() else chart.ENABLE_HINT
-        messages = blocks.summary_messages(summarize(inc, now), chart_note=note)
+        assert inc.id is not None
+        summary = summarize(inc, now, self.timeline.corrected(inc.id))
+        messages = blocks.summary_messages(summary, chart_note=note)
         for channel in self._targets(inc, Target(payload["target"]), None):
             for msg in messages:
                 self.client.chat_postMessage(channel=channel, **msg)
@@ -282,7 +338,8 @@ class EffectRunner:
             return
         inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
         what = {"create_channel": "create the incident channel", "post": "post the message",
-                "invite": "invite people", "timeline": "post to the channel"}.get(
+                "invite": "invite people", "timeline": "post to the channel",
+                "capture": "add that message to the timeline"}.get(
             item.kind, "finish that")
         key = f" for {inc.key}" if inc else ""
         try:

@@ -9,14 +9,15 @@ from pathlib import Path
 
 from bot import blocks
 from bot.config import Settings
-from playbook import export, stats, store
+from playbook import export, stats, store, timeline_store
 from playbook.errors import PlaybookError
 from playbook.model import Incident
 from playbook.parse import parse_ref
 from playbook.summary import summarize
+from playbook.timeline import Entry, corrected
 
 
-def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident, list]:
+def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident, list[Entry]]:
     number = parse_ref(key.upper().removeprefix("INC-"), "", "incident")
     engine = store.make_engine(settings.database_url)
     try:
@@ -31,7 +32,7 @@ def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident,
                                     "pick one with --team.")
             inc = found[0]
             assert inc.id is not None
-            return inc, store.get_timeline(session, inc.id)
+            return inc, timeline_store.load_entries(session, inc.id)
     finally:
         engine.dispose()
 
@@ -43,11 +44,11 @@ def report(settings: Settings, key: str, *, fmt: str, out: str | None,
 
         if not chart.chart_available():  # fail fast, before the database
             raise PlaybookError(chart.ENABLE_HINT)
-    inc, timeline = _incident(settings, key, team)
+    inc, entries = _incident(settings, key, team)
     now = datetime.now(UTC)
-    summary = summarize(inc, now)
+    summary = summarize(inc, now, corrected(entries))
     if fmt == "json":
-        text = json.dumps(export.report_json(summary, timeline), indent=2, ensure_ascii=False)
+        text = json.dumps(export.report_json(summary, entries), indent=2, ensure_ascii=False)
     else:
         text = blocks.summary_markdown(summary)
     if out:

@@ -651,3 +651,14 @@ def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 def summary(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     return Result("Posting the summary in the channel.", [], [PostSummary(Target.INCIDENT)])
+
+
+def note(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    """A line for the timeline in the responder's words; it changes nothing else."""
+    text = _text(arg, "what to note", "`/incident note &lt;what happened&gt;`")
+    if len(text) > 3000:
+        raise ParseError("Keep a note under 3000 characters; split longer ones.")
+    return Result(
+        "Noted on the timeline. `/incident timeline` lists the entries, to correct one.",
+        [_line(ctx, actor, "note", esc(text))],
+    )

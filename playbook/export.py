@@ -8,12 +8,13 @@ only ever added within a version, and docs/report-format.md describes each one. 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from playbook.model import TimelineEntry
 from playbook.summary import Summary
+from playbook.timeline import Entry
 
 SCHEMA = "crisisbot.report/1"
 
@@ -35,16 +36,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def report_json(summary: Summary, timeline: list[TimelineEntry]) -> dict[str, Any]:
-    """The whole report: the summary's figures and the timeline, under a schema version."""
+def report_json(summary: Summary, entries: Sequence[Entry] = ()) -> dict[str, Any]:
+    """The whole report: the summary's figures and its corrected timeline, under a version.
+
+    `entries` (the stored timeline with its revisions) adds ``corrections``: every change people
+    made to the timeline, with the original it replaced, so the record stays auditable.
+    """
     body = _plain(summary)
+    body.pop("timeline", None)  # it is the top-level "timeline"
     body["adherence"]["ratio"] = summary.adherence.ratio
+    corrections = []
+    for e in entries:
+        before = (e.at, e.text)
+        for r in e.revisions:
+            corrections.append({
+                "ref": e.ref, "by": r.by, "made_at": _plain(r.made_at), "removed": r.removed,
+                "from": {"at": _plain(before[0]), "text": before[1]},
+                "to": None if r.removed else {"at": _plain(r.at), "text": r.text},
+            })
+            before = (r.at, r.text)
     return {
         "schema": SCHEMA,
         "incident": summary.key,
         "summary": body,
         "timeline": [
-            {"at": _plain(e.at), "kind": e.kind, "actor": e.actor, "text": e.text}
-            for e in timeline
+            {"at": _plain(e.at), "kind": e.kind, "actor": e.actor, "text": e.text,
+             "ref": e.ref, "edited": e.edited}
+            for e in summary.timeline
         ],
+        "corrections": corrections,
     }

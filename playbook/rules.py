@@ -48,6 +48,8 @@ class CommandSpec:
     step: Step | None = None
     changes: bool = True  # False for read-only verbs (no timeline, no card refresh)
     after_close: bool = False  # still allowed once the incident is closed
+    # Only adds a timeline line: the incident's state (and so its card) stays as it was.
+    timeline_only: bool = False
 
 
 _SPECS = (
@@ -183,6 +185,14 @@ _SPECS = (
         "severity", "severity &lt;sev1|sev2|sev3|sev4&gt;", "change the severity", commands.severity
     ),
     CommandSpec(
+        "note",
+        "note &lt;what happened&gt;",
+        "add a note to the timeline (`/incident timeline` lists and corrects entries)",
+        commands.note,
+        after_close=True,
+        timeline_only=True,
+    ),
+    CommandSpec(
         "status",
         "status",
         "where we are",
@@ -200,6 +210,8 @@ SHELL_COMMANDS: dict[str, str] = {
     "open": "open [sev1-4] &lt;customer&gt;: &lt;what happened&gt;",
     "list": "list: open incidents, overdue first",
     "stats": "stats [7d|30d|90d]: figures for leads",
+    "timeline": "timeline [page] | timeline edit &lt;Tn&gt;: in an incident channel, its "
+    "timeline with entry numbers; correct or remove an entry",
 }
 
 ALIASES = {
@@ -247,7 +259,7 @@ def run_command(
     result = spec.handler(work, actor, arg, ctx)
     timeline = list(result.timeline)
     effects: list[Effect] = list(result.effects)
-    if spec.changes:
+    if spec.changes and not spec.timeline_only:
         for step in advance(work, now, actor.user_id):
             following = next_step(step)
             then = (

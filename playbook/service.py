@@ -36,6 +36,7 @@ from playbook.model import (
     TimelineEntry,
 )
 from playbook.text import esc, mention, plain
+from playbook.timeline import display
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
                                             "invite": list(effect.invite), "notify": notify}))
     # notify: a line that can never be posted (channel archived, bot removed) is reported to
     # the person whose command it records, like every other effect they asked for
-    rows.extend(("timeline", {"text": e.text, "kind": e.kind, "notify": notify})
+    rows.extend(("timeline", {"text": display(e.kind, e.text, e.actor), "kind": e.kind,
+                              "notify": notify})
                 for e in outcome.timeline)
     for effect in outcome.effects:
         if isinstance(effect, Post):

@@ -1679,3 +1679,8 @@ def prune_events(session: Session, older_than: datetime) -> int:
     """Forget event ids seen before `older_than` (Slack stops retrying after minutes)."""
     e = HandledEventRow.__table__
     return int(session.execute(delete(e).where(e.c.seen_at < older_than)).rowcount)
+
+
+# The capture and correction tables live in their own module; importing it here puts them in
+# this metadata, which migrations and `alembic check` read.
+from playbook import timeline_store as _timeline_store  # noqa: E402, F401

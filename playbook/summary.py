@@ -9,7 +9,8 @@ incident still running), so it reads no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ from playbook.model import (
     Status,
     Step,
 )
+from playbook.timeline import Line
 
 __all__ = ["Skip", "StepSummary", "Summary", "summarize"]
 
@@ -66,6 +68,8 @@ class Summary:
     the bot marks a promise missed at its due time, so an open one is one still owed.
     ``actions`` lists every prevention action and ``actions_open`` those not done yet.
     ``is_final`` is true once the incident is closed: before that it is "the summary so far".
+    ``timeline`` is the corrected timeline (`playbook.timeline.corrected`): removed entries
+    left out, corrected ones at their corrected time with their corrected text.
     """
 
     key: str
@@ -109,6 +113,7 @@ class Summary:
     checkins: tuple[Checkin, ...]
     is_final: bool
     as_of: datetime
+    timeline: tuple[Line, ...] = field(default_factory=tuple)
 
 
 def _since(start: datetime, t: datetime | None) -> timedelta | None:
@@ -143,8 +148,8 @@ def _steps(incident: Incident) -> tuple[StepSummary, ...]:
     return tuple(out)
 
 
-def summarize(incident: Incident, now: datetime) -> Summary:
-    """Build the summary of `incident` as it stands at `now`.
+def summarize(incident: Incident, now: datetime, timeline: Sequence[Line] = ()) -> Summary:
+    """Build the summary of `incident` as it stands at `now`, with its corrected `timeline`.
 
     `now` matters only for an incident not closed yet (total duration, adherence so far); a
     closed incident's summary is the same whenever it is asked for.
@@ -202,4 +207,5 @@ def summarize(incident: Incident, now: datetime) -> Summary:
         checkins=tuple(incident.checkins),
         is_final=incident.status == Status.CLOSED,
         as_of=now,
+        timeline=tuple(timeline),
     )

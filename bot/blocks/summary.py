@@ -17,7 +17,8 @@ from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message,
 from playbook.model import PromiseStatus, Status
 from playbook.steps import STEP_DEFS
 from playbook.summary import StepSummary, Summary
-from playbook.text import date_token, esc, fmt_duration, mention
+from playbook.text import date_token, esc, fmt_duration, mention, plain
+from playbook.timeline import spans_days
 
 __all__ = ["summary_markdown", "summary_messages"]
 
@@ -31,11 +32,14 @@ class _Fmt:
     """How one output flavour writes user text, people, times and emphasis."""
 
     def __init__(self, text: Callable[[str], str], when: Callable[[datetime], str],
-                 bold: Callable[[str], str], italic: Callable[[str], str]) -> None:
+                 bold: Callable[[str], str], italic: Callable[[str], str],
+                 clock: Callable[[datetime], str], mrkdwn: Callable[[str], str]) -> None:
         self.text = text
         self.when = when
         self.bold = bold
         self.italic = italic
+        self.clock = clock  # the time of day only, for a timeline within one day
+        self.mrkdwn = mrkdwn  # a line the bot wrote in Slack mrkdwn (user text escaped)
 
     def quote(self, raw: str) -> str:
         return f"“{self.text(raw.strip())}”"
@@ -57,8 +61,11 @@ def _md_text(raw: str) -> str:
     return out.replace("\n", "  \n  ")  # keep line breaks inside a list item
 
 
-SLACK = _Fmt(esc, date_token, lambda s: f"*{s}*", lambda s: f"_{s}_")
-MARKDOWN = _Fmt(_md_text, _iso, lambda s: f"**{s}**", lambda s: f"_{s}_")
+SLACK = _Fmt(esc, date_token, lambda s: f"*{s}*", lambda s: f"_{s}_",
+             lambda dt: date_token(dt, "{time}"), lambda s: s)
+MARKDOWN = _Fmt(_md_text, _iso, lambda s: f"**{s}**", lambda s: f"_{s}_",
+                lambda dt: dt.astimezone(UTC).strftime("%H:%M UTC"),
+                lambda s: _md_text(plain(s)))
 
 
 def _dur(td: timedelta | None, none: str = "not yet") -> str:
@@ -153,7 +160,27 @@ def _options(s: Summary, f: _Fmt) -> list[str]:
     return lines
 
 
-def _groups(s: Summary, f: _Fmt) -> list[Group]:
+SLACK_TIMELINE_MAX = 150  # lines; a longer timeline is in the report (Markdown or JSON)
+
+
+def _timeline(s: Summary, f: _Fmt, limit: int | None = None) -> Group:
+    """The corrected timeline: full dates when it runs over several days, else times."""
+    if not s.timeline:
+        return ("Timeline", [f.italic("nothing on the timeline")])
+    several = spans_days(line.at for line in s.timeline)
+    stamp = f.when if several else f.clock
+    title = "Timeline" if several else f"Timeline ({s.timeline[0].at.strftime('%Y-%m-%d')} UTC)"
+    lines = []
+    for line in s.timeline[:limit]:
+        mark = f" {f.italic('(corrected)')}" if line.edited else ""
+        lines.append(f"{f.bold(line.ref)} {stamp(line.at)} · {f.mrkdwn(line.text)}{mark}")
+    if limit is not None and len(s.timeline) > limit:
+        lines.append(f.italic(f"…and {len(s.timeline) - limit} more lines: "
+                              f"`crisisbot report {s.key}` has the whole timeline."))
+    return (title, lines)
+
+
+def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Group]:
     none = f.italic("none recorded")
     words = [f"• {f.quote(w)}" for w in s.customer_words] or [none]
     listen = [*words,
@@ -201,6 +228,7 @@ def _groups(s: Summary, f: _Fmt) -> list[Group]:
         ("Parked topics", [f"• {f.quote(p.text)} ({mention(p.added_by)})" for p in s.parked]
          or [none]),
         ("Check-ins", checkins or [none]),
+        _timeline(s, f, timeline_limit),
     ]
 
 
@@ -227,7 +255,7 @@ def summary_messages(s: Summary, *, chart_note: str | None = None) -> list[dict[
     customer-update figures it would have illustrated.
     """
     body: list[Block] = []
-    for title, lines in _groups(s, SLACK):
+    for title, lines in _groups(s, SLACK, SLACK_TIMELINE_MAX):
         if title == "Overview":
             continue  # the first message's context line carries it
         if title == "Customer updates" and chart_note:

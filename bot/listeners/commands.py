@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.app import ephemeral
+from bot.listeners import timeline
 from playbook import cadence, rules, stats
 from playbook.errors import ParseError, PlaybookError
 from playbook.service import Origin
@@ -51,6 +52,8 @@ def register(app: App, deps: Deps) -> None:
             figures = stats.compute(deps.service.list_incidents(team, since=since), since=since,
                                     now=now)
             ack(ephemeral(stats.render(figures, days)))
+        elif verb == "timeline":
+            timeline.command(deps, ack, body, client, arg)
         elif verb in rules.COMMANDS:
             inc = deps.service.incident_for_channel(channel)
             if inc is None or inc.id is None:

@@ -1,6 +1,8 @@
 """Workspace events: each event_id handled once (Slack retries them), then acted on.
 
-Every event the manifest subscribes to has a listener (App Home's is in `home`).
+Every event the manifest subscribes to has a listener (App Home's is in `home`). Capturing a
+message onto the timeline (a reaction with the capture emoji, or a pin) is only recorded here:
+the outbox worker reads the message and adds the entry, so the ack never waits on Slack.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
+
+from playbook.timeline_service import TimelineService
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -34,3 +38,37 @@ def register(app: App, deps: Deps) -> None:
         log.warning("Slack says the app was uninstalled or its tokens revoked (%s); "
                     "the data is kept, Slack calls will fail until it is reinstalled.",
                     event.get("type"))
+
+    timeline = TimelineService(deps.service.sessions, deps.service.clock)
+
+    def capture(channel: str | None, ts: str | None, by: str | None, via: str,
+                message: dict | None, context: BoltContext) -> None:
+        if not channel or not ts or not by or by == context.bot_user_id:
+            return
+        inc = deps.service.incident_for_channel(channel)
+        if inc is None or inc.id is None:
+            return  # not an incident channel: pins and reactions there are none of our business
+        if ts == inc.card_ts:
+            return  # the status card (the bot pins it itself); it is not a timeline moment
+        timeline.request_capture(inc, channel_id=channel, message_ts=ts, by=by, via=via,
+                                 message=message)
+        deps.wake_outbox()
+
+    @app.event("reaction_added")
+    def on_reaction(event: dict, context: BoltContext) -> None:
+        name = str(event.get("reaction") or "").split("::", 1)[0]  # skin tones don't matter
+        item = event.get("item") or {}
+        if name != deps.settings.capture_reaction or item.get("type") != "message":
+            return
+        capture(item.get("channel"), item.get("ts"), event.get("user"), "reaction", None,
+                context)
+
+    @app.event("pin_added")
+    def on_pin(event: dict, context: BoltContext) -> None:
+        item = event.get("item") or {}
+        if item.get("type") != "message":
+            return
+        message = item.get("message") if isinstance(item.get("message"), dict) else None
+        ts = (message or {}).get("ts") or item.get("ts")
+        channel = item.get("channel") or event.get("channel_id")
+        capture(channel, ts, event.get("user"), "pin", message, context)

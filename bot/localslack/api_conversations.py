@@ -267,6 +267,15 @@ def conversations_history(ws: Workspace, p: Params) -> dict[str, Any]:
     chan = member_channel(ws, p.req("channel", "channel_not_found"), allow_archived=True)
     msgs = [m for m in ws._messages[chan.id]
             if not m.thread_ts or m.thread_ts == m.ts or m.reply_broadcast]
+    # Slack's window: oldest < ts < latest, bounds included with inclusive=true
+    inclusive = p.flag("inclusive")
+    oldest, latest = p.opt("oldest"), p.opt("latest")
+    if oldest:
+        msgs = [m for m in msgs if float(m.ts) > float(oldest)
+                or (inclusive and m.ts == oldest)]
+    if latest:
+        msgs = [m for m in msgs if float(m.ts) < float(latest)
+                or (inclusive and m.ts == latest)]
     limit = int(p.opt("limit", default="100") or 100)
     newest_first = list(reversed(msgs))[:limit]
     return {"ok": True, "messages": [message_json(ws, m) for m in newest_first],

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from . import payloads
 from .api_messages import apply_ack
 from .api_views import MAX_STACK, close_stack, new_hash, new_view
-from .apibase import fill_ids
+from .apibase import fill_ids, message_json
 from .limits import check_view
 from .models import Channel, Ephemeral, Message, Reply, StoredView
 from .state import Workspace
@@ -393,4 +393,43 @@ class SlackSide(Workspace):
                                  "channel_type": kind, "team": self.team_id}
         if thread_ts:
             event["thread_ts"] = thread_ts
+        return self.event(app_url, event, via=via, timeout=timeout)
+
+    def react(self, app_url: str | None, *, user_id: str, channel_id: str, ts: str,
+              name: str = "pushpin", via: Via = "http", timeout: float | None = None) -> Reply:
+        """A person adds the reaction ``name`` to a message (recorded as reactions.get shows
+        it), then ``reaction_added`` goes to the app: like Slack's, it names the message only
+        by channel and ts, never its text."""
+        with self._lock:
+            msg = self._find_message(channel_id, ts)
+            if msg is None:
+                raise KeyError(f"no message {ts} in {channel_id}")
+            self._ensure_user(user_id)
+            users = self._reactions.setdefault((channel_id, ts), {}).setdefault(name, [])
+            if user_id not in users:
+                users.append(user_id)
+            author = msg.user
+        event: dict[str, Any] = {
+            "type": "reaction_added", "user": user_id, "reaction": name, "item_user": author,
+            "item": {"type": "message", "channel": channel_id, "ts": ts}}
+        return self.event(app_url, event, via=via, timeout=timeout)
+
+    def pin(self, app_url: str | None, *, user_id: str, channel_id: str, ts: str,
+            via: Via = "http", timeout: float | None = None) -> Reply:
+        """A person (or, with the bot's user id, the bot) pins a message, then ``pin_added``
+        goes to the app carrying the pinned message, as Slack's does."""
+        with self._lock:
+            msg = self._find_message(channel_id, ts)
+            if msg is None:
+                raise KeyError(f"no message {ts} in {channel_id}")
+            self._ensure_user(user_id)
+            pins = self._pins.setdefault(channel_id, [])
+            if ts not in pins:
+                pins.append(ts)
+            body = message_json(self, msg)
+        event: dict[str, Any] = {
+            "type": "pin_added", "user": user_id, "channel_id": channel_id,
+            "item": {"type": "message", "channel": channel_id, "created": int(time.time()),
+                     "created_by": user_id, "message": body},
+            "pin_count": len(pins)}
         return self.event(app_url, event, via=via, timeout=timeout)

@@ -7,6 +7,7 @@ requests, acks, limits that make Slack refuse a payload, trigger and retry rules
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,6 +107,11 @@ def build_app(slack: LocalSlack, seen: dict[str, list[Any]], **client_kw: Any) -
             ack(response_action="errors", errors={"what": "Say what happened"})
         else:
             ack()
+
+    @app.event("reaction_added")
+    @app.event("pin_added")
+    def capture(event: dict[str, Any]) -> None:
+        seen["events"].append(event)
 
     @app.event("app_mention")
     def mention(event: dict[str, Any], request: Any) -> None:
@@ -210,6 +216,34 @@ def test_events_carry_retry_headers(slack: LocalSlack, app_url: str,
                        retry_reason="http_timeout").status == 200
     slack.wait_for(lambda: len(seen["events"]) == 2)
     assert sorted(seen["events"], key=str) == [("<@UBOT> hi", "1"), ("<@UBOT> hi", None)]
+
+
+def test_reactions_and_pins_by_people_reach_the_app_as_slack_sends_them(
+        slack: LocalSlack, app_url: str, incident_channel: str,
+        seen: dict[str, list[Any]]) -> None:
+    msg = slack.add_message(incident_channel, USER, "the CDN is down")
+    assert slack.react(app_url, user_id=USER, channel_id=incident_channel, ts=msg.ts).ok
+    assert slack.pin(app_url, user_id=USER, channel_id=incident_channel, ts=msg.ts).ok
+    slack.wait_for(lambda: len(seen["events"]) == 2)
+    reaction, pin = sorted(seen["events"], key=lambda e: e["type"], reverse=True)
+    # reaction_added names the message only: its text needs conversations.history
+    assert reaction["reaction"] == "pushpin" and reaction["item_user"] == USER
+    assert reaction["item"] == {"type": "message", "channel": incident_channel, "ts": msg.ts}
+    assert "text" not in json.dumps(reaction["item"])
+    assert pin["item"]["message"]["text"] == "the CDN is down" and pin["user"] == USER
+    assert slack.reactions(incident_channel, msg.ts) == {"pushpin": [USER]}
+    assert slack.pins(incident_channel) == [msg.ts]
+
+
+def test_history_window_finds_one_message(slack: LocalSlack, incident_channel: str) -> None:
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    first, second, third = (slack.add_message(incident_channel, USER, t) for t in "abc")
+    one = client.conversations_history(channel=incident_channel, latest=second.ts,
+                                       oldest=second.ts, inclusive=True, limit=1)["messages"]
+    assert [m["text"] for m in one] == ["b"]
+    older = client.conversations_history(channel=incident_channel, latest=third.ts)["messages"]
+    assert [m["text"] for m in older] == ["b", "a"]
+    assert first.ts < second.ts < third.ts
 
 
 # ---------------------------------------------------------------------- Web API rules

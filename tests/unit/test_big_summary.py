@@ -12,6 +12,7 @@ from bot.localslack import check_blocks
 from playbook import export, rules
 from playbook.model import Actor, Policy
 from playbook.summary import summarize
+from playbook.timeline import corrected
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from big_incident import T0, big_incident
@@ -19,7 +20,8 @@ from big_incident import T0, big_incident
 
 def test_big_summary_fits_slack_and_keeps_every_item() -> None:
     inc, timeline = big_incident()
-    messages = blocks.summary_messages(summarize(inc, T0 + timedelta(days=3)))
+    lines = corrected(timeline)
+    messages = blocks.summary_messages(summarize(inc, T0 + timedelta(days=3), lines))
     for msg in messages:
         assert msg["text"], "fallback text"
         assert check_blocks(msg["blocks"]) == []
@@ -29,7 +31,11 @@ def test_big_summary_fits_slack_and_keeps_every_item() -> None:
     for action in inc.actions:
         assert action.text[:20] in shown
     assert "r" * 2000 in shown, "the root cause is never cut"
-    doc = export.report_json(summarize(inc, T0), timeline)
+    # Slack gets the first part of a very long timeline and where to find the rest
+    assert "line 0 " in shown and "line 4999 " not in shown
+    assert "crisisbot report INC-42" in shown
+    assert "line 4999 " in blocks.summary_markdown(summarize(inc, T0, lines))
+    doc = export.report_json(summarize(inc, T0, lines), timeline)
     assert len(doc["timeline"]) == 5000
 
 

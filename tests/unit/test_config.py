@@ -36,6 +36,7 @@ ALL_KEYS = (
     "CRISISBOT_TIMEZONE",
     "CRISISBOT_PLAYBOOK",
     "LOG_LEVEL",
+    "CRISISBOT_CAPTURE_REACTION",
 )
 
 
@@ -262,7 +263,18 @@ MALFORMED = [
     ("CRISISBOT_TIMEZONE", "../../etc/passwd"),
     ("CRISISBOT_PLAYBOOK", "/nonexistent/crisis-playbook.yml"),
     ("LOG_LEVEL", "LOUD"),
+    ("CRISISBOT_CAPTURE_REACTION", "📌"),
+    ("CRISISBOT_CAPTURE_REACTION", "push pin"),
+    ("CRISISBOT_CAPTURE_REACTION", "::"),
 ]
+
+
+@pytest.mark.parametrize(("value", "name"), [
+    ("pushpin", "pushpin"), (":memo:", "memo"), (" :White_Check_Mark: ", "white_check_mark"),
+    ("+1", "+1"),
+])
+def test_capture_reaction_forms(value: str, name: str) -> None:
+    assert load_settings({"CRISISBOT_CAPTURE_REACTION": value}).capture_reaction == name
 
 
 @pytest.mark.parametrize(("key", "value"), MALFORMED)

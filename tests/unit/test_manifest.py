@@ -57,6 +57,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views_publish": set(),
     "conversations_open": {"im:write"},
     "files_upload_v2": {"files:write"},  # getUploadURLExternal + completeUploadExternal
+    # the text of a message captured onto the timeline by a reaction (public / private channels)
+    "conversations_history": {"channels:history", "groups:history"},
+    "conversations_replies": {"channels:history", "groups:history"},
 }
 
 
@@ -199,7 +202,10 @@ def test_every_called_method_has_a_known_scope() -> None:
 
 
 def test_scopes_are_exactly_what_the_bot_uses(socket_manifest: dict[str, Any]) -> None:
-    assert set(socket_manifest["oauth_config"]["scopes"]["bot"]) == EXPECTED_SCOPES
+    events = socket_manifest["settings"]["event_subscriptions"]["bot_events"]
+    # an event with exactly one scope that delivers it needs that scope (reactions:read, …)
+    for_events = {s for e in events if len(EVENT_SCOPES.get(e, ())) == 1 for s in EVENT_SCOPES[e]}
+    assert set(socket_manifest["oauth_config"]["scopes"]["bot"]) == EXPECTED_SCOPES | for_events
     assert "user" not in socket_manifest["oauth_config"]["scopes"]
 
 
