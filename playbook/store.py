@@ -1679,3 +1679,9 @@ def prune_events(session: Session, older_than: datetime) -> int:
     """Forget event ids seen before `older_than` (Slack stops retrying after minutes)."""
     e = HandledEventRow.__table__
     return int(session.execute(delete(e).where(e.c.seen_at < older_than)).rowcount)
+
+
+# Tables kept in their own modules, registered on this metadata (migrations and `alembic check`
+# read `metadata` from here). Imported last: they build on the classes above.
+from playbook import lifecycle_store as _lifecycle_store  # noqa: E402, F401
+from playbook import outage_store as _outage_store  # noqa: E402, F401
