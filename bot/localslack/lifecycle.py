@@ -36,8 +36,9 @@ class LifecycleSide(SlackSide):
         return private if chan.is_private else public
 
     def archive_channel(self, app_url: str | None, channel_id: str, *, user_id: str,
-                        via: Via = "http") -> Reply:
-        """Someone archives the channel (members stay; nobody can post any more)."""
+                        via: Via = "http", emit: bool = True) -> Reply | None:
+        """Someone archives the channel (members stay; nobody can post any more). With
+        ``emit=False`` the event is lost on the way, so the app finds out from an error."""
         with self._lock:
             chan = self._live_channel(channel_id)
             if chan.is_archived:
@@ -45,7 +46,7 @@ class LifecycleSide(SlackSide):
             chan.is_archived = True
             event: dict[str, Any] = {"type": self._kind(chan, "channel_archive", "group_archive"),
                                      "channel": chan.id, "user": user_id}
-        return self.event(app_url, event, via=via)
+        return self.event(app_url, event, via=via) if emit else None
 
     def unarchive_channel(self, app_url: str | None, channel_id: str, *, user_id: str,
                           via: Via = "http") -> Reply:
@@ -75,8 +76,9 @@ class LifecycleSide(SlackSide):
         return self.event(app_url, event, via=via)
 
     def remove_bot(self, app_url: str | None, channel_id: str, *, by: str,
-                   via: Via = "http") -> Reply:
-        """Someone removes the bot from the channel (``/remove @crisisbot``)."""
+                   via: Via = "http", emit: bool = True) -> Reply | None:
+        """Someone removes the bot from the channel (``/remove @crisisbot``); ``emit=False``
+        loses the event on the way."""
         with self._lock:
             chan = self._live_channel(channel_id)
             if self.bot_user_id not in chan.members:
@@ -84,7 +86,7 @@ class LifecycleSide(SlackSide):
             chan.members.discard(self.bot_user_id)
             event = {"type": self._kind(chan, "channel_left", "group_left"),
                      "channel": chan.id, "actor_id": by}
-        return self.event(app_url, event, via=via)
+        return self.event(app_url, event, via=via) if emit else None
 
     def join_channel(self, app_url: str | None, channel_id: str, user_id: str, *,
                      inviter: str | None = None, via: Via = "http") -> Reply | None:
