@@ -46,7 +46,7 @@ def test_archive_moves_card_and_reminders_then_unarchive_brings_them_back(
     assert len(bot.slack.messages(channel)) == before, "nothing is posted to an archived channel"
     assert any("due now" in t for t in _texts(bot.slack.dms(ALICE))), \
         "the due reminder reaches the owner by DM"
-    copy = [m for m in bot.slack.messages(bot.leads.id) if "A copy of" in str(m.blocks)][0]
+    copy = next(m for m in bot.slack.messages(bot.leads.id) if "A copy of" in str(m.blocks))
     assert copy.edits >= 1, "the card's copy is kept current"
 
     assert bot.slack.unarchive_channel(bot.events_url, channel, user_id=BOB, via=bot.via).ok
