@@ -154,3 +154,31 @@ def test_revocation_found_out_from_the_outbox_holds_effects(bot: LocalBot) -> No
     bot.slack.command(bot.events_url, "status", user_id=ALICE, channel_id=channel)
     bot.drain()
     assert any("their shop is closed" in t for t in bot.lines(channel))
+
+
+def test_local_slack_refuses_like_slack_after_each_change(bot: LocalBot) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    client = WebClient(token=bot.slack.bot_token, base_url=bot.slack.api_url)
+    room = bot.slack.add_channel("war-room", bot_member=True, members=[ALICE])
+
+    def error(**kw: str) -> str:
+        try:
+            client.chat_postMessage(**kw)
+        except SlackApiError as err:
+            return str(err.response["error"])
+        return "ok"
+
+    assert error(channel=room.id, text="hi") == "ok"
+    bot.slack.archive_channel(None, room.id, user_id=ALICE, emit=False)
+    assert error(channel=room.id, text="hi") == "is_archived"
+    bot.slack.unarchive_channel(bot.events_url, room.id, user_id=ALICE)
+    bot.slack.remove_bot(None, room.id, by=ALICE, emit=False)
+    assert error(channel=room.id, text="hi") == "not_in_channel"
+    bot.slack.token_error = "token_revoked"
+    assert error(channel=ALICE, text="hi") == "token_revoked"
+    bot.slack.reinstall_app()
+    bot.slack.uninstall_app(bot.events_url)
+    assert error(channel=ALICE, text="hi") == "invalid_auth"
+    bot.slack.reinstall_app()
