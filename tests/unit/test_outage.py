@@ -182,3 +182,17 @@ def test_card_and_messages_fit_slack() -> None:
     assert "draft:log" not in settled and "<@U0BOB>" in settled
     prompt = json.dumps(resolve_prompt(many[0], the_outage(resolution="rolled back")))
     assert "outage:resolve" in prompt and '"1:30"' in prompt
+
+
+def test_home_with_outages_and_full_lists_stays_under_slack_limits() -> None:
+    from bot.blocks import home
+    from bot.blocks.outage import outage_lines
+
+    many = [incident(n, f"Customer {n}", "cadence 30m") for n in range(1, 61)]
+    outages = [(the_outage(number=n, id=100 + n), many[:3]) for n in range(1, 31)]
+    lines = outage_lines(outages, T0 + timedelta(hours=1))
+    assert len(lines) == 30 and "3 customers · *3 overdue*" in lines[0]
+    view = home("U1", many, many, T0 + timedelta(hours=1), lines)
+    assert len(view["blocks"]) <= 100
+    text = json.dumps(view)
+    assert "Open outages* (30)" in text and "OUT-20" in text and "OUT-21 " not in text
