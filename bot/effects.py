@@ -114,6 +114,8 @@ class EffectRunner:
                 raise
             assert inc.id is not None
             handler(self.service.get_by_id(inc.id) or inc, item.payload)
+            self.report_failure(item, err, then=" The card and reminders continue in the "
+                                "leads channel or the owner's DM until the channel is back.")
 
     # --- kinds --------------------------------------------------------------------------------
 
@@ -322,7 +324,7 @@ class EffectRunner:
         except SlackApiError:
             self.client.chat_postMessage(channel=user, text=text)
 
-    def report_failure(self, item: store.OutboxItem, err: Exception) -> None:
+    def report_failure(self, item: store.OutboxItem, err: Exception, then: str = "") -> None:
         notify = item.payload.get("notify") or {}
         if not notify.get("user"):
             return
@@ -334,7 +336,7 @@ class EffectRunner:
         try:
             self._tell({**notify, "response_url": None},
                        f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
-                       "saved.")
+                       f"saved.{then}")
         except (SlackClientError, OSError):
             log.exception("could not report outbox failure %s", item.id)
 
