@@ -24,7 +24,9 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 
 from bot.config import Settings
 from playbook.errors import PlaybookError
+from playbook.lifecycle_service import LifecycleService
 from playbook.model import Actor, Outcome
+from playbook.outage_service import OutageService
 from playbook.service import Service, needs_reschedule
 from playbook.text import esc, plain, truncate
 
@@ -99,6 +101,12 @@ class Deps:
     clock: Callable[[], datetime]
     wake_outbox: Callable[[], None] = lambda: None
     reschedule: Callable[[int], None] = lambda incident_id: None
+    outages: OutageService = field(init=False)
+    lifecycle: LifecycleService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outages = OutageService(self.service)
+        self.lifecycle = LifecycleService(self.service)
 
     def after(self, outcome: Outcome) -> None:
         """After the ack: start the Slack work and move the reminders."""
@@ -218,7 +226,7 @@ def _notify(client: WebClient, body: dict, text: str) -> None:
 def create_app(settings: Settings, deps: Deps, *, client: WebClient,
                token_verification: bool = True) -> App:
     """Build the Bolt app. The same app serves HTTP (`bot.web`) and Socket Mode."""
-    from bot.listeners import actions, commands, events, home, timeline, views
+    from bot.listeners import actions, commands, events, home, lifecycle, outage, timeline, views
 
     app = App(
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
@@ -233,6 +241,7 @@ def create_app(settings: Settings, deps: Deps, *, client: WebClient,
                   client: WebClient) -> BoltResponse:
         return handle_error(error, body, response, client)
 
-    for surface in (commands, actions, views, events, home, timeline):
+    # outage before views: its "modal:draft" must not fall to the generic "modal:" listener
+    for surface in (commands, actions, outage, views, events, lifecycle, home, timeline):
         surface.register(app, deps)
     return app

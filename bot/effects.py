@@ -20,8 +20,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot import blocks, chart
+from bot.blocks.outage import outage_lines
 from bot.config import Settings
-from playbook import cadence, rules, store, timeline
+from playbook import cadence, lifecycle_store, rules, store, timeline
 from playbook.model import Incident, Target
 from playbook.service import Service
 from playbook.summary import summarize
@@ -45,6 +46,10 @@ PERMANENT = {
     "invalid_blocks": "Slack refused the message layout (a bug: please report it)",
 }
 MAX_ATTEMPTS = 6
+# Answers that mean the app lost its install: pause the team instead of failing its effects.
+REVOKED = {"token_revoked", "invalid_auth", "account_inactive", "not_authed"}
+# While a team is paused: how often its held effects are looked at again.
+PAUSED_RECHECK = timedelta(minutes=5)
 ZERO = timedelta(0)
 
 
@@ -70,6 +75,20 @@ class EffectRunner:
         self.clock = clock
         self.on_reschedule = on_reschedule
         self.timeline = TimelineService(service.sessions, service.clock)
+        from bot.lifecycle_effects import Lifecycle
+        from bot.outage_effects import OutageEffects
+
+        self.lifecycle = Lifecycle(self)
+        self.outages = OutageEffects(self)
+        # Kinds carried out by the outage and lifecycle helpers, on an incident's row.
+        self.incident_kinds: dict[str, Callable[[Incident, dict], None]] = {
+            "draft": self.outages.do_draft,
+            "draft_settled": self.outages.do_draft_settled,
+            "resolve_prompt": self.outages.do_resolve_prompt,
+            "channel_lost": self.lifecycle.do_channel_lost,
+            "channel_back": self.lifecycle.do_channel_back,
+            "brief": self.lifecycle.do_brief,
+        }
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -77,15 +96,28 @@ class EffectRunner:
         if item.kind == "home":
             self._do_home(item.team_id, item.payload["user"])
             return
+        if item.kind.startswith("outage_"):
+            self.outages.run_outage_row(item)
+            return
         inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
         if inc is None:
             log.warning("outbox %s: incident %s is gone; dropping", item.id, item.incident_id)
             return
-        handler = getattr(self, f"_do_{item.kind}", None)
+        handler = self.incident_kinds.get(item.kind) or getattr(self, f"_do_{item.kind}", None)
         if handler is None:
             log.error("outbox %s: unknown kind %r; dropping", item.id, item.kind)
             return
-        handler(inc, item.payload)
+        try:
+            handler(inc, item.payload)
+        except SlackApiError as err:
+            # The channel was archived or the bot removed without us hearing of it: record
+            # that (its card and reminders move to the fallback place), then do it there.
+            if not self.lifecycle.lost_by_error(inc, item.kind, item.payload, err):
+                raise
+            assert inc.id is not None
+            handler(self.service.get_by_id(inc.id) or inc, item.payload)
+            self.report_failure(item, err, then=" The card and reminders continue in the "
+                                "leads channel or the owner's DM until the channel is back.")
 
     # --- kinds --------------------------------------------------------------------------------
 
@@ -169,25 +201,36 @@ class EffectRunner:
         if inc.channel_id is None:
             return  # channel creation failed and was reported; the line is in the database
         assert inc.id is not None
+        if not self.lifecycle.usable(inc):
+            self.lifecycle.redirect_timeline(inc, payload)
+            return
         msg = blocks.timeline_message(payload.get("kind", ""), payload["text"], inc.id)
         self.client.chat_postMessage(channel=inc.channel_id, **msg)
 
     def _do_refresh_card(self, inc: Incident, payload: dict) -> None:
         if inc.channel_id is None:
             return
-        if inc.card_ts is None:
+        if not self.lifecycle.usable(inc):
+            self.lifecycle.fallback_card(inc)
+        elif inc.card_ts is None:
             self._post_card(inc)
-            return
-        try:
-            self.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
-                                    **blocks.card(inc, self.clock()))
-        except SlackApiError as err:
-            if err.response.get("error") not in ("message_not_found", "cant_update_message"):
-                raise
-            self._post_card(inc)
+        else:
+            try:
+                self.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
+                                        **blocks.card(inc, self.clock()))
+            except SlackApiError as err:
+                if err.response.get("error") not in ("message_not_found",
+                                                     "cant_update_message"):
+                    raise
+                self._post_card(inc)
+        self.outages.after_incident_card(inc)
 
     def _do_invite(self, inc: Incident, payload: dict) -> None:
         if inc.channel_id is None:
+            return
+        if not self.lifecycle.usable(inc):
+            self._tell(payload.get("notify") or {}, f"⚠️ I can't invite anyone to {inc.key}'s "
+                       "channel: it is archived or I'm no longer in it.")
             return
         problems = self._invite(inc, list(payload.get("users", [])))
         if problems:
@@ -258,7 +301,9 @@ class EffectRunner:
         now = self.clock()
         mine = [i for i in incidents if user in (i.owner, i.communicator, i.opened_by)]
         overdue = [i for i in incidents if (late := cadence.overdue_by(i, now)) and late > ZERO]
-        self.client.views_publish(user_id=user, view=blocks.home(user, mine, overdue, now))
+        outages = outage_lines(self.outages.service.list_open(team_id), now)
+        self.client.views_publish(user_id=user,
+                                  view=blocks.home(user, mine, overdue, now, outages))
 
     def _do_summary(self, inc: Incident, payload: dict) -> None:
         now = self.clock()
@@ -298,6 +343,9 @@ class EffectRunner:
     # --- helpers ------------------------------------------------------------------------------
 
     def _targets(self, inc: Incident, target: Target, user: str | None) -> list[str]:
+        if target in (Target.INCIDENT, Target.OWNER) and inc.channel_id and \
+                not self.lifecycle.usable(inc):
+            return [self.lifecycle.reminder_target(inc)]
         if target is Target.INCIDENT:
             return [inc.channel_id] if inc.channel_id else []
         if target is Target.CUSTOMER:
@@ -332,7 +380,7 @@ class EffectRunner:
         except SlackApiError:
             self.client.chat_postMessage(channel=user, text=text)
 
-    def report_failure(self, item: store.OutboxItem, err: Exception) -> None:
+    def report_failure(self, item: store.OutboxItem, err: Exception, then: str = "") -> None:
         notify = item.payload.get("notify") or {}
         if not notify.get("user"):
             return
@@ -345,7 +393,7 @@ class EffectRunner:
         try:
             self._tell({**notify, "response_url": None},
                        f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
-                       "saved.")
+                       f"saved.{then}")
         except (SlackClientError, OSError):
             log.exception("could not report outbox failure %s", item.id)
 
@@ -407,11 +455,29 @@ class OutboxWorker:
             self._wake.set()  # more may have become runnable (the next row of an incident)
         return len(items)
 
+    def _hold(self, item: store.OutboxItem, why: str) -> None:
+        with self.sessions.begin() as session:
+            lifecycle_store.hold_outbox(session, item.id, until=self.clock() + PAUSED_RECHECK,
+                                        why=why)
+
     def _run_one(self, item: store.OutboxItem) -> None:
+        lifecycle = self.runner.lifecycle.service
+        reason = lifecycle.paused(item.team_id)
+        if reason is not None:  # Slack took our tokens: keep the row for when it is back
+            self._hold(item, f"paused: {reason}")
+            return
         try:
             self.runner.run(item)
         except (SlackClientError, OSError) as err:
             now = self.clock()
+            code = err.response.get("error") if isinstance(err, SlackApiError) else None
+            if code in REVOKED:
+                if lifecycle.pause(item.team_id, str(code)):
+                    log.warning("Slack says the bot token of team %s is no longer valid (%s): "
+                                "sends for that team are paused and all data is kept; "
+                                "reinstall the app to resume.", item.team_id, code)
+                self._hold(item, f"paused: {code}")
+                return
             if is_permanent(err) or item.attempts + 1 >= MAX_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
                 with self.sessions.begin() as session:

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # After a failed wake-up (database unreachable, too many conflicts): try again this much later.
 RETRY_AFTER = timedelta(seconds=5)
+# While Slack has revoked the team's tokens: how often to check whether it was reinstalled.
+PAUSED_RECHECK = timedelta(minutes=5)
 
 
 class ReminderScheduler:
@@ -117,12 +119,16 @@ class ReminderScheduler:
     def fire(self, incident_id: int) -> None:
         started = self.service.clock()
         try:
-            self.service.fire_due(incident_id, self.worker)
+            fired = self.service.fire_due(incident_id, self.worker)
         except Exception:
             log.exception("firing reminders for incident %s failed; retrying in %s",
                           incident_id, RETRY_AFTER)
             with self._lock:
                 self._set(incident_id, self.service.clock() + RETRY_AFTER)
+            return
+        if fired is None:  # the team's tokens are gone: look again later, claim nothing
+            with self._lock:
+                self._set(incident_id, self.service.clock() + PAUSED_RECHECK)
             return
         with self._lock:
             # fire_due claimed everything due at `started` or found it claimed by someone else
@@ -138,8 +144,8 @@ class ReminderScheduler:
         for inc in self.service.active_incidents():
             if cadence.due_reminders(inc, self.service.config.policy, now):
                 assert inc.id is not None
-                self.service.fire_due(inc.id, self.worker)
-                fired += 1
+                if self.service.fire_due(inc.id, self.worker) is not None:
+                    fired += 1
         if fired:
             self.on_fired()
         return fired

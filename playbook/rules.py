@@ -208,10 +208,13 @@ COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
 SHELL_COMMANDS: dict[str, str] = {
     "help": "help: what you can do here",
     "open": "open [sev1-4] &lt;customer&gt;: &lt;what happened&gt;",
-    "list": "list: open incidents, overdue first",
+    "list": "list: open outages and incidents, overdue first",
     "stats": "stats [7d|30d|90d]: figures for leads",
     "timeline": "timeline [page] | timeline edit &lt;Tn&gt;: in an incident channel, its "
     "timeline with entry numbers; correct or remove an entry",
+    "outage": "outage &lt;what is broken&gt;: open an outage many customers' incidents attach to",
+    "attach": "attach OUT-n: (in an incident channel) attach this incident to an outage",
+    "detach": "detach: (in an incident channel) detach it from its outage",
 }
 
 ALIASES = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import cadence, parse, recurrence, reminders, rules, store
+from playbook import cadence, lifecycle_store, parse, recurrence, reminders, rules, store
 from playbook.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
@@ -348,14 +348,23 @@ class Service:
 
     # --- reminders ----------------------------------------------------------------------------
 
-    def fire_due(self, incident_id: int, worker: str) -> list[Effect]:
-        """Fire every reminder of the incident that is due now, each claimed exactly once."""
+    def fire_due(self, incident_id: int, worker: str) -> list[Effect] | None:
+        """Fire every reminder of the incident that is due now, each claimed exactly once.
+
+        None when Slack took the team's tokens (`team_pauses`): nothing is claimed, so every
+        reminder is still due once the app is installed again.
+        """
         effects: list[Effect] = []
+        paused = False
 
         def work(session: Session, now: datetime) -> Outcome:
+            nonlocal paused
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 return Outcome(Incident("", 0, "", "", "", now), "")
+            if lifecycle_store.is_paused(session, inc.team_id):
+                paused = True
+                return Outcome(inc, "")
             fired: list[Effect] = []
             for reminder in cadence.due_reminders(inc, self.config.policy, now):
                 claimed = store.claim_reminder(
@@ -375,7 +384,7 @@ class Service:
             effects[:] = fired
             return Outcome(inc, "")
         self._retrying(work)
-        return effects
+        return None if paused else effects
 
     def next_wakeup(self, incident: Incident) -> datetime | None:
         return cadence.next_wakeup(incident, self.config.policy, self.clock())

@@ -1681,6 +1681,8 @@ def prune_events(session: Session, older_than: datetime) -> int:
     return int(session.execute(delete(e).where(e.c.seen_at < older_than)).rowcount)
 
 
-# The capture and correction tables live in their own module; importing it here puts them in
-# this metadata, which migrations and `alembic check` read.
+# Tables kept in their own modules, registered on this metadata (migrations and `alembic check`
+# read `metadata` from here). Imported last: they build on the classes above.
+from playbook import lifecycle_store as _lifecycle_store  # noqa: E402, F401
+from playbook import outage_store as _outage_store  # noqa: E402, F401
 from playbook import timeline_store as _timeline_store  # noqa: E402, F401

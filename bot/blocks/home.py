@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section
+from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections
 from playbook import cadence
 from playbook.model import Incident, Status
 from playbook.steps import STEP_DEFS, all_complete
@@ -19,6 +20,7 @@ __all__ = ["HOME_ITEMS_MAX", "home"]
 # One section per incident; two lists of at most 40 plus the fixed blocks stay under 100.
 HOME_ITEMS_MAX = 40
 CUSTOMER_MAX = 80
+OUTAGES_MAX = 20  # lines packed into a few sections: the view stays under 100 blocks
 OPEN_HOWTO = ("Open one with `/incident open` (a short form), or in one line: "
               f"`/incident open {esc('[sev1-4] <customer>: <what happened>')}`.")
 
@@ -81,16 +83,25 @@ def _group(title: str, incidents: list[Incident], now: datetime, user_id: str, *
 
 
 def home(user_id: str, mine: list[Incident], overdue: list[Incident],
-         now: datetime) -> dict[str, Any]:
+         now: datetime, outages: Sequence[str] = ()) -> dict[str, Any]:
     """The Home tab view (``type: home``) for `user_id`.
 
     `mine` are the open incidents the user owns, speaks for or opened; `overdue` every
-    incident whose customer update is overdue. Both are shown in the order given.
+    incident whose customer update is overdue. Both are shown in the order given. `outages`
+    are ready lines for the open outages (`bot.blocks.outage.outage_lines`), shown first.
     """
+    shown = list(outages)[:OUTAGES_MAX]
+    outage_blocks: list[Block] = []
+    if shown:
+        more = len(outages) - len(shown)
+        outage_blocks = [*sections([f"*Open outages* ({len(outages)})", *shown]
+                                   + ([f"…and {more} more: `/incident list`."] if more else [])),
+                         DividerBlock()]
     blocks: list[Block] = [
         header("Customer crisis playbook"),
         context(f"Hi {mention(user_id)} · as of {date_token(now)} · "
                 "`/incident help` shows what you can do"),
+        *outage_blocks,
         *_group("Your open incidents", mine, now, user_id, show_owner=False,
                 empty=f"Nothing open for you. {OPEN_HOWTO}"),
         DividerBlock(),

@@ -158,8 +158,10 @@ def _severity_option(key: str) -> Option:
     return Option(value=key, text=plain(f"{key} — {SEVERITIES[key]}", OPTION_TEXT_MAX))
 
 
-def open_modal(channel_id: str | None) -> dict[str, Any]:
-    """`/incident open` without text: customer, what happened, severity."""
+def open_modal(channel_id: str | None,
+               outages: Sequence[tuple[int, str]] = ()) -> dict[str, Any]:
+    """`/incident open` without text: customer, what happened, severity, and the open outage
+    (number, title) the new incident is part of, if any (value: the OUT number)."""
     options = [_severity_option(key) for key in SEVERITIES]
     initial = next(o for o in options if o.value == DEFAULT_SEVERITY)
     blocks: list[Block] = [
@@ -171,6 +173,13 @@ def open_modal(channel_id: str | None) -> dict[str, Any]:
                                               placeholder="In a sentence or two")),
         _input("severity", "Severity", _select(options, initial, "Severity")),
     ]
+    if outages:
+        choices = [Option(value=str(number), text=plain(f"OUT-{number} {label(title)}",
+                                                        OPTION_TEXT_MAX))
+                   for number, title in outages]
+        blocks.append(_input("outage", "Part of an outage?", _select(choices, None, "None"),
+                             optional=True, hint="Outage updates then reach this customer's "
+                                                 "incident as drafts."))
     return _modal("open", "Open an incident", blocks, json.dumps({"channel_id": channel_id}),
                   submit="Open")
 
@@ -318,14 +327,14 @@ def update_modal(inc: Incident) -> dict[str, Any]:
     return _modal("update", "Log customer update", blocks, _meta(inc))
 
 
-def resolve_modal(inc: Incident) -> dict[str, Any]:
+def resolve_modal(inc: Incident, initial: str | None = None) -> dict[str, Any]:
     chosen = next((o for o in inc.options if o.number == inc.chosen), None)
     note = (f"The customer chose option {chosen.number}: {quote(chosen.text, 500)}"
             if chosen else "No option has been chosen yet.")
     blocks: list[Block] = [
         _about(inc),
         section(note),
-        _input("resolution", "What fixed it", _text(multiline=True)),
+        _input("resolution", "What fixed it", _text(multiline=True, initial=initial)),
         context("Then tell the customer and log it with *Log customer update*."),
     ]
     return _modal("resolve", "Resolve", blocks, _meta(inc))

@@ -10,8 +10,10 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.app import ephemeral
+from bot.blocks.outage import outage_lines
 from bot.listeners import timeline
 from playbook import cadence, rules, stats
+from playbook import outage as outage_rules
 from playbook.errors import ParseError, PlaybookError
 from playbook.service import Origin
 from playbook.text import channel_link, date_token, esc, fmt_duration
@@ -33,11 +35,16 @@ def register(app: App, deps: Deps) -> None:
         user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
         origin = Origin(channel_id=channel, response_url=body.get("response_url"))
         if verb in ("", "help"):
-            ack(ephemeral(rules.help_text(deps.service.incident_for_channel(channel))))
+            inc = deps.service.incident_for_channel(channel)
+            out = deps.outages.for_channel(channel) if inc is None else None
+            ack(ephemeral(outage_rules.help_text(out) if out else rules.help_text(inc)))
         elif verb == "open":
             if not arg:
-                # a trigger_id lives 3 seconds: open the modal before anything else
-                client.views_open(trigger_id=body["trigger_id"], view=blocks.open_modal(channel))
+                # a trigger_id lives 3 seconds: open the modal before anything else (the open
+                # outages are one indexed read, well inside that)
+                choices = [(o.number, o.title) for o, _ in deps.outages.list_open(team)]
+                client.views_open(trigger_id=body["trigger_id"],
+                                  view=blocks.open_modal(channel, choices[:100]))
                 ack()
                 return
             outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)
@@ -54,8 +61,26 @@ def register(app: App, deps: Deps) -> None:
             ack(ephemeral(stats.render(figures, days)))
         elif verb == "timeline":
             timeline.command(deps, ack, body, client, arg)
+        elif verb in outage_rules.SHELL_VERBS:
+            result = deps.outages.shell(team, deps.people.actor(user), verb, arg,
+                                        channel_id=channel, origin=origin,
+                                        invite=deps.settings.responders)
+            ack(ephemeral(result.reply))
+            deps.wake_outbox()
         elif verb in rules.COMMANDS:
             inc = deps.service.incident_for_channel(channel)
+            out = deps.outages.for_channel(channel) if inc is None else None
+            if out is not None and out.id is not None:
+                if verb not in outage_rules.CHANNEL_VERBS:
+                    raise PlaybookError(
+                        f"This is {out.key}'s channel: here you can `/incident update`, "
+                        "`resolve` and `status`. Customer-specific steps happen in each "
+                        "customer's incident channel.")
+                result = deps.outages.channel_command(out.id, deps.people.actor(user), verb,
+                                                      arg, origin=origin)
+                ack(ephemeral(result.reply))
+                deps.wake_outbox()
+                return
             if inc is None or inc.id is None:
                 raise PlaybookError(f"`/incident {verb}` works in an incident's channel. "
                                     "`/incident list` shows the open ones; "
@@ -71,11 +96,13 @@ def register(app: App, deps: Deps) -> None:
 
 def list_text(deps: Deps, team: str) -> str:
     incidents = deps.service.open_incidents_by_urgency(team)
-    if not incidents:
-        return ("No open incidents. Start one with "
-                "`/incident open &lt;customer&gt;: &lt;what happened&gt;`.")
     now = deps.clock()
-    lines = [f"*Open incidents* ({len(incidents)}), overdue first:"]
+    outages = outage_lines(deps.outages.list_open(team), now)
+    head = [f"*Open outages* ({len(outages)}):", *outages[:20], ""] if outages else []
+    if not incidents:
+        return "\n".join([*head, "No open incidents. Start one with "
+                                  "`/incident open &lt;customer&gt;: &lt;what happened&gt;`."])
+    lines = [*head, f"*Open incidents* ({len(incidents)}), overdue first:"]
     for inc in incidents[:40]:
         due = cadence.next_update_due(inc)
         late = cadence.overdue_by(inc, now)

@@ -1,8 +1,10 @@
 """Workspace events: each event_id handled once (Slack retries them), then acted on.
 
-Every event the manifest subscribes to has a listener (App Home's is in `home`). Capturing a
-message onto the timeline (a reaction with the capture emoji, or a pin) is only recorded here:
-the outbox worker reads the message and adds the entry, so the ack never waits on Slack.
+Every event the manifest subscribes to has a listener: App Home's is in `home`, the channel and
+install lifecycle (archive, rename, membership, tokens revoked, uninstall) in `lifecycle`.
+Capturing a message onto the timeline (a reaction with the capture emoji, or a pin) is only
+recorded here: the outbox worker reads the message and adds the entry, so the ack never waits on
+Slack.
 """
 
 from __future__ import annotations
@@ -31,13 +33,6 @@ def register(app: App, deps: Deps) -> None:
             return BoltResponse(status=200, body="")
         next()
         return None
-
-    @app.event("tokens_revoked")
-    @app.event("app_uninstalled")
-    def on_uninstalled(event: dict) -> None:
-        log.warning("Slack says the app was uninstalled or its tokens revoked (%s); "
-                    "the data is kept, Slack calls will fail until it is reinstalled.",
-                    event.get("type"))
 
     timeline = TimelineService(deps.service.sessions, deps.service.clock)
 

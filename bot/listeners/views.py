@@ -151,6 +151,17 @@ def register(app: App, deps: Deps) -> None:
                 return
             ack()
             deps.after(outcome)
+            number = value(values, "outage")
+            if number and outcome.incident.id is not None:
+                # after the ack: the incident exists whatever happens to the attach, and a
+                # refusal (the outage was resolved meanwhile) reaches the person from the outbox
+                try:
+                    deps.outages.attach_incident(outcome.incident.id, deps.people.actor(user),
+                                                 int(number), origin=Origin(channel_id=channel))
+                except PlaybookError as err:
+                    deps.service.tell(outcome.incident.id, user, err.message,
+                                      Origin(channel_id=channel, reply_later=True))
+                deps.wake_outbox()
             return
         inc = deps.service.get_by_id(int(meta.get("incident_id", 0)))
         if inc is None or inc.id is None:

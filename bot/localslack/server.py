@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .api_messages import post_response_url
-from .driver import SlackSide
+from .lifecycle import LifecycleSide
 from .socketmode import SocketHub
 from .webapi import dispatch
 
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         return params
 
 
-class LocalSlack(SlackSide):
+class LocalSlack(LifecycleSide):
     """A local Slack: start() binds free ports on 127.0.0.1; use as a context manager."""
 
     def __init__(self, *, bot_token: str = "xoxb-local-test", app_token: str = "xapp-local-test",

@@ -37,6 +37,9 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
         return 200, {"ok": False, "error": "not_authed"}, {}
     if token not in (ws.bot_token, ws.app_token):
         return 200, {"ok": False, "error": "invalid_auth"}, {}
+    revoked = getattr(ws, "token_error", None)
+    if revoked and token == ws.bot_token:  # revoked or uninstalled (localslack.lifecycle)
+        return 200, {"ok": False, "error": revoked}, {}
     if (token == ws.app_token) != (method in APP_TOKEN_METHODS):
         return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
     try:

@@ -110,7 +110,7 @@ class Replica:
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         return cls(proc, ready, log)
 
-    def wait_ready(self, timeout: float = 15.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:  # a loaded CI box starts slowly
         deadline = time.monotonic() + timeout
         while not self.ready.exists() or not self.ready.read_text().endswith("\n"):
             if self.proc.poll() is not None:

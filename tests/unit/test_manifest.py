@@ -36,6 +36,8 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "group_archive": {"groups:read"},
     "group_unarchive": {"groups:read"},
     "group_rename": {"groups:read"},
+    "channel_left": {"channels:read"},
+    "group_left": {"groups:read"},
     "pin_added": {"pins:read"},
 }
 
@@ -75,6 +77,13 @@ def _called_methods() -> set[str]:
 
 EXPECTED_SCOPES = {"commands"}  # the /incident slash command
 EXPECTED_SCOPES |= {s for m in _called_methods() for s in METHOD_SCOPES.get(m, set())}
+# The events the bot listens to (bot/listeners), with the scopes Slack delivers them under: for
+# events of public and private channels alike, both (channels:read and groups:read).
+LISTENED_EVENTS = {"app_home_opened", "app_uninstalled", "tokens_revoked", "channel_archive",
+                   "channel_unarchive", "channel_rename", "channel_left", "group_archive",
+                   "group_unarchive", "group_rename", "group_left", "member_joined_channel",
+                   "member_left_channel", "reaction_added", "pin_added"}
+EXPECTED_SCOPES |= {s for e in LISTENED_EVENTS for s in EVENT_SCOPES[e]}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -215,3 +224,12 @@ def test_every_event_has_its_scope(socket_manifest: dict[str, Any]) -> None:
         assert event in EVENT_SCOPES, f"add {event} and its scopes to EVENT_SCOPES"
         needed = EVENT_SCOPES[event]
         assert not needed or needed & scopes, f"{event} needs one of {sorted(needed)}"
+
+
+def test_subscribed_events_are_the_ones_listened_to(socket_manifest: dict[str, Any]) -> None:
+    subscribed = set(socket_manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert subscribed == LISTENED_EVENTS
+    listened = set()
+    for path in (REPO / "bot" / "listeners").glob("*.py"):
+        listened.update(re.findall(r'@app\.event\("([a-z_]+)"\)', path.read_text()))
+    assert listened == LISTENED_EVENTS, "every subscribed event has a listener, and no more"
