@@ -31,7 +31,7 @@ from typing import Any
 
 from playbook.cadence import cadence_active
 from playbook.model import CadenceChange, CustomerUpdate, Incident, Status
-from playbook.steps import STEP_DEFS
+from playbook.steps import STEP_TITLES
 from playbook.summary import summarize
 from playbook.text import fmt_duration
 
@@ -332,7 +332,7 @@ def _render(incident: Incident, now: datetime) -> bytes:
 
         # --- lanes -----------------------------------------------------------------------
         steps = summary.steps
-        lanes = [STEP_DEFS[s.step].title for s in steps] + ["Updates", "Due times"]
+        lanes = [STEP_TITLES[s.step] for s in steps] + ["Updates", "Due times"]
         upd_y, due_y = len(steps) + 0.3, len(steps) + 1.25
         change_y = due_y + 0.5  # cadence changes: a row of their own under the due times
         ax.set_yticks([*range(len(steps)), upd_y, due_y], lanes)

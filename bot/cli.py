@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="figures for leads across incidents")
     st.add_argument("--since", default="30d", help="7d, 30d (default) or 90d")
     st.add_argument("--team", metavar="T", help="only this workspace")
+    pb = sub.add_parser("playbook", help="check a playbook file, or print the one in force")
+    pbsub = pb.add_subparsers(dest="playbook_command", required=True)
+    check = pbsub.add_parser("check", help="validate a playbook file (exit 1 if it is bad)")
+    check.add_argument("file", metavar="FILE", help="the TOML playbook file")
+    pbsub.add_parser("show", help="print the playbook in force (CRISISBOT_PLAYBOOK or the "
+                                  "built-in one) as a file you can copy and edit")
     return parser
 
 
@@ -58,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db_upgrade(settings)
         if args.command == "run":
             return _run(settings, http=args.http, port=args.port, migrate=not args.no_migrate)
+        if args.command == "playbook":
+            from bot import playbook_cli
+
+            if args.playbook_command == "check":
+                return playbook_cli.check(args.file)
+            return playbook_cli.show(settings)
         if args.command == "demo":
             from bot.demo import run_demo
 

@@ -18,16 +18,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from playbook.playbook_file import Playbook
 
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_DATABASE_URL",
     "ConfigError",
     "Settings",
+    "load_playbook",
     "load_settings",
+    "read_playbook_file",
 ]
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -533,3 +538,37 @@ def _mask_database_url(url: str) -> str:
     if parsed.password is None:
         return url
     return parsed.render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The playbook file
+
+
+def read_playbook_file(path: str) -> Playbook:
+    """Read and check a playbook file; `PlaybookFileError` (one line, with the place) if bad."""
+    from playbook.playbook_file import PlaybookFileError, parse_playbook
+
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as err:
+        raise PlaybookFileError(path, f"cannot read the file: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise PlaybookFileError(path, f"not UTF-8 text (byte {err.start})") from None
+    return parse_playbook(text, path)
+
+
+def load_playbook(settings: Settings) -> Playbook:
+    """The playbook new incidents open under: CRISISBOT_PLAYBOOK's file, or the built-in one.
+
+    A bad file is a `ConfigError` like any bad setting, so start-up stops with one line naming
+    the file, the line and column, and what is wrong.
+    """
+    from playbook.builtin import builtin_playbook
+    from playbook.playbook_file import PlaybookFileError
+
+    if settings.playbook_path is None:
+        return builtin_playbook()
+    try:
+        return read_playbook_file(settings.playbook_path)
+    except PlaybookFileError as err:
+        raise ConfigError("CRISISBOT_PLAYBOOK", str(err)) from None

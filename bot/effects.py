@@ -188,7 +188,7 @@ class EffectRunner:
 
     def _post_card(self, inc: Incident) -> None:
         assert inc.id is not None and inc.channel_id is not None
-        card = blocks.card(inc, self.clock())
+        card = blocks.card(inc, self.clock(), self.service.playbook_for(inc))
         resp = self.client.chat_postMessage(channel=inc.channel_id, **card)
         self.service.set_card(inc.id, resp["ts"])
         try:
@@ -217,7 +217,8 @@ class EffectRunner:
         else:
             try:
                 self.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
-                                        **blocks.card(inc, self.clock()))
+                                        **blocks.card(inc, self.clock(),
+                                                      self.service.playbook_for(inc)))
             except SlackApiError as err:
                 if err.response.get("error") not in ("message_not_found",
                                                      "cant_update_message"):

@@ -97,7 +97,7 @@ class Lifecycle:
         assert inc.channel_id is not None
         state = self.service.channel_state(inc.team_id, inc.channel_id)
         why = "archived" if state.archived_at else "not open to me"
-        msg = blocks.card(inc, self.runner.clock())
+        msg = blocks.card(inc, self.runner.clock(), self.runner.service.playbook_for(inc))
         note = context(f"📌 A copy of {inc.key}'s card: its channel {channel_link(inc.channel_id)} "
                        f"is {why}. Kept current here until it is back.").to_dict()
         msg["blocks"] = [note, *msg["blocks"]][:50]

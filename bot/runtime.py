@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 
 from bot import db
 from bot.app import Deps, People, create_app
-from bot.config import Settings
+from bot.config import Settings, load_playbook
 from bot.effects import EffectRunner, OutboxWorker
 from bot.scheduler import ReminderScheduler
 from bot.slack import make_client, make_lookup_client
@@ -37,8 +37,10 @@ def system_clock() -> datetime:
 
 
 def policy_from(settings: Settings) -> Policy:
+    """Timings from settings and the playbook file (a bad file raises `ConfigError`)."""
     return Policy(nudge_before=settings.nudge_before, escalate_after=settings.escalate_after,
-                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins)
+                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins,
+                  playbook=load_playbook(settings))
 
 
 def _submit(executor: ThreadPoolExecutor, fn: Callable[[int], None], incident_id: int) -> None:
@@ -63,11 +65,12 @@ class Runtime:
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
               migrate: bool = True, outbox_threads: int = 4,
               token_verification: bool = True) -> Runtime:
+        policy = policy_from(settings)  # a bad playbook file stops us before anything starts
         if migrate:
             db.upgrade(settings.database_url)
         engine = store.make_engine(settings.database_url)
         sessions = store.make_session_factory(engine)
-        config = ServiceConfig(policy=policy_from(settings), responders=settings.responders,
+        config = ServiceConfig(policy=policy, responders=settings.responders,
                                private_channels=settings.private_channels,
                                recurrence_days=settings.recurrence_days)
         service = Service(sessions, config, clock)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from playbook import cadence, parse
 from playbook.errors import GateError, NotFound, ParseError, PermissionDenied, PlaybookError
 from playbook.model import (
-    SEVERITIES,
     Action,
     Actor,
     CadenceChange,
@@ -35,7 +34,7 @@ from playbook.model import (
     Target,
     TimelineEntry,
 )
-from playbook.steps import STEP_DEFS, all_complete, outstanding, skip_current
+from playbook.steps import STEP_TITLES, all_complete, outstanding, skip_current
 from playbook.text import channel_link, date_token, esc, fmt_duration, mention, plain
 
 MIN_CADENCE = timedelta(minutes=1)
@@ -582,8 +581,8 @@ def close(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     _owner_or_lead(inc, actor, "close")
     if not all_complete(inc):
         gaps = "\n".join(
-            f"• {STEP_DEFS[step].title}: {item.label.lower()}: {item.how}"
-            for step, item in outstanding(inc)
+            f"• {STEP_TITLES[step]}: {esc(item.label.lower())}: {item.how}"
+            for step, item in outstanding(inc, ctx.policy.playbook)
         )
         raise GateError(
             f"{inc.key} can't be closed yet. Still missing:\n{gaps}\n"
@@ -603,7 +602,7 @@ def skip(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     if all_complete(inc):
         raise PlaybookError("Every step is already complete; nothing to skip.")
     skipped = skip_current(inc, ctx.now, actor.user_id, reason)
-    title = STEP_DEFS[skipped].title
+    title = STEP_TITLES[skipped]
     return Result(
         f"Skipped *{title}*. The reason goes into the summary.",
         [
@@ -620,10 +619,10 @@ def skip(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     level = arg.strip().lower()
-    if level not in SEVERITIES:
-        raise ParseError(
-            f"Use one of {', '.join(f'`{s}`' for s in SEVERITIES)}, e.g. `/incident severity sev1`."
-        )
+    known = ctx.policy.playbook.severity(level)
+    if known is None:
+        names = ", ".join(f"`{s}`" for s in ctx.policy.playbook.severity_names)
+        raise ParseError(f"Use one of {names}, e.g. `/incident severity sev1`.")
     if level == inc.severity:
         raise PlaybookError(f"{inc.key} is already {level}.")
     raised = level < inc.severity  # sev1 is the most severe
@@ -639,13 +638,45 @@ def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
             Post(
                 Target.LEADS,
                 f"{mention(actor.user_id)} raised {inc.key} "
-                f"({esc(inc.customer)}) to {level}: {SEVERITIES[level]}.",
+                f"({esc(inc.customer)}) to {level}: {esc(known.description)}.",
             )
         )
     return Result(
         f"Severity {verb} to {level}.",
         [_line(ctx, actor, "severity", f"{mention(actor.user_id)} {verb} severity to {level}.")],
         effects,
+    )
+
+
+def check(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    """Tick an item the team's playbook added (with its typed value when it asks for one)."""
+    playbook = ctx.policy.playbook
+    key, _, rest = plain(arg).strip().partition(" ")
+    key, value = key.lower(), rest.strip()
+    ours = ", ".join(f"`{i.key}`" for i in playbook.custom_items)
+    if not key:
+        raise ParseError(
+            f"Say which item: `/incident check &lt;item&gt; [value]`. This playbook's: {ours}."
+            if ours else "This incident's playbook has no items to tick with `check`."
+        )
+    found = playbook.item(key)
+    if found is None:
+        where = f"Items you can tick here: {ours}." if ours else \
+            "This incident's playbook has no items to tick with `check`."
+        raise NotFound(f"There is no checklist item `{esc(key[:30])}`. {where}")
+    step, item = found
+    if item.builtin:
+        raise ParseError(f"*{esc(item.label)}* is recorded with {item.how}.")
+    if item.value and not value:
+        raise ParseError(f"*{esc(item.label)}* needs a value: `/incident check {item.key} "
+                         "&lt;value&gt;`.")
+    again = item.key in inc.checks
+    inc.checks[item.key] = value
+    shown = f": {_quote(value)}" if value else ""
+    return Result(
+        f"{'Updated' if again else 'Ticked'} *{esc(item.label)}* ({STEP_TITLES[step]}){shown}.",
+        [_line(ctx, actor, "check",
+               f"{mention(actor.user_id)} ticked *{esc(item.label)}*{shown}")],
     )
 
 

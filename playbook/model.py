@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playbook.playbook_file import Playbook
 
 
 class Step(StrEnum):
@@ -37,13 +41,6 @@ class PromiseStatus(StrEnum):
     MISSED = "missed"
 
 
-SEVERITIES: dict[str, str] = {
-    "sev1": "critical customer, business at risk",
-    "sev2": "major: a customer's key workflow is blocked",
-    "sev3": "moderate: degraded, a workaround exists",
-    "sev4": "minor, single user",
-}
-DEFAULT_SEVERITY = "sev2"
 
 
 @dataclass(frozen=True)
@@ -55,25 +52,28 @@ class Actor:
     tz: str = "UTC"
 
 
+def _builtin_playbook() -> Playbook:
+    from playbook.builtin import builtin_playbook
+
+    return builtin_playbook()
+
+
 @dataclass(frozen=True)
 class Policy:
-    """The reminder timings and severity defaults in force (from settings)."""
+    """The reminder timings (from settings) and the playbook in force.
+
+    For a command on an incident, `playbook` is the one the incident was opened under, so a
+    later change of the team's file never rewrites an open incident's checklist or gates.
+    """
 
     nudge_before: timedelta = timedelta(minutes=5)
     escalate_after: timedelta = timedelta(minutes=15)
     escalate_repeat: timedelta = timedelta(minutes=30)
     checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
-    severity_cadence: dict[str, timedelta] = field(
-        default_factory=lambda: {
-            "sev1": timedelta(minutes=30),
-            "sev2": timedelta(hours=1),
-            "sev3": timedelta(hours=4),
-            "sev4": timedelta(days=1),
-        }
-    )
+    playbook: Playbook = field(default_factory=_builtin_playbook)
 
     def default_cadence(self, severity: str) -> timedelta:
-        return self.severity_cadence.get(severity, timedelta(hours=1))
+        return self.playbook.default_cadence(severity)
 
 
 @dataclass
@@ -175,8 +175,10 @@ class Incident:
     description: str
     opened_by: str
     opened_at: datetime
-    severity: str = DEFAULT_SEVERITY
+    severity: str = "sev2"
     id: int | None = None
+    # the version of the playbook it was opened under (None: from before playbook files)
+    playbook_version: str | None = None
     version: int = 0
     status: Status = Status.OPEN
     step: Step = Step.LISTEN
@@ -216,6 +218,8 @@ class Incident:
     parked: list[ParkedTopic] = field(default_factory=list)
     updates: list[CustomerUpdate] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    # items a playbook file added, ticked with `/incident check`: key -> typed value ("" if none)
+    checks: dict[str, str] = field(default_factory=dict)
     reminders_fired: int = 0
     escalations_fired: int = 0
     closed_at: datetime | None = None

@@ -207,7 +207,7 @@ class OutageService:
                 raise NotFound("That incident no longer exists.")
             arg = text if text is not None else esc(draft.text)
             outcome = incident_rules.run_command(inc, "update", arg, actor, now=now,
-                                                 policy=self.service.config.policy)
+                                                 policy=self.service.policy_for(inc, session))
             saved = self.service._persist(session, outcome, origin=origin,
                                           requested_by=actor.user_id, now=now)
             if not outage_store.settle_draft(session, draft_id, DraftStatus.LOGGED,

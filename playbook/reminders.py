@@ -21,6 +21,7 @@ from playbook.model import (
     Target,
     TimelineEntry,
 )
+from playbook.playbook_file import Playbook
 from playbook.text import date_token, esc, fmt_duration, mention
 
 # A reminder this much after its time was held up (downtime, a slow replica): say so.
@@ -49,8 +50,13 @@ def _since_last(inc: Incident, now: datetime) -> str:
     return f"{fmt_duration(now - start)} since the update interval was set, with no update yet"
 
 
-def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | None:
-    """The outcome of one claimed reminder, or None if the state no longer calls for it."""
+def fire(incident: Incident, reminder: Reminder, now: datetime,
+         playbook: Playbook) -> Outcome | None:
+    """The outcome of one claimed reminder, or None if the state no longer calls for it.
+
+    The words come from `playbook` (the incident's own version): the team's reminder texts with
+    the incident's details filled in.
+    """
     inc = copy.deepcopy(incident)
     entries: list[TimelineEntry] = []
     effects: list = [RefreshCard()]
@@ -65,20 +71,19 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
         if due is None:
             return None
         inc.reminders_fired += 1
-        line(f"⏰ The next customer update for {inc.key} is due {date_token(due)}. {_who(inc)}: "
-             f"when you've told them, log it with `/incident update &lt;what you said&gt;`.{late}")
+        line(playbook.reminder("nudge", key=inc.key, due=date_token(due), who=_who(inc)) + late)
     elif kind is ReminderKind.DUE:
         inc.reminders_fired += 1
-        line(f"🔔 The customer update for {inc.key} is due now: {_since_last(inc, now)}, agreed "
-             f"every {fmt_duration(inc.cadence or timedelta())}. {_who(inc)}: update the "
-             f"customer, then `/incident update &lt;what you said&gt;`.{late}")
+        line(playbook.reminder("due", key=inc.key, since=_since_last(inc, now),
+                               cadence=fmt_duration(inc.cadence or timedelta()),
+                               who=_who(inc)) + late)
     elif kind is ReminderKind.ESCALATE:
         inc.escalations_fired += 1
-        text = (f"🚨 {inc.key} ({esc(inc.customer)}, {inc.severity}): the customer is waiting: "
-                f"{_since_last(inc, now)} (agreed every "
-                f"{fmt_duration(inc.cadence or timedelta())}). Owner: "
-                f"{mention(inc.owner) if inc.owner else 'nobody'}, communicator: "
-                f"{mention(inc.communicator) if inc.communicator else 'nobody'}.{late}")
+        text = playbook.reminder(
+            "escalate", key=inc.key, customer=esc(inc.customer), severity=inc.severity,
+            since=_since_last(inc, now), cadence=fmt_duration(inc.cadence or timedelta()),
+            owner=mention(inc.owner) if inc.owner else "nobody",
+            communicator=mention(inc.communicator) if inc.communicator else "nobody") + late
         line(f"{text} Escalated to the owner and the leads.")
         if inc.owner:
             effects.append(Post(Target.OWNER, text))
@@ -90,24 +95,23 @@ def fire(incident: Incident, reminder: Reminder, now: datetime) -> Outcome | Non
             return None
         if kind is ReminderKind.PROMISE_SOON:
             inc.reminders_fired += 1
-            text = (f"⏳ Promise P{number} to {esc(inc.customer)} is due "
-                    f"{date_token(promise.due_at)}: “{esc(promise.text)}”. Keep it "
-                    f"(`/incident kept P{number}`) or tell the customer now what you can "
-                    f"promise instead.{late}")
+            text = playbook.reminder("promise_soon", promise=f"P{number}",
+                                     customer=esc(inc.customer), due=date_token(promise.due_at),
+                                     text=esc(promise.text)) + late
             effects.append(Post(Target.OWNER, text) if inc.owner else Post(Target.INCIDENT, text))
         else:
             promise.status, promise.settled_at = PromiseStatus.MISSED, now
-            line(f"❌ Promise P{number} (“{esc(promise.text)}”) reached its due time without being "
-                 f"kept: marked missed. {_who(inc)}: tell the customer where things stand.{late}")
+            line(playbook.reminder("promise_missed", promise=f"P{number}",
+                                   text=esc(promise.text), who=_who(inc)) + late)
     elif kind is ReminderKind.CHECKIN:
         number = int(reminder.ref.lstrip("Cc") or 0)
         checkin = next((c for c in inc.checkins if c.number == number), None)
         if checkin is None or checkin.done_at is not None:
             return None
         inc.reminders_fired += 1
-        text = (f"🤝 Time to check in with {esc(inc.customer)} about {inc.key} (check-in "
-                f"{number} of {len(inc.checkins)}): ask how things are since the fix, then "
-                f"`/incident checkin C{number} &lt;how it went&gt;`.{late}")
+        text = playbook.reminder("checkin", customer=esc(inc.customer), key=inc.key,
+                                 number=str(number), count=str(len(inc.checkins)),
+                                 checkin=f"C{number}") + late
         line(text)
         if inc.owner:
             effects.append(Post(Target.OWNER, text))

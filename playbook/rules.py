@@ -19,7 +19,6 @@ from playbook import cadence, commands
 from playbook.commands import Ctx, Result
 from playbook.errors import ParseError, PlaybookError
 from playbook.model import (
-    SEVERITIES,
     Actor,
     CadenceChange,
     CreateChannel,
@@ -33,7 +32,8 @@ from playbook.model import (
     Step,
     TimelineEntry,
 )
-from playbook.steps import STEP_DEFS, advance, missing, next_step
+from playbook.playbook_file import Playbook
+from playbook.steps import STEP_TITLES, advance, missing, next_step
 from playbook.text import date_token, esc, fmt_duration, mention
 
 Handler = Callable[[Incident, Actor, str, Ctx], Result]
@@ -174,6 +174,12 @@ _SPECS = (
     CommandSpec(
         "done", "done &lt;An&gt;", "mark a prevention action done", commands.done, Step.FOLLOW_UP
     ),
+    CommandSpec(
+        "check",
+        "check &lt;item&gt; [value]",
+        "tick a checklist item your team's playbook added",
+        commands.check,
+    ),
     CommandSpec("close", "close", "close the incident (owner or lead)", commands.close),
     CommandSpec(
         "skip",
@@ -263,10 +269,10 @@ def run_command(
     timeline = list(result.timeline)
     effects: list[Effect] = list(result.effects)
     if spec.changes and not spec.timeline_only:
-        for step in advance(work, now, actor.user_id):
+        for step in advance(work, now, actor.user_id, policy.playbook):
             following = next_step(step)
             then = (
-                f" Next: *{STEP_DEFS[following].title}*."
+                f" Next: *{STEP_TITLES[following]}*."
                 if following and work.step == following
                 else ""
             )
@@ -274,7 +280,7 @@ def run_command(
                 then = " Every step is done: the owner or a lead can `/incident close`."
             timeline.append(
                 TimelineEntry(
-                    now, "step", f"✅ *{STEP_DEFS[step].title}* is complete.{then}", actor.user_id
+                    now, "step", f"✅ *{STEP_TITLES[step]}* is complete.{then}", actor.user_id
                 )
             )
         effects.append(RefreshCard())
@@ -297,11 +303,11 @@ def open_incident(
     private: bool = False,
 ) -> Outcome:
     """A new incident (number 0 until the store assigns one) and the effects of opening it."""
+    playbook = policy.playbook
     level = (severity or "").lower() or None
-    if level is not None and level not in SEVERITIES:
-        raise ParseError(
-            f"Unknown severity `{esc(level[:20])}`: use {', '.join(f'`{s}`' for s in SEVERITIES)}."
-        )
+    if level is not None and playbook.severity(level) is None:
+        names = ", ".join(f"`{s}`" for s in playbook.severity_names)
+        raise ParseError(f"Unknown severity `{esc(level[:20])}`: use {names}.")
     inc = Incident(
         team_id=team_id,
         number=0,
@@ -309,9 +315,9 @@ def open_incident(
         description=description,
         opened_by=actor.user_id,
         opened_at=now,
+        severity=level or playbook.default_severity,
+        playbook_version=playbook.version,
     )
-    if level:
-        inc.severity = level
     inc.cadence_changes.append(
         CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None)
     )
@@ -358,21 +364,21 @@ def channel_purpose(inc: Incident) -> str:
 # --- read-only views --------------------------------------------------------------------------
 
 
-def next_missing(inc: Incident) -> str:
+def next_missing(inc: Incident, playbook: Playbook) -> str:
     """One line: what the current step still needs, with the command that supplies it."""
     if inc.status is Status.CLOSED:
         return f"{inc.key} is closed."
     if inc.step_record(Step.FOLLOW_UP):
         return "Every step is done: the owner or a lead can `/incident close`."
-    gaps = missing(inc, inc.step)
-    items = "; ".join(f"{item.label.lower()} ({item.how})" for item in gaps)
-    return f"*{STEP_DEFS[inc.step].title}* still needs: {items}."
+    gaps = missing(inc, inc.step, playbook)
+    items = "; ".join(f"{esc(item.label.lower())} ({item.how})" for item in gaps)
+    return f"*{STEP_TITLES[inc.step]}* still needs: {items}."
 
 
 def status_text(inc: Incident, ctx: Ctx) -> str:
     lines = [
         f"*{inc.key}* · {esc(inc.customer)} · {inc.severity} · {inc.status.value}",
-        next_missing(inc),
+        next_missing(inc, ctx.policy.playbook),
     ]
     lines.append(
         f"Owner: {mention(inc.owner) if inc.owner else 'nobody yet'} · "
@@ -396,14 +402,17 @@ def status_text(inc: Incident, ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
-def help_text(inc: Incident | None) -> str:
-    """What a person can do here; in an incident channel, what is missing next first."""
+def help_text(inc: Incident | None, playbook: Playbook) -> str:
+    """What a person can do here; in an incident channel, what is missing next first.
+
+    `playbook` is the incident's (or, outside one, the one in force).
+    """
     head = []
     if inc is not None:
-        head = [f"*{inc.key}* ({esc(inc.customer)}): {next_missing(inc)}", ""]
+        head = [f"*{inc.key}* ({esc(inc.customer)}): {next_missing(inc, playbook)}", ""]
     by_step: dict[str, list[str]] = {}
     for spec in COMMANDS.values():
-        group = STEP_DEFS[spec.step].title if spec.step else "Any time"
+        group = STEP_TITLES[spec.step] if spec.step else "Any time"
         by_step.setdefault(group, []).append(f"`{spec.usage}`: {spec.what}")
     body = [f"*{group}*\n" + "\n".join(lines) for group, lines in by_step.items()]
     anywhere = "*Anywhere*\n" + "\n".join(f"`{usage}`" for usage in SHELL_COMMANDS.values())

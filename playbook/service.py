@@ -18,7 +18,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import cadence, lifecycle_store, parse, recurrence, reminders, rules, store
+from playbook import (
+    cadence,
+    lifecycle_store,
+    parse,
+    playbook_store,
+    recurrence,
+    reminders,
+    rules,
+    store,
+)
+from playbook.builtin import builtin_playbook
 from playbook.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
@@ -35,6 +45,7 @@ from playbook.model import (
     Status,
     TimelineEntry,
 )
+from playbook.playbook_file import Playbook
 from playbook.text import esc, mention, plain
 from playbook.timeline import display
 
@@ -112,6 +123,41 @@ class Service:
         self.sessions = sessions
         self.config = config
         self.clock = clock
+        # parsed playbook versions by hash (immutable values; filled from the database on demand)
+        current = config.policy.playbook
+        self._playbooks: dict[str, Playbook] = {current.version: current}
+        self._stored: set[str] = set()  # versions known to be in the database
+
+    @property
+    def playbook(self) -> Playbook:
+        """The playbook new incidents open under (the team's file, or the built-in one)."""
+        return self.config.policy.playbook
+
+    def playbook_for(self, incident: Incident, session: Session | None = None) -> Playbook:
+        """The playbook `incident` was opened under: its checklist, gates and reminder texts."""
+        version = incident.playbook_version
+        if version is None:
+            return builtin_playbook()
+        found = self._playbooks.get(version)
+        if found is None:
+            if session is None:
+                with self.sessions() as own:
+                    found = playbook_store.load(own, version)
+            else:
+                found = playbook_store.load(session, version)
+            if found is None:  # a database edited by hand: better the current one than nothing
+                log.warning("playbook version %s of %s is not stored; using the current one",
+                            version, incident.key)
+                found = self.playbook
+            self._playbooks[version] = found
+        return found
+
+    def policy_for(self, incident: Incident, session: Session | None = None) -> Policy:
+        """The policy for commands on `incident`: the settings' timings, its own playbook."""
+        playbook = self.playbook_for(incident, session)
+        if playbook is self.config.policy.playbook:
+            return self.config.policy
+        return replace(self.config.policy, playbook=playbook)
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -164,6 +210,8 @@ class Service:
             if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
                 raise Duplicate("That form was already submitted; the incident is open.")
             outcome = decide(now)
+            if self.playbook.version not in self._stored:
+                playbook_store.remember(session, self.playbook, now)
             reply = outcome.reply
             if warning:
                 outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
@@ -173,7 +221,9 @@ class Service:
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
-        return self._retrying(work)
+        opened = self._retrying(work)
+        self._stored.add(self.playbook.version)  # committed with the incident: no need again
+        return opened
 
     def _recurrence_warning(self, new: Incident) -> str | None:
         """The repeat-crisis note for an incident about to open, or None."""
@@ -248,7 +298,8 @@ class Service:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 raise NotFound("That incident no longer exists.")
-            outcome = rules.run_command(inc, verb, arg, actor, now=now, policy=self.config.policy)
+            outcome = rules.run_command(inc, verb, arg, actor, now=now,
+                                        policy=self.policy_for(inc, session))
             if not rules.COMMANDS[verb].changes:
                 for kind, payload in outbox_rows(outcome, origin, actor.user_id):
                     store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
@@ -279,10 +330,11 @@ class Service:
                 return Outcome(inc, "")
             merged = Outcome(inc, "")
             replies: list[str] = []
+            policy = self.policy_for(inc, session)
             for index, (verb, arg) in enumerate(steps):
                 try:
                     outcome = rules.run_command(merged.incident, verb, arg, actor, now=now,
-                                                policy=self.config.policy)
+                                                policy=policy)
                 except PlaybookError as err:
                     raise BatchError(index, err) from err
                 replies.append(outcome.reply)
@@ -366,6 +418,7 @@ class Service:
                 paused = True
                 return Outcome(inc, "")
             fired: list[Effect] = []
+            playbook = self.playbook_for(inc, session)
             for reminder in cadence.due_reminders(inc, self.config.policy, now):
                 claimed = store.claim_reminder(
                     session, team_id=inc.team_id, incident_id=incident_id,
@@ -373,7 +426,7 @@ class Service:
                     worker=worker, lease=timedelta(minutes=5))
                 if not claimed:
                     continue
-                outcome = reminders.fire(inc, reminder, now)
+                outcome = reminders.fire(inc, reminder, now, playbook)
                 if outcome is not None:
                     inc = self._persist(session, outcome, origin=None, requested_by=None,
                                         now=now)

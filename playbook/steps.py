@@ -1,9 +1,11 @@
 """The five steps of the playbook: what each asks responders to record and when it is done.
 
-The checklist is the single source for the status card, `/incident help`, the gate messages
-and the close refusal, so a step's wording and its exit criteria can never drift apart.
-Items marked `required` are the step's exit criteria (DESIGN.md's table); the others are
-shown as good practice but never block.
+A step's checklist comes from the playbook in force for the incident (`playbook.playbook_file`;
+the built-in one is playbook/default_playbook.toml) and is the single source for the status
+card, `/incident help`, the gate messages and the close refusal, so a step's wording and its
+exit criteria can never drift apart. Items marked `required` are the step's exit criteria
+(DESIGN.md's table, plus any a team's playbook adds); the others are shown as good practice but
+never block.
 """
 
 from __future__ import annotations
@@ -11,194 +13,101 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from playbook.model import STEPS, Incident, Step, StepRecord
 
-
-@dataclass(frozen=True)
-class ChecklistItem:
-    key: str
-    label: str
-    how: str  # the command that supplies it (mrkdwn-ready: placeholders escaped)
-    done: Callable[[Incident], bool]
-    required: bool = False
+if TYPE_CHECKING:
+    from playbook.playbook_file import Playbook
 
 
-@dataclass(frozen=True)
-class StepDef:
-    step: Step
-    title: str
-    aim: str  # one line: why this step matters, shown on the card
-    items: tuple[ChecklistItem, ...]
+STEP_TITLES: dict[Step, str] = {
+    Step.LISTEN: "Listen",
+    Step.RESTATE: "Restate",
+    Step.OWN: "Own",
+    Step.SOLVE: "Solve",
+    Step.FOLLOW_UP: "Follow up",
+}
+"""The steps' names. Fixed like the steps themselves: summaries and stats compare across
+incidents opened under different playbooks, so a step is called the same everywhere."""
 
 
 def _informed(inc: Incident) -> bool:
     return inc.customer_informed_at is not None
 
 
-STEP_DEFS: dict[Step, StepDef] = {
-    Step.LISTEN: StepDef(
-        Step.LISTEN,
-        "Listen",
-        "Let the customer say all of it, then write down what they said, not what we think.",
-        (
-            ChecklistItem(
-                "words",
-                "The customer's own words",
-                "`/incident listen &lt;what they said&gt;`",
-                lambda i: bool(i.customer_words),
-                required=True,
-            ),
-            ChecklistItem(
-                "impact",
-                "What it costs their business",
-                "`/incident impact &lt;the impact&gt;`",
-                lambda i: i.impact is not None,
-            ),
-            ChecklistItem(
-                "driver",
-                "What is really upsetting them (a blocked goal, looking bad to their people, "
-                "safety or security, broken trust)",
-                "`/incident driver &lt;what is behind it&gt;`",
-                lambda i: bool(i.drivers),
-            ),
-            ChecklistItem(
-                "cadence",
-                "How often they want to hear from us",
-                "`/incident cadence 30m`",
-                lambda i: i.cadence_agreed,
-                required=True,
-            ),
-        ),
-    ),
-    Step.RESTATE: StepDef(
-        Step.RESTATE,
-        "Restate",
-        "Say the problem back in the customer's exact terms, and have them agree.",
-        (
-            ChecklistItem(
-                "restatement",
-                "The problem in the customer's terms",
-                "`/incident restate &lt;the problem, in their words&gt;`",
-                lambda i: i.restatement is not None,
-                required=True,
-            ),
-            ChecklistItem(
-                "confirmed",
-                "The customer confirmed it",
-                "`/incident confirm`",
-                lambda i: i.restatement_confirmed_at is not None,
-                required=True,
-            ),
-        ),
-    ),
-    Step.OWN: StepDef(
-        Step.OWN,
-        "Own",
-        "One person answers for the fix; one voice speaks to the customer.",
-        (
-            ChecklistItem(
-                "owner",
-                "One named owner",
-                "`/incident own` (or `/incident own @someone`)",
-                lambda i: i.owner is not None,
-                required=True,
-            ),
-            ChecklistItem(
-                "communicator",
-                "One communicator, the single voice to the customer",
-                "`/incident comms @someone`",
-                lambda i: i.communicator is not None,
-            ),
-            ChecklistItem(
-                "apology",
-                "An apology given",
-                "`/incident apology &lt;what we said&gt;`",
-                lambda i: i.apology_at is not None,
-            ),
-        ),
-    ),
-    Step.SOLVE: StepDef(
-        Step.SOLVE,
-        "Solve",
-        "Offer the options with their risks, recommend one, let the customer choose.",
-        (
-            ChecklistItem(
-                "options",
-                "Alternatives, each with its risk",
-                "`/incident option &lt;what we could do&gt; risk: &lt;what could go wrong&gt;`",
-                lambda i: bool(i.options),
-            ),
-            ChecklistItem(
-                "recommendation",
-                "Our recommendation and why",
-                "`/incident recommend &lt;n&gt; &lt;why&gt;`",
-                lambda i: i.recommended is not None,
-            ),
-            ChecklistItem(
-                "chosen",
-                "The option the customer chose",
-                "`/incident choose &lt;n&gt;`",
-                lambda i: i.chosen is not None,
-                required=True,
-            ),
-            ChecklistItem(
-                "resolution",
-                "The resolution in place",
-                "`/incident resolve &lt;what fixed it&gt;`",
-                lambda i: i.resolution is not None,
-                required=True,
-            ),
-        ),
-    ),
-    Step.FOLLOW_UP: StepDef(
-        Step.FOLLOW_UP,
-        "Follow up",
-        "Tell the customer it is fixed, find the cause, and make sure it cannot happen again.",
-        (
-            ChecklistItem(
-                "informed",
-                "The customer told it is resolved",
-                "`/incident update &lt;what you told them&gt;` after resolving",
-                _informed,
-                required=True,
-            ),
-            ChecklistItem(
-                "rootcause",
-                "The root cause",
-                "`/incident rootcause &lt;why it happened&gt;`",
-                lambda i: i.root_cause is not None,
-                required=True,
-            ),
-            ChecklistItem(
-                "lessons",
-                "What we learned",
-                "`/incident lesson &lt;the lesson&gt;`",
-                lambda i: bool(i.lessons),
-            ),
-            ChecklistItem(
-                "actions",
-                "At least one prevention action with an owner",
-                "`/incident action &lt;what we will change&gt; @owner`",
-                lambda i: bool(i.actions),
-                required=True,
-            ),
-        ),
-    ),
+# The built-in items: what records each one, the step it belongs to and whether it is one of
+# the step's exit criteria (DESIGN.md's table). A playbook file may reword these but not move
+# them, and may not make a required one optional: the gates are the product.
+_BUILTIN: dict[str, tuple[Step, bool, Callable[[Incident], bool]]] = {
+    "words": (Step.LISTEN, True, lambda i: bool(i.customer_words)),
+    "impact": (Step.LISTEN, False, lambda i: i.impact is not None),
+    "driver": (Step.LISTEN, False, lambda i: bool(i.drivers)),
+    "cadence": (Step.LISTEN, True, lambda i: i.cadence_agreed),
+    "restatement": (Step.RESTATE, True, lambda i: i.restatement is not None),
+    "confirmed": (Step.RESTATE, True, lambda i: i.restatement_confirmed_at is not None),
+    "owner": (Step.OWN, True, lambda i: i.owner is not None),
+    "communicator": (Step.OWN, False, lambda i: i.communicator is not None),
+    "apology": (Step.OWN, False, lambda i: i.apology_at is not None),
+    "options": (Step.SOLVE, False, lambda i: bool(i.options)),
+    "recommendation": (Step.SOLVE, False, lambda i: i.recommended is not None),
+    "chosen": (Step.SOLVE, True, lambda i: i.chosen is not None),
+    "resolution": (Step.SOLVE, True, lambda i: i.resolution is not None),
+    "informed": (Step.FOLLOW_UP, True, _informed),
+    "rootcause": (Step.FOLLOW_UP, True, lambda i: i.root_cause is not None),
+    "lessons": (Step.FOLLOW_UP, False, lambda i: bool(i.lessons)),
+    "actions": (Step.FOLLOW_UP, True, lambda i: bool(i.actions)),
+}
+BUILTIN_ITEMS: dict[str, tuple[Step, bool]] = {
+    key: (step, required) for key, (step, required, _) in _BUILTIN.items()
 }
 
 
-def missing(inc: Incident, step: Step, *, required_only: bool = True) -> list[ChecklistItem]:
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One line of a step's checklist.
+
+    Built-in items are done when the incident holds what their command records; items a
+    playbook file adds are done once ticked with `/incident check <key> [value]`.
+    """
+
+    key: str
+    label: str  # as written: escape it before posting
+    how: str  # the command that supplies it (mrkdwn-ready: placeholders escaped)
+    required: bool = False
+    value: bool = False  # an added item that must be ticked with a typed value
+    builtin: bool = True
+
+    def done(self, inc: Incident) -> bool:
+        check = _BUILTIN.get(self.key) if self.builtin else None
+        if check is not None:
+            return check[2](inc)
+        return self.key in inc.checks
+
+
+@dataclass(frozen=True)
+class StepDef:
+    step: Step
+    aim: str  # the step's prompt, one line on the card (mrkdwn-ready)
+    items: tuple[ChecklistItem, ...]
+
+    @property
+    def title(self) -> str:
+        return STEP_TITLES[self.step]
+
+
+def missing(inc: Incident, step: Step, playbook: Playbook, *,
+            required_only: bool = True) -> list[ChecklistItem]:
     """The items of `step` not yet done (only its exit criteria unless asked otherwise)."""
     return [
         item
-        for item in STEP_DEFS[step].items
+        for item in playbook.steps[step].items
         if (item.required or not required_only) and not item.done(inc)
     ]
 
 
-def criteria_met(inc: Incident, step: Step) -> bool:
-    return not missing(inc, step)
+def criteria_met(inc: Incident, step: Step, playbook: Playbook) -> bool:
+    return not missing(inc, step, playbook)
 
 
 def all_complete(inc: Incident) -> bool:
@@ -210,14 +119,14 @@ def next_step(step: Step) -> Step | None:
     return STEPS[index + 1] if index + 1 < len(STEPS) else None
 
 
-def advance(inc: Incident, now: datetime, by: str | None) -> list[Step]:
+def advance(inc: Incident, now: datetime, by: str | None, playbook: Playbook) -> list[Step]:
     """Complete every step whose exit criteria now hold, in order; return those completed.
 
     Mutates `inc` (callers pass their working copy). Data recorded early for a later step
     counts as soon as the gates before it open, so nobody has to type it twice.
     """
     completed: list[Step] = []
-    while inc.step_record(inc.step) is None and criteria_met(inc, inc.step):
+    while inc.step_record(inc.step) is None and criteria_met(inc, inc.step, playbook):
         inc.steps.append(StepRecord(step=inc.step, completed_at=now, by=by))
         completed.append(inc.step)
         following = next_step(inc.step)
@@ -237,11 +146,11 @@ def skip_current(inc: Incident, now: datetime, by: str, reason: str) -> Step:
     return skipped
 
 
-def outstanding(inc: Incident) -> list[tuple[Step, ChecklistItem]]:
+def outstanding(inc: Incident, playbook: Playbook) -> list[tuple[Step, ChecklistItem]]:
     """Every exit criterion not yet met in the steps not yet completed (what close waits for)."""
     return [
         (step, item)
         for step in STEPS
         if inc.step_record(step) is None
-        for item in missing(inc, step)
+        for item in missing(inc, step, playbook)
     ]

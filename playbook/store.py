@@ -276,6 +276,10 @@ class IncidentRow(Base):
     reminders_fired: Mapped[int] = mapped_column(server_default=text("0"))
     escalations_fired: Mapped[int] = mapped_column(server_default=text("0"))
     closed_at: Mapped[datetime | None]
+    # the playbook it was opened under (playbook_versions.version; NULL: the built-in one, for
+    # incidents from before playbook files) and the items of that playbook ticked so far
+    playbook_version: Mapped[str | None] = mapped_column(String(64))
+    checks: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     # Children load eagerly (one SELECT ... IN per table) because every use of an incident
     # needs the whole of it; delete-orphan lets save_incident mirror removals.
@@ -404,6 +408,21 @@ class TeamCounterRow(Base):
 
     team_id: Mapped[str] = mapped_column(_id(), primary_key=True)
     last_number: Mapped[int]
+
+
+class PlaybookVersionRow(Base):
+    """Every playbook an incident was opened under, by its content hash (see playbook_file).
+
+    Incidents keep their version for life, so the content must outlive the file it came from.
+    Content-addressed, hence shared by every team in the database.
+    """
+
+    __tablename__ = "playbook_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str]
+    content: Mapped[str]
+    created_at: Mapped[datetime]
 
 
 class TimelineRow(Base):
@@ -718,6 +737,7 @@ _SCALAR_FIELDS: tuple[str, ...] = (
     "reminders_fired",
     "escalations_fired",
     "closed_at",
+    "playbook_version",
 )
 _LIST_FIELDS: tuple[str, ...] = ("customer_words", "drivers", "lessons")
 
@@ -726,6 +746,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
     """Column values of the incidents row (not id, team_id, number or version)."""
     values: dict[str, Any] = {name: getattr(incident, name) for name in _SCALAR_FIELDS}
     values.update({name: list(getattr(incident, name)) for name in _LIST_FIELDS})
+    values["checks"] = dict(incident.checks)
     values["customer_key"] = customer_key(incident.customer)
     values["status"] = Status(incident.status).value
     values["step"] = Step(incident.step).value
@@ -863,6 +884,7 @@ PERSISTED_FIELDS: frozenset[str] = frozenset(
     {"id", "team_id", "number", "version", "status", "step"}
     | set(_SCALAR_FIELDS)
     | set(_LIST_FIELDS)
+    | {"checks"}
     | {spec.field for spec in _CHILDREN}
 )
 
@@ -890,6 +912,7 @@ def _to_incident(values: dict[str, Any]) -> Incident:
         customer_words=list(values["customer_words"] or []),
         drivers=list(values["drivers"] or []),
         lessons=list(values["lessons"] or []),
+        checks=dict(values["checks"] or {}),
         **{name: values[name] for name in _PLAIN_FIELDS},
     )
 
@@ -909,7 +932,8 @@ _SAVE_INCIDENT = (
         version=IncidentRow.__table__.c.version + 1,
         **{
             name: bindparam(f"v_{name}", type_=IncidentRow.__table__.c[name].type)
-            for name in (*_SCALAR_FIELDS, *_LIST_FIELDS, "customer_key", "status", "step")
+            for name in (*_SCALAR_FIELDS, *_LIST_FIELDS, "checks", "customer_key", "status",
+                         "step")
         },
     )
 )

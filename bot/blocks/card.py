@@ -32,8 +32,9 @@ from bot.blocks._kit import (
     section,
 )
 from playbook import cadence
-from playbook.model import SEVERITIES, STEPS, Incident, PromiseStatus, Status, Step
-from playbook.steps import STEP_DEFS, all_complete
+from playbook.model import STEPS, Incident, PromiseStatus, Status, Step
+from playbook.playbook_file import Playbook
+from playbook.steps import STEP_TITLES, all_complete
 from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
 
 __all__ = ["BUTTON_LABELS", "PRIMARY_BLOCK_MAX", "PROMISES_SHOWN", "buttons_for", "card"]
@@ -42,6 +43,7 @@ PROMISES_SHOWN = 10
 PRIMARY_BLOCK_MAX = 5  # buttons in the first actions block; the rest go in a second one
 DESCRIPTION_MAX = 500
 PROMISE_TEXT_MAX = 200
+CHECK_VALUE_MAX = 200
 
 BUTTON_LABELS: dict[str, str] = {
     "listen": "Record what they said",
@@ -156,7 +158,7 @@ def _progress(inc: Incident) -> str:
     parts = []
     for step in STEPS:
         record = inc.step_record(step)
-        title = STEP_DEFS[step].title
+        title = STEP_TITLES[step]
         if record is not None:
             icon = _ICON_SKIPPED if record.skipped_reason is not None else _ICON_DONE
             parts.append(f"{icon} {title}")
@@ -167,7 +169,7 @@ def _progress(inc: Incident) -> str:
     return "   ".join(parts)
 
 
-def _step_text(inc: Incident) -> str:
+def _step_text(inc: Incident, playbook: Playbook) -> str:
     if inc.status is Status.CLOSED:
         when = f" {date_token(inc.closed_at)}" if inc.closed_at else ""
         return f"*Closed*{when}. `/incident summary` shows how it went."
@@ -175,19 +177,21 @@ def _step_text(inc: Incident) -> str:
         return ("*Every step is done.* The owner or a lead can close the incident: the summary "
                 "goes to this channel and to the leads.")
     number = STEPS.index(inc.step) + 1
-    definition = STEP_DEFS[inc.step]
+    definition = playbook.steps[inc.step]
     return f"*Step {number} of {len(STEPS)}: {definition.title}*\n_{definition.aim}_"
 
 
-def _checklist(inc: Incident) -> str | None:
+def _checklist(inc: Incident, playbook: Playbook) -> str | None:
     """The current step's checklist (only while the step is open)."""
     if inc.status is Status.CLOSED or inc.step_record(inc.step) is not None:
         return None
     lines = []
-    for item in STEP_DEFS[inc.step].items:
+    for item in playbook.steps[inc.step].items:
         required = " _(required)_" if item.required else ""
         if item.done(inc):
-            lines.append(f"✅ {esc(item.label)}{required}")
+            value = inc.checks.get(item.key) if not item.builtin else None
+            shown = f": {quote(value, CHECK_VALUE_MAX)}" if value else ""
+            lines.append(f"✅ {esc(item.label)}{required}{shown}")
         else:
             lines.append(f"⬜ {esc(item.label)}{required}: {item.how}")  # how is mrkdwn-ready
     return "\n".join(lines)
@@ -250,20 +254,24 @@ def _about(inc: Incident) -> str:
     return "\n".join(lines)
 
 
-def card(inc: Incident, now: datetime) -> dict[str, Any]:
-    """The status card as a message body: ``{"text": fallback, "blocks": [...]}``."""
+def card(inc: Incident, now: datetime, playbook: Playbook) -> dict[str, Any]:
+    """The status card as a message body: ``{"text": fallback, "blocks": [...]}``.
+
+    `playbook` is the one the incident was opened under (its checklist and wording).
+    """
     title = f"{inc.key} · {label(inc.customer)}"
-    meaning = SEVERITIES.get(inc.severity, "")
+    level = playbook.severity(inc.severity)
+    meaning = level.description if level else ""
     opened = f"opened {date_token(inc.opened_at)} by {mention(inc.opened_by)}"
     blocks: list[Block] = [
         header(title),
         context(f"*{inc.severity}* {esc(meaning)}".strip(),
                 f"*{inc.status.value.capitalize()}* · {opened}"),
         section(_about(inc)),
-        section(_step_text(inc)),
+        section(_step_text(inc, playbook)),
         section(_progress(inc)),
     ]
-    checklist = _checklist(inc)
+    checklist = _checklist(inc, playbook)
     if checklist:
         blocks.append(section(checklist))
     blocks += [DividerBlock(), section(_people(inc, now))]
@@ -273,5 +281,5 @@ def card(inc: Incident, now: datetime) -> dict[str, Any]:
     blocks += _action_blocks(inc)
     blocks.append(context(f"As of {date_token(now)} · `/incident help` for every command"))
     where = "closed" if inc.status is Status.CLOSED else \
-        f"{STEP_DEFS[inc.step].title} ({inc.status.value})"
+        f"{STEP_TITLES[inc.step]} ({inc.status.value})"
     return message(f"{inc.key} · {esc(inc.customer)}: {where}", blocks)

@@ -12,7 +12,7 @@ from slack_sdk.models.views import View
 from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections
 from playbook import cadence
 from playbook.model import Incident, Status
-from playbook.steps import STEP_DEFS, all_complete
+from playbook.steps import STEP_TITLES, all_complete
 from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
 
 __all__ = ["HOME_ITEMS_MAX", "home"]
@@ -29,8 +29,8 @@ def _where(inc: Incident) -> str:
     if all_complete(inc):
         return "every step done, ready to close"
     if inc.status is Status.RESOLVED:
-        return f"resolved, step: {STEP_DEFS[inc.step].title}"
-    return f"step: {STEP_DEFS[inc.step].title}"
+        return f"resolved, step: {STEP_TITLES[inc.step]}"
+    return f"step: {STEP_TITLES[inc.step]}"
 
 
 def _next_update(inc: Incident, now: datetime) -> str:

@@ -43,8 +43,9 @@ from bot.blocks._kit import (
     require_id,
     section,
 )
-from playbook.model import DEFAULT_SEVERITY, SEVERITIES, Incident, Status
-from playbook.steps import STEP_DEFS, all_complete, missing
+from playbook.model import Incident, Status
+from playbook.playbook_file import Playbook, Severity
+from playbook.steps import STEP_TITLES, all_complete, missing
 from playbook.text import channel_link, esc, fmt_duration, mention, truncate
 
 __all__ = [
@@ -154,16 +155,18 @@ def _select(options: Sequence[Option], initial: Option | None = None,
 # --- opening ----------------------------------------------------------------------------------
 
 
-def _severity_option(key: str) -> Option:
-    return Option(value=key, text=plain(f"{key} — {SEVERITIES[key]}", OPTION_TEXT_MAX))
+def _severity_option(level: Severity) -> Option:
+    return Option(value=level.name,
+                  text=plain(f"{level.name} — {level.description}", OPTION_TEXT_MAX))
 
 
-def open_modal(channel_id: str | None,
+def open_modal(channel_id: str | None, playbook: Playbook,
                outages: Sequence[tuple[int, str]] = ()) -> dict[str, Any]:
-    """`/incident open` without text: customer, what happened, severity, and the open outage
-    (number, title) the new incident is part of, if any (value: the OUT number)."""
-    options = [_severity_option(key) for key in SEVERITIES]
-    initial = next(o for o in options if o.value == DEFAULT_SEVERITY)
+    """`/incident open` without text: customer, what happened, severity (the playbook's), and
+    the open outage (number, title) the new incident is part of, if any (value: the OUT
+    number)."""
+    options = [_severity_option(level) for level in playbook.severities]
+    initial = next(o for o in options if o.value == playbook.default_severity)
     blocks: list[Block] = [
         section("Open an incident for an upset customer. The bot creates its channel, posts the "
                 "status card there and walks the team through the playbook."),
@@ -360,13 +363,13 @@ def followup_modal(inc: Incident) -> dict[str, Any]:
     return _modal("followup", "Follow up", blocks, _meta(inc))
 
 
-def skip_modal(inc: Incident) -> dict[str, Any]:
+def skip_modal(inc: Incident, playbook: Playbook) -> dict[str, Any]:
     if inc.status is Status.CLOSED or all_complete(inc):
         blocks: list[Block] = [_about(inc), section("Every step is already complete: nothing "
                                                     "to skip.")]
         return _modal("skip", "Skip a step", blocks, _meta(inc), submit=None)
-    title = STEP_DEFS[inc.step].title
-    gaps = "; ".join(esc(item.label.lower()) for item in missing(inc, inc.step))
+    title = STEP_TITLES[inc.step]
+    gaps = "; ".join(esc(item.label.lower()) for item in missing(inc, inc.step, playbook))
     still = f" It still needs: {gaps}." if gaps else ""
     owner = f" (the owner is {mention(inc.owner)})" if inc.owner else ""
     blocks = [

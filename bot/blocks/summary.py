@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
 from playbook.model import PromiseStatus, Status
-from playbook.steps import STEP_DEFS
+from playbook.steps import STEP_TITLES
 from playbook.summary import StepSummary, Summary
 from playbook.text import date_token, esc, fmt_duration, mention, plain
 from playbook.timeline import spans_days
@@ -92,7 +92,7 @@ def _overview(s: Summary, f: _Fmt) -> list[str]:
 
 
 def _step_line(st: StepSummary, s: Summary, f: _Fmt) -> str:
-    title = f.bold(STEP_DEFS[st.step].title)
+    title = f.bold(STEP_TITLES[st.step])
     if st.skipped_reason is not None:
         at = f" {f.when(st.completed_at)}" if st.completed_at else ""
         return (f"⏭️ {title} skipped{at} by {f.who(st.by, 'someone')}: "

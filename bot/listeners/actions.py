@@ -49,14 +49,16 @@ def register(app: App, deps: Deps) -> None:
         assert inc.id is not None
         builder = blocks.MODALS.get(action["action_id"])
         if builder is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=builder(inc))
+            view = builder(inc, deps.service.playbook_for(inc)) if builder is blocks.skip_modal \
+                else builder(inc)
+            client.views_open(trigger_id=body["trigger_id"], view=view)
             ack()
             return
         origin = Origin(channel_id=_where(body) or inc.channel_id,
                         response_url=body.get("response_url"), reply_later=True)
         if what == "status":
             deps.service.tell(inc.id, user, rules.status_text(
-                inc, Ctx(now=deps.clock(), policy=deps.service.config.policy)), origin)
+                inc, Ctx(now=deps.clock(), policy=deps.service.policy_for(inc))), origin)
             deps.wake_outbox()
         elif what in DIRECT:
             deps.after(deps.service.command(inc.id, deps.people.actor(user), DIRECT[what], "",

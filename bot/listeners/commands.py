@@ -37,14 +37,16 @@ def register(app: App, deps: Deps) -> None:
         if verb in ("", "help"):
             inc = deps.service.incident_for_channel(channel)
             out = deps.outages.for_channel(channel) if inc is None else None
-            ack(ephemeral(outage_rules.help_text(out) if out else rules.help_text(inc)))
+            playbook = deps.service.playbook_for(inc) if inc else deps.service.playbook
+            ack(ephemeral(outage_rules.help_text(out) if out else rules.help_text(inc, playbook)))
         elif verb == "open":
             if not arg:
                 # a trigger_id lives 3 seconds: open the modal before anything else (the open
                 # outages are one indexed read, well inside that)
                 choices = [(o.number, o.title) for o, _ in deps.outages.list_open(team)]
                 client.views_open(trigger_id=body["trigger_id"],
-                                  view=blocks.open_modal(channel, choices[:100]))
+                                  view=blocks.open_modal(channel, deps.service.playbook,
+                                                         choices[:100]))
                 ack()
                 return
             outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)
