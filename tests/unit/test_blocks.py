@@ -42,9 +42,8 @@ from bot.blocks._kit import pack, split_text
 from bot.blocks.card import buttons_for
 from bot.blocks.modals import DRIVERS
 from playbook import cadence
+from playbook.builtin import builtin_playbook
 from playbook.model import (
-    DEFAULT_SEVERITY,
-    SEVERITIES,
     Action,
     CadenceChange,
     Checkin,
@@ -63,6 +62,7 @@ from playbook.summary import summarize
 from playbook.text import date_token, esc, fmt_duration
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PB = builtin_playbook()
 NASTY = "Acme <!channel> & *bold* <@UEVIL>"
 RAW_MARKUP = ("<!channel>", "<@UEVIL>", "<!here>")
 
@@ -293,7 +293,7 @@ def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("state", STATES)
 def test_card_is_valid_and_escaped_in_every_state(state: str) -> None:
     inc = STATES[state]()
-    body = card(inc, NOW)
+    body = card(inc, NOW, PB)
     check_message(body)
     assert_escaped(body)
     assert body["blocks"][0] == {"type": "header", "text": {
@@ -305,7 +305,7 @@ def test_card_is_valid_and_escaped_in_every_state(state: str) -> None:
 
 def test_card_shows_missing_items_with_their_commands_and_next_due() -> None:
     inc = new_incident()
-    body = card(inc, NOW)
+    body = card(inc, NOW, PB)
     text = "\n".join(texts(body))
     assert "Step 1 of 5: Listen" in text
     assert "⬜ The customer's own words _(required)_: `/incident listen &lt;what they said&gt;`" \
@@ -319,7 +319,7 @@ def test_card_shows_missing_items_with_their_commands_and_next_due() -> None:
 
 
 def test_card_checklist_marks_done_items() -> None:
-    body = card(restated_unconfirmed(), NOW)
+    body = card(restated_unconfirmed(), NOW, PB)
     text = "\n".join(texts(body))
     assert "✅ The problem in the customer's terms _(required)_" in text
     assert "⬜ The customer confirmed it _(required)_: `/incident confirm`" in text
@@ -329,14 +329,14 @@ def test_card_checklist_marks_done_items() -> None:
 
 def test_card_says_overdue_when_the_update_is_late() -> None:
     inc = new_incident()
-    body = card(inc, at(85))
+    body = card(inc, at(85), PB)
     text = "\n".join(texts(body))
     assert f"Update overdue by {fmt_duration(timedelta(minutes=25))}" in text
     assert "Next update due" not in text
 
 
 def test_card_lists_ten_open_promises_and_counts_the_rest() -> None:
-    body = card(mid_solve(), NOW)
+    body = card(mid_solve(), NOW, PB)
     text = "\n".join(texts(body))
     assert "*Open promises* (30)" in text
     assert "*P10*" in text and "*P11*" not in text
@@ -344,7 +344,7 @@ def test_card_lists_ten_open_promises_and_counts_the_rest() -> None:
 
 
 def test_card_shows_closed_state_without_checklist() -> None:
-    body = card(closed_with_skips(), NOW)
+    body = card(closed_with_skips(), NOW, PB)
     text = "\n".join(texts(body))
     assert "*Closed*" in text and "⏭️ Listen" in text and "✅ Own" in text
     assert "⬜" not in text and "▶️" not in text
@@ -368,7 +368,7 @@ def test_card_shows_closed_state_without_checklist() -> None:
 def test_buttons_match_the_state(state: str, main: str | None, present: set[str],
                                  absent: set[str]) -> None:
     inc = STATES[state]()
-    body = card(inc, NOW)
+    body = card(inc, NOW, PB)
     ids = action_ids(body)
     assert len(ids) == len(set(ids))
     assert present <= set(ids)
@@ -403,13 +403,13 @@ def test_card_needs_a_saved_incident() -> None:
     inc = new_incident()
     inc.id = None
     with pytest.raises(ValueError, match="no id"):
-        card(inc, NOW)
+        card(inc, NOW, PB)
 
 
 def test_card_header_is_cut_to_150() -> None:
     inc = new_incident()
     inc.customer = "A & B " * 100
-    body = card(inc, NOW)
+    body = card(inc, NOW, PB)
     check_message(body)
     head = body["blocks"][0]["text"]["text"]
     assert len(head) <= 150 and head.endswith("…") and "&amp;" in head
@@ -497,7 +497,7 @@ def all_modals(inc: Incident) -> dict[str, dict[str, Any]]:
         "listen": listen_modal(inc), "restate": restate_modal(inc), "own": own_modal(inc),
         "option": option_modal(inc), "choose": choose_modal(inc),
         "promise": promise_modal(inc, 1_772_445_600), "update": update_modal(inc),
-        "resolve": resolve_modal(inc), "followup": followup_modal(inc), "skip": skip_modal(inc),
+        "resolve": resolve_modal(inc), "followup": followup_modal(inc), "skip": skip_modal(inc, PB),
     }
 
 
@@ -597,16 +597,16 @@ def test_choose_modal_with_more_than_100_options() -> None:
 
 
 def test_skip_modal_names_the_step() -> None:
-    view = skip_modal(restated_unconfirmed())
+    view = skip_modal(restated_unconfirmed(), PB)
     assert "You are skipping *Restate*" in rendered(view)
     assert "the customer confirmed it" in rendered(view)
-    done = skip_modal(complete())
+    done = skip_modal(complete(), PB)
     check_view(done)
     assert inputs(done) == {} and "nothing to skip" in rendered(done)
 
 
 def test_open_modal() -> None:
-    view = open_modal("C42")
+    view = open_modal("C42", PB)
     check_view(view)
     assert view["callback_id"] == "modal:open"
     assert view["submit"]["text"] == "Open" and view["close"]["text"] == "Cancel"
@@ -616,11 +616,11 @@ def test_open_modal() -> None:
     assert fields["what"]["element"]["max_length"] == 2000
     assert fields["what"]["element"]["multiline"] is True
     severity = fields["severity"]["element"]
-    assert [o["value"] for o in severity["options"]] == list(SEVERITIES)
+    assert [o["value"] for o in severity["options"]] == list(PB.severity_names) == ["sev1", "sev2", "sev3", "sev4"]
     assert severity["options"][0]["text"]["text"] == "sev1 — critical customer, business at risk"
-    assert severity["initial_option"]["value"] == DEFAULT_SEVERITY
+    assert severity["initial_option"]["value"] == PB.default_severity == "sev2"
     assert not any(b.get("optional") for b in fields.values())
-    assert json.loads(open_modal(None)["private_metadata"]) == {"channel_id": None}
+    assert json.loads(open_modal(None, PB)["private_metadata"]) == {"channel_id": None}
 
 
 def test_modals_map_card_actions_to_builders() -> None:
@@ -629,7 +629,7 @@ def test_modals_map_card_actions_to_builders() -> None:
         "listen", "restate", "own", "option", "choose", "promise", "update", "resolve",
         "followup", "skip")}
     for action, build in MODALS.items():
-        view = build(inc)
+        view = build(inc, PB) if build is skip_modal else build(inc)
         check_view(view)
         assert view["callback_id"] == "modal:" + action.removeprefix("card:")
 

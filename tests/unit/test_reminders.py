@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from playbook import rules
 from playbook.cadence import Reminder, ReminderKind, due_reminders, next_update_due
 from playbook.model import Actor, Policy, Post, PromiseStatus, Target
+from playbook.builtin import builtin_playbook
 from playbook.reminders import fire
+
+PB = builtin_playbook()
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -33,7 +36,7 @@ def incident(*lines: str):
 def test_due_reminder_names_the_people_and_counts() -> None:
     inc = incident("own", "comms <@U0BOB>", "cadence 30m")
     due = next_update_due(inc)
-    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due)
+    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due, PB)
     assert outcome is not None
     text = outcome.timeline[0].text
     assert "<@U0BOB>" in text and "<@U0ALICE>" in text and "/incident update" in text
@@ -44,7 +47,7 @@ def test_due_reminder_names_the_people_and_counts() -> None:
 def test_a_late_reminder_says_how_late() -> None:
     inc = incident("cadence 30m")
     due = next_update_due(inc)
-    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due + timedelta(minutes=47))
+    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due + timedelta(minutes=47), PB)
     assert outcome is not None and "47 min late" in outcome.timeline[0].text
 
 
@@ -54,8 +57,7 @@ def test_escalation_goes_to_owner_and_leads_with_escaped_customer() -> None:
     outcome = fire(
         inc,
         Reminder(ReminderKind.ESCALATE, due + timedelta(minutes=15), "1"),
-        due + timedelta(minutes=15),
-    )
+        due + timedelta(minutes=15), PB)
     assert outcome is not None
     targets = [e.target for e in outcome.effects if isinstance(e, Post)]
     assert targets == [Target.OWNER, Target.LEADS]
@@ -69,22 +71,23 @@ def test_promise_due_marks_it_missed_once() -> None:
     reminder = next(
         r for r in due_reminders(inc, Policy(), due) if r.kind is ReminderKind.PROMISE_DUE
     )
-    outcome = fire(inc, reminder, due)
+    outcome = fire(inc, reminder, due, PB)
     assert outcome is not None
     assert outcome.incident.promises[0].status is PromiseStatus.MISSED
-    assert fire(outcome.incident, reminder, due) is None, "a settled promise fires nothing"
+    assert fire(outcome.incident, reminder, due, PB) is None, "a settled promise fires nothing"
 
 
 def test_kept_promise_fires_nothing() -> None:
     inc = incident("promise call back in 1h", "kept P1")
     reminder = Reminder(ReminderKind.PROMISE_SOON, inc.promises[0].due_at, "P1")
-    assert fire(inc, reminder, inc.promises[0].due_at) is None
+    assert fire(inc, reminder, inc.promises[0].due_at, PB) is None
 
 
 def test_checkin_reminds_the_owner() -> None:
     inc = incident("own", "resolve fixed")
     checkin = inc.checkins[0]
-    outcome = fire(inc, Reminder(ReminderKind.CHECKIN, checkin.due_at, "C1"), checkin.due_at)
+    outcome = fire(inc, Reminder(ReminderKind.CHECKIN, checkin.due_at, "C1"), checkin.due_at,
+                   PB)
     assert outcome is not None
     assert any(isinstance(e, Post) and e.target is Target.OWNER for e in outcome.effects)
     assert "check in" in outcome.timeline[0].text

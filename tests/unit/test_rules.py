@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from playbook import rules
+from tests.playbooks import with_items
 from playbook.errors import GateError, ParseError, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
@@ -25,7 +26,9 @@ from playbook.model import (
 )
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-POLICY = Policy()
+# the built-in playbook plus one optional item of the team's own, so `check` has something to tick
+PB = with_items("listen", {"key": "contract", "label": "Their contract tier", "value": True})
+POLICY = Policy(playbook=PB)
 ALICE = Actor("U0ALICE", tz="Europe/Paris")
 BOB = Actor("U0BOB")
 LEAD = Actor("U0LEAD", is_lead=True)
@@ -115,6 +118,7 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
     "action": (at_state(), "add a recovery mode <@U0BOB>", "<@U0BOB>", ParseError),
     "done": (at_state("action add monitoring"), "A1", "A5", PlaybookError),
     "checkin": (at_state("resolve fixed"), "C2 all good since the fix", "C7", PlaybookError),
+    "check": (at_state(), "contract gold", "contract", ParseError),
     "close": (at_state(*FOLLOWED), "", None, GateError),
     "skip": (at_state("own"), "customer unreachable, restating later", "", ParseError),
     "severity": (at_state(), "sev1", "sev9", ParseError),
@@ -386,7 +390,7 @@ def test_channel_name_is_valid_for_slack() -> None:
 
 
 def test_help_in_an_incident_says_what_is_missing_next() -> None:
-    text = rules.help_text(run(opened(), "listen words"))
+    text = rules.help_text(run(opened(), "listen words"), PB)
     assert text.startswith("*INC-7*")
     assert "/incident cadence" in text.splitlines()[0]
 
@@ -395,13 +399,11 @@ def test_usage_texts_never_contain_raw_angle_brackets() -> None:
     """Slack reads `<…>` as a link or mention even in code spans: placeholders are escaped."""
     import re
 
-    from playbook.steps import STEP_DEFS
-
     raw = re.compile(r"<(?![@#!])")
     texts = [spec.usage for spec in rules.COMMANDS.values()]
     texts += list(rules.SHELL_COMMANDS.values())
-    texts += [item.how for d in STEP_DEFS.values() for item in d.items]
-    texts += [rules.help_text(None), rules.help_text(opened())]
+    texts += [item.how for d in PB.steps.values() for item in d.items]
+    texts += [rules.help_text(None, PB), rules.help_text(opened(), PB)]
     assert not [t for t in texts if raw.search(t)]
     for verb, (state, _, bad, _) in CASES.items():
         if bad is None:
