@@ -337,7 +337,7 @@ class _Reader:
         label = self.text(table["label"], (*path, "label"), LIMITS["label"])
         required = self.flag(table.get("required", False), (*path, "required"))
         if builtin is not None and builtin[1] and not required:
-            raise self.fail((*path, "required") if "required" in table else path,
+            raise self.fail((*path, "required") if "required" in table else (*path, "key"),
                             f"`{key}` is a built-in gate of {step.value}: keep "
                             "`required = true` (gates can be reworded, not removed)")
         wants_value = self.flag(table.get("value", False), (*path, "value"))
