@@ -411,3 +411,8 @@ def test_a_wheel_install_runs_db_upgrade_with_packaged_migrations(tmp_path: Path
                        exe=venv / "bin" / "crisisbot")
     assert result.returncode == 0, result.output
     assert_schema(work / "x.db")
+    # the built-in playbook is a data file: it must ship in the wheel too
+    shown = crisisbot("playbook", "show", cwd=work, env=env, timeout=60,
+                      exe=venv / "bin" / "crisisbot")
+    assert shown.returncode == 0, shown.output
+    assert "[steps.listen]" in shown.stdout

@@ -480,3 +480,40 @@ def test_dotenv_example_values_are_accepted_as_placeholders_or_defaults() -> Non
     # A copied-but-unfilled token is refused with the key named.
     with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN: .*placeholder"):
         load_settings(values)
+
+
+# -- the playbook file ---------------------------------------------------------------------------
+
+
+def test_no_playbook_file_means_the_built_in_playbook() -> None:
+    from bot.config import load_playbook
+    from playbook.builtin import builtin_playbook
+
+    assert load_playbook(load_settings({})) is builtin_playbook()
+
+
+def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
+        tmp_path: Path) -> None:
+    from bot.config import load_playbook
+    from playbook.builtin import builtin_playbook
+    from playbook.playbook_file import dump_playbook
+
+    good = tmp_path / "team.toml"
+    good.write_text(dump_playbook(builtin_playbook()).replace('name = "built-in"',
+                                                              'name = "Acme support"'))
+    playbook = load_playbook(load_settings({"CRISISBOT_PLAYBOOK": str(good)}))
+    assert playbook.name == "Acme support"
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace('cadence = "1h"', 'cadence = "hourly-ish"'))
+    line = next(n for n, t in enumerate(bad.read_text().splitlines(), 1) if "hourly-ish" in t)
+    with pytest.raises(ConfigError) as err:
+        load_playbook(load_settings({"CRISISBOT_PLAYBOOK": str(bad)}))
+    text = str(err.value)
+    assert text.startswith(f"CRISISBOT_PLAYBOOK: {bad}:{line}:1: cadence `hourly-ish`"), text
+    assert "\n" not in text
+
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe name")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_playbook(load_settings({"CRISISBOT_PLAYBOOK": str(binary)}))

@@ -270,7 +270,8 @@ def test_a_required_added_item_holds_the_gate_until_ticked_with_its_value() -> N
     assert "`/incident check contract &lt;value&gt;`" in rules.next_missing(inc, pb)
     with pytest.raises(ParseError, match="needs a value"):
         _run(inc, policy, "check contract")
-    outcome = rules.run_command(inc, "check", "contract Gold &lt;b&gt;", ALICE, now=T0, policy=policy)
+    outcome = rules.run_command(inc, "check", "contract Gold &lt;b&gt;", ALICE, now=T0,
+                                policy=policy)
     assert outcome.incident.step is Step.RESTATE
     assert outcome.incident.checks == {"contract": "Gold <b>"}
     assert "Ticked *Their contract tier &lt;gold?&gt;* (Listen)" in outcome.reply

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from playbook import rules
+from playbook.builtin import builtin_playbook
 from playbook.cadence import Reminder, ReminderKind, due_reminders, next_update_due
 from playbook.model import Actor, Policy, Post, PromiseStatus, Target
-from playbook.builtin import builtin_playbook
 from playbook.reminders import fire
 
 PB = builtin_playbook()

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from playbook import rules
-from tests.playbooks import with_items
 from playbook.errors import GateError, ParseError, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
@@ -24,6 +23,7 @@ from playbook.model import (
     Step,
     Target,
 )
+from tests.playbooks import with_items
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 # the built-in playbook plus one optional item of the team's own, so `check` has something to tick
