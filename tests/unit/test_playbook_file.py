@@ -344,3 +344,12 @@ def test_a_custom_playbook_dumps_and_reads_back() -> None:
     again = parse_playbook(as_toml(pb), "again.toml")
     _, item = again.item("budget") or (None, None)
     assert item is not None and item.value and item.required and item.how == "ask finance"
+
+
+def test_the_documented_example_is_a_valid_playbook() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "playbook-example.toml"
+    example = parse_playbook(path.read_text(encoding="utf-8"), str(path))
+    assert {i.key for i in example.custom_items} == {"contract", "legal", "postmortem"}
+    assert example.default_cadence("sev1") == timedelta(minutes=15)
