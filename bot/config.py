@@ -545,7 +545,10 @@ def _mask_database_url(url: str) -> str:
 
 
 def read_playbook_file(path: str) -> Playbook:
-    """Read and check a playbook file; `PlaybookFileError` (one line, with the place) if bad."""
+    """Read and check a playbook file; `PlaybookFileError` (one line, with the place) if bad.
+
+    TOML, or YAML for a `.yaml`/`.yml` file (with PyYAML installed).
+    """
     from playbook.playbook_file import PlaybookFileError, parse_playbook
 
     try:
@@ -554,7 +557,8 @@ def read_playbook_file(path: str) -> Playbook:
         raise PlaybookFileError(path, f"cannot read the file: {err.strerror or err}") from None
     except UnicodeDecodeError as err:
         raise PlaybookFileError(path, f"not UTF-8 text (byte {err.start})") from None
-    return parse_playbook(text, path)
+    syntax = "yaml" if Path(path).suffix.lower() in (".yaml", ".yml") else "toml"
+    return parse_playbook(text, path, syntax=syntax)
 
 
 def load_playbook(settings: Settings) -> Playbook:

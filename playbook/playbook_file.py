@@ -143,8 +143,14 @@ Locator = Callable[[Path], tuple[int | None, int | None]]
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
-def parse_playbook(text: str, source: str) -> Playbook:
-    """Read a TOML playbook; `source` names it in errors (usually the file's path)."""
+def parse_playbook(text: str, source: str, *, syntax: str = "toml") -> Playbook:
+    """Read a playbook; `source` names it in errors (usually the file's path).
+
+    TOML is the format (what `dump_playbook` writes); ``syntax="yaml"`` reads the same keys
+    from YAML when PyYAML is installed.
+    """
+    if syntax == "yaml":
+        return _parse_yaml(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -443,6 +449,12 @@ def toml_locator(text: str) -> Locator:
                 if rest.startswith(quote) and rest.count(quote) == 1:
                     in_string = quote
 
+    return _locator(places)
+
+
+def _locator(places: dict[Path, tuple[int, int]]) -> Locator:
+    """Where `path` is, or else its nearest enclosing table or list that has a place."""
+
     def locate(path: Path) -> tuple[int | None, int | None]:
         for end in range(len(path), -1, -1):
             if path[:end] in places:
@@ -450,6 +462,56 @@ def toml_locator(text: str) -> Locator:
         return None, None
 
     return locate
+
+
+# --- YAML (optional) ------------------------------------------------------------------------------
+
+
+def _parse_yaml(text: str, source: str) -> Playbook:
+    try:
+        import yaml
+    except ImportError:
+        raise PlaybookFileError(source, "reading YAML needs PyYAML (pip install "
+                                "'crisis-playbook-bot[yaml]'); or write the playbook in TOML "
+                                "(`crisisbot playbook show` prints one)") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "unreadable"
+        if mark is None:
+            raise PlaybookFileError(source, f"bad YAML syntax: {problem}") from None
+        raise PlaybookFileError(source, f"bad YAML syntax: {problem}", mark.line + 1,
+                                mark.column + 1) from None
+    except yaml.YAMLError as err:
+        raise PlaybookFileError(source, f"bad YAML syntax: {err}") from None
+    places: dict[Path, tuple[int, int]] = {}
+    if root is not None:
+        places[()] = (root.start_mark.line + 1, root.start_mark.column + 1)
+        _yaml_places(source, root, (), places)
+    return playbook_from_dict(data if data is not None else {}, source, _locator(places))
+
+
+def _yaml_places(source: str, node: Any, path: Path,
+                 places: dict[Path, tuple[int, int]]) -> None:
+    """Record where every key and list entry is; a repeated key is an error (YAML allows it)."""
+    kind = type(node).__name__
+    if kind == "MappingNode":
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen:
+                raise PlaybookFileError(source, f"duplicate key `{key}` in "
+                                        f"{_show(path)}", *where)
+            seen.add(key)
+            places[(*path, key)] = where
+            _yaml_places(source, value_node, (*path, key), places)
+    elif kind == "SequenceNode":
+        for index, item in enumerate(node.value):
+            places[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _yaml_places(source, item, (*path, index), places)
 
 
 def _resolve(names: tuple[str, ...], counts: dict[tuple[str, ...], int]) -> Path:

@@ -517,3 +517,14 @@ def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
     binary.write_bytes(b"\xff\xfe name")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_playbook(load_settings({"CRISISBOT_PLAYBOOK": str(binary)}))
+
+
+def test_a_yaml_playbook_file_is_read_as_yaml(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    from bot.config import read_playbook_file
+    from playbook.builtin import builtin_playbook
+
+    data = dict(builtin_playbook().data) | {"name": "From YAML"}
+    path = tmp_path / "team.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    assert read_playbook_file(str(path)).name == "From YAML"

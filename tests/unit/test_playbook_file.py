@@ -353,3 +353,39 @@ def test_the_documented_example_is_a_valid_playbook() -> None:
     example = parse_playbook(path.read_text(encoding="utf-8"), str(path))
     assert {i.key for i in example.custom_items} == {"contract", "legal", "postmortem"}
     assert example.default_cadence("sev1") == timedelta(minutes=15)
+
+
+# --- YAML, for teams that prefer it (PyYAML installed) --------------------------------------------
+
+
+def _yaml() -> str:
+    yaml = pytest.importorskip("yaml")
+    return str(yaml.safe_dump(dict(builtin_playbook().data), allow_unicode=True,
+                              sort_keys=False, width=1000))
+
+
+def test_yaml_reads_the_same_keys_to_the_same_playbook() -> None:
+    assert parse_playbook(_yaml(), "team.yaml", syntax="yaml").version == \
+        builtin_playbook().version
+
+
+@pytest.mark.parametrize(("change", "marker", "expect"), [
+    (lambda t: t.replace("  prompt: Say the problem", "  promt: Say the problem"),
+     "promt:", "unknown key `promt` in steps.restate (did you mean `prompt`?)"),
+    (lambda t: t.replace("cadence: 4h", "cadence: fortnightly"),
+     "cadence: fortnightly", "cadence `fortnightly` of sev3"),
+    (lambda t: t.replace("default_severity: sev2", "default_severity: sev2\nname: again"),
+     "name: again", "duplicate key `name`"),
+    (lambda t: t.replace("- name: sev4", "- name: [sev4"),
+     "- name: sev4", "bad YAML syntax"),
+])
+def test_a_bad_yaml_file_names_the_line(change: object, marker: str, expect: str) -> None:
+    assert callable(change)
+    text = change(_yaml())
+    with pytest.raises(PlaybookFileError) as caught:
+        parse_playbook(text, "team.yaml", syntax="yaml")
+    err = caught.value
+    assert expect in str(err) and "\n" not in str(err)
+    if marker != "- name: sev4":  # a syntax error is found where the parser gives up
+        assert err.line == _line_of(text, marker), str(err)
+    assert err.line is not None and err.column is not None
