@@ -30,6 +30,7 @@ from bot.blocks._kit import (
     quote,
     require_id,
     section,
+    sections,
 )
 from playbook import cadence
 from playbook.model import STEPS, Incident, PromiseStatus, Status, Step
@@ -181,10 +182,14 @@ def _step_text(inc: Incident, playbook: Playbook) -> str:
     return f"*Step {number} of {len(STEPS)}: {definition.title}*\n_{definition.aim}_"
 
 
-def _checklist(inc: Incident, playbook: Playbook) -> str | None:
-    """The current step's checklist (only while the step is open)."""
+def _checklist(inc: Incident, playbook: Playbook) -> list[str]:
+    """The current step's checklist, one line per item (only while the step is open).
+
+    A team's playbook may make it long (up to ten items with long labels), so the lines are
+    packed into as many sections as Slack's 3000 characters need.
+    """
     if inc.status is Status.CLOSED or inc.step_record(inc.step) is not None:
-        return None
+        return []
     lines = []
     for item in playbook.steps[inc.step].items:
         required = " _(required)_" if item.required else ""
@@ -194,7 +199,7 @@ def _checklist(inc: Incident, playbook: Playbook) -> str | None:
             lines.append(f"✅ {esc(item.label)}{required}{shown}")
         else:
             lines.append(f"⬜ {esc(item.label)}{required}: {item.how}")  # how is mrkdwn-ready
-    return "\n".join(lines)
+    return lines
 
 
 def _cadence_line(inc: Incident, now: datetime) -> str | None:
@@ -271,9 +276,7 @@ def card(inc: Incident, now: datetime, playbook: Playbook) -> dict[str, Any]:
         section(_step_text(inc, playbook)),
         section(_progress(inc)),
     ]
-    checklist = _checklist(inc, playbook)
-    if checklist:
-        blocks.append(section(checklist))
+    blocks += sections(_checklist(inc, playbook))
     blocks += [DividerBlock(), section(_people(inc, now))]
     promises = _promises(inc, now)
     if promises:

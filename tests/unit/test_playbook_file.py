@@ -389,3 +389,16 @@ def test_a_bad_yaml_file_names_the_line(change: object, marker: str, expect: str
     if marker != "- name: sev4":  # a syntax error is found where the parser gives up
         assert err.line == _line_of(text, marker), str(err)
     assert err.line is not None and err.column is not None
+
+
+def test_the_longest_checklist_a_file_allows_fits_on_the_card() -> None:
+    from tests.unit.test_blocks import check_message
+
+    long_items = [{"key": f"item{n}", "label": "&" * 150, "how": "<" * 200}
+                  for n in range(6)]
+    pb = with_items("listen", *long_items)
+    policy = Policy(playbook=pb)
+    body = card(_open(policy), T0, pb)
+    check_message(body)
+    shown = "".join(b.get("text", {}).get("text", "") for b in body["blocks"])
+    assert shown.count("&amp;" * 150) == 6, "every item is on the card, whole"
