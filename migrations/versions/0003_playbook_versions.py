@@ -1,7 +1,7 @@
 """Playbook files: the version each incident was opened under, and every version's content.
 
 Revision ID: 0003_playbook_versions
-Revises: 0003_timeline_capture
+Revises: 0004_outages_lifecycle
 Create Date: 2026-11-23 16:50:00
 
 An incident keeps the playbook it was opened under (its checklist, gates and reminder texts),
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0003_playbook_versions"
-down_revision: str | Sequence[str] | None = "0003_timeline_capture"
+down_revision: str | Sequence[str] | None = "0004_outages_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
