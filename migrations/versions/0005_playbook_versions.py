@@ -1,6 +1,6 @@
 """Playbook files: the version each incident was opened under, and every version's content.
 
-Revision ID: 0003_playbook_versions
+Revision ID: 0005_playbook_versions
 Revises: 0004_outages_lifecycle
 Create Date: 2026-11-23 16:50:00
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0003_playbook_versions"
+revision: str = "0005_playbook_versions"
 down_revision: str | Sequence[str] | None = "0004_outages_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
