@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from playbook.windows import Window
+
 
 class Step(StrEnum):
     """The five playbook steps, in the order the gates open them."""
@@ -63,6 +65,13 @@ class Policy:
     escalate_after: timedelta = timedelta(minutes=15)
     escalate_repeat: timedelta = timedelta(minutes=30)
     checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
+    # Until someone owns it, nag the channel this long after open (the last one also tells
+    # the leads channel, when `has_leads_channel`; else the channel is told there is none).
+    owner_nags: tuple[timedelta, ...] = (
+        timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
+    has_leads_channel: bool = True
+    stale_after: timedelta = timedelta(days=2)  # no activity on an open incident
+    stale_resolved: timedelta = timedelta(days=3)  # resolved, not closed, no activity
     severity_cadence: dict[str, timedelta] = field(
         default_factory=lambda: {
             "sev1": timedelta(minutes=30),
@@ -129,12 +138,28 @@ class CustomerUpdate:
 
 @dataclass
 class CadenceChange:
-    """The interval in force from `at` on; setting a cadence restarts the clock."""
+    """The interval in force from `at` on; setting a cadence restarts the clock.
+
+    With a `window` (the customer's working hours) the clock only runs inside it.
+    """
 
     at: datetime
     interval: timedelta
     agreed: bool
     by: str | None = None
+    window: Window | None = None
+
+
+@dataclass
+class Snooze:
+    """Someone quieted the chasing reminders (update due, escalations, owner nags) until
+    `until`, for a stated reason; the reminder comes back then if still needed."""
+
+    number: int
+    at: datetime
+    until: datetime
+    by: str
+    reason: str
 
 
 @dataclass
@@ -216,9 +241,13 @@ class Incident:
     parked: list[ParkedTopic] = field(default_factory=list)
     updates: list[CustomerUpdate] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    snoozes: list[Snooze] = field(default_factory=list)
     reminders_fired: int = 0
     escalations_fired: int = 0
     closed_at: datetime | None = None
+    # The last time a person changed anything (commands, buttons, forms): stale nudges count
+    # from it. None for incidents saved before it was tracked: `opened_at` stands in.
+    last_activity_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -231,6 +260,11 @@ class Incident:
     @property
     def cadence_agreed(self) -> bool:
         return any(c.agreed for c in self.cadence_changes)
+
+    @property
+    def window(self) -> Window | None:
+        """The working hours the current cadence applies in (None: around the clock)."""
+        return self.cadence_changes[-1].window if self.cadence_changes else None
 
     @property
     def last_update_at(self) -> datetime | None:

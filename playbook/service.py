@@ -373,7 +373,7 @@ class Service:
                     worker=worker, lease=timedelta(minutes=5))
                 if not claimed:
                     continue
-                outcome = reminders.fire(inc, reminder, now)
+                outcome = reminders.fire(inc, reminder, now, self.config.policy)
                 if outcome is not None:
                     inc = self._persist(session, outcome, origin=None, requested_by=None,
                                         now=now)

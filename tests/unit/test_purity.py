@@ -24,6 +24,8 @@ PURE = [
     "recurrence",
     "timeline",
     "outage",
+    "windows",
+    "snooze",
 ]
 BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
 BANNED_CALLS = {
