@@ -38,7 +38,9 @@ def system_clock() -> datetime:
 
 def policy_from(settings: Settings) -> Policy:
     return Policy(nudge_before=settings.nudge_before, escalate_after=settings.escalate_after,
-                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins)
+                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins,
+                  has_leads_channel=settings.leads_channel is not None,
+                  stale_after=settings.stale_after, stale_resolved=settings.stale_resolved)
 
 
 def _submit(executor: ThreadPoolExecutor, fn: Callable[[int], None], incident_id: int) -> None:
