@@ -717,7 +717,8 @@ def _window_zone(token: str) -> str | None:
 
 
 def _window_tokens(text: str) -> list[str]:
-    body = re.sub(r"\s*(-|–|—|,)\s*", r"\1", _norm(text))
+    body = re.sub(r"([0-9](?:am|pm)?)\s+to\s+([0-9])", r"\1-\2", _norm(text))
+    body = re.sub(r"\s*(-|–|—|,)\s*", r"\1", body)
     body = re.sub(r"\bevery day\b", "daily", body)
     body = re.sub(r"([0-9])\s+(am|pm)\b", r"\1\2", body)
     return body.split()

@@ -423,7 +423,7 @@ def test_card_header_is_cut_to_150() -> None:
 def test_reminder_lines_carry_the_update_button(kind: str) -> None:
     body = timeline_message(kind, "⏰ The customer is due an update.", 103)
     check_message(body)
-    assert [(e["action_id"], e["value"]) for e in buttons(body)][0] == ("card:update", "103")
+    assert next((e["action_id"], e["value"]) for e in buttons(body)) == ("card:update", "103")
 
 
 @pytest.mark.parametrize(("kind", "first"), [("due", "card:update"), ("escalate", "card:update"),
