@@ -55,7 +55,7 @@ def of(kind: ReminderKind, rs: list) -> list:
     return [(r.due_at, r.ref) for r in rs if r.kind is kind]
 
 
-# --- owner nags ------------------------------------------------------------------------------------
+# --- owner nags -------------------------------------------------------------------------------
 
 
 def test_nags_grow_apart_until_the_last_one_and_then_stop() -> None:
@@ -85,7 +85,7 @@ def test_only_the_last_nag_tells_the_leads_channel() -> None:
     assert first is not None
     assert "Nobody owns INC-4" in first.timeline[0].text and "1 of 3" in first.timeline[0].text
     assert not [e for e in first.effects if isinstance(e, Post)]
-    last_r = [r for r in due_reminders(inc, POLICY, T0 + mins(20)) if r.kind is K.OWNER_NAG][0]
+    last_r = next(r for r in due_reminders(inc, POLICY, T0 + mins(20)) if r.kind is K.OWNER_NAG)
     last = reminders.fire(inc, last_r, T0 + mins(20), POLICY)
     assert last is not None and last.incident.reminders_fired == 1
     assert [e.target for e in last.effects if isinstance(e, Post)] == [Target.LEADS]
@@ -95,7 +95,7 @@ def test_only_the_last_nag_tells_the_leads_channel() -> None:
 def test_without_a_leads_channel_the_last_nag_says_so() -> None:
     policy = Policy(has_leads_channel=False)
     inc = opened(policy)
-    r = [r for r in due_reminders(inc, policy, T0 + mins(20)) if r.kind is K.OWNER_NAG][0]
+    r = next(r for r in due_reminders(inc, policy, T0 + mins(20)) if r.kind is K.OWNER_NAG)
     out = reminders.fire(inc, r, T0 + mins(20), policy)
     assert out is not None
     assert not [e for e in out.effects if isinstance(e, Post)]
@@ -153,7 +153,7 @@ def test_a_snooze_defers_the_nags_and_brings_the_reminder_back_when_it_ends() ->
             [], [(T0 + mins(5), "1")])
     assert next_wakeup(inc, POLICY, T0 + mins(6)) == T0 + mins(36)
     assert of(K.SNOOZE_END, due_reminders(inc, POLICY, T0 + mins(36))) == [(T0 + mins(36), "S1")]
-    end = [r for r in due_reminders(inc, POLICY, T0 + mins(36)) if r.kind is K.SNOOZE_END][0]
+    end = next(r for r in due_reminders(inc, POLICY, T0 + mins(36)) if r.kind is K.SNOOZE_END)
     back = reminders.fire(inc, end, T0 + mins(36), POLICY)
     assert back is not None
     text = back.timeline[0].text
@@ -166,7 +166,7 @@ def test_a_snooze_defers_the_nags_and_brings_the_reminder_back_when_it_ends() ->
 def test_a_snooze_end_with_nothing_left_to_chase_says_nothing() -> None:
     inc = run(opened(), "snooze 30m on a call", T0 + mins(6))
     inc = run(inc, "own", T0 + mins(10))
-    end = [r for r in due_reminders(inc, POLICY, T0 + mins(36)) if r.kind is K.SNOOZE_END][0]
+    end = next(r for r in due_reminders(inc, POLICY, T0 + mins(36)) if r.kind is K.SNOOZE_END)
     assert reminders.fire(inc, end, T0 + mins(36), POLICY) is None
 
 
@@ -236,7 +236,7 @@ def test_resolved_but_not_closed_goes_stale_after_three_days() -> None:
 def test_the_stale_nudge_goes_to_the_owner_and_names_what_is_missing() -> None:
     inc = run(owned_at(T0), "resolve restarted the workers", T0 + mins(5))
     when = T0 + mins(5) + timedelta(days=3)
-    r = [r for r in due_reminders(inc, POLICY, when) if r.kind is K.STALE][0]
+    r = next(r for r in due_reminders(inc, POLICY, when) if r.kind is K.STALE)
     out = reminders.fire(inc, r, when, POLICY)
     assert out is not None
     assert [(e.target, "/incident restate" in e.text) for e in out.effects
