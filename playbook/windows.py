@@ -30,6 +30,7 @@ __all__ = [
     "elapsed",
     "is_open",
     "next_open",
+    "open_until",
 ]
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -199,3 +200,16 @@ def next_open(w: Window | None, t: datetime) -> datetime:
         if t < e:
             return max(s, t)
     return t  # pragma: no cover
+
+
+def open_until(w: Window | None, t: datetime) -> datetime | None:
+    """When the window open at `t` closes (None when it is closed at `t`, or there is none)."""
+    _require_aware(t)
+    if w is None:
+        return None
+    for s, e in _spans(w, t):
+        if s > t:
+            return None
+        if s <= t < e:
+            return e
+    return None  # pragma: no cover

@@ -214,9 +214,14 @@ def _cadence_line(inc: Incident, now: datetime) -> str | None:
         lines.append(f"⚠️ *Update overdue by {fmt_duration(late)}* (was due {date_token(due)})")
     else:
         lines.append(f"Next update due {date_token(due)}")
-    if window is not None and not windows.is_open(window, now):
-        lines.append(f"⏸️ Outside the customer's hours: reminders resume when their window "
-                     f"opens {date_token(windows.next_open(window, now))}")
+    if window is not None:
+        closes = windows.open_until(window, now)
+        if closes is None:
+            lines.append(f"⏸️ Outside the customer's hours: reminders resume when their window "
+                         f"opens {date_token(windows.next_open(window, now))}")
+        elif (reopens := windows.next_open(window, closes)) > closes:
+            lines.append(f"Their hours end {date_token(closes)}; reminders pause until the "
+                         f"window opens {date_token(reopens)}")
     return "\n".join(lines)
 
 
