@@ -5,7 +5,8 @@ Revises: 0002
 Create Date: 2026-11-23 16:30:00
 
 * ``incidents.last_activity_at``: when a person last changed the incident (stale nudges count
-  from it; NULL for older rows, which count from ``opened_at``).
+  from it); filled for existing incidents from their timeline, NULL (count from
+  ``opened_at``) where it has no line by a person.
 * ``cadence_changes.window_spec``: the customer's working hours the cadence applies in.
 * ``snoozes``: who quieted the chasing reminders, until when, and why.
 """
@@ -26,6 +27,12 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents") as batch:
         batch.add_column(sa.Column("last_activity_at", sa.DateTime(timezone=True),
                                    nullable=True))
+    # Existing incidents: the last thing a person did (timeline lines with an actor; reminders
+    # have none), so upgrading does not make every quiet old incident stale at once.
+    op.execute(
+        "UPDATE incidents SET last_activity_at = (SELECT MAX(t.at) FROM timeline_entries t "
+        "WHERE t.incident_id = incidents.id AND t.actor IS NOT NULL)"
+    )
     with op.batch_alter_table("cadence_changes") as batch:
         batch.add_column(sa.Column("window_spec", sa.String(length=200), nullable=True))
     op.create_table(

@@ -220,3 +220,18 @@ def test_a_window_across_a_dst_weekend_keeps_local_due_times() -> None:
              if r.kind is K.NUDGE)]
     a = adherence(inc, paris(2026, 3, 29, 18))
     assert a.missed == 9, "09:30, 10:30 … 17:30 (local, after the change) lapsed unanswered"
+
+
+def test_the_cadence_chart_counts_a_window_like_adherence() -> None:
+    from bot.chart import DueState, cadence_timeline
+
+    friday_1730 = paris(2026, 3, 6, 17, 30)
+    inc = incident_with("1h weekdays 9-18 Europe/Paris", friday_1730)
+    inc.updates.append(CustomerUpdate(1, "on it", "U0ALICE", paris(2026, 3, 9, 11, 0)))
+    until = paris(2026, 3, 9, 14, 10)
+    a, tl = adherence(inc, until), cadence_timeline(inc, until)
+    assert (tl.count(DueState.ON_TIME), tl.count(DueState.LATE), tl.count(DueState.MISSED)) == \
+        (a.on_time, a.late, a.missed) == (0, 1, 4)
+    missed = [d.at for d in tl.dues if d.state is DueState.MISSED]
+    assert missed == [paris(2026, 3, 9, 10, 30), paris(2026, 3, 9, 12), paris(2026, 3, 9, 13),
+                      paris(2026, 3, 9, 14)], "every due is inside the customer's hours"
