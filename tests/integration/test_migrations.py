@@ -151,7 +151,10 @@ def test_0003_fills_last_activity_from_what_people_did(empty_db_url: str) -> Non
 
     from sqlalchemy import text
 
-    db.upgrade(empty_db_url, "0002")
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    before = script.get_revision("0003_nag_snooze_windows").down_revision
+    assert isinstance(before, str)
+    db.upgrade(empty_db_url, before)
     engine = store.make_engine(empty_db_url)
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     try:
