@@ -178,7 +178,7 @@ def test_a_cadence_window_pauses_reminders_over_the_weekend(bot: LocalBot) -> No
     card = json.dumps(bot.card(channel).blocks)
     assert f"reminders resume when their window opens <!date^{opens}^" in card
     bot.advance(monday_0900.astimezone(UTC) - bot.clock() - timedelta(minutes=1),
-                step=timedelta(hours=2))
+                step=timedelta(hours=4))
     assert not [t for t in bot.lines(channel) if t.startswith(("⏰ The next", "🔔", "🚨"))], \
         "nothing chases the team while the customer's office is closed"
     bot.advance(timedelta(minutes=42))  # Monday 09:41: 40 minutes of their hours have passed
@@ -212,13 +212,13 @@ def test_a_resolved_incident_left_open_nudges_the_owner_once_per_period(bot: Loc
     bot.command("own", channel=channel)
     bot.command("resolve restarted the screens", channel=channel)
     bot.command("update told them it is fixed", channel=channel)
-    bot.advance(timedelta(days=3) - timedelta(hours=1), step=timedelta(hours=2))
+    bot.advance(timedelta(days=3) - timedelta(hours=1), step=timedelta(hours=6))
     assert not [m for m in bot.slack.dms(ALICE) if "no activity" in m.text]
-    bot.advance(timedelta(hours=5), step=timedelta(hours=1))
+    bot.advance(timedelta(hours=5), step=timedelta(hours=5))
     stale = [m.text for m in bot.slack.dms(ALICE) if "no activity" in m.text]
     assert len(stale) == 1, stale
     assert "/incident rootcause" in stale[0] and "/incident close" in stale[0]
     assert [t for t in bot.lines(channel) if t.startswith("💤 INC-1")]
-    bot.advance(timedelta(days=3), step=timedelta(hours=6))
+    bot.advance(timedelta(days=3), step=timedelta(days=3))
     assert len([m for m in bot.slack.dms(ALICE) if "no activity" in m.text]) == 2, \
         "again after another full period with nothing done"
