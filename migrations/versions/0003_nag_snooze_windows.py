@@ -1,7 +1,7 @@
 """Owner nags, snoozes, cadence windows and stale nudges.
 
 Revision ID: 0003_nag_snooze_windows
-Revises: 0003_timeline_capture
+Revises: 0004_outages_lifecycle
 Create Date: 2026-11-23 16:30:00
 
 * ``incidents.last_activity_at``: when a person last changed the incident (stale nudges count
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0003_nag_snooze_windows"
-down_revision: str | Sequence[str] | None = "0003_timeline_capture"
+down_revision: str | Sequence[str] | None = "0004_outages_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
