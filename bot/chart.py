@@ -29,11 +29,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from playbook import cadence, windows
 from playbook.cadence import cadence_active
 from playbook.model import CadenceChange, CustomerUpdate, Incident, Status
 from playbook.steps import STEP_TITLES
 from playbook.summary import summarize
 from playbook.text import fmt_duration
+from playbook.windows import Window
 
 __all__ = [
     "DPI",
@@ -58,7 +60,6 @@ ENABLE_HINT = (
 WIDTH_PX, HEIGHT_PX, DPI = 1080, 1350, 150
 MAX_MISSED_MARKS = 200  # a longer run of missed dues is drawn as one bar, not one mark each
 
-_TICK = timedelta(microseconds=1)
 _LOCK = threading.Lock()  # rcParams are process-global: one render at a time
 
 
@@ -124,11 +125,11 @@ class CadenceTimeline:
         return sum(1 for d in self.dues if d.state is state) + extra
 
 
-def _lapsed(base: datetime, interval: timedelta, t: datetime) -> int:
-    """How many ``k >= 1`` have ``base + k*interval < t`` (as `cadence._lapsed_between`)."""
-    if interval <= timedelta(0) or t <= base:
-        return 0
-    return (t - base - _TICK) // interval
+def _lapsed(base: datetime, interval: timedelta, t: datetime,
+            window: Window | None = None) -> int:
+    """How many ``k >= 1`` have ``base + k*interval < t``: `cadence._lapsed_between` itself,
+    so the chart and the summary can never count differently (cadence windows included)."""
+    return cadence._lapsed_between(base, interval, t, window)
 
 
 def cadence_timeline(incident: Incident, until: datetime) -> CadenceTimeline:
@@ -163,33 +164,37 @@ def cadence_timeline(incident: Incident, until: datetime) -> CadenceTimeline:
             out.unjudged.append(u)
     events.sort(key=lambda e: (e[0], e[1]))
 
-    def missed(first: datetime, interval: timedelta, n: int) -> None:
+    def missed(base: datetime, interval: timedelta, n: int) -> None:
+        """The `n` dues after `base`, every interval (of window time, with a window)."""
+        def nth(k: int) -> datetime:
+            return windows.advance(window, base, k * interval)
         if n > MAX_MISSED_MARKS:
-            out.missed_runs.append(MissedRun(first, first + (n - 1) * interval, n))
+            out.missed_runs.append(MissedRun(nth(1), nth(n), n))
         else:
-            out.dues.extend(Due(first + k * interval, DueState.MISSED) for k in range(n))
+            out.dues.extend(Due(nth(k), DueState.MISSED) for k in range(1, n + 1))
 
-    reset, interval = changes[0].at, changes[0].interval
+    reset, interval, window = changes[0].at, changes[0].interval, changes[0].window
     previous = changes[0].at
     for at, _, event in events:
         if isinstance(event, CadenceChange):
-            missed(reset + interval, interval, _lapsed(reset, interval, at))
-            reset, interval = at, event.interval
+            missed(reset, interval, _lapsed(reset, interval, at, window))
+            reset, interval, window = at, event.interval, event.window
             continue
-        due = reset + interval
+        due = windows.advance(window, reset, interval)
         on_time = at <= due
         out.dues.append(Due(due, DueState.ON_TIME if on_time else DueState.LATE))
         out.judged.append((event, on_time))
         if not on_time:
-            missed(due + interval, interval, _lapsed(due, interval, at))
+            missed(due, interval, _lapsed(due, interval, at, window))
         out.gaps.append(Gap(previous, at, interval))
         previous = reset = at
-    lapsed = _lapsed(reset, interval, end)
-    missed(reset + interval, interval, lapsed)
+    lapsed = _lapsed(reset, interval, end, window)
+    missed(reset, interval, lapsed)
     if end - previous > interval:
         out.open_gap = Gap(previous, end, interval)
     if end == until and cadence_active(incident) and interval > timedelta(0):
-        out.dues.append(Due(reset + (lapsed + 1) * interval, DueState.NEXT))
+        out.dues.append(Due(windows.advance(window, reset, (lapsed + 1) * interval),
+                            DueState.NEXT))
     out.dues.sort(key=lambda d: d.at)
     return out
 

@@ -86,6 +86,8 @@ class Settings:
     escalate_after: timedelta = timedelta(minutes=15)
     escalate_repeat: timedelta = timedelta(minutes=30)
     checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
+    stale_after: timedelta = timedelta(days=2)
+    stale_resolved: timedelta = timedelta(days=3)
     recurrence_days: int = 90
     timezone: str = "UTC"
     playbook_path: str | None = None
@@ -200,6 +202,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
             get, "CRISISBOT_ESCALATE_REPEAT", timedelta(minutes=30), minimum=timedelta(minutes=1)
         ),
         checkins=_checkins(get),
+        stale_after=_duration(get, "CRISISBOT_STALE_AFTER", timedelta(days=2),
+                              minimum=timedelta(hours=1)),
+        stale_resolved=_duration(get, "CRISISBOT_STALE_RESOLVED", timedelta(days=3),
+                                 minimum=timedelta(hours=1)),
         recurrence_days=_recurrence_days(get),
         timezone=_timezone(get),
         playbook_path=_playbook_path(get),

@@ -12,12 +12,14 @@ All datetimes are aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from playbook import windows
 from playbook.model import CadenceChange, CustomerUpdate, Incident, Policy, PromiseStatus, Status
+from playbook.windows import Window
 
 __all__ = [
     "Adherence",
@@ -25,11 +27,13 @@ __all__ = [
     "ReminderKind",
     "adherence",
     "cadence_active",
+    "chasing",
     "clock_start",
     "due_reminders",
     "next_update_due",
     "next_wakeup",
     "overdue_by",
+    "snoozed_until",
     "upcoming",
 ]
 
@@ -45,6 +49,9 @@ class ReminderKind(StrEnum):
     PROMISE_SOON = "promise-soon"  # a promise is due soon: remind the owner
     PROMISE_DUE = "promise-due"  # a promise reached its due time while open: mark it missed
     CHECKIN = "checkin"  # a post-resolution check-in with the customer is due
+    OWNER_NAG = "owner-nag"  # nobody owns the incident yet: nag the channel (last: the leads)
+    SNOOZE_END = "snooze-end"  # a snooze ran out: bring back what is still outstanding
+    STALE = "stale"  # no activity for a stale period: tell the owner what is still missing
 
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(ReminderKind)}
@@ -55,7 +62,8 @@ class Reminder:
     """One reminder of the incident's current state.
 
     ``(kind, due_at, ref)`` is the claim key, so it must be stable: ``ref`` is the promise
-    ("P2"), the check-in ("C1") or the escalation ordinal within the lapse ("1", "2", …), and
+    ("P2"), the check-in ("C1"), the escalation ordinal within the lapse ("1", "2", …), the
+    owner nag's ordinal ("1".."3"), the snooze ("S1") or the stale period's ordinal, and
     empty for nudges and due reminders (their ``due_at`` already identifies the clock period).
     """
 
@@ -115,72 +123,127 @@ def next_update_due(incident: Incident) -> datetime | None:
     interval = incident.cadence
     if start is None or interval is None:  # pragma: no cover - implied by cadence_active
         return None
-    return start + interval
+    return windows.advance(incident.window, start, interval)
 
 
 def overdue_by(incident: Incident, now: datetime) -> timedelta | None:
-    """How late the next update is at `now` (positive), or ``None`` when it is not late."""
+    """How late the next update is at `now` (positive), or ``None`` when it is not late.
+
+    With a cadence window, lateness is counted in window time (a weekend does not make an
+    update two days late); an update that fell due at the window's close is late by a token
+    microsecond until the window opens again, so it still reads as overdue.
+    """
     _require_aware(now)
     due = next_update_due(incident)
     if due is None or now <= due:
         return None
-    return now - due
+    return max(windows.elapsed(incident.window, due, now), _TICK)
+
+
+def snoozed_until(incident: Incident, t: datetime) -> datetime | None:
+    """The end of the snooze (chain) in force at `t`, or None when nothing is snoozed then.
+
+    Snoozes that overlap or touch extend each other: the reminders come back at the end of
+    the last one.
+    """
+    until: datetime | None = None
+    for sn in sorted(incident.snoozes, key=lambda x: x.at):  # an interval merge, in one pass
+        edge = t if until is None else until
+        if sn.at <= edge < sn.until:
+            until = sn.until
+    return until
+
+
+def _snoozed(incident: Incident, t: datetime) -> bool:
+    return any(sn.at <= t < sn.until for sn in incident.snoozes)
+
+
+def chasing(incident: Incident, policy: Policy, now: datetime) -> list[str]:
+    """What the chasing reminders are about at `now`: ``"update"`` (overdue) and ``"owner"``
+    (an open incident nobody owns). A snooze quiets exactly these; an empty list means there
+    is nothing to snooze."""
+    out = []
+    if overdue_by(incident, now) is not None:
+        out.append("update")
+    if incident.owner is None and incident.status is Status.OPEN and policy.owner_nags:
+        out.append("owner")
+    return out
 
 
 @dataclass(frozen=True)
 class _Period:
-    """The current clock period and the reminder times it implies (all from state alone)."""
+    """The current clock period and the reminder times it implies (all from state alone).
+
+    Offsets (``due_after``, ``first_after``, the repeat) are window time from ``start``; the
+    instants are where that much window time has passed (`windows.advance`), so with a
+    cadence window every reminder falls inside the customer's working hours.
+    """
 
     start: datetime
     due: datetime
     nudge_at: datetime | None  # None when there is no room for a nudge in this period
     first_escalation: datetime
     escalate_repeat: timedelta | None  # None: escalate once per lapse
+    window: Window | None
+    first_after: timedelta  # window time from start to the first escalation
 
 
 def _period(incident: Incident, policy: Policy) -> _Period | None:
     due = next_update_due(incident)
     start = clock_start(incident)
-    if due is None or start is None:
+    interval = incident.cadence
+    if due is None or start is None or interval is None:
         return None
+    w = incident.window
     # A nudge at or before the clock start would fire the moment the clock starts (e.g. a
     # 5-minute nudge on a 5-minute cadence), which is noise; a zero lead time is no nudge.
-    nudge_at: datetime | None = due - policy.nudge_before
-    if policy.nudge_before <= timedelta(0) or due - policy.nudge_before <= start:
-        nudge_at = None
+    nudge_at: datetime | None = None
+    if timedelta(0) < policy.nudge_before < interval:
+        nudge_at = windows.advance(w, start, interval - policy.nudge_before)
     # A negative grace would escalate before the update is even due: treat it as none.
-    first = due + max(policy.escalate_after, timedelta(0))
+    first_after = interval + max(policy.escalate_after, timedelta(0))
+    first = windows.advance(w, start, first_after)
     repeat = policy.escalate_repeat if policy.escalate_repeat > timedelta(0) else None
-    return _Period(start, due, nudge_at, first, repeat)
+    return _Period(start, due, nudge_at, first, repeat, w, first_after)
 
 
 def _latest_escalation(p: _Period, now: datetime) -> Reminder | None:
     """The last escalation at or before `now`: after downtime we send one, not a burst."""
     if now < p.first_escalation:
         return None
-    k = 0 if p.escalate_repeat is None else (now - p.first_escalation) // p.escalate_repeat
+    k = 0
+    if p.escalate_repeat is not None:
+        k = (windows.elapsed(p.window, p.start, now) - p.first_after) // p.escalate_repeat
+        k = max(k, 0)
     return _escalation(p, k)
 
 
 def _escalation(p: _Period, k: int) -> Reminder:
     step = p.escalate_repeat or timedelta(0)
-    return Reminder(ReminderKind.ESCALATE, p.first_escalation + k * step, str(k + 1))
+    at = windows.advance(p.window, p.start, p.first_after + k * step)
+    return Reminder(ReminderKind.ESCALATE, at, str(k + 1))
 
 
-def _escalations_after(p: _Period, now: datetime, end: datetime | None) -> Iterator[Reminder]:
-    """Escalations strictly after `now` (up to `end`; only the next one when `end` is None)."""
+def _escalations_after(p: _Period, now: datetime, end: datetime | None,
+                       skip: Callable[[datetime], bool]) -> Iterator[Reminder]:
+    """Escalations strictly after `now` and not `skip`ped (snoozed), up to `end`; only the
+    next one when `end` is None."""
     if now < p.first_escalation:
         k = 0
     elif p.escalate_repeat is None:
         return
     else:
-        k = (now - p.first_escalation) // p.escalate_repeat + 1
+        latest = _latest_escalation(p, now)
+        k = int(latest.ref) if latest is not None else 0
     while True:
         r = _escalation(p, k)
         if end is not None and r.due_at > end:
             return
-        yield r
-        if end is None or p.escalate_repeat is None:
+        if r.due_at > now and not skip(r.due_at):
+            yield r
+            if end is None:
+                return
+        if p.escalate_repeat is None:
             return
         k += 1
 
@@ -191,6 +254,56 @@ def _promise_soon_at(policy: Policy, due_at: datetime, made_at: datetime) -> dat
         return None
     soon = due_at - policy.nudge_before
     return soon if soon > made_at else None
+
+
+def _nags(incident: Incident, policy: Policy) -> list[Reminder]:
+    """The owner nags of an open incident nobody owns, in order (none once an owner is set)."""
+    if incident.owner is not None or incident.status is not Status.OPEN:
+        return []
+    times = sorted({t for t in policy.owner_nags if t > timedelta(0)})
+    return [Reminder(ReminderKind.OWNER_NAG, incident.opened_at + t, str(i))
+            for i, t in enumerate(times, start=1)]
+
+
+def _snooze_ends(incident: Incident) -> list[Reminder]:
+    """One reminder at the end of each snooze chain (a snooze not extended by another)."""
+    if incident.status is Status.CLOSED:
+        return []
+    ends: dict[datetime, Reminder] = {}
+    for sn in sorted(incident.snoozes, key=lambda x: x.number):
+        if snoozed_until(incident, sn.until) is None:
+            ends[sn.until] = Reminder(ReminderKind.SNOOZE_END, sn.until, f"S{sn.number}")
+    return list(ends.values())
+
+
+def last_activity(incident: Incident) -> datetime:
+    return incident.last_activity_at or incident.opened_at
+
+
+def stale_period(incident: Incident, policy: Policy) -> timedelta | None:
+    """How long without activity makes this incident stale (None: it can't go stale)."""
+    if incident.status is Status.OPEN:
+        period = policy.stale_after
+    elif incident.status is Status.RESOLVED:
+        period = policy.stale_resolved
+    else:
+        return None
+    return period if period > timedelta(0) else None
+
+
+def _stale(incident: Incident, policy: Policy, k: int) -> Reminder | None:
+    period = stale_period(incident, policy)
+    if period is None or k < 1:
+        return None
+    return Reminder(ReminderKind.STALE, last_activity(incident) + k * period, str(k))
+
+
+def _stale_k(incident: Incident, policy: Policy, now: datetime) -> int:
+    """How many full stale periods have passed since the last activity at `now`."""
+    period = stale_period(incident, policy)
+    if period is None or now < last_activity(incident):
+        return 0
+    return (now - last_activity(incident)) // period
 
 
 # --- what fires ---------------------------------------------------------------------------------
@@ -212,18 +325,36 @@ def due_reminders(incident: Incident, policy: Policy, now: datetime) -> list[Rem
       closes, and PROMISE_DUE is what marks an unkept one missed.
     * CHECKIN for each check-in not done once reached, also after close: check-ins are about
       the customer, not the channel.
+    * OWNER_NAG: the latest nag reached while nobody owns the open incident.
+    * SNOOZE_END: the latest snooze (chain) end reached, while not closed.
+    * STALE: the latest full stale period reached since the last activity.
+
+    NUDGE, DUE, ESCALATE and OWNER_NAG whose time falls inside a snooze are not sent at all
+    (the latest-only rule means a snoozed one is not sent late either): the snooze's end
+    brings back what is still outstanding instead.
     """
     _require_aware(now)
     out: list[Reminder] = []
+
+    def keep(r: Reminder | None) -> None:
+        if r is not None and not _snoozed(incident, r.due_at):
+            out.append(r)
+
     p = _period(incident, policy)
     if p is not None:
         if p.nudge_at is not None and p.nudge_at <= now < p.due:
-            out.append(Reminder(ReminderKind.NUDGE, p.nudge_at))
+            keep(Reminder(ReminderKind.NUDGE, p.nudge_at))
         if now >= p.due:
-            out.append(Reminder(ReminderKind.DUE, p.due))
-        esc = _latest_escalation(p, now)
-        if esc is not None:
-            out.append(esc)
+            keep(Reminder(ReminderKind.DUE, p.due))
+        keep(_latest_escalation(p, now))
+    keep(max((r for r in _nags(incident, policy) if r.due_at <= now), default=None,
+             key=lambda r: r.due_at))
+    reached = [r for r in _snooze_ends(incident) if r.due_at <= now]
+    if reached:
+        out.append(max(reached, key=lambda r: r.due_at))
+    stale = _stale(incident, policy, _stale_k(incident, policy, now))
+    if stale is not None:
+        out.append(stale)
     for pr in incident.promises:
         if pr.status != PromiseStatus.OPEN:
             continue
@@ -251,13 +382,28 @@ def _future(
     def within(t: datetime) -> bool:
         return now < t and (end is None or t <= end)
 
+    def snoozed(t: datetime) -> bool:
+        return _snoozed(incident, t)
+
     p = _period(incident, policy)
     if p is not None:
-        if p.nudge_at is not None and within(p.nudge_at):
+        if p.nudge_at is not None and within(p.nudge_at) and not snoozed(p.nudge_at):
             yield Reminder(ReminderKind.NUDGE, p.nudge_at)
-        if within(p.due):
+        if within(p.due) and not snoozed(p.due):
             yield Reminder(ReminderKind.DUE, p.due)
-        yield from _escalations_after(p, now, end)
+        yield from _escalations_after(p, now, end, snoozed)
+    for r in _nags(incident, policy):
+        if within(r.due_at) and not snoozed(r.due_at):
+            yield r
+    for r in _snooze_ends(incident):
+        if within(r.due_at):
+            yield r
+    k = _stale_k(incident, policy, now) + 1
+    while (stale := _stale(incident, policy, k)) is not None and within(stale.due_at):
+        yield stale
+        if end is None:
+            break
+        k += 1
     for pr in incident.promises:
         if pr.status != PromiseStatus.OPEN:
             continue
@@ -321,11 +467,26 @@ class Adherence:
     updates: int
 
 
-def _lapsed_between(base: datetime, interval: timedelta, t: datetime) -> int:
-    """How many ``k >= 1`` have ``base + k*interval < t``: the full intervals that went by."""
+def _lapsed_between(base: datetime, interval: timedelta, t: datetime,
+                    window: Window | None = None) -> int:
+    """How many ``k >= 1`` have ``base + k*interval < t``: the full intervals that went by.
+
+    With a window, "base + k*interval" is where k intervals of window time have passed
+    (`windows.advance`), so nights and weekends outside it add no missed updates.
+    """
     if interval <= timedelta(0) or t <= base:
         return 0
-    return (t - base - _TICK) // interval
+    if window is None:
+        return (t - base - _TICK) // interval
+    spent = windows.elapsed(window, base, t)
+    if spent <= timedelta(0):
+        return 0
+    n = (spent - _TICK) // interval
+    # exactly k intervals of window time by t: lapsed too if t lies past that instant (the
+    # window had closed on it)
+    if spent % interval == timedelta(0) and windows.advance(window, base, spent) < t:
+        n += 1
+    return n
 
 
 def adherence(incident: Incident, until: datetime) -> Adherence:
@@ -343,6 +504,9 @@ def adherence(incident: Incident, until: datetime) -> Adherence:
       is one missed update.
     * The open stretch after the last event counts its dues strictly before the window's end
       as missed (the first as well: no update came for it).
+    * With a cadence window (the customer's working hours), dues and intervals are in window
+      time, as the reminders are: time outside the window misses nothing, and gaps are
+      measured in window time too. A snooze changes none of this: the customer still waited.
     """
     _require_aware(until)
     end = until
@@ -362,23 +526,24 @@ def adherence(incident: Incident, until: datetime) -> Adherence:
     on_time = late = missed = 0
     reset: datetime = changes[0].at
     interval: timedelta = changes[0].interval
+    window: Window | None = changes[0].window
     previous: datetime = changes[0].at  # the clock's first start, then the last update
     longest: timedelta | None = None
     for at, _, event in events:
         if isinstance(event, CadenceChange):
-            missed += _lapsed_between(reset, interval, at)  # 0 for the first change
-            reset, interval = at, event.interval
+            missed += _lapsed_between(reset, interval, at, window)  # 0 for the first change
+            reset, interval, window = at, event.interval, event.window
             continue
-        due = reset + interval
+        due = windows.advance(window, reset, interval)
         if at <= due:
             on_time += 1
         else:
             late += 1
-            missed += _lapsed_between(due, interval, at)
-        gap = at - previous
+            missed += _lapsed_between(due, interval, at, window)
+        gap = windows.elapsed(window, previous, at)
         longest = gap if longest is None or gap > longest else longest
         previous = reset = at
-    missed += _lapsed_between(reset, interval, end)
+    missed += _lapsed_between(reset, interval, end, window)
 
     total = on_time + late + missed
     ratio = on_time / total if total else None

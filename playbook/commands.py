@@ -130,24 +130,28 @@ def driver(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
 
 def set_cadence(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     text = _text(arg, "the interval the customer agreed to", "`/incident cadence 30m`")
-    interval = parse.parse_duration(text)
+    interval, window = parse.parse_cadence(text, default_tz=actor.tz)
     if interval < MIN_CADENCE:
         raise ParseError(
             "The update interval must be at least 1 minute, e.g. `/incident cadence 30m`."
         )
     inc.cadence_changes.append(
-        CadenceChange(at=ctx.now, interval=interval, agreed=True, by=actor.user_id)
+        CadenceChange(at=ctx.now, interval=interval, agreed=True, by=actor.user_id,
+                      window=window)
     )
     due = _next_due_text(inc)
+    hours = (f", {window.describe()} (reminders pause outside those hours)"
+             if window else "")
     return Result(
-        f"Cadence set: the customer hears from us every {fmt_duration(interval)}. {due}",
+        f"Cadence set: the customer hears from us every {fmt_duration(interval)}{hours}. {due}",
         [
             _line(
                 ctx,
                 actor,
                 "cadence",
                 f"{mention(actor.user_id)} agreed an update every "
-                f"{fmt_duration(interval)} with the customer.",
+                f"{fmt_duration(interval)}{f', {window.describe()}' if window else ''} with "
+                "the customer.",
             )
         ],
         [Reschedule()],

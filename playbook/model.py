@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playbook.playbook_file import Playbook
 
+from playbook.windows import Window
+
 
 class Step(StrEnum):
     """The five playbook steps, in the order the gates open them."""
@@ -71,6 +73,13 @@ class Policy:
     escalate_repeat: timedelta = timedelta(minutes=30)
     checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
     playbook: Playbook = field(default_factory=_builtin_playbook)
+    # Until someone owns it, nag the channel this long after open (the last one also tells
+    # the leads channel, when `has_leads_channel`; else the channel is told there is none).
+    owner_nags: tuple[timedelta, ...] = (
+        timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
+    has_leads_channel: bool = True
+    stale_after: timedelta = timedelta(days=2)  # no activity on an open incident
+    stale_resolved: timedelta = timedelta(days=3)  # resolved, not closed, no activity
 
     def default_cadence(self, severity: str) -> timedelta:
         return self.playbook.default_cadence(severity)
@@ -129,12 +138,28 @@ class CustomerUpdate:
 
 @dataclass
 class CadenceChange:
-    """The interval in force from `at` on; setting a cadence restarts the clock."""
+    """The interval in force from `at` on; setting a cadence restarts the clock.
+
+    With a `window` (the customer's working hours) the clock only runs inside it.
+    """
 
     at: datetime
     interval: timedelta
     agreed: bool
     by: str | None = None
+    window: Window | None = None
+
+
+@dataclass
+class Snooze:
+    """Someone quieted the chasing reminders (update due, escalations, owner nags) until
+    `until`, for a stated reason; the reminder comes back then if still needed."""
+
+    number: int
+    at: datetime
+    until: datetime
+    by: str
+    reason: str
 
 
 @dataclass
@@ -220,9 +245,13 @@ class Incident:
     steps: list[StepRecord] = field(default_factory=list)
     # items a playbook file added, ticked with `/incident check`: key -> typed value ("" if none)
     checks: dict[str, str] = field(default_factory=dict)
+    snoozes: list[Snooze] = field(default_factory=list)
     reminders_fired: int = 0
     escalations_fired: int = 0
     closed_at: datetime | None = None
+    # The last time a person changed anything (commands, buttons, forms): stale nudges count
+    # from it. None for incidents saved before it was tracked: `opened_at` stands in.
+    last_activity_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -235,6 +264,11 @@ class Incident:
     @property
     def cadence_agreed(self) -> bool:
         return any(c.agreed for c in self.cadence_changes)
+
+    @property
+    def window(self) -> Window | None:
+        """The working hours the current cadence applies in (None: around the clock)."""
+        return self.cadence_changes[-1].window if self.cadence_changes else None
 
     @property
     def last_update_at(self) -> datetime | None:

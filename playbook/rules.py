@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from playbook import cadence, commands
+from playbook import cadence, commands, snooze
 from playbook.commands import Ctx, Result
 from playbook.errors import ParseError, PlaybookError
 from playbook.model import (
@@ -72,8 +72,8 @@ _SPECS = (
     ),
     CommandSpec(
         "cadence",
-        "cadence &lt;30m|1h|every 2 hours&gt;",
-        "the update interval agreed with the customer",
+        "cadence &lt;30m|1h|every 2 hours&gt; [weekdays 9-18 Europe/Paris]",
+        "the update interval agreed with the customer, optionally only in their working hours",
         commands.set_cadence,
         Step.LISTEN,
     ),
@@ -188,6 +188,12 @@ _SPECS = (
         commands.skip,
     ),
     CommandSpec(
+        "snooze",
+        "snooze &lt;15m|30m|1h&gt; &lt;why&gt;",
+        "quiet an overdue-update or no-owner reminder for up to 4 h; it comes back after",
+        snooze.snooze,
+    ),
+    CommandSpec(
         "severity", "severity &lt;sev1|sev2|sev3|sev4&gt;", "change the severity", commands.severity
     ),
     CommandSpec(
@@ -268,6 +274,11 @@ def run_command(
     result = spec.handler(work, actor, arg, ctx)
     timeline = list(result.timeline)
     effects: list[Effect] = list(result.effects)
+    if spec.changes:
+        # Stale nudges count from here (a note is activity too). No Reschedule needed: activity
+        # only moves the stale time later, and a wake-up that finds nothing due just computes
+        # the next one.
+        work.last_activity_at = now
     if spec.changes and not spec.timeline_only:
         for step in advance(work, now, actor.user_id, policy.playbook):
             following = next_step(step)
@@ -317,6 +328,7 @@ def open_incident(
         opened_at=now,
         severity=level or playbook.default_severity,
         playbook_version=playbook.version,
+        last_activity_at=now,
     )
     inc.cadence_changes.append(
         CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None)

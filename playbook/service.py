@@ -418,15 +418,15 @@ class Service:
                 paused = True
                 return Outcome(inc, "")
             fired: list[Effect] = []
-            playbook = self.playbook_for(inc, session)
-            for reminder in cadence.due_reminders(inc, self.config.policy, now):
+            policy = self.policy_for(inc, session)
+            for reminder in cadence.due_reminders(inc, policy, now):
                 claimed = store.claim_reminder(
                     session, team_id=inc.team_id, incident_id=incident_id,
                     kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref, now=now,
                     worker=worker, lease=timedelta(minutes=5))
                 if not claimed:
                     continue
-                outcome = reminders.fire(inc, reminder, now, playbook)
+                outcome = reminders.fire(inc, reminder, now, policy)
                 if outcome is not None:
                     inc = self._persist(session, outcome, origin=None, requested_by=None,
                                         now=now)

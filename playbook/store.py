@@ -16,7 +16,8 @@ Decisions worth knowing before changing anything here:
   hour off. Intervals are stored as whole seconds.
 * `team_id` is on every row so several workspaces can share one database later.
 * Child lists of an incident (options, promises, actions, parked topics, customer updates,
-  check-ins, cadence changes, step records) are child tables keyed by `(incident_id, number)`.
+  check-ins, cadence changes, step records, snoozes) are child tables keyed by
+  `(incident_id, number)`.
   Cadence changes and step records have no number of their own in the model, so theirs is the
   1-based position in the list. Small lists of plain strings (customer words, drivers, lessons)
   are JSON columns: nothing ever queries inside them.
@@ -90,13 +91,15 @@ from playbook.model import (
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Snooze,
     Status,
     Step,
     StepRecord,
     TimelineEntry,
 )
-from playbook.parse import normalize_customer
+from playbook.parse import normalize_customer, parse_window
 from playbook.recurrence import Candidate
+from playbook.windows import Window
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -280,6 +283,7 @@ class IncidentRow(Base):
     # incidents from before playbook files) and the items of that playbook ticked so far
     playbook_version: Mapped[str | None] = mapped_column(String(64))
     checks: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    last_activity_at: Mapped[datetime | None]
 
     # Children load eagerly (one SELECT ... IN per table) because every use of an incident
     # needs the whole of it; delete-orphan lets save_incident mirror removals.
@@ -307,6 +311,9 @@ class IncidentRow(Base):
     steps: Mapped[list[StepRecordRow]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="StepRecordRow.number"
     )
+    snoozes: Mapped[list[SnoozeRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="SnoozeRow.number"
+    )
 
 
 class _Child:
@@ -328,6 +335,18 @@ class CadenceChangeRow(_Child, Base):
     interval_seconds: Mapped[int]
     agreed: Mapped[bool]
     by_user: Mapped[str | None] = mapped_column(_id())
+    # the cadence window (`playbook.windows.Window.spec`), e.g. "weekdays 09:00-18:00 UTC"
+    window_spec: Mapped[str | None] = mapped_column(String(200))
+
+
+class SnoozeRow(_Child, Base):
+    __tablename__ = "snoozes"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    at: Mapped[datetime]
+    until_at: Mapped[datetime]
+    by_user: Mapped[str] = mapped_column(_id())
+    reason: Mapped[str]
 
 
 class OptionRow(_Child, Base):
@@ -738,6 +757,7 @@ _SCALAR_FIELDS: tuple[str, ...] = (
     "escalations_fired",
     "closed_at",
     "playbook_version",
+    "last_activity_at",
 )
 _LIST_FIELDS: tuple[str, ...] = ("customer_words", "drivers", "lessons")
 
@@ -774,9 +794,11 @@ _CHILDREN: tuple[_ChildSpec, ...] = (
             "interval_seconds": int(c.interval.total_seconds()),
             "agreed": c.agreed,
             "by_user": c.by,
+            "window_spec": c.window.spec if c.window is not None else None,
         },
         lambda r: CadenceChange(
-            at=r.at, interval=timedelta(seconds=r.interval_seconds), agreed=r.agreed, by=r.by_user
+            at=r.at, interval=timedelta(seconds=r.interval_seconds), agreed=r.agreed,
+            by=r.by_user, window=_window(r.window_spec),
         ),
     ),
     _ChildSpec(
@@ -877,7 +899,27 @@ _CHILDREN: tuple[_ChildSpec, ...] = (
             skipped_reason=r.skipped_reason,
         ),
     ),
+    _ChildSpec(
+        "snoozes",
+        SnoozeRow,
+        True,
+        lambda z: {"at": z.at, "until_at": z.until, "by_user": z.by, "reason": z.reason},
+        lambda r: Snooze(number=r.number, at=r.at, until=r.until_at, by=r.by_user,
+                         reason=r.reason),
+    ),
 )
+
+def _window(spec: str | None) -> Window | None:
+    """A stored cadence window read back; one that no longer parses (a zone dropped from the
+    tz database) becomes "around the clock" rather than an incident that can't be loaded."""
+    if not spec:
+        return None
+    try:
+        return parse_window(spec)
+    except PlaybookError:
+        log.warning("ignoring unreadable cadence window %r", spec)
+        return None
+
 
 # Every field of Incident must be persisted somewhere; tests check this stays true.
 PERSISTED_FIELDS: frozenset[str] = frozenset(

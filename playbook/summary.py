@@ -24,6 +24,7 @@ from playbook.model import (
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Snooze,
     Status,
     Step,
 )
@@ -93,6 +94,8 @@ class Summary:
     total_duration: timedelta
     steps: tuple[StepSummary, ...]
     adherence: Adherence
+    cadence_window: str | None  # the customer's hours the cadence applies in (None: always)
+    snoozes: tuple[Snooze, ...]  # reminders quieted, by whom, until when and why
     reminders_fired: int
     escalations_fired: int
     updates: int
@@ -185,6 +188,8 @@ def summarize(incident: Incident, now: datetime, timeline: Sequence[Line] = ()) 
         total_duration=end - opened,
         steps=steps,
         adherence=adherence(incident, end),
+        cadence_window=incident.window.spec if incident.window is not None else None,
+        snoozes=tuple(incident.snoozes),
         reminders_fired=incident.reminders_fired,
         escalations_fired=incident.escalations_fired,
         updates=len(incident.updates),

@@ -19,6 +19,7 @@ from bot.blocks.modals import (
     resolve_modal,
     restate_modal,
     skip_modal,
+    snooze_modal,
     update_modal,
 )
 from bot.blocks.summary import summary_markdown, summary_messages
@@ -38,6 +39,7 @@ __all__ = [
     "resolve_modal",
     "restate_modal",
     "skip_modal",
+    "snooze_modal",
     "summary_markdown",
     "summary_messages",
     "timeline_message",

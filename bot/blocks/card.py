@@ -32,7 +32,7 @@ from bot.blocks._kit import (
     section,
     sections,
 )
-from playbook import cadence
+from playbook import cadence, windows
 from playbook.model import STEPS, Incident, PromiseStatus, Status, Step
 from playbook.playbook_file import Playbook
 from playbook.steps import STEP_TITLES, all_complete
@@ -45,6 +45,7 @@ PRIMARY_BLOCK_MAX = 5  # buttons in the first actions block; the rest go in a se
 DESCRIPTION_MAX = 500
 PROMISE_TEXT_MAX = 200
 CHECK_VALUE_MAX = 200
+SNOOZE_REASON_MAX = 200
 
 BUTTON_LABELS: dict[str, str] = {
     "listen": "Record what they said",
@@ -208,25 +209,47 @@ def _cadence_line(inc: Incident, now: datetime) -> str | None:
         return None
     agreed = ("agreed with the customer" if inc.cadence_agreed
               else f"{inc.severity} default until the customer agrees one")
-    head = f"*Customer updates:* every {fmt_duration(interval)} ({agreed})"
+    window = inc.window
+    during = f", {window.describe()}" if window else ""
+    head = f"*Customer updates:* every {fmt_duration(interval)}{during} ({agreed})"
     due = cadence.next_update_due(inc)
     if due is None:
         if inc.customer_informed_at is not None:
             return f"{head}. The customer knows it is resolved: no more updates due."
         return head
+    lines = [head]
     late = cadence.overdue_by(inc, now)
     if late is not None:
-        return f"{head}\n⚠️ *Update overdue by {fmt_duration(late)}* (was due {date_token(due)})"
-    return f"{head}\nNext update due {date_token(due)}"
+        lines.append(f"⚠️ *Update overdue by {fmt_duration(late)}* (was due {date_token(due)})")
+    else:
+        lines.append(f"Next update due {date_token(due)}")
+    if window is not None:
+        closes = windows.open_until(window, now)
+        if closes is None:
+            lines.append(f"⏸️ Outside the customer's hours: reminders resume when their window "
+                         f"opens {date_token(windows.next_open(window, now))}")
+        elif (reopens := windows.next_open(window, closes)) > closes:
+            lines.append(f"Their hours end {date_token(closes)}; reminders pause until the "
+                         f"window opens {date_token(reopens)}")
+    return "\n".join(lines)
+
+
+def _snooze_line(inc: Incident, now: datetime) -> str | None:
+    until = cadence.snoozed_until(inc, now)
+    if until is None or inc.status is Status.CLOSED:
+        return None
+    latest = max((sn for sn in inc.snoozes if sn.at <= now), key=lambda sn: sn.at)
+    return (f"💤 Reminders snoozed until {date_token(until)} by {mention(latest.by)}: "
+            f"{quote(latest.reason, SNOOZE_REASON_MAX)}")
 
 
 def _people(inc: Incident, now: datetime) -> str:
     owner = mention(inc.owner) if inc.owner else "nobody yet"
     voice = mention(inc.communicator) if inc.communicator else "nobody yet"
     lines = [f"*Owner:* {owner}   *Communicator:* {voice}"]
-    line = _cadence_line(inc, now)
-    if line:
-        lines.append(line)
+    for line in (_cadence_line(inc, now), _snooze_line(inc, now)):
+        if line:
+            lines.append(line)
     if inc.customer_channel_id:
         lines.append(f"*Customer channel:* {channel_link(inc.customer_channel_id)}")
     if inc.parked:

@@ -14,39 +14,51 @@ from bot.blocks._kit import (
     section,
     sections,
 )
+from playbook.snooze import CHOICES as SNOOZE_CHOICES
 
-__all__ = ["BUTTONS", "reply", "timeline_message"]
-
-# Timeline kinds that are about a customer update being (nearly) due: they get a button.
+__all__ = ["BUTTONS", "SNOOZE_BUTTONS", "reply", "timeline_message"]
 
 
 def timeline_message(kind: str, text: str, incident_id: int) -> dict[str, Any]:
     """A timeline line as a message. `text` is mrkdwn the domain already escaped.
 
     Reminders about the update cadence (``due``, ``nudge``, ``escalate``) carry a "Log customer
-    update" button (``card:update``), a check-in reminder a "Checked in" one (``card:checkin``);
-    a step completion and everything else is just the text.
+    update" button (``card:update``), a check-in reminder a "Checked in" one (``card:checkin``),
+    a "nobody owns it" nag a "Take ownership" one (``card:own``). Overdue reminders and nags
+    also carry Snooze buttons (``card:snooze15`` …), each opening the snooze form that asks why.
+    A step completion and everything else is just the text.
     Long text is split over several sections, never cut (up to the 50-block message limit).
     """
     blocks: list[Block] = list(sections([text])) or [section("_(no text)_")]
-    label, action = BUTTONS.get(kind, (None, None))
-    room = MESSAGE_MAX_BLOCKS - (1 if action else 0)
+    buttons = BUTTONS.get(kind, ())
+    room = MESSAGE_MAX_BLOCKS - (1 if buttons else 0)
     if len(blocks) > room:  # > ~145,000 characters: no real timeline line gets here
         blocks = blocks[:room]
-    if label and action:
+    if buttons:
         blocks.append(ActionsBlock(block_id="timeline:actions", elements=[ButtonElement(
             text=plain(label, BUTTON_TEXT_MAX),
             action_id=action,
             value=str(incident_id),
-            style="primary",
-        )]))
+            style="primary" if i == 0 else None,
+        ) for i, (label, action) in enumerate(buttons)]))
     return message(text, blocks)
 
 
-# The button a reminder carries: what the person most likely does next.
-BUTTONS: dict[str, tuple[str, str]] = {
-    **{kind: ("Log customer update", "card:update") for kind in ("due", "nudge", "escalate")},
-    "checkin": ("Checked in with them", "card:checkin"),
+# Snoozing an overdue reminder or a nag: minutes -> (label, action_id); see playbook.snooze.
+SNOOZE_BUTTONS: tuple[tuple[str, str], ...] = tuple(
+    (f"Snooze {m} min" if m < 60 else f"Snooze {m // 60} h", f"card:snooze{m}")
+    for m in SNOOZE_CHOICES
+)
+_UPDATE = ("Log customer update", "card:update")
+
+# The buttons a reminder carries: what the person most likely does next first.
+BUTTONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "nudge": (_UPDATE,),
+    "due": (_UPDATE, *SNOOZE_BUTTONS),
+    "escalate": (_UPDATE, *SNOOZE_BUTTONS),
+    "snooze-end": (_UPDATE, *SNOOZE_BUTTONS),
+    "owner-nag": (("Take ownership", "card:own"), *SNOOZE_BUTTONS),
+    "checkin": (("Checked in with them", "card:checkin"),),
 }
 
 

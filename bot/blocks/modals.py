@@ -12,8 +12,10 @@ rendered); every text Slack renders is escaped.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -45,6 +47,8 @@ from bot.blocks._kit import (
 )
 from playbook.model import Incident, Status
 from playbook.playbook_file import Playbook, Severity
+from playbook.snooze import CHOICES as SNOOZE_CHOICES
+from playbook.snooze import MAX_SNOOZE
 from playbook.steps import STEP_TITLES, all_complete, missing
 from playbook.text import channel_link, esc, fmt_duration, mention, truncate
 
@@ -61,6 +65,7 @@ __all__ = [
     "resolve_modal",
     "restate_modal",
     "skip_modal",
+    "snooze_modal",
     "update_modal",
 ]
 
@@ -71,6 +76,9 @@ DRIVERS: tuple[str, ...] = (
     "broken trust",
     "something else",
 )
+# The cadence window's day choices in the listen form: value -> label (values parse as days).
+WINDOW_DAYS: dict[str, str] = {"daily": "Every day", "weekdays": "Weekdays (Mon–Fri)",
+                               "weekends": "Weekends (Sat–Sun)"}
 CUSTOMER_MAX_LENGTH = 80
 WHAT_MAX_LENGTH = 2000
 OPTIONS_INFO_SECTIONS = 10  # option descriptions shown above the choose selects
@@ -197,6 +205,9 @@ def listen_modal(inc: Incident) -> dict[str, Any]:
     heard = len(inc.customer_words)
     note = (f"{heard} quote{'s' if heard != 1 else ''} recorded so far; this adds another."
             if heard else "Write down what they said, in their words.")
+    window = inc.window if inc.cadence_agreed else None
+    days = [Option(value=v, text=plain(t, OPTION_TEXT_MAX)) for v, t in WINDOW_DAYS.items()]
+    day_now = next((o for o in days if window and o.value == window.days_text()), None)
     blocks: list[Block] = [
         _about(inc),
         section(f"Let them say all of it. {note}"),
@@ -207,6 +218,17 @@ def listen_modal(inc: Incident) -> dict[str, Any]:
         _input("cadence", "How often they want updates",
                _text(initial=cadence, placeholder="30m, 1h, every 2 hours", max_length=50),
                optional=True, hint="The bot reminds the channel when an update is due."),
+        _input("window_hours", "Only during their hours",
+               _text(initial=window.hours_text() if window else None,
+                     placeholder="9-18 or 09:00-17:30", max_length=30),
+               optional=True, hint="Leave empty for around the clock. Outside these hours "
+                                   "reminders pause and nothing counts as late."),
+        _input("window_days", "On these days", _select(days, day_now, "Every day"),
+               optional=True),
+        _input("window_zone", "In their time zone",
+               _text(initial=window.tz if window else None, placeholder="Europe/Paris",
+                     max_length=60),
+               optional=True, hint="An IANA zone name; empty means your own Slack time zone."),
     ]
     return _modal("listen", "Listen to the customer", blocks, _meta(inc))
 
@@ -382,6 +404,26 @@ def skip_modal(inc: Incident, playbook: Playbook) -> dict[str, Any]:
     return _modal("skip", "Skip a step", blocks, _meta(inc))
 
 
+def snooze_modal(inc: Incident, minutes: int = SNOOZE_CHOICES[0]) -> dict[str, Any]:
+    """Snooze the chasing reminders: how long (preset from the button) and why (required)."""
+    choices = [Option(value=str(m), text=plain(fmt_duration(timedelta(minutes=m)),
+                                               OPTION_TEXT_MAX)) for m in SNOOZE_CHOICES]
+    initial = next((o for o in choices if o.value == str(minutes)), choices[0])
+    blocks: list[Block] = [
+        _about(inc),
+        section("Quiet the reminders about the overdue update or the missing owner for a "
+                "while. They come back when the snooze ends if they're still needed. The "
+                "snooze and your reason go on the timeline and into the summary; the "
+                "customer's wait still counts in the update figures."),
+        _input("minutes", "For how long", _select(choices, initial, "How long")),
+        _input("reason", "Why", _text(multiline=True, max_length=500,
+                                      placeholder="On a call with their IT lead until 15:30"),
+               hint=f"Required. Longer snoozes (up to {fmt_duration(MAX_SNOOZE)}): "
+                    "`/incident snooze 2h <why>`."),
+    ]
+    return _modal("snooze", "Snooze reminders", blocks, _meta(inc), submit="Snooze")
+
+
 MODALS: dict[str, Callable[..., dict[str, Any]]] = {
     "card:listen": listen_modal,
     "card:restate": restate_modal,
@@ -393,6 +435,7 @@ MODALS: dict[str, Callable[..., dict[str, Any]]] = {
     "card:resolve": resolve_modal,
     "card:followup": followup_modal,
     "card:skip": skip_modal,
+    **{f"card:snooze{m}": functools.partial(snooze_modal, minutes=m) for m in SNOOZE_CHOICES},
 }
 """Card buttons that open a modal, and its builder (called with the incident; `promise_modal`
 also takes ``initial_ts``). ``card:confirm``, ``card:close`` and ``card:status`` act directly."""

@@ -115,14 +115,19 @@ def _cadence(s: Summary, f: _Fmt) -> list[str]:
         lines.append("No update cadence was in force.")
     else:
         ratio = "n/a" if a.ratio is None else f"{round(a.ratio * 100)}%"
-        lines.append(f"Every {fmt_duration(a.interval)}: {a.on_time} on time, {a.late} late, "
-                     f"{a.missed} missed · adherence {f.bold(ratio)}")
+        during = f" ({f.text(s.cadence_window)}, counted only in those hours)" \
+            if s.cadence_window else ""
+        lines.append(f"Every {fmt_duration(a.interval)}{during}: {a.on_time} on time, "
+                     f"{a.late} late, {a.missed} missed · adherence {f.bold(ratio)}")
         gap = ("no update yet" if a.longest_gap is None
                else f"{fmt_duration(a.longest_gap)} (interval {fmt_duration(a.interval)})")
         lines.append(f"Longest gap between updates: {gap}")
     lines.append(f"{_plural(s.updates, 'update')} logged · "
                  f"{_plural(s.reminders_fired, 'reminder')} and "
                  f"{_plural(s.escalations_fired, 'escalation')} fired")
+    for z in s.snoozes:
+        lines.append(f"💤 {f.who(z.by)} snoozed the reminders {f.when(z.at)} for "
+                     f"{fmt_duration(z.until - z.at)}: {f.quote(z.reason)}")
     return lines
 
 

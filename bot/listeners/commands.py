@@ -88,7 +88,7 @@ def register(app: App, deps: Deps) -> None:
                                     "`/incident list` shows the open ones; "
                                     "`/incident open &lt;customer&gt;: &lt;what happened&gt;` "
                                     "starts one.")
-            actor = deps.people.actor(user, with_tz=verb == "promise")
+            actor = deps.people.actor(user, with_tz=verb in ("promise", "cadence"))
             outcome = deps.service.command(inc.id, actor, verb, arg, origin=origin)
             ack(ephemeral(outcome.reply))
             deps.after(outcome)

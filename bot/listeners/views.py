@@ -63,8 +63,13 @@ def _steps(name: str, inc: Incident, values: dict) -> Steps:
             steps.append(("impact", _text(values, "impact"), "impact"))
         if value(values, "driver"):
             steps.append(("driver", esc(value(values, "driver")), "driver"))
+        window = " ".join(_text(values, block) for block in
+                          ("window_days", "window_hours", "window_zone") if value(values, block))
         if value(values, "cadence"):
-            steps.append(("cadence", _text(values, "cadence"), "cadence"))
+            arg = f"{_text(values, 'cadence')} {window}".strip()
+            steps.append(("cadence", arg, "window_hours" if window else "cadence"))
+        elif window:  # hours without an interval: the cadence verb asks for the interval
+            steps.append(("cadence", "", "cadence"))
     elif name == "restate":
         typed = value(values, "restatement") or ""
         if typed != (inc.restatement or ""):
@@ -111,6 +116,9 @@ def _steps(name: str, inc: Incident, values: dict) -> Steps:
             steps.append(("action", text, "action"))
     elif name == "skip":
         steps.append(("skip", _text(values, "reason"), "reason"))
+    elif name == "snooze":
+        minutes = value(values, "minutes") or ""
+        steps.append(("snooze", f"{minutes}m {_text(values, 'reason')}".strip(), "reason"))
     return steps
 
 
@@ -170,7 +178,7 @@ def register(app: App, deps: Deps) -> None:
         if not steps:
             ack()
             return
-        actor = deps.people.actor(user, with_tz=name == "promise")
+        actor = deps.people.actor(user, with_tz=name in ("promise", "listen"))
         try:
             outcome = deps.service.command_many(
                 inc.id, actor, [(verb, arg) for verb, arg, _ in steps],

@@ -142,3 +142,45 @@ def test_env_falls_back_to_settings(
     config.set_main_option("path_separator", "os")
     command.upgrade(config, "head")
     assert db.current_revision(sqlite_url) == _head()
+
+
+def test_0006_fills_last_activity_from_what_people_did(empty_db_url: str) -> None:
+    """Upgrading must not make every quiet old incident stale at once: the last timeline line
+    written by a person becomes its last activity (reminder lines, with no actor, don't count)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    before = script.get_revision("0006_nag_snooze_windows").down_revision
+    assert isinstance(before, str)
+    db.upgrade(empty_db_url, before)
+    engine = store.make_engine(empty_db_url)
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            for number in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO incidents (id, team_id, number, version, customer, customer_key,"
+                    " description, severity, status, step, opened_by, opened_at, customer_words,"
+                    " drivers, lessons, reminders_fired, escalations_fired) VALUES (:n, 'T1', :n,"
+                    " 1, 'Acme', 'acme', 'down', 'sev2', 'open', 'listen', 'U1', :t, '[]', '[]',"
+                    " '[]', 0, 0)"), {"n": number, "t": t0.replace(tzinfo=None)})
+            for minute, actor in ((5, "U1"), (30, "U2"), (90, None)):
+                conn.execute(text(
+                    "INSERT INTO timeline_entries (incident_id, team_id, at, kind, actor, text) "
+                    "VALUES (1, 'T1', :at, 'x', :actor, 'x')"),
+                    {"at": t0.replace(minute=minute % 60, hour=9 + minute // 60,
+                                      tzinfo=None), "actor": actor})
+    finally:
+        engine.dispose()
+    db.upgrade(empty_db_url)
+    engine = store.make_engine(empty_db_url)
+    try:
+        with store.make_session_factory(engine)() as session:
+            first, second = (store.get_incident(session, "T1", n) for n in (1, 2))
+    finally:
+        engine.dispose()
+    assert first is not None and second is not None
+    assert first.last_activity_at == t0.replace(minute=30)
+    assert second.last_activity_at is None

@@ -202,3 +202,20 @@ def test_a_restart_after_the_due_time_fires_once_promptly_and_says_how_late(
     time.sleep(1.5)
     assert len(_dues(bot, channel)) == 1
     assert _lines(bot, channel, "🚨") == [], "not escalated yet"
+
+
+def test_a_snooze_that_ends_while_down_brings_the_reminder_back_once(bot: LocalBot) -> None:
+    channel, _ = _open_with_cadence(bot)
+    due = _due_at(bot)
+    bot.clock.advance(due - bot.clock() + timedelta(minutes=1))
+    reply = bot.command("snooze 15m on a call with their IT lead", channel=channel)
+    assert "Snoozed the reminders about the overdue customer update" in reply.body["text"]
+    # Down past the end of the snooze (and past the 15-minute escalation, which it covered).
+    _restart(bot, while_down=timedelta(minutes=17))
+    back = bot.slack.wait_for(lambda: _lines(bot, channel, "⏰ The snooze"), 5.0,
+                              message="the snoozed reminder to come back")
+    assert "customer update is overdue" in back[0][1] and "2 min late" in back[0][1]
+    assert not [t for t in bot.lines(bot.leads.id) if "🚨" in t], "the escalation was snoozed"
+    _restart(bot, while_down=timedelta(seconds=1))
+    time.sleep(1.5)
+    assert len(_lines(bot, channel, "⏰ The snooze")) == 1, "claimed once, across restarts"

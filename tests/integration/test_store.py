@@ -30,11 +30,13 @@ from playbook.model import (
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Snooze,
     Status,
     Step,
     StepRecord,
     TimelineEntry,
 )
+from playbook.windows import Window
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -81,7 +83,8 @@ def full_incident() -> Incident:
         drivers=["blocked from a goal", "broken trust"],
         cadence_changes=[
             CadenceChange(at=at(1), interval=timedelta(hours=1), agreed=False, by=None),
-            CadenceChange(at=at(5), interval=timedelta(minutes=30), agreed=True, by="U2"),
+            CadenceChange(at=at(5), interval=timedelta(minutes=30), agreed=True, by="U2",
+                          window=Window(frozenset(range(5)), 540, 1080, "Europe/Paris")),
         ],
         restatement="EU customers cannot pay, and you heard it from your customers first",
         restatement_confirmed_at=at(10),
@@ -128,9 +131,14 @@ def full_incident() -> Incident:
             StepRecord(Step.OWN, at(12), by="U2", skipped_reason="owner on a plane, lead covers"),
             StepRecord(Step.SOLVE, at(40), by="U2"),
         ],
+        snoozes=[
+            Snooze(1, at(31), at(61), "U3", "on a call with their <CTO> & team"),
+            Snooze(2, at(50), at(110), "U2", "waiting for the rollback"),
+        ],
         reminders_fired=3,
         escalations_fired=1,
         closed_at=None,
+        last_activity_at=at(55),
     )
 
 
@@ -195,8 +203,10 @@ def test_save_updates_inserts_and_mirrors_children(session_factory: Factory) -> 
         checkins=[dataclasses.replace(added.checkins[1], number=2, done_at=at(1), done_by="U2")],
         cadence_changes=[
             *added.cadence_changes,
-            CadenceChange(at(60), timedelta(hours=2), agreed=True, by="U3"),
+            CadenceChange(at(60), timedelta(hours=2), agreed=True, by="U3",
+                          window=Window(frozenset({5, 6}), 600, 1440, "America/New_York")),
         ],
+        snoozes=[added.snoozes[0]],  # mirrored like every other child list
         reminders_fired=4,
     )
     saved = in_tx(session_factory, lambda s: store.save_incident(s, changed))

@@ -33,6 +33,7 @@ from bot.blocks import (
     resolve_modal,
     restate_modal,
     skip_modal,
+    snooze_modal,
     summary_markdown,
     summary_messages,
     timeline_message,
@@ -248,7 +249,7 @@ def check_view(view: dict[str, Any]) -> None:
         assert len(view.get("private_metadata", "")) <= 3000
         assert view["callback_id"].startswith("modal:")
         if any(b["type"] == "input" for b in view["blocks"]):
-            assert view["submit"]["text"] in ("Save", "Open")
+            assert view["submit"]["text"] in ("Save", "Open", "Snooze")
             assert view["close"]["text"] == "Cancel"
     check_blocks(view["blocks"], 100)
 
@@ -422,7 +423,23 @@ def test_card_header_is_cut_to_150() -> None:
 def test_reminder_lines_carry_the_update_button(kind: str) -> None:
     body = timeline_message(kind, "⏰ The customer is due an update.", 103)
     check_message(body)
-    assert [(e["action_id"], e["value"]) for e in buttons(body)] == [("card:update", "103")]
+    assert next((e["action_id"], e["value"]) for e in buttons(body)) == ("card:update", "103")
+
+
+@pytest.mark.parametrize(("kind", "first"), [("due", "card:update"), ("escalate", "card:update"),
+                                             ("snooze-end", "card:update"),
+                                             ("owner-nag", "card:own")])
+def test_overdue_reminders_and_nags_can_be_snoozed(kind: str, first: str) -> None:
+    body = timeline_message(kind, "🔔 The customer update is due now.", 103)
+    check_message(body)
+    assert [e["action_id"] for e in buttons(body)] == [
+        first, "card:snooze15", "card:snooze30", "card:snooze60"]
+    assert {e["value"] for e in buttons(body)} == {"103"}
+
+
+def test_a_nudge_before_the_due_time_has_no_snooze() -> None:
+    body = timeline_message("nudge", "⏰ The next customer update is due soon.", 103)
+    assert not [e for e in buttons(body) if e["action_id"].startswith("card:snooze")]
 
 
 @pytest.mark.parametrize("kind", ["step", "listen", "open"])
@@ -498,6 +515,7 @@ def all_modals(inc: Incident) -> dict[str, dict[str, Any]]:
         "option": option_modal(inc), "choose": choose_modal(inc),
         "promise": promise_modal(inc, 1_772_445_600), "update": update_modal(inc),
         "resolve": resolve_modal(inc), "followup": followup_modal(inc), "skip": skip_modal(inc, PB),
+        "snooze": snooze_modal(inc, 30),
     }
 
 
@@ -514,7 +532,8 @@ def test_every_modal_is_valid_in_every_state(state: str) -> None:
 
 
 EXPECTED_FIELDS = {
-    "listen": {"words": False, "impact": True, "driver": True, "cadence": True},
+    "listen": {"words": False, "impact": True, "driver": True, "cadence": True,
+               "window_hours": True, "window_days": True, "window_zone": True},
     "restate": {"restatement": False, "confirmed": True},
     "own": {"owner": False, "communicator": True, "apology": True},
     "option": {"text": False, "risk": True},
@@ -524,6 +543,7 @@ EXPECTED_FIELDS = {
     "resolve": {"resolution": False},
     "followup": {"rootcause": True, "lesson": True, "action": True, "action_owner": True},
     "skip": {"reason": False},
+    "snooze": {"minutes": False, "reason": False},
 }
 
 
@@ -627,10 +647,15 @@ def test_modals_map_card_actions_to_builders() -> None:
     inc = mid_solve()
     assert set(MODALS) == {f"card:{w}" for w in (
         "listen", "restate", "own", "option", "choose", "promise", "update", "resolve",
-        "followup", "skip")}
+        "followup", "skip", "snooze15", "snooze30", "snooze60")}
     for action, build in MODALS.items():
         view = build(inc, PB) if build is skip_modal else build(inc)
         check_view(view)
+        if action.startswith("card:snooze"):  # one form, preset to the button's duration
+            assert view["callback_id"] == "modal:snooze"
+            minutes = inputs(view)["minutes"]["element"]["initial_option"]["value"]
+            assert f"card:snooze{minutes}" == action
+            continue
         assert view["callback_id"] == "modal:" + action.removeprefix("card:")
 
 

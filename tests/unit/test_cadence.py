@@ -40,7 +40,9 @@ from playbook.model import (
 )
 
 DAY = datetime(2024, 5, 6, tzinfo=UTC)
-POLICY = Policy()  # nudge 5m, escalate after 15m, repeat every 30m
+# nudge 5m, escalate after 15m, repeat every 30m; owner nags and stale nudges are tested in
+# test_nag_snooze.py
+POLICY = Policy(owner_nags=(), stale_after=timedelta(0), stale_resolved=timedelta(0))
 K = ReminderKind
 
 
@@ -320,6 +322,9 @@ class Scenario:
             nudge_before=mins(self.nudge),
             escalate_after=mins(self.after),
             escalate_repeat=mins(self.repeat),
+            owner_nags=(),
+            stale_after=timedelta(0),
+            stale_resolved=timedelta(0),
         )
 
 

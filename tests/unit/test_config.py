@@ -32,6 +32,8 @@ ALL_KEYS = (
     "CRISISBOT_ESCALATE_AFTER",
     "CRISISBOT_ESCALATE_REPEAT",
     "CRISISBOT_CHECKINS",
+    "CRISISBOT_STALE_AFTER",
+    "CRISISBOT_STALE_RESOLVED",
     "CRISISBOT_RECURRENCE_DAYS",
     "CRISISBOT_TIMEZONE",
     "CRISISBOT_PLAYBOOK",
@@ -256,6 +258,9 @@ MALFORMED = [
     ("CRISISBOT_ESCALATE_REPEAT", "0m"),
     ("CRISISBOT_CHECKINS", "1d,,7d"),
     ("CRISISBOT_CHECKINS", "1d,eventually"),
+    ("CRISISBOT_STALE_AFTER", "a while"),
+    ("CRISISBOT_STALE_AFTER", "10m"),
+    ("CRISISBOT_STALE_RESOLVED", "never"),
     ("CRISISBOT_RECURRENCE_DAYS", "0"),
     ("CRISISBOT_RECURRENCE_DAYS", "-5"),
     ("CRISISBOT_RECURRENCE_DAYS", "ninety"),
@@ -528,3 +533,10 @@ def test_a_yaml_playbook_file_is_read_as_yaml(tmp_path: Path) -> None:
     path = tmp_path / "team.yml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     assert read_playbook_file(str(path)).name == "From YAML"
+
+
+def test_stale_periods_default_and_accept_durations() -> None:
+    assert load_settings({}).stale_after == timedelta(days=2)
+    assert load_settings({}).stale_resolved == timedelta(days=3)
+    s = load_settings({"CRISISBOT_STALE_AFTER": "36h", "CRISISBOT_STALE_RESOLVED": "1 week"})
+    assert (s.stale_after, s.stale_resolved) == (timedelta(hours=36), timedelta(days=7))

@@ -140,7 +140,7 @@ def test_builtin_reminder_texts_are_as_they_were(kind: ReminderKind, ref: str,
                                                  texts: list[str]) -> None:
     due = T0 + timedelta(minutes=35)
     outcome = fire(reminder_incident(), Reminder(kind, due, ref), due + timedelta(minutes=47),
-                   builtin_playbook())
+                   Policy(playbook=builtin_playbook()))
     assert outcome is not None
     said = [e.text for e in outcome.timeline]
     said += [e.text for e in outcome.effects if hasattr(e, "text")]
@@ -333,7 +333,7 @@ def test_custom_reminder_text_is_used_and_escaped() -> None:
     pb = edited(lambda d: d["reminders"].update(
         due="Ring <them> now about {key}, {who}!"))
     due = T0 + timedelta(minutes=35)
-    outcome = fire(reminder_incident(), Reminder(ReminderKind.DUE, due), due, pb)
+    outcome = fire(reminder_incident(), Reminder(ReminderKind.DUE, due), due, Policy(playbook=pb))
     assert outcome is not None
     assert outcome.timeline[0].text == \
         "Ring &lt;them&gt; now about INC-7, <@U3> <@U2>!"

@@ -25,6 +25,8 @@ PURE = [
     "timeline",
     "outage",
     "playbook_file",
+    "windows",
+    "snooze",
 ]
 BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
 BANNED_CALLS = {

@@ -11,6 +11,7 @@ from playbook.model import Actor, Policy, Post, PromiseStatus, Target
 from playbook.reminders import fire
 
 PB = builtin_playbook()
+POLICY = Policy(playbook=PB)
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -36,7 +37,7 @@ def incident(*lines: str):
 def test_due_reminder_names_the_people_and_counts() -> None:
     inc = incident("own", "comms <@U0BOB>", "cadence 30m")
     due = next_update_due(inc)
-    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due, PB)
+    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due, POLICY)
     assert outcome is not None
     text = outcome.timeline[0].text
     assert "<@U0BOB>" in text and "<@U0ALICE>" in text and "/incident update" in text
@@ -47,7 +48,7 @@ def test_due_reminder_names_the_people_and_counts() -> None:
 def test_a_late_reminder_says_how_late() -> None:
     inc = incident("cadence 30m")
     due = next_update_due(inc)
-    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due + timedelta(minutes=47), PB)
+    outcome = fire(inc, Reminder(ReminderKind.DUE, due), due + timedelta(minutes=47), POLICY)
     assert outcome is not None and "47 min late" in outcome.timeline[0].text
 
 
@@ -57,7 +58,7 @@ def test_escalation_goes_to_owner_and_leads_with_escaped_customer() -> None:
     outcome = fire(
         inc,
         Reminder(ReminderKind.ESCALATE, due + timedelta(minutes=15), "1"),
-        due + timedelta(minutes=15), PB)
+        due + timedelta(minutes=15), POLICY)
     assert outcome is not None
     targets = [e.target for e in outcome.effects if isinstance(e, Post)]
     assert targets == [Target.OWNER, Target.LEADS]
@@ -71,23 +72,23 @@ def test_promise_due_marks_it_missed_once() -> None:
     reminder = next(
         r for r in due_reminders(inc, Policy(), due) if r.kind is ReminderKind.PROMISE_DUE
     )
-    outcome = fire(inc, reminder, due, PB)
+    outcome = fire(inc, reminder, due, POLICY)
     assert outcome is not None
     assert outcome.incident.promises[0].status is PromiseStatus.MISSED
-    assert fire(outcome.incident, reminder, due, PB) is None, "a settled promise fires nothing"
+    assert fire(outcome.incident, reminder, due, POLICY) is None, "a settled promise fires nothing"
 
 
 def test_kept_promise_fires_nothing() -> None:
     inc = incident("promise call back in 1h", "kept P1")
     reminder = Reminder(ReminderKind.PROMISE_SOON, inc.promises[0].due_at, "P1")
-    assert fire(inc, reminder, inc.promises[0].due_at, PB) is None
+    assert fire(inc, reminder, inc.promises[0].due_at, POLICY) is None
 
 
 def test_checkin_reminds_the_owner() -> None:
     inc = incident("own", "resolve fixed")
     checkin = inc.checkins[0]
     outcome = fire(inc, Reminder(ReminderKind.CHECKIN, checkin.due_at, "C1"), checkin.due_at,
-                   PB)
+                   POLICY)
     assert outcome is not None
     assert any(isinstance(e, Post) and e.target is Target.OWNER for e in outcome.effects)
     assert "check in" in outcome.timeline[0].text

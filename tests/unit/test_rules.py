@@ -123,6 +123,7 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
     "skip": (at_state("own"), "customer unreachable, restating later", "", ParseError),
     "severity": (at_state(), "sev1", "sev9", ParseError),
     "note": (at_state(), "the customer's CTO joined the call", "   ", ParseError),
+    "snooze": (at_state(), "30m on a call with the customer", "30m", ParseError),
     "status": (at_state(), "", None, PlaybookError),
     "summary": (at_state(), "", None, PlaybookError),
 }
