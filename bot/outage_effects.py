@@ -8,8 +8,6 @@ from the state current at that moment, and the lines are in the database.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
@@ -18,20 +16,16 @@ from bot.blocks.outage import draft_message, outage_card, resolve_prompt
 from playbook.model import Incident
 from playbook.outage import Outage
 from playbook.outage_service import OutageService
+from playbook.rules import slack_channel_name
 from playbook.store import OutboxItem
 
 if TYPE_CHECKING:
     from bot.effects import EffectRunner
 
 log = logging.getLogger(__name__)
-_SLUG = re.compile(r"[^a-z0-9]+")
-
-
 def channel_name(out: Outage, attempt: int = 0) -> str:
-    ascii_name = unicodedata.normalize("NFKD", out.title).encode("ascii", "ignore").decode()
-    slug = _SLUG.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or "outage"
-    suffix = f"-{attempt + 1}" if attempt else ""
-    return f"out-{out.number}-{slug}{suffix}"[:80]
+    """The outage's channel: `out-<number>-<title>`."""
+    return slack_channel_name(f"out-{out.number}", out.title, "outage", attempt)
 
 
 class OutageEffects:

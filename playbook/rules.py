@@ -352,12 +352,18 @@ def open_incident(
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
-def channel_name(inc: Incident, attempt: int = 0) -> str:
-    """A valid, readable Slack channel name: lowercase [a-z0-9_-], at most 80 characters."""
-    ascii_name = unicodedata.normalize("NFKD", inc.customer).encode("ascii", "ignore").decode()
-    slug = _SLUG.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or "customer"
+def slack_channel_name(prefix: str, name: str, fallback: str, attempt: int = 0) -> str:
+    """A valid, readable Slack channel name: lowercase [a-z0-9_-], at most 80 characters,
+    e.g. `inc-7-acme-hotels`; `attempt` > 0 (after `name_taken`) adds `-2`, `-3`, ..."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _SLUG.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or fallback
     suffix = f"-{attempt + 1}" if attempt else ""
-    return f"inc-{inc.number}-{slug}{suffix}"[:80]
+    return f"{prefix}-{slug}{suffix}"[:80]
+
+
+def channel_name(inc: Incident, attempt: int = 0) -> str:
+    """The incident's channel: `inc-<number>-<customer>`."""
+    return slack_channel_name(f"inc-{inc.number}", inc.customer, "customer", attempt)
 
 
 def channel_topic(inc: Incident) -> str:
