@@ -142,11 +142,24 @@ class LocalBot:
         if self._socket is not None:
             self.slack.close_socket_client(self._socket)
         if self._server is not None:
-            self._server.close()
+            self._stop_http()
         if self.runtime is not None:
             self.runtime.stop()
         self.slack.stop()
         self._tmp.cleanup()
+
+    def _stop_http(self) -> None:
+        """Close waitress from its own loop thread: closed from here, its sockets could vanish
+        under a `select` it is running (EBADF in the server thread)."""
+        from waitress import wasyncore
+
+        server, thread = self._server, self._thread
+        assert server is not None and thread is not None
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+        thread.join(timeout=5)
+        if thread.is_alive():  # the loop is wedged: close from outside after all
+            server.close()
 
     # --- acting as Slack ---------------------------------------------------------------------
 
