@@ -22,7 +22,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import blocks, chart
 from bot.blocks.outage import outage_lines
 from bot.config import Settings
-from playbook import cadence, lifecycle_store, rules, store, timeline
+from playbook import cadence, lifecycle_store, outbox, rules, store, timeline
 from playbook.model import Incident, Target
 from playbook.service import Service
 from playbook.summary import summarize
@@ -51,6 +51,10 @@ REVOKED = {"token_revoked", "invalid_auth", "account_inactive", "not_authed"}
 # While a team is paused: how often its held effects are looked at again.
 PAUSED_RECHECK = timedelta(minutes=5)
 ZERO = timedelta(0)
+_LOAD = object()  # EffectRunner.run: "read the incident yourself"
+# Kinds whose handler may save the incident (a channel attached, a card posted): the rows after
+# them in a chain need it read again.
+CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card"})
 
 
 def explain(err: Exception) -> str:
@@ -92,15 +96,18 @@ class EffectRunner:
 
     # --- dispatch -----------------------------------------------------------------------------
 
-    def run(self, item: store.OutboxItem) -> None:
+    def run(self, item: store.OutboxItem, incident: Incident | object | None = _LOAD) -> None:
+        """Carry out one row; `incident` is the row's incident when the caller loaded it already
+        (None: it is gone), else it is read here."""
         if item.kind == "home":
             self._do_home(item.team_id, item.payload["user"])
             return
         if item.kind.startswith("outage_"):
             self.outages.run_outage_row(item)
             return
-        inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
-        if inc is None:
+        inc = incident if incident is not _LOAD else \
+            (self.service.get_by_id(item.incident_id) if item.incident_id else None)
+        if not isinstance(inc, Incident):
             log.warning("outbox %s: incident %s is gone; dropping", item.id, item.incident_id)
             return
         handler = self.incident_kinds.get(item.kind) or getattr(self, f"_do_{item.kind}", None)
@@ -400,18 +407,29 @@ class EffectRunner:
 
 
 class OutboxWorker:
-    """Background threads that drain the outbox; `wake()` after every commit that added rows."""
+    """Background threads that drain the outbox; `wake()` after every commit that added rows.
+
+    Each round one transaction leases the queued rows of up to `batch` incidents (each
+    incident's rows as one chain, in order, see `playbook.outbox`) and reads those incidents;
+    the chains run one after another, every row against the incident read once, and every row
+    that went out is finished in one more transaction. Threads work on different incidents, so
+    one incident's rows never overlap or reorder. Of several card refreshes queued in a chain
+    only the last one is carried out (it shows the newest state; the others are finished with
+    it). A row that fails is retried later with backoff and the rest of its chain is released
+    to wait behind it; one that cannot succeed is given up and reported.
+    """
 
     def __init__(self, runner: EffectRunner, sessions, clock: Callable[[], datetime], *,
                  threads: int = 4, poll: float = 2.0,
-                 lease: timedelta = timedelta(minutes=2)) -> None:
+                 lease: timedelta = timedelta(minutes=2), batch: int = 10) -> None:
         self.runner = runner
         self.sessions = sessions
         self.clock = clock
         self.threads = threads
         self.poll = poll
+        self.batch = batch
         # How long a claimed row is ours: a replica that dies holding rows delays them this
-        # long (then another replica takes them over), so it must outlast the slowest effect.
+        # long (then another replica takes them over), so it must outlast the slowest batch.
         self.lease = lease
         self.name = f"{os.uname().nodename}:{os.getpid()}"
         self._wake = threading.Event()
@@ -419,8 +437,14 @@ class OutboxWorker:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        """Start the threads (again, after `stop`)."""
+        self._stop.clear()
+        self._threads = []
         for n in range(self.threads):
-            thread = threading.Thread(target=self._loop, name=f"outbox-{n}", daemon=True)
+            # all but one thread take posts before card refreshes; the last one takes rows
+            # oldest first, so card refreshes keep moving while posts queue
+            thread = threading.Thread(target=self._loop, args=(n < self.threads - 1,),
+                                      name=f"outbox-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -433,10 +457,10 @@ class OutboxWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def _loop(self) -> None:
+    def _loop(self, urgent: bool = False) -> None:
         while not self._stop.is_set():
             try:
-                worked = self.drain_once()
+                worked = self.drain_once(urgent=urgent)
             except Exception:
                 log.exception("outbox worker failed; will retry")
                 worked = 0
@@ -444,31 +468,85 @@ class OutboxWorker:
                 self._wake.wait(self.poll)
                 self._wake.clear()
 
-    def drain_once(self, limit: int = 5) -> int:
-        """Claim and run a few rows; return how many were handled."""
+    def drain_once(self, limit: int | None = None, *, urgent: bool = False) -> int:
+        """Claim and run the queued rows of a few incidents; return how many rows were handled.
+
+        `urgent`: posts first, card refreshes only when no post is waiting.
+        """
         now = self.clock()
+        claim = {"now": now, "worker": self.name, "lease": self.lease,
+                 "limit": limit or self.batch}
         with self.sessions.begin() as session:
-            items = store.claim_outbox(session, now=now, worker=self.name,
-                                       lease=self.lease, limit=limit)
-        for item in items:
-            self._run_one(item)
-        if items:
-            self._wake.set()  # more may have become runnable (the next row of an incident)
-        return len(items)
+            chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
+            if not chains:
+                chains = outbox.claim_chains(session, **claim)
+            incidents = outbox.load_incidents(
+                session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
+        if not chains:
+            return 0
+        self._wake.set()  # more may be queued: let an idle thread look while we work
+        done: list[int] = []
+        channels_made: list[int] = []
+        paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
+        try:
+            for chain in chains:
+                self._run_chain(chain, incidents, done, channels_made, paused)
+        finally:
+            if done:
+                with self.sessions.begin() as session:
+                    outbox.finish(session, done, self.clock())
+        for incident_id in channels_made:
+            self.runner.on_reschedule(incident_id)
+        return sum(len(chain) for chain in chains)
+
+    def _run_chain(self, chain: outbox.Chain, incidents: dict[int, Incident],
+                   done: list[int], channels_made: list[int],
+                   paused: dict[str, str | None]) -> None:
+        """Run one incident's rows in order; stop at a row to retry, releasing the rest."""
+        head = chain[0]
+        inc: Incident | object | None = _LOAD
+        if head.incident_id is not None:
+            inc = incidents.get(head.incident_id)
+        last_card = max((n for n, item in enumerate(chain) if item.kind == "refresh_card"),
+                        default=-1)
+        if getattr(chain, "card_later", False):
+            last_card = len(chain)  # a later refresh is still queued: fold all of these into it
+        for n, item in enumerate(chain):
+            if item.kind == "refresh_card" and n < last_card:
+                done.append(item.id)  # folded into the incident's last queued card refresh
+                continue
+            status = self._attempt(item, inc, paused)
+            if status == "done":
+                done.append(item.id)
+                if item.kind == "create_channel" and item.incident_id:
+                    channels_made.append(item.incident_id)
+            elif status == "retry":
+                rest = [later.id for later in chain[n + 1:]]
+                if rest:
+                    with self.sessions.begin() as session:
+                        outbox.release(session, rest, self.name)
+                return
+            if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
+                inc = _LOAD  # read it again for the next row
 
     def _hold(self, item: store.OutboxItem, why: str) -> None:
         with self.sessions.begin() as session:
             lifecycle_store.hold_outbox(session, item.id, until=self.clock() + PAUSED_RECHECK,
                                         why=why)
 
-    def _run_one(self, item: store.OutboxItem) -> None:
+    def _attempt(self, item: store.OutboxItem, inc: Incident | object | None,
+                 paused: dict[str, str | None]) -> str:
+        """Run one row: "done", "retry" (scheduled with backoff, or held while the team is
+        paused: the rest of the chain waits either way) or "failed" (given up)."""
         lifecycle = self.runner.lifecycle.service
-        reason = lifecycle.paused(item.team_id)
+        if item.team_id not in paused:
+            paused[item.team_id] = lifecycle.paused(item.team_id)
+        reason = paused[item.team_id]
         if reason is not None:  # Slack took our tokens: keep the row for when it is back
             self._hold(item, f"paused: {reason}")
-            return
+            return "retry"
         try:
-            self.runner.run(item)
+            self.runner.run(item, inc)
         except (SlackClientError, OSError) as err:
             now = self.clock()
             code = err.response.get("error") if isinstance(err, SlackApiError) else None
@@ -477,27 +555,25 @@ class OutboxWorker:
                     log.warning("Slack says the bot token of team %s is no longer valid (%s): "
                                 "sends for that team are paused and all data is kept; "
                                 "reinstall the app to resume.", item.team_id, code)
+                paused[item.team_id] = str(code)
                 self._hold(item, f"paused: {code}")
-                return
+                return "retry"
             if is_permanent(err) or item.attempts + 1 >= MAX_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
                 with self.sessions.begin() as session:
                     store.fail_outbox(session, item.id, now=now, error=str(err)[:500])
                 self.runner.report_failure(item, err)
-            else:
-                delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
-                log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
-                         delay, err)
-                with self.sessions.begin() as session:
-                    store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
-                                       next_attempt_at=now + delay)
-            return
+                return "failed"
+            delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
+            log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
+                     delay, err)
+            with self.sessions.begin() as session:
+                store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
+                                   next_attempt_at=now + delay)
+            return "retry"
         except Exception:
             log.exception("outbox %s (%s) crashed", item.id, item.kind)
             with self.sessions.begin() as session:
                 store.fail_outbox(session, item.id, now=self.clock(), error="internal error")
-            return
-        with self.sessions.begin() as session:
-            store.finish_outbox(session, item.id, self.clock())
-        if item.kind in ("create_channel",) and item.incident_id:
-            self.runner.on_reschedule(item.incident_id)
+            return "failed"
+        return "done"

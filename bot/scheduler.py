@@ -24,9 +24,11 @@ import contextlib
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -42,100 +44,195 @@ RETRY_AFTER = timedelta(seconds=5)
 PAUSED_RECHECK = timedelta(minutes=5)
 
 
+# APScheduler's executor threads. A wake-up is one short transaction: more threads than this
+# only queue for the database (on SQLite, for its one writer, ahead of the outbox's threads).
+EXECUTOR_THREADS = 4
+# Wake-ups due together are fired together: at most this many incidents per transaction, and
+# at most FIRERS transactions at once (SQLite has one writer anyway; PostgreSQL overlaps two).
+FIRE_BATCH = 50
+FIRERS = 2
+# A resync leaves a job alone when its wall time moved less than this (measuring the clock's
+# offset twice differs by microseconds; a test clock moved by a second or more is a change).
+SAME_TIME = timedelta(milliseconds=50)
+
+
 class ReminderScheduler:
     def __init__(self, service: Service, on_fired: Callable[[], None], *,
-                 resync_every: timedelta = timedelta(seconds=60)) -> None:
+                 resync_every: timedelta = timedelta(seconds=60),
+                 executor_threads: int = EXECUTOR_THREADS) -> None:
         self.service = service
         self.on_fired = on_fired
         self.resync_every = resync_every
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
+            executors={"default": ThreadPoolExecutor(executor_threads)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
-        # Held from reading an incident to setting its job, so a reader that read before a
-        # change was committed (a resync) can never overwrite the job of one that read after.
+        # Guards the maps below and job updates; never held across a database read (a resync
+        # reads 10,000 incidents: every wake-up's follow-up would queue behind it).
         self._lock = threading.RLock()
         # incident id -> service time at which its last successful wake-up here began.
         self._handled: dict[int, datetime] = {}
+        # incident id -> the incident version its job was planned from: a reader that read
+        # before a change (a resync, a wake-up) never overwrites the plan of one that read
+        # after it (every save increments the version).
+        self._versions: dict[int, int] = {}
+        # incident id -> the wall time its job is planned for (None: no job).
+        self._planned: dict[int, datetime | None] = {}
+        # incidents whose wake-up came, waiting to be fired (see `fire`)
+        self._due: deque[int] = deque()
+        self._queued: set[int] = set()  # in `_due` or in a batch being fired
+        self._firers = threading.BoundedSemaphore(FIRERS)
 
     def start(self) -> None:
-        self.scheduler.start()
-        self.resync()
-        self.scheduler.add_job(self.resync, "interval",
-                               seconds=self.resync_every.total_seconds(), id="resync",
-                               replace_existing=True)
+        # Paused while the jobs are rebuilt: a running scheduler wakes its thread for every
+        # job added (10,000 at start-up), and those wake-ups compete with the rebuild itself.
+        # What came due meanwhile runs as soon as it resumes (misfire_grace_time=None).
+        self.scheduler.start(paused=True)
+        try:
+            self.resync()
+            self.scheduler.add_job(self.resync, "interval",
+                                   seconds=self.resync_every.total_seconds(), id="resync",
+                                   replace_existing=True)
+        finally:
+            self.scheduler.resume()
 
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
     def resync(self) -> None:
-        """Rebuild every incident's wake-up from the database (start-up and periodically)."""
+        """Rebuild every incident's wake-up from the database (start-up and periodically).
+
+        Jobs whose time did not change are left alone (the usual case), and the lock is taken
+        per incident, so wake-ups keep running while a resync goes through 10,000 incidents.
+        """
+        try:
+            incidents = self.service.active_incidents()
+        except Exception:
+            log.exception("resync failed; keeping the jobs we have")
+            return
+        for inc in incidents:
+            with self._lock:
+                self._apply(inc, force=False)
+        active = {inc.id for inc in incidents}
         with self._lock:
-            try:
-                incidents = self.service.active_incidents()
-            except Exception:
-                log.exception("resync failed; keeping the jobs we have")
-                return
-            wanted = set()
-            for inc in incidents:
-                wanted.add(self._job_id(inc.id))
-                self.schedule(inc)
             for job in self.scheduler.get_jobs():
-                if job.id.startswith("inc-") and job.id not in wanted:
+                if job.id.startswith("inc-") and int(job.id[4:]) not in active:
                     self._remove_job(job.id)
-            active = {inc.id for inc in incidents}
-            for incident_id in list(self._handled):
-                if incident_id not in active:
-                    del self._handled[incident_id]
+            for table in (self._handled, self._versions, self._planned):
+                for incident_id in [i for i in table if i not in active]:
+                    del table[incident_id]
 
     def reschedule(self, incident_id: int) -> None:
         """Called after a command saved a change that moves this incident's reminders."""
-        with self._lock:
-            try:
-                inc = self.service.get_by_id(incident_id)
-            except Exception:
-                log.exception("could not reschedule incident %s; retrying", incident_id)
+        try:
+            inc = self.service.get_by_id(incident_id)
+        except Exception:
+            log.exception("could not reschedule incident %s; retrying", incident_id)
+            with self._lock:
                 self._set(incident_id, self.service.clock() + RETRY_AFTER)
-                return
+            return
+        with self._lock:
             if inc is None:
-                self._remove(incident_id)
+                self._forget(incident_id)
                 return
-            self.schedule(inc)
+            self._apply(inc, force=True)
 
     def schedule(self, inc: Incident) -> None:
         """Wake at once if a reminder not yet handled here is due, else at the next one."""
-        assert inc.id is not None
         with self._lock:
-            now = self.service.clock()
-            policy = self.service.config.policy
-            handled = self._handled.get(inc.id)
-            pending = [r for r in cadence.due_reminders(inc, policy, now)
-                       if handled is None or r.due_at > handled]
-            # Due and not handled: it came due while we were down, busy or not watching.
-            self._set(inc.id, now if pending else cadence.next_wakeup(inc, policy, now))
+            self._apply(inc, force=True)
+
+    def _apply(self, inc: Incident, *, force: bool) -> None:
+        assert inc.id is not None
+        seen = self._versions.get(inc.id)
+        if seen is not None and inc.version < seen:
+            return  # read before a change whose plan is already applied
+        self._versions[inc.id] = inc.version
+        now = self.service.clock()
+        policy = self.service.config.policy
+        handled = self._handled.get(inc.id)
+        pending = [r for r in cadence.due_reminders(inc, policy, now)
+                   if handled is None or r.due_at > handled]
+        # Due and not handled: it came due while we were down, busy or not watching.
+        when = now if pending else cadence.next_wakeup(inc, policy, now)
+        if not force and not pending and inc.id in self._planned:
+            planned, wall = self._planned[inc.id], self._real_time(when) if when else None
+            if (planned is None and wall is None) or (
+                    planned is not None and wall is not None and abs(planned - wall) < SAME_TIME
+                    and self.scheduler.get_job(self._job_id(inc.id)) is not None):
+                return  # a resync, and nothing moved (neither the plan nor the clock)
+        self._set(inc.id, when)
 
     def fire(self, incident_id: int) -> None:
+        """An incident's wake-up (an APScheduler job): fire what is due, then plan the next.
+
+        Wake-ups that come due together are fired together: each queues its incident, and up
+        to FIRERS of the job threads at a time take the queue in batches of up to FIRE_BATCH
+        (one read and one transaction per batch, `Service.fire_due_many`); the other job
+        threads return at once. A lone wake-up is a batch of one (`Service.fire_due`).
+        """
+        with self._lock:
+            if incident_id in self._queued:
+                # queued or being fired already (a resync re-planned a wake-up still waiting):
+                # one at a time, or two batches would lock the same incidents (PostgreSQL
+                # deadlock); the firing in progress plans what is due after it
+                return
+            self._queued.add(incident_id)
+            self._due.append(incident_id)
+        while self._firers.acquire(blocking=False):
+            try:
+                while True:
+                    with self._lock:
+                        # in id order: concurrent batches lock incidents in one order
+                        batch = sorted(self._due.popleft()
+                                       for _ in range(min(len(self._due), FIRE_BATCH)))
+                    if not batch:
+                        break
+                    self._fire_batch(batch)
+            finally:
+                self._firers.release()
+            with self._lock:
+                if not self._due:  # (checked after releasing: nothing queued is left behind)
+                    return
+
+    def _fire_batch(self, batch: list[int]) -> None:
         started = self.service.clock()
         try:
-            fired = self.service.fire_due(incident_id, self.worker)
+            if len(batch) == 1:
+                results = {batch[0]: self.service.fire_due(batch[0], self.worker)}
+            else:
+                results = self.service.fire_due_many(batch, self.worker)
         except Exception:
-            log.exception("firing reminders for incident %s failed; retrying in %s",
-                          incident_id, RETRY_AFTER)
+            log.exception("firing reminders for incidents %s failed; retrying in %s",
+                          batch, RETRY_AFTER)
             with self._lock:
-                self._set(incident_id, self.service.clock() + RETRY_AFTER)
-            return
-        if fired is None:  # the team's tokens are gone: look again later, claim nothing
-            with self._lock:
-                self._set(incident_id, self.service.clock() + PAUSED_RECHECK)
+                self._queued.difference_update(batch)
+                for incident_id in batch:
+                    self._set(incident_id, self.service.clock() + RETRY_AFTER)
             return
         with self._lock:
-            # fire_due claimed everything due at `started` or found it claimed by someone else
-            # (a claim commits together with its send, so a taken claim is a sent reminder).
-            self._handled[incident_id] = started
+            # (before planning: a wake-up planned for now must find them not queued)
+            self._queued.difference_update(batch)
+            for incident_id, fired in list(results.items()):
+                if fired.paused:  # the team's tokens are gone: look again later
+                    self._set(incident_id, self.service.clock() + PAUSED_RECHECK)
+                    del results[incident_id]
+            for incident_id in results:
+                # fire_due claimed everything due at `started` or found it claimed by someone
+                # else (a claim commits with its send, so a taken claim is a sent reminder)
+                self._handled[incident_id] = started
         self.on_fired()
-        self.reschedule(incident_id)
+        # plan each next wake-up from the incident as fire_due saved it (no second read); a
+        # change committed after it carries a higher version and wins
+        with self._lock:
+            for incident_id, fired in results.items():
+                if fired.incident is None:
+                    self._forget(incident_id)
+                else:
+                    self._apply(fired.incident, force=True)
 
     def run_due(self) -> int:
         """Fire everything due now by the service's clock (tests and `demo` drive time this way)."""
@@ -144,18 +241,25 @@ class ReminderScheduler:
         for inc in self.service.active_incidents():
             if cadence.due_reminders(inc, self.service.config.policy, now):
                 assert inc.id is not None
-                if self.service.fire_due(inc.id, self.worker) is not None:
+                if not self.service.fire_due(inc.id, self.worker).paused:
                     fired += 1
         if fired:
             self.on_fired()
         return fired
 
+    def _forget(self, incident_id: int) -> None:
+        for table in (self._handled, self._versions, self._planned):
+            table.pop(incident_id, None)
+        self._remove(incident_id)
+
     def _set(self, incident_id: int, when: datetime | None) -> None:
         if when is None:
+            self._planned[incident_id] = None
             self._remove(incident_id)
             return
+        wall = self._planned[incident_id] = self._real_time(when)
         if self.scheduler.running:
-            self.scheduler.add_job(self.fire, "date", run_date=self._real_time(when),
+            self.scheduler.add_job(self.fire, "date", run_date=wall,
                                    args=[incident_id], id=self._job_id(incident_id),
                                    replace_existing=True)
 

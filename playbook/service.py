@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from playbook import (
     cadence,
     lifecycle_store,
+    outbox,
     parse,
     playbook_store,
     recurrence,
@@ -83,6 +84,16 @@ class ServiceConfig:
     responders: tuple[str, ...] = ()
     private_channels: bool = False
     recurrence_days: int = 90
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What `Service.fire_due` did: the effects it fired and the incident as it saved it
+    (None when the incident is gone)."""
+
+    effects: list[Effect]
+    incident: Incident | None
+    paused: bool = False  # Slack took the team's tokens: nothing was claimed
 
 
 def outbox_rows(outcome: Outcome, origin: Origin | None = None,
@@ -400,44 +411,90 @@ class Service:
 
     # --- reminders ----------------------------------------------------------------------------
 
-    def fire_due(self, incident_id: int, worker: str) -> list[Effect] | None:
+    def fire_due(self, incident_id: int, worker: str) -> Fired:
         """Fire every reminder of the incident that is due now, each claimed exactly once.
 
-        None when Slack took the team's tokens (`team_pauses`): nothing is claimed, so every
-        reminder is still due once the app is installed again.
+        Returns what was fired and the incident as this transaction left it, so the scheduler
+        can plan the next wake-up without reading it again.
         """
-        effects: list[Effect] = []
-        paused = False
+        # Read first, outside any write transaction (on SQLite a plain reader takes no lock):
+        # most wake-ups then write once, and one that finds nothing due never writes at all.
+        # The write re-checks everything: a claim taken meanwhile is skipped, and a change
+        # saved meanwhile fails the version check and the whole wake-up is retried from a
+        # fresh read inside the transaction.
+        with self.sessions() as session:
+            first = store.get_incident_by_id(session, incident_id)
+        if first is None or not cadence.due_reminders(first, self.policy_for(first),
+                                                      self.clock()):
+            return Fired([], first)
+        read: list[Incident] = [first]
+        result: list[Fired] = []
 
         def work(session: Session, now: datetime) -> Outcome:
-            nonlocal paused
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                return Outcome(Incident("", 0, "", "", "", now), "")
-            if lifecycle_store.is_paused(session, inc.team_id):
-                paused = True
-                return Outcome(inc, "")
-            fired: list[Effect] = []
-            policy = self.policy_for(inc, session)
-            for reminder in cadence.due_reminders(inc, policy, now):
-                claimed = store.claim_reminder(
-                    session, team_id=inc.team_id, incident_id=incident_id,
-                    kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref, now=now,
-                    worker=worker, lease=timedelta(minutes=5))
-                if not claimed:
-                    continue
-                outcome = reminders.fire(inc, reminder, now, policy)
-                if outcome is not None:
-                    inc = self._persist(session, outcome, origin=None, requested_by=None,
-                                        now=now)
-                    fired.extend(outcome.effects)
-                store.complete_reminder(session, incident_id=incident_id,
-                                        kind=reminder.kind.value, due_at=reminder.due_at,
-                                        ref=reminder.ref, now=now)
-            effects[:] = fired
-            return Outcome(inc, "")
+            inc = read.pop() if read else store.get_incident_by_id(session, incident_id)
+            result[:] = [self._fire_in(session, inc, worker, now, outdated=inc is first)]
+            return Outcome(result[0].incident or Incident("", 0, "", "", "", now), "")
         self._retrying(work)
-        return None if paused else effects
+        return result[0]
+
+    def fire_due_many(self, incident_ids: Iterable[int], worker: str) -> dict[int, Fired]:
+        """`fire_due` for several incidents at once: read together, fired in one transaction.
+
+        A burst of reminders (thousands of incidents due within a minute) then costs a read
+        and a commit per batch instead of per incident. If any of them changed between the
+        read and the write, each is fired again on its own (`fire_due`, from a fresh read).
+        """
+        ids = list(dict.fromkeys(incident_ids))
+        with self.sessions() as session:
+            found = outbox.load_incidents(session, ids)
+        now = self.clock()
+        out = {i: Fired([], found.get(i)) for i in ids}
+        due = [found[i] for i in ids
+               if i in found and cadence.due_reminders(found[i], self.policy_for(found[i]), now)]
+        if not due:
+            return out
+        try:
+            with self.sessions.begin() as session:
+                now = self.clock()
+                fired = {inc.id: self._fire_in(session, inc, worker, now, outdated=True)
+                         for inc in due}
+        except store.StaleIncident:
+            log.debug("an incident changed while its reminders fired; one at a time")
+            return {**out, **{inc.id: self.fire_due(inc.id, worker)
+                              for inc in due if inc.id is not None}}
+        out.update({i: f for i, f in fired.items() if i is not None})
+        return out
+
+    def _fire_in(self, session: Session, inc: Incident | None, worker: str, now: datetime, *,
+                 outdated: bool) -> Fired:
+        """Claim and fire the incident's due reminders in `session`; `outdated`: `inc` was read
+        before this transaction began (a change since then fails the save's version check)."""
+        if inc is None or inc.id is None:
+            return Fired([], None)
+        if lifecycle_store.is_paused(session, inc.team_id):
+            # Slack took the team's tokens: claim nothing, so all is still due once reinstalled
+            return Fired([], inc, paused=True)
+        fired: list[Effect] = []
+        policy = self.policy_for(inc, session)
+        for reminder in cadence.due_reminders(inc, policy, now):
+            # claimed and marked sent in one statement: the send (the outbox rows below)
+            # commits with it or not at all
+            if not store.take_reminder(
+                    session, team_id=inc.team_id, incident_id=inc.id,
+                    kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref,
+                    now=now, worker=worker, lease=timedelta(minutes=5)):
+                continue
+            outcome = reminders.fire(inc, reminder, now, policy)
+            if outcome is None and outdated:
+                # "nothing to say" from a read that may be outdated would mark it sent
+                # unsaid: decide again from a read inside the transaction
+                raise store.StaleIncident(inc.id, inc.version)
+            if outcome is not None:
+                # (saving checks the version: an outdated read is retried from a fresh one)
+                inc = self._persist(session, outcome, origin=None, requested_by=None, now=now)
+                outdated = False
+                fired.extend(outcome.effects)
+        return Fired(fired, inc)
 
     def next_wakeup(self, incident: Incident) -> datetime | None:
         return cadence.next_wakeup(incident, self.config.policy, self.clock())

@@ -68,6 +68,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
@@ -135,6 +137,7 @@ __all__ = [
     "remember_event",
     "retry_outbox",
     "save_incident",
+    "take_reminder",
 ]
 
 # Named constraints are what let Alembic's batch mode rebuild SQLite tables (it must drop and
@@ -469,12 +472,30 @@ class OutboxRow(Base):
     # Open items only (partial index): `claim_outbox` scans these in id order, so a claim costs
     # the same with 100 or 100,000 done items behind it (a full scan grew with the history and
     # ran inside the write transaction every worker queues for).
+    # Two more for batch claims (playbook/outbox.py): "an earlier open item of this incident?"
+    # is one probe of ix_outbox_open_incident, and posts are found past queued card refreshes
+    # through ix_outbox_open_post.
     __table_args__ = (
         Index(
             "ix_outbox_open",
             "id",
             sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
             postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_open_incident",
+            "incident_id",
+            "id",
+            sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_open_post",
+            "id",
+            sqlite_where=text("done_at IS NULL AND failed_at IS NULL AND kind <> 'refresh_card'"),
+            postgresql_where=text(
+                "done_at IS NULL AND failed_at IS NULL AND kind <> 'refresh_card'"
+            ),
         ),
     )
 
@@ -1703,6 +1724,77 @@ _COMPLETE_REMINDER = (
         ReminderClaimRow.__table__.c.ref == bindparam("k_ref"),
     )
     .values(sent_at=bindparam("v_sent_at", type_=UTCDateTime()))
+)
+
+
+def take_reminder(
+    session: Session,
+    *,
+    team_id: str,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    ref: str = "",
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+) -> bool:
+    """`claim_reminder` and `complete_reminder` at once, for a sender whose send (its outbox
+    rows) commits in this same transaction: True for exactly one caller per reminder.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` instead of a SAVEPOINT, an INSERT that
+    fails on the unique key and an UPDATE: the reminder scheduler runs this for every reminder.
+    On PostgreSQL a competing insert of the same key waits for the first to commit, then inserts
+    nothing. A claim left unsent whose lease ran out is taken over as in `claim_reminder`.
+    """
+    values = {"team_id": team_id, "incident_id": incident_id, "kind": kind, "due_at": due_at,
+              "ref": ref, "claimed_by": worker, "claimed_at": now, "lease_until": now + lease,
+              "sent_at": now}
+    stmt = _TAKE_REMINDER.get(session.get_bind().dialect.name)
+    if stmt is None:  # another database: the portable two steps
+        if not claim_reminder(session, team_id=team_id, incident_id=incident_id, kind=kind,
+                              due_at=due_at, ref=ref, now=now, worker=worker, lease=lease):
+            return False
+        complete_reminder(session, incident_id=incident_id, kind=kind, due_at=due_at, ref=ref,
+                          now=now)
+        return True
+    if session.execute(stmt, values).first() is not None:
+        return True
+    result = session.execute(_TAKE_OVER_REMINDER, {
+        "k_incident_id": incident_id, "k_kind": kind, "k_due_at": due_at, "k_ref": ref,
+        "k_now": now, "v_worker": worker, "v_now": now, "v_until": now + lease})
+    return result.rowcount == 1
+
+
+def _take_reminder_statement(dialect_insert: Any) -> Any:
+    r = ReminderClaimRow.__table__
+    return (
+        dialect_insert(r)
+        .on_conflict_do_nothing(index_elements=["incident_id", "kind", "due_at", "ref"])
+        .returning(r.c.id)
+    )
+
+
+_TAKE_REMINDER = {
+    "sqlite": _take_reminder_statement(sqlite_insert),
+    "postgresql": _take_reminder_statement(postgresql_insert),
+}
+_TAKE_OVER_REMINDER = (
+    update(ReminderClaimRow.__table__)
+    .where(
+        ReminderClaimRow.__table__.c.incident_id == bindparam("k_incident_id"),
+        ReminderClaimRow.__table__.c.kind == bindparam("k_kind"),
+        ReminderClaimRow.__table__.c.due_at == bindparam("k_due_at", type_=UTCDateTime()),
+        ReminderClaimRow.__table__.c.ref == bindparam("k_ref"),
+        ReminderClaimRow.__table__.c.sent_at.is_(None),
+        ReminderClaimRow.__table__.c.lease_until <= bindparam("k_now", type_=UTCDateTime()),
+    )
+    .values(
+        claimed_by=bindparam("v_worker"),
+        claimed_at=bindparam("v_now", type_=UTCDateTime()),
+        lease_until=bindparam("v_until", type_=UTCDateTime()),
+        sent_at=bindparam("v_now", type_=UTCDateTime()),
+    )
 )
 
 

@@ -1,0 +1,96 @@
+"""Reminders fired in batches (`Service.fire_due_many`), as the scheduler does in a burst.
+
+The same guarantees as one at a time: each due reminder fires once across workers, an incident
+with nothing due is left alone, and one that changes between the read and the write is fired
+from its new state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from playbook import store
+from playbook.cadence import ReminderKind
+from playbook.model import Actor, Policy
+from playbook.service import Service, ServiceConfig
+
+T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+ALICE = Actor("U0ALICE")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _service(session_factory: sessionmaker[Session], clock: Clock) -> Service:
+    return Service(session_factory, ServiceConfig(policy=Policy()), clock)
+
+
+def _dues(service: Service, incident_id: int) -> int:
+    return [e.kind for e in service.timeline(incident_id)].count(ReminderKind.DUE.value)
+
+
+def test_a_batch_fires_each_due_reminder_once(session_factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    service = _service(session_factory, clock)
+    due = []
+    for n in range(3):
+        inc = service.open("T1", ALICE, f"Acme {n}: down").incident
+        service.command(inc.id, ALICE, "cadence", "30m")
+        due.append(inc.id)
+    clock.now = T0 + timedelta(minutes=30)
+    quiet = service.open("T1", ALICE, "Globex: slow").incident  # just opened: nothing due
+
+    fired = service.fire_due_many([*due, quiet.id], "w1")
+    again = service.fire_due_many([*due, quiet.id], "w2")  # a second replica finds the claims
+
+    assert all(fired[i].effects and fired[i].incident is not None for i in due)
+    assert fired[quiet.id].effects == [] and fired[quiet.id].incident is not None
+    assert all(not f.effects for f in again.values())
+    assert [_dues(service, i) for i in due] == [1, 1, 1]
+    # the incident each returns is the saved one: the scheduler plans from it
+    assert all(fired[i].incident == service.get_by_id(i) for i in due)
+    with session_factory() as session:
+        assert store.pending_outbox_count(session) >= 3 * 2  # a line and a card refresh each
+
+
+def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
+        session_factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    service = _service(session_factory, clock)
+    first = service.open("T1", ALICE, "Acme: down").incident
+    second = service.open("T1", ALICE, "Initech: down").incident
+    for inc in (first, second):
+        service.command(inc.id, ALICE, "cadence", "30m")
+    clock.now = T0 + timedelta(minutes=30)
+    read = service.sessions
+
+    def changing_reads() -> Session:  # someone saves `first` right after the batch read it
+        session = read()
+        original = session.close
+
+        def close() -> None:
+            original()
+            if not changed:
+                changed.append(True)
+                service.command(first.id, ALICE, "listen", "we still cannot pay")
+        session.close = close  # type: ignore[method-assign]
+        return session
+
+    changed: list[bool] = []
+    service.sessions = changing_reads  # type: ignore[assignment]
+    service.sessions.begin = read.begin  # type: ignore[attr-defined]
+    fired = service.fire_due_many([first.id, second.id], "w1")
+    service.sessions = read
+
+    assert changed and _dues(service, first.id) == 1 and _dues(service, second.id) == 1
+    after = service.get_by_id(first.id)
+    assert after.customer_words == ["we still cannot pay"], "the change was kept, not overwritten"
+    assert fired[first.id].incident is not None
+    assert fired[first.id].incident.version == after.version
