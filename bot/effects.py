@@ -417,6 +417,11 @@ class OutboxWorker:
     only the last one is carried out (it shows the newest state; the others are finished with
     it). A row that fails is retried later with backoff and the rest of its chain is released
     to wait behind it; one that cannot succeed is given up and reported.
+
+    Posts before card refreshes: all threads but one take rows that are not card refreshes
+    first and leave each chain's trailing refreshes queued (an incident's order is unchanged:
+    a refresh still holds up what was queued after it); the last thread takes rows oldest
+    first, so refreshes keep moving in a burst, and every thread takes them when no post waits.
     """
 
     def __init__(self, runner: EffectRunner, sessions, clock: Callable[[], datetime], *,
