@@ -226,7 +226,17 @@ def _notify(client: WebClient, body: dict, text: str) -> None:
 def create_app(settings: Settings, deps: Deps, *, client: WebClient,
                token_verification: bool = True) -> App:
     """Build the Bolt app. The same app serves HTTP (`bot.web`) and Socket Mode."""
-    from bot.listeners import actions, commands, events, home, lifecycle, outage, timeline, views
+    from bot.listeners import (
+        actions,
+        commands,
+        events,
+        home,
+        lifecycle,
+        outage,
+        shortcuts,
+        timeline,
+        views,
+    )
 
     app = App(
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
@@ -242,6 +252,7 @@ def create_app(settings: Settings, deps: Deps, *, client: WebClient,
         return handle_error(error, body, response, client)
 
     # outage before views: its "modal:draft" must not fall to the generic "modal:" listener
-    for surface in (commands, actions, outage, views, events, lifecycle, home, timeline):
+    for surface in (commands, actions, outage, views, events, lifecycle, home, timeline,
+                    shortcuts):
         surface.register(app, deps)
     return app

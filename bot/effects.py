@@ -23,6 +23,7 @@ from bot import blocks, chart
 from bot.blocks.outage import outage_lines
 from bot.config import Settings
 from playbook import cadence, lifecycle_store, outbox, rules, store, timeline
+from playbook.lifecycle_service import Change
 from playbook.model import Incident, Target
 from playbook.service import Service
 from playbook.summary import summarize
@@ -45,6 +46,9 @@ PERMANENT = {
     "msg_too_long": "the message is too long for Slack",
     "invalid_blocks": "Slack refused the message layout (a bug: please report it)",
 }
+# Slack errors worth another try from the outbox (everything else is reported instead).
+TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+             "request_timeout"}
 MAX_ATTEMPTS = 6
 # Answers that mean the app lost its install: pause the team instead of failing its effects.
 REVOKED = {"token_revoked", "invalid_auth", "account_inactive", "not_authed"}
@@ -213,6 +217,70 @@ class EffectRunner:
             return
         msg = blocks.timeline_message(payload.get("kind", ""), payload["text"], inc.id)
         self.client.chat_postMessage(channel=inc.channel_id, **msg)
+
+    def _do_bookmark(self, inc: Incident, payload: dict) -> None:
+        """Add link L<n> as a channel bookmark. The card shows the link whatever happens
+        here, so a refusal (bookmarks not allowed, archived channel) is told, not retried."""
+        link = next((lk for lk in inc.links if lk.number == payload.get("number")), None)
+        if link is None or inc.channel_id is None:
+            return
+        try:  # a retried row must not add the bookmark twice
+            marks = self.client.bookmarks_list(channel_id=inc.channel_id).get("bookmarks") or []
+            if any(m.get("link") == link.url for m in marks):
+                return
+        except SlackApiError as err:
+            log.info("%s: bookmarks.list failed (%s); adding anyway", inc.key,
+                     err.response.get("error"))
+        try:
+            self.client.bookmarks_add(channel_id=inc.channel_id, title=link.label, type="link",
+                                      link=link.url)
+        except SlackApiError as err:
+            code = str(err.response.get("error", ""))
+            if code in TRANSIENT:
+                raise
+            why = PERMANENT.get(code, f"Slack said `{code}`")
+            self._tell(payload.get("notify") or {},
+                       f"L{link.number} is on the card of {inc.key}, but I couldn't add it to "
+                       f"the channel's bookmarks: {why}.")
+
+    def _do_reopen_channel(self, inc: Incident, payload: dict) -> None:
+        """A reopened incident needs its channel back: unarchive it if someone archived it
+        (the bot never archives on close). Where Slack won't let the app unarchive, the
+        incident moves to a fresh channel so the work can go on."""
+        if inc.channel_id is None:
+            return
+        try:
+            self.client.conversations_unarchive(channel=inc.channel_id)
+            log.info("%s: unarchived %s", inc.key, inc.channel_id)
+            self._channel_is_back(inc)
+            return
+        except SlackApiError as err:
+            code = str(err.response.get("error", ""))
+            if code == "not_archived":
+                self._channel_is_back(inc)
+                return
+            if code in TRANSIENT:
+                raise
+            why = PERMANENT.get(code, f"Slack said `{code}`")
+        assert inc.id is not None
+        old = inc.channel_id
+        channel_id, name = self._create(inc, self.settings.private_channels)
+        inc = self.service.attach_channel(inc.id, channel_id, name)
+        self.service.set_card(inc.id, None)
+        people = [u for u in (inc.owner, inc.communicator, inc.opened_by,
+                              *self.settings.responders) if u]
+        problems = self._invite(inc, list(dict.fromkeys(people)))
+        text = (f"I couldn't unarchive <#{old}> to reopen {inc.key} ({why}), so it continues "
+                f"in <#{channel_id}>.")
+        if problems:
+            text += "\n⚠️ " + "; ".join(problems) + "."
+        self._tell(payload.get("notify") or {}, text)
+
+    def _channel_is_back(self, inc: Incident) -> None:
+        """Record the channel as usable (no news if the lifecycle already knew): the card
+        and reminders return to it from the leads channel or the owner's DM."""
+        assert inc.channel_id is not None
+        self.lifecycle.service.channel_changed(inc.team_id, inc.channel_id, Change.UNARCHIVED)
 
     def _do_refresh_card(self, inc: Incident, payload: dict) -> None:
         if inc.channel_id is None:

@@ -185,6 +185,15 @@ class LocalBot:
         self.settle()
         return reply
 
+    def shortcut(self, callback_id: str, *, message_ts: str, channel: str,
+                 user: str = ALICE) -> Reply:
+        """Use a message shortcut on a stored message (the modal opens; see `open_view`)."""
+        reply = self.slack.message_shortcut(self.events_url, user_id=user, channel_id=channel,
+                                            message_ts=message_ts, callback_id=callback_id,
+                                            via=self.via)
+        self.settle()
+        return reply
+
     def submit(self, view_id: str, fields: dict[str, Any], *, user: str = ALICE) -> Reply:
         reply = self.slack.submit_view(self.events_url, user_id=user, view_id=view_id,
                                        fields=fields, via=self.via)

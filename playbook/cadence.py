@@ -517,10 +517,21 @@ def adherence(incident: Incident, until: datetime) -> Adherence:
     if not changes or changes[0].at > end:
         return Adherence(0, 0, 0, None, None, None, 0)
 
-    events: list[tuple[datetime, int, CadenceChange | CustomerUpdate]] = [
-        (c.at, 0, c) for c in changes if c.at <= end
+    # A reopened incident owed no updates from the end of an earlier period (customer told it
+    # was resolved, else the close) until the reopen, whose cadence change restarts the clock.
+    pauses = [(min(t for t in (r.customer_informed_at, r.closed_at) if t is not None), r.at)
+              for r in incident.reopenings]
+
+    def paused(t: datetime) -> bool:
+        return any(start < t <= stop for start, stop in pauses)
+
+    events: list[tuple[datetime, int, CadenceChange | CustomerUpdate | None]] = [
+        (c.at, 0, c) for c in changes
+        if c.at <= end and not any(start < c.at < stop for start, stop in pauses)
     ]
-    events += [(u.at, 1, u) for u in incident.updates if changes[0].at <= u.at <= end]
+    events += [(u.at, 1, u) for u in incident.updates
+               if changes[0].at <= u.at <= end and not paused(u.at)]
+    events += [(start, 2, None) for start, _ in pauses if start <= end]
     events.sort(key=lambda e: (e[0], e[1]))
 
     on_time = late = missed = 0
@@ -529,9 +540,17 @@ def adherence(incident: Incident, until: datetime) -> Adherence:
     window: Window | None = changes[0].window
     previous: datetime = changes[0].at  # the clock's first start, then the last update
     longest: timedelta | None = None
+    stopped = False  # between a period's end and the reopen: nothing is owed
     for at, _, event in events:
+        if event is None:
+            missed += _lapsed_between(reset, interval, at, window)
+            stopped = True
+            continue
         if isinstance(event, CadenceChange):
-            missed += _lapsed_between(reset, interval, at, window)  # 0 for the first change
+            if stopped:
+                stopped, previous = False, at
+            else:
+                missed += _lapsed_between(reset, interval, at, window)  # 0 for the first change
             reset, interval, window = at, event.interval, event.window
             continue
         due = windows.advance(window, reset, interval)
@@ -543,7 +562,8 @@ def adherence(incident: Incident, until: datetime) -> Adherence:
         gap = windows.elapsed(window, previous, at)
         longest = gap if longest is None or gap > longest else longest
         previous = reset = at
-    missed += _lapsed_between(reset, interval, end, window)
+    if not stopped:
+        missed += _lapsed_between(reset, interval, end, window)
 
     total = on_time + late + missed
     ratio = on_time / total if total else None

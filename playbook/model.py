@@ -182,6 +182,80 @@ class Checkin:
     done_by: str | None = None
 
 
+class CaptureKind(StrEnum):
+    """What a message picked with the "Add to incident…" shortcut is, for the playbook."""
+
+    LISTEN = "listen"  # the customer's own words
+    UPDATE = "update"  # an update we gave the customer (restarts the cadence clock)
+    PROMISE = "promise"  # a commitment to the customer (needs a due time)
+    NOTE = "note"  # a line for the timeline
+
+
+@dataclass
+class CapturedMessage:
+    """A Slack message added to the incident, with where it came from.
+
+    `text` is neutralised plain text (`playbook.text.plain` of what Slack sent): stored as the
+    reader saw it and escaped whenever it is posted, so it can never ping or mention anyone.
+    `author` is the Slack id of who wrote it (a customer in a Slack Connect channel, say),
+    `written_at` the message's own time (from its ts), `at` when it was added.
+    """
+
+    number: int
+    kind: CaptureKind
+    text: str
+    author: str | None
+    author_name: str | None
+    channel_id: str
+    message_ts: str
+    permalink: str
+    by: str
+    at: datetime
+    written_at: datetime
+
+
+@dataclass
+class Handover:
+    """Ownership passed from one person to another, with the note given to the new owner."""
+
+    number: int
+    from_user: str
+    to_user: str
+    by: str
+    at: datetime
+    notes: str | None = None
+
+
+@dataclass
+class Reopening:
+    """A closed incident opened again. Keeps what the earlier period ended with.
+
+    ``closed_at`` is when the earlier period closed; ``resolved_at``, ``customer_informed_at``
+    and ``resolution`` are that period's, cleared on the incident so it is solved again.
+    """
+
+    number: int
+    at: datetime
+    by: str
+    reason: str
+    closed_at: datetime
+    resolved_at: datetime | None = None
+    customer_informed_at: datetime | None = None
+    resolution: str | None = None
+
+
+@dataclass
+class Link:
+    """A ticket, CRM record or document linked to the incident (also a channel bookmark)."""
+
+    number: int
+    url: str
+    label: str
+    kind: str
+    added_by: str
+    added_at: datetime
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of the append-only history. `text` is Slack mrkdwn with user text escaped."""
@@ -252,6 +326,11 @@ class Incident:
     # The last time a person changed anything (commands, buttons, forms): stale nudges count
     # from it. None for incidents saved before it was tracked: `opened_at` stands in.
     last_activity_at: datetime | None = None
+    # working the crisis: captured messages, ownership handovers, reopenings, links
+    captures: list[CapturedMessage] = field(default_factory=list)
+    handovers: list[Handover] = field(default_factory=list)
+    reopenings: list[Reopening] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -332,7 +411,22 @@ class Reschedule:
     """Reminders for this incident must be recomputed from the saved incident."""
 
 
-Effect = Post | CreateChannel | Invite | PostSummary | RefreshCard | Reschedule
+@dataclass(frozen=True)
+class AddBookmark:
+    """Add link L`number` as a bookmark of the incident channel (the card shows it anyway)."""
+
+    number: int
+
+
+@dataclass(frozen=True)
+class ReopenChannel:
+    """The incident was reopened: make its channel usable again (unarchive it if archived)."""
+
+
+Effect = (
+    Post | CreateChannel | Invite | PostSummary | RefreshCard | Reschedule | AddBookmark
+    | ReopenChannel
+)
 
 
 @dataclass

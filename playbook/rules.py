@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from playbook import cadence, commands, snooze
+from playbook import cadence, commands, handover, links, reopen, snooze
 from playbook.commands import Ctx, Result
 from playbook.errors import ParseError, PlaybookError
 from playbook.model import (
@@ -182,6 +182,25 @@ _SPECS = (
     ),
     CommandSpec("close", "close", "close the incident (owner or lead)", commands.close),
     CommandSpec(
+        "handover",
+        "handover @user [notes]",
+        "pass ownership with a note of what is open (owner or lead)",
+        handover.handover,
+    ),
+    CommandSpec(
+        "reopen",
+        "reopen &lt;why&gt;",
+        "reopen a closed incident (owner or lead)",
+        reopen.reopen,
+        after_close=True,
+    ),
+    CommandSpec(
+        "link",
+        "link &lt;https://…&gt; [label]",
+        "add a ticket, CRM or doc link (card, summary, channel bookmark)",
+        links.link,
+    ),
+    CommandSpec(
         "skip",
         "skip &lt;why&gt;",
         "complete the current step without its criteria (owner or lead)",
@@ -236,6 +255,9 @@ ALIASES = {
     "apologise": "apology",
     "customerchannel": "customer-channel",
     "sev": "severity",
+    "hand-over": "handover",
+    "handoff": "handover",
+    "re-open": "reopen",
 }
 
 
@@ -268,7 +290,8 @@ def run_command(
     if spec is None:
         raise ParseError(suggest(verb))
     if incident.status is Status.CLOSED and spec.changes and not spec.after_close:
-        raise PlaybookError(f"{incident.key} is closed. `/incident summary` shows how it went.")
+        raise PlaybookError(f"{incident.key} is closed. `/incident summary` shows how it went; "
+                            "if it came back, `/incident reopen &lt;why&gt;` reopens it.")
     work = copy.deepcopy(incident)
     ctx = Ctx(now=now, policy=policy)
     result = spec.handler(work, actor, arg, ctx)

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import (
     cadence,
+    capture,
     lifecycle_store,
+    links,
     outbox,
     parse,
     playbook_store,
@@ -33,6 +35,8 @@ from playbook.builtin import builtin_playbook
 from playbook.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.model import (
     Actor,
+    AddBookmark,
+    CaptureKind,
     CreateChannel,
     Effect,
     Incident,
@@ -42,6 +46,7 @@ from playbook.model import (
     Post,
     PostSummary,
     RefreshCard,
+    ReopenChannel,
     Reschedule,
     Status,
     TimelineEntry,
@@ -106,6 +111,8 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
         if isinstance(effect, CreateChannel):
             rows.append(("create_channel", {"private": effect.private,
                                             "invite": list(effect.invite), "notify": notify}))
+        elif isinstance(effect, ReopenChannel):  # before any line is posted to the channel
+            rows.append(("reopen_channel", {"notify": notify}))
     # notify: a line that can never be posted (channel archived, bot removed) is reported to
     # the person whose command it records, like every other effect they asked for
     rows.extend(("timeline", {"text": display(e.kind, e.text, e.actor), "kind": e.kind,
@@ -119,6 +126,8 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
             rows.append(("invite", {"users": list(effect.users), "notify": notify}))
         elif isinstance(effect, PostSummary):
             rows.append(("summary", {"target": effect.target.value}))
+        elif isinstance(effect, AddBookmark):
+            rows.append(("bookmark", {"number": effect.number, "notify": notify}))
     if any(isinstance(e, RefreshCard) for e in outcome.effects):
         rows.append(("refresh_card", {}))
     if origin is not None and origin.reply_later and outcome.reply:
@@ -206,7 +215,9 @@ class Service:
 
     def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
                     severity: str | None, origin: Origin | None = None,
-                    dedupe_key: str | None = None) -> Outcome:
+                    dedupe_key: str | None = None, ticket_url: str | None = None) -> Outcome:
+        """Open an incident; `ticket_url` (checked by `playbook.links.parse_url`) is linked
+        at once: on the card, and as a bookmark once the channel exists."""
         def decide(now: datetime) -> Outcome:
             return rules.open_incident(
                 team_id=team_id, customer=customer, description=description, severity=severity,
@@ -223,6 +234,11 @@ class Service:
             outcome = decide(now)
             if self.playbook.version not in self._stored:
                 playbook_store.remember(session, self.playbook, now)
+            if ticket_url:
+                _, entry, bookmark = links.add_link(outcome.incident, actor, ticket_url,
+                                                    "Support ticket", now)
+                outcome.timeline.append(entry)
+                outcome.effects.append(bookmark)
             reply = outcome.reply
             if warning:
                 outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
@@ -364,6 +380,27 @@ class Service:
                 self._record_refusal(incident_id, actor, steps[err.index][0], err.error)
             raise
 
+    def capture(self, incident_id: int, actor: Actor, kind: CaptureKind, text: str,
+                message: capture.MessageRef, *, due: datetime | None = None,
+                origin: Origin | None = None, dedupe_key: str | None = None) -> Outcome:
+        """File a Slack message on an incident (the "Add to incident…" shortcut)."""
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            if dedupe_key and not store.remember_event(session, inc.team_id, dedupe_key, now):
+                return Outcome(inc, "")
+            outcome = capture.apply_capture(inc, actor, kind, text, message, due=due, now=now,
+                                            policy=self.policy_for(inc, session))
+            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                                  now=now)
+            return replace(outcome, incident=saved)
+        try:
+            return self._retrying(work)
+        except PermissionDenied as err:
+            self._record_refusal(incident_id, actor, f"capture {kind.value}", err)
+            raise
+
     def attach_channel(self, incident_id: int, channel_id: str, name: str) -> Incident:
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)
@@ -373,7 +410,7 @@ class Service:
             return Outcome(store.save_incident(session, inc), "")
         return self._retrying(work).incident
 
-    def set_card(self, incident_id: int, card_ts: str) -> None:
+    def set_card(self, incident_id: int, card_ts: str | None) -> None:
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:

@@ -15,6 +15,7 @@ from playbook.cadence import adherence
 from playbook.errors import ParseError
 from playbook.model import Incident, PromiseStatus, Status
 from playbook.parse import normalize_customer
+from playbook.reopen import first_resolved_at
 from playbook.text import esc, fmt_duration
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
@@ -68,7 +69,8 @@ def compute(incidents: list[Incident], *, since: datetime, now: datetime) -> Sta
     """Figures over the incidents opened since `since`."""
     chosen = [i for i in incidents if i.opened_at >= since]
     to_owner = [i.owner_set_at - i.opened_at for i in chosen if i.owner_set_at]
-    to_fix = [i.resolved_at - i.opened_at for i in chosen if i.resolved_at]
+    # the first fix: a reopened incident's later resolution would count its closed stretch
+    to_fix = [fixed - i.opened_at for i in chosen if (fixed := first_resolved_at(i))]
     on_time = due = kept = settled = open_actions = 0
     for inc in chosen:
         counted = adherence(inc, inc.closed_at or now)

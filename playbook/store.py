@@ -86,13 +86,18 @@ from playbook.errors import PlaybookError
 from playbook.model import (
     Action,
     CadenceChange,
+    CapturedMessage,
+    CaptureKind,
     Checkin,
     CustomerUpdate,
+    Handover,
     Incident,
+    Link,
     Option,
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Reopening,
     Snooze,
     Status,
     Step,
@@ -317,6 +322,18 @@ class IncidentRow(Base):
     snoozes: Mapped[list[SnoozeRow]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="SnoozeRow.number"
     )
+    captures: Mapped[list[CapturedMessageRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="CapturedMessageRow.number"
+    )
+    handovers: Mapped[list[HandoverRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="HandoverRow.number"
+    )
+    reopenings: Mapped[list[ReopeningRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ReopeningRow.number"
+    )
+    links: Mapped[list[LinkRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="LinkRow.number"
+    )
 
 
 class _Child:
@@ -421,6 +438,59 @@ class StepRecordRow(_Child, Base):
     completed_at: Mapped[datetime]
     by_user: Mapped[str | None] = mapped_column(_id())
     skipped_reason: Mapped[str | None]
+
+
+class CapturedMessageRow(_Child, Base):
+    """A Slack message added with the "Add to incident…" shortcut (text neutralised)."""
+
+    __tablename__ = "captured_messages"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str]
+    author: Mapped[str | None] = mapped_column(_id())
+    author_name: Mapped[str | None]
+    channel_id: Mapped[str] = mapped_column(_id())
+    message_ts: Mapped[str] = mapped_column(_id())
+    permalink: Mapped[str]
+    by_user: Mapped[str] = mapped_column(_id())
+    at: Mapped[datetime]
+    written_at: Mapped[datetime]
+
+
+class HandoverRow(_Child, Base):
+    __tablename__ = "handovers"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    from_user: Mapped[str] = mapped_column(_id())
+    to_user: Mapped[str] = mapped_column(_id())
+    by_user: Mapped[str] = mapped_column(_id())
+    at: Mapped[datetime]
+    notes: Mapped[str | None]
+
+
+class ReopeningRow(_Child, Base):
+    __tablename__ = "reopenings"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    at: Mapped[datetime]
+    by_user: Mapped[str] = mapped_column(_id())
+    reason: Mapped[str]
+    closed_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    customer_informed_at: Mapped[datetime | None]
+    resolution: Mapped[str | None]
+
+
+class LinkRow(_Child, Base):
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    url: Mapped[str]
+    label: Mapped[str]
+    kind: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[str] = mapped_column(_id())
+    added_at: Mapped[datetime]
 
 
 class TeamCounterRow(Base):
@@ -928,6 +998,100 @@ _CHILDREN: tuple[_ChildSpec, ...] = (
         lambda r: Snooze(number=r.number, at=r.at, until=r.until_at, by=r.by_user,
                          reason=r.reason),
     ),
+    _ChildSpec(
+        "captures",
+        CapturedMessageRow,
+        True,
+        lambda c: {
+            "kind": CaptureKind(c.kind).value,
+            "text": c.text,
+            "author": c.author,
+            "author_name": c.author_name,
+            "channel_id": c.channel_id,
+            "message_ts": c.message_ts,
+            "permalink": c.permalink,
+            "by_user": c.by,
+            "at": c.at,
+            "written_at": c.written_at,
+        },
+        lambda r: CapturedMessage(
+            number=r.number,
+            kind=CaptureKind(r.kind),
+            text=r.text,
+            author=r.author,
+            author_name=r.author_name,
+            channel_id=r.channel_id,
+            message_ts=r.message_ts,
+            permalink=r.permalink,
+            by=r.by_user,
+            at=r.at,
+            written_at=r.written_at,
+        ),
+    ),
+    _ChildSpec(
+        "handovers",
+        HandoverRow,
+        True,
+        lambda h: {
+            "from_user": h.from_user,
+            "to_user": h.to_user,
+            "by_user": h.by,
+            "at": h.at,
+            "notes": h.notes,
+        },
+        lambda r: Handover(
+            number=r.number,
+            from_user=r.from_user,
+            to_user=r.to_user,
+            by=r.by_user,
+            at=r.at,
+            notes=r.notes,
+        ),
+    ),
+    _ChildSpec(
+        "reopenings",
+        ReopeningRow,
+        True,
+        lambda o: {
+            "at": o.at,
+            "by_user": o.by,
+            "reason": o.reason,
+            "closed_at": o.closed_at,
+            "resolved_at": o.resolved_at,
+            "customer_informed_at": o.customer_informed_at,
+            "resolution": o.resolution,
+        },
+        lambda r: Reopening(
+            number=r.number,
+            at=r.at,
+            by=r.by_user,
+            reason=r.reason,
+            closed_at=r.closed_at,
+            resolved_at=r.resolved_at,
+            customer_informed_at=r.customer_informed_at,
+            resolution=r.resolution,
+        ),
+    ),
+    _ChildSpec(
+        "links",
+        LinkRow,
+        True,
+        lambda lk: {
+            "url": lk.url,
+            "label": lk.label,
+            "kind": lk.kind,
+            "added_by": lk.added_by,
+            "added_at": lk.added_at,
+        },
+        lambda r: Link(
+            number=r.number,
+            url=r.url,
+            label=r.label,
+            kind=r.kind,
+            added_by=r.added_by,
+            added_at=r.added_at,
+        ),
+    ),
 )
 
 def _window(spec: str | None) -> Window | None:
@@ -1003,16 +1167,16 @@ _SAVE_INCIDENT = (
 
 # --- all children of some incidents in ONE statement ---------------------------------------------
 #
-# Eight child tables meant eight SELECTs per incident load (and eight more in every save, to
-# diff against), although most incidents have rows in one or two of them: statement overhead
-# was most of the CPU of a reminder. Instead, one UNION ALL of the eight tables, each projected
-# onto the same typed "slots" (tag, id, incident_id, number, then 3 text, 3 datetime, 1 integer
+# Eight (now twelve) child tables meant a SELECT each per incident load (and as many in every
+# save, to diff against), although most incidents have rows in one or two of them: statement
+# overhead was most of the CPU of a reminder. Instead, one UNION ALL of the tables, each projected
+# onto the same typed "slots" (tag, id, incident_id, number, then 8 text, 4 datetime, 1 integer
 # and 1 boolean), padded with typed NULLs; the slots' types carry SQLAlchemy's result processing
 # (UTC datetimes, booleans on SQLite), and `_unslot` turns a row back into its table's columns.
 
 _SLOT_KINDS: tuple[tuple[str, Any, int], ...] = (
-    ("s", Text(), 3),
-    ("t", UTCDateTime(), 3),
+    ("s", Text(), 8),
+    ("t", UTCDateTime(), 4),
     ("i", Integer(), 1),
     ("b", Boolean(), 1),
 )

@@ -18,16 +18,21 @@ from playbook.cadence import Adherence, adherence
 from playbook.model import (
     STEPS,
     Action,
+    CapturedMessage,
     Checkin,
+    Handover,
     Incident,
+    Link,
     Option,
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Reopening,
     Snooze,
     Status,
     Step,
 )
+from playbook.reopen import Period, first_resolved_at, open_time, periods
 from playbook.timeline import Line
 
 __all__ = ["Skip", "StepSummary", "Summary", "summarize"]
@@ -64,9 +69,12 @@ class Summary:
     """Everything a summary or report shows, computed once.
 
     Durations are measured from ``opened_at`` and are ``None`` while the milestone has not
-    happened. ``total_duration`` runs to ``closed_at``, or to ``as_of`` (the `now` it was
-    computed at) for an incident still open. Promises are bucketed by their recorded status:
-    the bot marks a promise missed at its due time, so an open one is one still owed.
+    happened. ``total_duration`` is the time spent open: to ``closed_at``, or to ``as_of``
+    (the `now` it was computed at) for an incident still open, without the stretches a
+    reopened incident spent closed (``periods`` lists each opened→closed stretch);
+    ``time_to_resolution`` counts to the first resolution. Promises are bucketed by their
+    recorded status: the bot marks a promise missed at its due time, so an open one is one
+    still owed.
     ``actions`` lists every prevention action and ``actions_open`` those not done yet.
     ``is_final`` is true once the incident is closed: before that it is "the summary so far".
     ``timeline`` is the corrected timeline (`playbook.timeline.corrected`): removed entries
@@ -117,6 +125,12 @@ class Summary:
     is_final: bool
     as_of: datetime
     timeline: tuple[Line, ...] = field(default_factory=tuple)
+    # added with handovers, reopening and links (fields are only ever added: export.py)
+    periods: tuple[Period, ...] = ()
+    reopenings: tuple[Reopening, ...] = ()
+    handovers: tuple[Handover, ...] = ()
+    links: tuple[Link, ...] = ()
+    messages: tuple[CapturedMessage, ...] = ()
 
 
 def _since(start: datetime, t: datetime | None) -> timedelta | None:
@@ -184,8 +198,8 @@ def summarize(incident: Incident, now: datetime, timeline: Sequence[Line] = ()) 
         closed_at=incident.closed_at,
         time_to_owner=_since(opened, incident.owner_set_at),
         time_to_restatement_confirmed=_since(opened, incident.restatement_confirmed_at),
-        time_to_resolution=_since(opened, incident.resolved_at),
-        total_duration=end - opened,
+        time_to_resolution=_since(opened, first_resolved_at(incident)),
+        total_duration=open_time(incident, end),
         steps=steps,
         adherence=adherence(incident, end),
         cadence_window=incident.window.spec if incident.window is not None else None,
@@ -213,4 +227,9 @@ def summarize(incident: Incident, now: datetime, timeline: Sequence[Line] = ()) 
         is_final=incident.status == Status.CLOSED,
         as_of=now,
         timeline=tuple(timeline),
+        periods=tuple(periods(incident)),
+        reopenings=tuple(incident.reopenings),
+        handovers=tuple(incident.handovers),
+        links=tuple(incident.links),
+        messages=tuple(incident.captures),
     )

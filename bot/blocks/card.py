@@ -33,7 +33,9 @@ from bot.blocks._kit import (
     sections,
 )
 from playbook import cadence, windows
-from playbook.model import STEPS, Incident, PromiseStatus, Status, Step
+from playbook.capture import source_line
+from playbook.links import link_markup
+from playbook.model import STEPS, CaptureKind, Incident, PromiseStatus, Status, Step
 from playbook.playbook_file import Playbook
 from playbook.steps import STEP_TITLES, all_complete
 from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
@@ -46,6 +48,7 @@ DESCRIPTION_MAX = 500
 PROMISE_TEXT_MAX = 200
 CHECK_VALUE_MAX = 200
 SNOOZE_REASON_MAX = 200
+LINKS_MAX = 1500  # of the people section's 3000 characters
 
 BUTTON_LABELS: dict[str, str] = {
     "listen": "Record what they said",
@@ -60,6 +63,7 @@ BUTTON_LABELS: dict[str, str] = {
     "update": "Log customer update",
     "close": "Close incident",
     "skip": "Skip this step",
+    "handover": "Hand over",
     "status": "Status",
 }
 _ORDER = tuple(BUTTON_LABELS)
@@ -108,6 +112,7 @@ def buttons_for(inc: Incident) -> list[str]:
         "update": True,
         "close": complete,
         "skip": not complete,
+        "handover": inc.owner is not None,
         "status": True,
     }
     chosen = [what for what in _ORDER if show[what]]
@@ -174,13 +179,19 @@ def _progress(inc: Incident) -> str:
 def _step_text(inc: Incident, playbook: Playbook) -> str:
     if inc.status is Status.CLOSED:
         when = f" {date_token(inc.closed_at)}" if inc.closed_at else ""
-        return f"*Closed*{when}. `/incident summary` shows how it went."
+        return (f"*Closed*{when}. `/incident summary` shows how it went; if it comes back, "
+                "the owner or a lead can `/incident reopen &lt;why&gt;`.")
     if all_complete(inc):
         return ("*Every step is done.* The owner or a lead can close the incident: the summary "
                 "goes to this channel and to the leads.")
     number = STEPS.index(inc.step) + 1
     definition = playbook.steps[inc.step]
-    return f"*Step {number} of {len(STEPS)}: {definition.title}*\n_{definition.aim}_"
+    text = f"*Step {number} of {len(STEPS)}: {definition.title}*\n_{definition.aim}_"
+    if inc.reopenings:
+        last = inc.reopenings[-1]
+        text += (f"\n🔁 Reopened {date_token(last.at)} by {mention(last.by)}: "
+                 f"{quote(last.reason, 300)}")
+    return text
 
 
 def _checklist(inc: Incident, playbook: Playbook) -> list[str]:
@@ -254,7 +265,29 @@ def _people(inc: Incident, now: datetime) -> str:
         lines.append(f"*Customer channel:* {channel_link(inc.customer_channel_id)}")
     if inc.parked:
         lines.append(f"*Parked topics:* {len(inc.parked)} (they come back in the summary)")
+    links = _links(inc)
+    if links:
+        lines.append(links)
     return "\n".join(lines)
+
+
+def _links(inc: Incident) -> str | None:
+    """``*Links:* <url|label> · …``, as many as fit (addresses may be long)."""
+    if not inc.links:
+        return None
+    shown: list[str] = []
+    used = 0
+    for link in inc.links:
+        markup = link_markup(link)
+        if used + len(markup) > LINKS_MAX and shown:
+            break
+        if len(markup) > LINKS_MAX:  # one very long address: its label stays readable
+            markup = f"{truncate(esc(link.label), 80)} (L{link.number})"
+        shown.append(markup)
+        used += len(markup) + 3
+    more = len(inc.links) - len(shown)
+    tail = f" · …and {more} more in the summary" if more > 0 else ""
+    return "*Links:* " + " · ".join(shown) + tail
 
 
 def _promises(inc: Incident, now: datetime) -> str | None:
@@ -275,7 +308,11 @@ def _promises(inc: Incident, now: datetime) -> str | None:
 def _about(inc: Incident) -> str:
     lines = [quote(inc.description, DESCRIPTION_MAX)]
     if inc.customer_words:
-        lines.append(f"*They said:* {quote(inc.customer_words[-1], DESCRIPTION_MAX)}")
+        said = inc.customer_words[-1]
+        source = next((c for c in reversed(inc.captures)
+                       if c.kind is CaptureKind.LISTEN and c.text == said), None)
+        where = f" ({source_line(source)})" if source is not None else ""
+        lines.append(f"*They said:* {quote(said, DESCRIPTION_MAX)}{where}")
     if inc.resolution is not None:
         when = f" {date_token(inc.resolved_at)}" if inc.resolved_at else ""
         lines.append(f"*Resolved*{when}: {quote(inc.resolution, DESCRIPTION_MAX)}")

@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     StaticSelectElement,
+    UrlInputElement,
     UserSelectElement,
 )
 from slack_sdk.models.views import View
@@ -57,6 +58,7 @@ __all__ = [
     "MODALS",
     "choose_modal",
     "followup_modal",
+    "handover_modal",
     "listen_modal",
     "open_modal",
     "option_modal",
@@ -183,6 +185,9 @@ def open_modal(channel_id: str | None, playbook: Playbook,
         _input("what", "What happened", _text(multiline=True, max_length=WHAT_MAX_LENGTH,
                                               placeholder="In a sentence or two")),
         _input("severity", "Severity", _select(options, initial, "Severity")),
+        _input("ticket", "Support ticket link", UrlInputElement(
+            action_id="v", placeholder=plain("https://support.example.com/tickets/42", 150)),
+            optional=True, hint="Shown on the card and bookmarked in the incident channel."),
     ]
     if outages:
         choices = [Option(value=str(number), text=plain(f"OUT-{number} {label(title)}",
@@ -424,6 +429,22 @@ def snooze_modal(inc: Incident, minutes: int = SNOOZE_CHOICES[0]) -> dict[str, A
     return _modal("snooze", "Snooze reminders", blocks, _meta(inc), submit="Snooze")
 
 
+def handover_modal(inc: Incident) -> dict[str, Any]:
+    """Hand the incident to someone else, with notes for them (the card's *Hand over*)."""
+    owner = f"{mention(inc.owner)} owns it now. " if inc.owner else ""
+    blocks: list[Block] = [
+        _about(inc),
+        section(f"{owner}The new owner is invited to the channel and gets a note by DM listing "
+                "what is open: promises, the next customer update, what the playbook still "
+                "needs. Only the owner or a lead can hand over."),
+        _input("to", "New owner", _users(placeholder="Who takes over")),
+        _input("notes", "Notes for them", _text(multiline=True, max_length=2000,
+                                                placeholder="What they need to know first"),
+               optional=True),
+    ]
+    return _modal("handover", "Hand over", blocks, _meta(inc))
+
+
 MODALS: dict[str, Callable[..., dict[str, Any]]] = {
     "card:listen": listen_modal,
     "card:restate": restate_modal,
@@ -436,6 +457,7 @@ MODALS: dict[str, Callable[..., dict[str, Any]]] = {
     "card:followup": followup_modal,
     "card:skip": skip_modal,
     **{f"card:snooze{m}": functools.partial(snooze_modal, minutes=m) for m in SNOOZE_CHOICES},
+    "card:handover": handover_modal,
 }
 """Card buttons that open a modal, and its builder (called with the incident; `promise_modal`
 also takes ``initial_ts``). ``card:confirm``, ``card:close`` and ``card:status`` act directly."""

@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
-from playbook.model import PromiseStatus, Status
+from playbook.model import CapturedMessage, CaptureKind, PromiseStatus, Status
 from playbook.steps import STEP_TITLES
 from playbook.summary import StepSummary, Summary
 from playbook.text import date_token, esc, fmt_duration, mention, plain
@@ -33,13 +33,15 @@ class _Fmt:
 
     def __init__(self, text: Callable[[str], str], when: Callable[[datetime], str],
                  bold: Callable[[str], str], italic: Callable[[str], str],
-                 clock: Callable[[datetime], str], mrkdwn: Callable[[str], str]) -> None:
+                 clock: Callable[[datetime], str], mrkdwn: Callable[[str], str],
+                 link: Callable[[str, str], str]) -> None:
         self.text = text
         self.when = when
         self.bold = bold
         self.italic = italic
         self.clock = clock  # the time of day only, for a timeline within one day
         self.mrkdwn = mrkdwn  # a line the bot wrote in Slack mrkdwn (user text escaped)
+        self.link = link  # (checked address, raw label) -> a link
 
     def quote(self, raw: str) -> str:
         return f"“{self.text(raw.strip())}”"
@@ -61,11 +63,17 @@ def _md_text(raw: str) -> str:
     return out.replace("\n", "  \n  ")  # keep line breaks inside a list item
 
 
+def _md_link(url: str, text: str) -> str:
+    """A Markdown link; addresses were checked (http/https, no spaces or ``<>|``)."""
+    return f"[{_md_text(text)}]({url.replace('(', '%28').replace(')', '%29')})"
+
+
 SLACK = _Fmt(esc, date_token, lambda s: f"*{s}*", lambda s: f"_{s}_",
-             lambda dt: date_token(dt, "{time}"), lambda s: s)
+             lambda dt: date_token(dt, "{time}"), lambda s: s,
+             lambda url, text: f"<{url}|{esc(text)}>")
 MARKDOWN = _Fmt(_md_text, _iso, lambda s: f"**{s}**", lambda s: f"_{s}_",
                 lambda dt: dt.astimezone(UTC).strftime("%H:%M UTC"),
-                lambda s: _md_text(plain(s)))
+                lambda s: _md_text(plain(s)), _md_link)
 
 
 def _dur(td: timedelta | None, none: str = "not yet") -> str:
@@ -185,9 +193,61 @@ def _timeline(s: Summary, f: _Fmt, limit: int | None = None) -> Group:
     return (title, lines)
 
 
+def _source(m: CapturedMessage, f: _Fmt) -> str:
+    """Where a captured message came from: its author's name (never a mention: that would
+    notify a customer) and a link to it when its address is a web link."""
+    who = f"{m.author_name}'s message" if m.author_name else "the message"
+    if m.permalink.startswith(("https://", "http://")) and not any(
+            c in m.permalink for c in " <>|"):
+        return f.link(m.permalink, who)
+    return f.text(who)
+
+
+def _words(s: Summary, f: _Fmt) -> list[str]:
+    sources = {m.text: m for m in s.messages if m.kind is CaptureKind.LISTEN}
+    out = []
+    for w in s.customer_words:
+        m = sources.get(w)
+        where = f" ({_source(m, f)}, {f.when(m.written_at)})" if m is not None else ""
+        out.append(f"• {f.quote(w)}{where}")
+    return out
+
+
+def _periods(s: Summary, f: _Fmt) -> list[str]:
+    lines = []
+    for p in s.periods:
+        end = f.when(p.closed_at) if p.closed_at is not None else "still open"
+        why = (f" · reopened by {f.who(p.reopened_by, 'someone')}: {f.quote(p.reason)}"
+               if p.reason is not None else "")
+        lines.append(f"{f.bold(f'Period {p.number}:')} {f.when(p.opened_at)} → {end}{why}")
+    for r in s.reopenings:
+        if r.resolution:
+            lines.append(f"Resolution before reopening {r.number}: {f.quote(r.resolution)}")
+    return lines
+
+
+def _extras(s: Summary, f: _Fmt) -> list[Group]:
+    """Handovers, links and captured messages: only shown when there are any."""
+    groups: list[Group] = []
+    if s.handovers:
+        groups.append(("Handovers", [
+            f"• {f.when(h.at)}: {f.who(h.from_user)} → {f.who(h.to_user)}"
+            + (f" (by {mention(h.by)})" if h.by != h.from_user else "")
+            + (f": {f.quote(h.notes)}" if h.notes else "") for h in s.handovers]))
+    if s.links:
+        groups.append(("Links", [
+            f"• {f.bold(f'L{lk.number}')} {f.link(lk.url, lk.label)} ({lk.kind}, added by "
+            f"{mention(lk.added_by)})" for lk in s.links]))
+    if s.messages:
+        groups.append(("Messages added to the incident", [
+            f"• {m.kind.value}: {f.quote(m.text)} ({_source(m, f)}, {f.when(m.written_at)})"
+            for m in s.messages]))
+    return groups
+
+
 def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Group]:
     none = f.italic("none recorded")
-    words = [f"• {f.quote(w)}" for w in s.customer_words] or [none]
+    words = _words(s, f) or [none]
     listen = [*words,
               f"{f.bold('Impact:')} {f.quote(s.impact) if s.impact else none}",
               f"{f.bold('What is behind it:')} "
@@ -199,8 +259,10 @@ def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Grou
     timings = [
         f"Owner named after {_dur(s.time_to_owner)}",
         f"Restatement confirmed after {_dur(s.time_to_restatement_confirmed)}",
-        f"Resolved after {_dur(s.time_to_resolution)}",
-        f"Total {'duration' if s.is_final else 'so far'}: {_dur(s.total_duration)}",
+        f"Resolved after {_dur(s.time_to_resolution)}"
+        + (" (first resolution)" if s.reopenings else ""),
+        f"Total {'duration' if s.is_final else 'so far'}: {_dur(s.total_duration)}"
+        + (" open (closed stretches left out)" if s.reopenings else ""),
     ]
     actions = []
     for a in s.actions:
@@ -214,8 +276,10 @@ def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Grou
                 if c.done_at else "pending")
         checkins.append(f"{'✅' if c.done_at else '⏳'} {f.bold(f'C{c.number}')} due "
                         f"{f.when(c.due_at)} · {done}")
+    periods = [("Open periods", _periods(s, f))] if s.reopenings else []
     return [
         ("Overview", _overview(s, f)),
+        *periods,
         ("What happened", [f.quote(s.description)]),
         ("Listen: the customer's words", listen),
         ("Restate", restate),
@@ -233,6 +297,7 @@ def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Grou
         ("Parked topics", [f"• {f.quote(p.text)} ({mention(p.added_by)})" for p in s.parked]
          or [none]),
         ("Check-ins", checkins or [none]),
+        *_extras(s, f),
         _timeline(s, f, timeline_limit),
     ]
 

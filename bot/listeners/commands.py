@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from bot.listeners import timeline
 from playbook import cadence, rules, stats
 from playbook import outage as outage_rules
 from playbook.errors import ParseError, PlaybookError
+from playbook.model import Incident
 from playbook.service import Origin
 from playbook.text import channel_link, date_token, esc, fmt_duration
 
@@ -22,6 +24,18 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 MAX_TEXT = 3000  # longer than any Slack field we copy it into
+# Verbs that also work outside the incident's channel with the incident named first
+# (`/incident reopen INC-4 <why>`): nobody can type in a channel that was archived.
+BY_NUMBER = {"reopen"}
+_KEY = re.compile(r"^INC-(\d{1,9})\b\s*", re.IGNORECASE)
+
+
+def _named_incident(deps: Deps, team: str, arg: str) -> tuple[Incident | None, str]:
+    """``(incident, rest)`` when `arg` starts with ``INC-<n>``, else ``(None, arg)``."""
+    m = _KEY.match(arg)
+    if m is None:
+        return None, arg
+    return deps.service.get(team, int(m.group(1))), arg[m.end():]
 
 
 def register(app: App, deps: Deps) -> None:
@@ -70,7 +84,9 @@ def register(app: App, deps: Deps) -> None:
             ack(ephemeral(result.reply))
             deps.wake_outbox()
         elif verb in rules.COMMANDS:
-            inc = deps.service.incident_for_channel(channel)
+            inc, arg = _named_incident(deps, team, arg) if verb in BY_NUMBER else (None, arg)
+            if inc is None:
+                inc = deps.service.incident_for_channel(channel)
             out = deps.outages.for_channel(channel) if inc is None else None
             if out is not None and out.id is not None:
                 if verb not in outage_rules.CHANNEL_VERBS:
@@ -84,7 +100,9 @@ def register(app: App, deps: Deps) -> None:
                 deps.wake_outbox()
                 return
             if inc is None or inc.id is None:
-                raise PlaybookError(f"`/incident {verb}` works in an incident's channel. "
+                where = " (or name it: `/incident reopen INC-4 &lt;why&gt;`)" \
+                    if verb in BY_NUMBER else ""
+                raise PlaybookError(f"`/incident {verb}` works in an incident's channel{where}. "
                                     "`/incident list` shows the open ones; "
                                     "`/incident open &lt;customer&gt;: &lt;what happened&gt;` "
                                     "starts one.")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.app import inline_error
+from playbook import links
 from playbook.errors import PlaybookError
 from playbook.model import Incident
 from playbook.service import BatchError, Duplicate, Origin
@@ -33,7 +34,7 @@ def value(values: dict, block: str) -> Any:
     """The submitted value of one input (block_id, action_id "v"), whatever its element type."""
     element = (values.get(block) or {}).get("v") or {}
     kind = element.get("type")
-    if kind == "plain_text_input":
+    if kind in ("plain_text_input", "url_text_input"):
         return (element.get("value") or "").strip()
     if kind == "users_select":
         return element.get("selected_user")
@@ -119,6 +120,9 @@ def _steps(name: str, inc: Incident, values: dict) -> Steps:
     elif name == "snooze":
         minutes = value(values, "minutes") or ""
         steps.append(("snooze", f"{minutes}m {_text(values, 'reason')}".strip(), "reason"))
+    elif name == "handover":
+        to = value(values, "to")
+        steps.append(("handover", f"<@{to}> {_text(values, 'notes')}".strip(), "to"))
     return steps
 
 
@@ -145,12 +149,20 @@ def register(app: App, deps: Deps) -> None:
         dedupe = submission_key(view)
         if name == "open":
             channel = meta.get("channel_id")
+            ticket = value(values, "ticket") or None
+            if ticket:
+                try:
+                    ticket = links.parse_url(ticket)
+                except PlaybookError as err:
+                    ack(response_action="errors", errors={"ticket": inline_error(err.message)})
+                    return
             try:
                 outcome = deps.service.open_parsed(
                     team, deps.people.actor(user), customer=value(values, "customer") or "",
                     description=value(values, "what") or "",
                     severity=value(values, "severity"),
-                    origin=Origin(channel_id=channel, reply_later=True), dedupe_key=dedupe)
+                    origin=Origin(channel_id=channel, reply_later=True), dedupe_key=dedupe,
+                    ticket_url=ticket)
             except Duplicate:
                 ack()
                 return

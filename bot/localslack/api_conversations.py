@@ -28,7 +28,8 @@ def channel_json(ws: Workspace, chan: Channel) -> dict[str, Any]:
         "is_group": chan.is_private and not chan.is_mpim, "is_im": False,
         "is_mpim": chan.is_mpim, "is_private": chan.is_private,
         "is_archived": chan.is_archived, "is_general": chan.id == "C0GENERAL",
-        "is_shared": False, "is_ext_shared": False, "is_org_shared": False,
+        "is_shared": chan.is_ext_shared, "is_ext_shared": chan.is_ext_shared,
+        "is_org_shared": False,
         "is_member": ws.bot_user_id in chan.members, "created": chan.created,
         "creator": chan.creator, "context_team_id": ws.team_id,
         "topic": {"value": chan.topic, "creator": "", "last_set": 0},
@@ -221,9 +222,16 @@ def conversations_archive(ws: Workspace, p: Params) -> dict[str, Any]:
 @api("conversations.unarchive")
 def conversations_unarchive(ws: Workspace, p: Params) -> dict[str, Any]:
     chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_im or chan.is_mpim:
+        raise ApiError("method_not_supported_for_channel_type")
+    if chan.is_private and ws.bot_user_id not in chan.members:
+        raise ApiError("channel_not_found")  # private channels are invisible to non-members
     if not chan.is_archived:
         raise ApiError("not_archived")
+    if ws.bot_unarchive_error:
+        raise ApiError(ws.bot_unarchive_error)
     chan.is_archived = False
+    chan.members.add(ws.bot_user_id)  # Slack: "the calling user is added to the conversation"
     return {"ok": True}
 
 

@@ -85,6 +85,8 @@ def chat_post_ephemeral(ws: Workspace, p: Params) -> dict[str, Any]:
 @api("chat.getPermalink")
 def chat_get_permalink(ws: Workspace, p: Params) -> dict[str, Any]:
     chan = channel(ws, p.req("channel", "channel_not_found"))
+    if chan.is_private and ws.bot_user_id not in chan.members:
+        raise ApiError("channel_not_found")  # private channels are invisible to non-members
     msg = find_message(ws, chan, p.req("message_ts", "message_not_found"))
     link = f"{ws.base_url}/archives/{chan.id}/p{msg.ts.replace('.', '')}"
     return {"ok": True, "channel": chan.id, "permalink": link}
@@ -129,6 +131,9 @@ def pins_list(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "items": items}
 
 
+BOOKMARK_TITLE_MAX = 255  # longer titles are refused rather than cut
+
+
 @api("bookmarks.add")
 def bookmarks_add(ws: Workspace, p: Params) -> dict[str, Any]:
     chan = member_channel(ws, p.req("channel_id", "channel_not_found"))
@@ -136,9 +141,14 @@ def bookmarks_add(ws: Workspace, p: Params) -> dict[str, Any]:
     kind = p.req("type")
     if kind != "link":
         raise ApiError("invalid_bookmark_type")
+    if len(title) > BOOKMARK_TITLE_MAX:
+        raise ApiError("invalid_arguments", response_metadata={
+            "messages": [f"[ERROR] title is over {BOOKMARK_TITLE_MAX} characters"]})
     link = p.opt("link") or ""
-    if not link.startswith(("http://", "https://")):
+    if not link.startswith(("http://", "https://")) or any(c in link for c in " <>|\n"):
         raise ApiError("invalid_link")
+    if chan.bookmarks_restricted:
+        raise ApiError("restricted_action")
     mark = Bookmark(ws._new_id("Bk"), chan.id, title, kind, link, p.opt("emoji"))
     ws._bookmarks.setdefault(chan.id, []).append(mark)
     return {"ok": True, "bookmark": {
@@ -149,6 +159,8 @@ def bookmarks_add(ws: Workspace, p: Params) -> dict[str, Any]:
 @api("bookmarks.list")
 def bookmarks_list(ws: Workspace, p: Params) -> dict[str, Any]:
     chan = channel(ws, p.req("channel_id", "channel_not_found"))
+    if chan.is_private and ws.bot_user_id not in chan.members:
+        raise ApiError("channel_not_found")
     return {"ok": True, "bookmarks": [
         {"id": b.id, "channel_id": b.channel_id, "title": b.title, "link": b.link,
          "type": b.type, "emoji": b.emoji} for b in ws._bookmarks.get(chan.id, [])]}

@@ -159,6 +159,9 @@ class SlackSide(Workspace):
         """A slash command typed by ``user_id`` in ``channel_id`` (None: the DM with the bot).
         ``text`` is what Slack sends: already escaped, mentions as ``<@U123|name>``."""
         chan = self._where(channel_id, user_id)
+        if chan.is_archived:
+            raise ValueError(f"Slack's client has no message box in archived #{chan.name}: "
+                             "nobody can type a command there")
         user = self._ensure_user(user_id)
         form = {
             "token": VERIFICATION_TOKEN, "team_id": team_id or self.team_id,
@@ -336,10 +339,26 @@ class SlackSide(Workspace):
                        response_url=self.issue_response_url("shortcut", user_id=user_id,
                                                             channel_id=chan.id))
         if isinstance(msg, Message):
-            payload["message"] = msg.to_slack(bot_id=self.bot_id, app_id=self.app_id,
-                                              team_id=self.team_id)
+            payload["message"] = self._message_for_action(msg)
+        if chan.is_ext_shared:
+            payload["is_ext_shared_channel"] = True
         return self._send(app_url, via=via, kind="interactive", payload=payload,
                           what=f"message_action {callback_id}", timeout=timeout)
+
+    def _message_for_action(self, msg: Message) -> dict[str, Any]:
+        """The message as a message_action payload carries it: with its author's profile,
+        and for a Slack Connect guest the organisation they belong to."""
+        out = msg.to_slack(bot_id=self.bot_id, app_id=self.app_id, team_id=self.team_id)
+        with self._lock:
+            user = self._users.get(msg.user)
+            if user is not None and not msg.is_bot:
+                out["user_profile"] = {"real_name": user.real_name or user.name,
+                                       "display_name": user.name, "name": user.name,
+                                       "team": user.team_id or self.team_id,
+                                       "is_restricted": bool(user.team_id)}
+                if user.team_id and user.team_id != self.team_id:
+                    out["user_team"] = out["source_team"] = user.team_id
+        return out
 
     def global_shortcut(self, app_url: str | None, *, user_id: str, callback_id: str,
                         via: Via = "http", timeout: float | None = None) -> Reply:

@@ -38,6 +38,7 @@ class User:
     real_name: str | None = None
     is_bot: bool = False
     deleted: bool = False
+    team_id: str | None = None  # set for a Slack Connect guest from another organisation
 
 
 @dataclass
@@ -63,6 +64,8 @@ class Channel:
     is_im: bool = False
     is_mpim: bool = False
     im_user: str | None = None
+    is_ext_shared: bool = False  # a Slack Connect channel shared with another organisation
+    bookmarks_restricted: bool = False  # a channel where only some may add bookmarks
 
 
 @dataclass

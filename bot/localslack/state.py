@@ -83,6 +83,10 @@ class Workspace:
         self.app_id = app_id
         self.bot_id = bot_id
         self.chat_write_public = chat_write_public
+        # Slack's method page has long said bot tokens cannot unarchive, while its scope table
+        # lists bot scopes for it; set an error code here to play the refusing Slack (None:
+        # conversations.unarchive works with the bot token; people use `unarchive_channel`).
+        self.bot_unarchive_error: str | None = None
         self.base_url = "http://127.0.0.1:0"  # set by LocalSlack.start()
         self._lock = threading.RLock()
         self.violations: list[str] = []
@@ -137,11 +141,13 @@ class Workspace:
 
     # ------------------------------------------------------------------ seeding
     def add_user(self, user_id: str, name: str, tz: str = "UTC", real_name: str | None = None,
-                 is_bot: bool = False) -> User:
+                 is_bot: bool = False, team_id: str | None = None) -> User:
         """Seed a workspace member; users.info, invites and DMs only know seeded users
-        (the driver seeds the users it acts as)."""
+        (the driver seeds the users it acts as). ``team_id`` other than the workspace's makes
+        a Slack Connect guest: their messages carry ``user_team``/``source_team``."""
         with self._lock:
-            user = User(user_id, name, tz=tz, real_name=real_name or name, is_bot=is_bot)
+            user = User(user_id, name, tz=tz, real_name=real_name or name, is_bot=is_bot,
+                        team_id=team_id)
             self._users[user_id] = user
             return copy.deepcopy(user)
 
@@ -153,14 +159,17 @@ class Workspace:
 
     def add_channel(self, name: str, *, channel_id: str | None = None,
                     members: Iterable[str] = (), is_private: bool = False,
-                    bot_member: bool = False, topic: str = "", purpose: str = "") -> Channel:
+                    bot_member: bool = False, topic: str = "", purpose: str = "",
+                    ext_shared: bool = False) -> Channel:
         """Seed an existing channel (e.g. a leads channel, a customer channel). The bot is
-        not a member unless ``bot_member``, like a channel nobody invited it to."""
+        not a member unless ``bot_member``, like a channel nobody invited it to;
+        ``ext_shared`` makes it a Slack Connect channel."""
         with self._lock:
             cid = channel_id or self._new_id("C")  # private channels get C ids too nowadays
             self._ids.add(cid)
             chan = Channel(cid, name, is_private=is_private, topic=topic, purpose=purpose,
-                           members=set(members), created=int(time.time()), creator="USLACKBOT")
+                           members=set(members), created=int(time.time()), creator="USLACKBOT",
+                           is_ext_shared=ext_shared)
             if bot_member:
                 chan.members.add(self.bot_user_id)
             self._channels[cid] = chan
@@ -199,6 +208,11 @@ class Workspace:
             self._channels[cid] = chan
             self._messages[cid] = []
             return chan
+
+    def restrict_bookmarks(self, channel_id: str, restricted: bool = True) -> None:
+        """Only some members may add bookmarks there: bookmarks.add answers restricted_action."""
+        with self._lock:
+            self._channels[channel_id].bookmarks_restricted = restricted
 
     # ------------------------------------------------------------------ fault injection
     def fail_next(self, method: str, error: str = "ratelimited", *, status: int | None = None,

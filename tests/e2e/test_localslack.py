@@ -489,3 +489,85 @@ def test_web_api_takes_a_burst_from_many_threads(slack: LocalSlack,
     assert errors == []
     stamps = [m.ts for m in slack.messages(incident_channel)]
     assert len(stamps) == 200 and len(set(stamps)) == 200
+
+
+def test_unarchive_bookmarks_and_permalink_rules(slack: LocalSlack,
+                                                 incident_channel: str) -> None:
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+
+    def error_of(call: Callable[[], Any]) -> str:
+        with pytest.raises(SlackApiError) as err:
+            call()
+        return str(err.value.response["error"])
+
+    # a person archives the channel: the bot can't post or bookmark until it is unarchived
+    slack.archive_channel(None, incident_channel, user_id=USER, emit=False)
+    assert error_of(lambda: client.bookmarks_add(channel_id=incident_channel, title="T",
+                                                 type="link",
+                                                 link="https://x.example")) == "is_archived"
+    slack.bot_unarchive_error = "not_allowed_token_type"  # Slack's documented bot-token gap
+    assert error_of(lambda: client.conversations_unarchive(
+        channel=incident_channel)) == "not_allowed_token_type"
+    slack.bot_unarchive_error = None
+    client.conversations_unarchive(channel=incident_channel)
+    assert not slack.channels[incident_channel].is_archived
+    assert "UBOT" in slack.channels[incident_channel].members, "the caller is added back"
+    dm = client.conversations_open(users=USER)["channel"]["id"]
+    assert error_of(lambda: client.conversations_unarchive(
+        channel=dm)) == "method_not_supported_for_channel_type"
+    # bookmarks: only web links, titles within limits, and channel restrictions
+    assert error_of(lambda: client.bookmarks_add(channel_id=incident_channel, title="T",
+                                                 type="link",
+                                                 link="javascript:alert(1)")) == "invalid_link"
+    assert error_of(lambda: client.bookmarks_add(channel_id=incident_channel, title="T" * 256,
+                                                 type="link", link="https://x.example"
+                                                 )) == "invalid_arguments"
+    slack.restrict_bookmarks(incident_channel)
+    assert error_of(lambda: client.bookmarks_add(channel_id=incident_channel, title="T",
+                                                 type="link",
+                                                 link="https://x.example")) == "restricted_action"
+    assert client.bookmarks_list(channel_id=incident_channel)["bookmarks"] == []
+    # a private channel the bot is not in is invisible to getPermalink
+    secret = slack.add_channel("secret", members=[USER], is_private=True)
+    msg = slack.add_message(secret.id, USER, "hush")
+    assert error_of(lambda: client.chat_getPermalink(channel=secret.id,
+                                                     message_ts=msg.ts)) == "channel_not_found"
+
+
+def test_message_shortcut_payload_from_a_slack_connect_guest(slack: LocalSlack) -> None:
+    slack.add_user("U0DANA", "dana", real_name="Dana Reyes", team_id="T0ACME")
+    shared = slack.add_channel("acme-connect", members=[USER, "U0DANA"], ext_shared=True)
+    msg = slack.add_message(shared.id, "U0DANA", "<!here> it is down")
+    got: list[dict[str, Any]] = []
+    client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+    app = App(client=client, signing_secret=slack.signing_secret)
+
+    @app.shortcut("add_to_incident")
+    def shortcut(ack: Ack, body: dict[str, Any]) -> None:
+        got.append(body)
+        ack()
+
+    httpd = make_server("127.0.0.1", 0, SlackRequestHandler(app), server_class=_Server,
+                        handler_class=_QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        reply = slack.message_shortcut(f"http://127.0.0.1:{httpd.server_port}/slack/events",
+                                       user_id=USER, channel_id=shared.id, message_ts=msg.ts,
+                                       callback_id="add_to_incident")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert reply.ok
+    [body] = got
+    assert body["type"] == "message_action" and body["callback_id"] == "add_to_incident"
+    assert body["message_ts"] == msg.ts and body["channel"]["id"] == shared.id
+    assert body["message"]["text"] == "<!here> it is down"
+    assert body["message"]["user_team"] == "T0ACME"
+    assert body["message"]["user_profile"]["real_name"] == "Dana Reyes"
+    assert body["is_ext_shared_channel"] is True
+    assert body["trigger_id"] and body["team"]["domain"] == slack.team_domain
+    with pytest.raises(ValueError, match="archived"):
+        slack.archive_channel(None, shared.id, user_id=USER, emit=False)
+        slack.command(None, "help", user_id=USER, channel_id=shared.id)

@@ -23,13 +23,18 @@ from playbook import store
 from playbook.model import (
     Action,
     CadenceChange,
+    CapturedMessage,
+    CaptureKind,
     Checkin,
     CustomerUpdate,
+    Handover,
     Incident,
+    Link,
     Option,
     ParkedTopic,
     Promise,
     PromiseStatus,
+    Reopening,
     Snooze,
     Status,
     Step,
@@ -139,6 +144,16 @@ def full_incident() -> Incident:
         escalations_fired=1,
         closed_at=None,
         last_activity_at=at(55),
+        captures=[
+            CapturedMessage(1, CaptureKind.LISTEN, "@here we are losing orders & <money>",
+                            "U9", "Dana Reyes", "C200", "1763902860.000200",
+                            "https://acme.slack.com/archives/C200/p1763902860000200", "U2",
+                            at(3), at(1)),
+        ],
+        handovers=[Handover(1, "U2", "U5", "U2", at(30), notes="RCA call at 4pm")],
+        reopenings=[Reopening(1, at(35), "U2", "it failed again", at(33), resolved_at=at(31),
+                              customer_informed_at=at(32), resolution="first fix")],
+        links=[Link(1, "https://acme.zendesk.com/t/42", "ticket 42", "ticket", "U1", at(2))],
     )
 
 

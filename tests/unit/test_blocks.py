@@ -639,7 +639,8 @@ def test_open_modal() -> None:
     assert [o["value"] for o in severity["options"]] == ["sev1", "sev2", "sev3", "sev4"]
     assert severity["options"][0]["text"]["text"] == "sev1 — critical customer, business at risk"
     assert severity["initial_option"]["value"] == PB.default_severity == "sev2"
-    assert not any(b.get("optional") for b in fields.values())
+    assert [k for k, b in fields.items() if b.get("optional")] == ["ticket"]
+    assert fields["ticket"]["element"]["type"] == "url_text_input"
     assert json.loads(open_modal(None, PB)["private_metadata"]) == {"channel_id": None}
 
 
@@ -647,7 +648,7 @@ def test_modals_map_card_actions_to_builders() -> None:
     inc = mid_solve()
     assert set(MODALS) == {f"card:{w}" for w in (
         "listen", "restate", "own", "option", "choose", "promise", "update", "resolve",
-        "followup", "skip", "snooze15", "snooze30", "snooze60")}
+        "followup", "skip", "snooze15", "snooze30", "snooze60", "handover")}
     for action, build in MODALS.items():
         view = build(inc, PB) if build is skip_modal else build(inc)
         check_view(view)

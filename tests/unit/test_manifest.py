@@ -62,6 +62,11 @@ METHOD_SCOPES: dict[str, set[str]] = {
     # the text of a message captured onto the timeline by a reaction (public / private channels)
     "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"},
+    "views_update": set(),
+    "chat_getPermalink": set(),
+    "bookmarks_add": {"bookmarks:write"},
+    "bookmarks_list": {"bookmarks:read"},
+    "conversations_unarchive": {"channels:manage", "groups:write"},
 }
 
 
@@ -156,7 +161,8 @@ def test_common_features(name: str, request: pytest.FixtureRequest) -> None:
         "messages_tab_enabled": True,
         "messages_tab_read_only_enabled": False,
     }
-    assert "shortcuts" not in m["features"], "declare a shortcut only with its listener"
+    assert [s["callback_id"] for s in m["features"]["shortcuts"]] == ["add_to_incident"], \
+        "declare a shortcut only with its listener (bot/listeners/shortcuts.py)"
     assert m["settings"]["interactivity"]["is_enabled"] is True
     assert m["settings"]["org_deploy_enabled"] is False
     assert m["settings"]["token_rotation_enabled"] is False
@@ -202,6 +208,17 @@ def test_same_scopes_and_events(
         return m
 
     assert without_transport(socket_manifest) == without_transport(http_manifest)
+
+
+def test_message_shortcut_in_both_manifests(
+    socket_manifest: dict[str, Any], http_manifest: dict[str, Any]
+) -> None:
+    from bot.listeners.shortcuts import CALLBACK_ID
+
+    for m in (socket_manifest, http_manifest):
+        shortcuts = m["features"]["shortcuts"]
+        assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", CALLBACK_ID)]
+        assert shortcuts[0]["name"] == "Add to incident…"
 
 
 def test_every_called_method_has_a_known_scope() -> None:

@@ -126,6 +126,14 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
     "snooze": (at_state(), "30m on a call with the customer", "30m", ParseError),
     "status": (at_state(), "", None, PlaybookError),
     "summary": (at_state(), "", None, PlaybookError),
+    "handover": (at_state("own"), "<@U0BOB|bob> call their CTO at 3pm", "@bob", ParseError),
+    "reopen": (at_state(*FOLLOWED, "close"), "the screens froze again", "  ", ParseError),
+    "link": (
+        at_state(),
+        "<https://acme.zendesk.com/agent/tickets/42|ticket 42>",
+        "ftp://files.example.com/log.txt",
+        ParseError,
+    ),
 }
 
 
