@@ -126,6 +126,7 @@ def apply_capture(inc: Incident, actor: Actor, kind: CaptureKind, text: str, ref
         outcome = Outcome(copy.deepcopy(inc), "Added the message to the timeline.",
                           [], [RefreshCard()])
     work = outcome.incident
+    work.last_activity_at = now  # a person acted: stale nudges count from here
     captured = CapturedMessage(
         number=len(work.captures) + 1, kind=kind, text=words, author=ref.author,
         author_name=ref.author_name, channel_id=ref.channel_id, message_ts=ref.ts,

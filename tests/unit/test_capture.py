@@ -94,6 +94,7 @@ def test_update_promise_and_note_captures() -> None:
     assert [c.kind for c in out.incident.captures] == [
         CaptureKind.UPDATE, CaptureKind.PROMISE, CaptureKind.NOTE]
     assert out.incident.step is Step.LISTEN and out.timeline[0].kind == "capture"
+    assert out.incident.last_activity_at == T0 + timedelta(minutes=7), "a note is activity too"
 
 
 @pytest.mark.parametrize(("kind", "text", "due", "says"), [
