@@ -1,7 +1,7 @@
 """Captured messages, ownership handovers, reopenings and links of an incident.
 
-Revision ID: 0007_handover_reopen_links
-Revises: 0006_nag_snooze_windows
+Revision ID: 0008_handover_reopen_links
+Revises: 0007_outbox_chains
 Create Date: 2026-11-23 16:30:00
 
 Four child tables of `incidents`, shaped like the others (id, incident_id, team_id, number,
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0007_handover_reopen_links"
-down_revision: str | Sequence[str] | None = "0006_nag_snooze_windows"
+revision: str = "0008_handover_reopen_links"
+down_revision: str | Sequence[str] | None = "0007_outbox_chains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
