@@ -56,9 +56,9 @@ REVOKED = {"token_revoked", "invalid_auth", "account_inactive", "not_authed"}
 PAUSED_RECHECK = timedelta(minutes=5)
 ZERO = timedelta(0)
 _LOAD = object()  # EffectRunner.run: "read the incident yourself"
-# Kinds whose handler may save the incident (a channel attached, a card posted): the rows after
-# them in a chain need it read again.
-CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card"})
+# Kinds whose handler may save the incident (a channel attached, a card posted, a reopened
+# incident moved to a fresh channel): the rows after them in a chain need it read again.
+CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card", "reopen_channel"})
 
 
 def explain(err: Exception) -> str:
