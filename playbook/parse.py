@@ -266,7 +266,12 @@ def _parse_due(text: str, *, now: datetime, tz: str) -> datetime:
     zone = _zone(tz, text)
     try:
         local_day = now.astimezone(zone).date() + timedelta(days=(day_offset or 0) + end_of_day)
-        due = _localize(datetime.combine(local_day, clock_time), zone)
+        wall = datetime.combine(local_day, clock_time)
+        due = _localize(wall, zone)
+        if due <= now:
+            # A wall time the clocks pass twice (the night they fall back): the first pass may
+            # be behind us while the second is still to come.
+            due = max(due, wall.replace(tzinfo=zone, fold=1).astimezone(UTC))
     except OverflowError:
         raise _SureError(f"{_echo(text)} is too far away.") from None
     if due <= now:

@@ -957,6 +957,14 @@ def test_parse_due_tomorrow_lands_on_that_wall_time(
         assert typed < wall <= typed + timedelta(days=1)  # in a DST gap: just after it
 
 
+def test_a_wall_time_passed_once_on_the_night_clocks_fall_back_takes_its_second_pass() -> None:
+    # St John's fell back at 00:01 NDT on 2010-11-07: at 02:31Z (23:01 NST, Nov 6) the first
+    # 00:00 of Nov 7 (02:30Z) is behind us and the second (03:30Z) still to come.
+    now = datetime(2010, 11, 7, 2, 31, tzinfo=UTC)
+    assert parse_due("tomorrow 00:00", now=now, tz="America/St_Johns") == \
+        datetime(2010, 11, 7, 3, 30, tzinfo=UTC)
+
+
 @FAST
 @given(_NOWS, st.integers(1, 60 * 24 * 366))
 def test_parse_due_in_minutes_is_exact(now: datetime, minutes: int) -> None:
