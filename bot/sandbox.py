@@ -36,28 +36,6 @@ class Clock:
     def __call__(self) -> datetime:
         return system_clock() + self.offset
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Run the outbox dry, moving the clock over retry backoff (never over a lease: a row
-        whose lease ran out would be claimed again while it is still being carried out)."""
-        assert self.runtime is not None
-        row = store.OutboxRow
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            now = self.clock()
-            with self.runtime.service.sessions() as session:
-                pending = session.execute(
-                    select(row.next_attempt_at, row.claimed_until)
-                    .where(row.done_at.is_(None), row.failed_at.is_(None))).all()
-            if not pending:
-                return
-            in_flight = any(c is not None and c > now for _, c in pending)
-            waiting = [n for n, _ in pending if n > now]
-            if not in_flight and waiting:  # a backoff is at most minutes: shorter than a lease
-                self.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
-                self.runtime.worker.wake()
-            time.sleep(0.02)
-        raise AssertionError("the outbox did not drain")
-
     def advance(self, delta: timedelta) -> None:
         self.offset += delta
 
