@@ -245,7 +245,7 @@ class _SqlTimer:
 # --- experiments: prototypes of proposed app fixes, applied only inside this bench's app ------
 # process (monkeypatches; the app's files are untouched). See bench/README.md "Findings".
 
-EXPERIMENTS = ("no-reread", "recurrence-fast", "recurrence-off", "split-outbox")
+EXPERIMENTS = ("no-reread", "recurrence-off", "split-outbox")
 
 
 def _experiment_no_reread() -> None:
@@ -268,130 +268,13 @@ def _experiment_no_reread() -> None:
     app_module.Deps.after = after
 
 
-RECURRENCE_CANDIDATES = 200  # recurrence-fast: similar-problem search among the latest N
+def _experiment_recurrence_off() -> None:
+    """No repeat-crisis check before the ack: the bound of moving it after the ack. (The
+    former "recurrence-fast" experiment, a bounded and prefiltered check, is what
+    playbook.service does now.)"""
+    from playbook.service import Service
 
-
-def related_prefiltered(new: Any, earlier: list[Any]) -> list[Any]:
-    """playbook.recurrence.related with the same answers, cheaper: difflib's real_quick_ratio
-    and quick_ratio are upper bounds of ratio, so a pair that cannot reach SIMILAR skips the
-    expensive ratio() (unless it is the same customer, whose ratio is reported anyway)."""
-    import difflib
-
-    from playbook import recurrence
-    from playbook.parse import normalize_customer
-
-    key, what = normalize_customer(new.customer), recurrence._words(new.description)
-    found = []
-    for inc in earlier:
-        if inc.id is not None and inc.id == new.id:
-            continue
-        same = normalize_customer(inc.customer) == key
-        matcher = difflib.SequenceMatcher(None, what, recurrence._words(inc.description))
-        if not same and (matcher.real_quick_ratio() < recurrence.SIMILAR
-                         or matcher.quick_ratio() < recurrence.SIMILAR):
-            continue
-        ratio = matcher.ratio()
-        if same or ratio >= recurrence.SIMILAR:
-            found.append(recurrence.Match(inc, same, ratio))
-    return sorted(found, key=lambda m: m.incident.opened_at, reverse=True)
-
-
-def recurrence_candidates(session: Any, team_id: str, customer: str, since: Any,
-                          limit: int = RECURRENCE_CANDIDATES) -> list[Any]:
-    """Every incident of the same customer in the window (indexed customer_key) plus the
-    latest `limit` of the team for the similar-problem check, instead of the whole window;
-    one SELECT of the incidents table alone (no child tables: the check reads names and
-    descriptions only)."""
-    from sqlalchemy import or_, select
-
-    from playbook import store
-
-    table = store.IncidentRow.__table__
-    latest = (select(table.c.id).where(table.c.team_id == team_id, table.c.opened_at >= since)
-              .order_by(table.c.opened_at.desc()).limit(limit))
-    store._reading(session)
-    rows = session.execute(
-        select(table).where(table.c.team_id == team_id, table.c.opened_at >= since,
-                            or_(table.c.customer_key == store.customer_key(customer),
-                                table.c.id.in_(latest)))
-        .order_by(table.c.opened_at, table.c.id))
-    found = []
-    for row in rows:
-        try:  # playbook.store's private helper has taken a dict and a row in turn
-            found.append(store._to_incident(dict(row._mapping)))
-        except (TypeError, AttributeError):
-            found.append(store._to_incident(row))
-    return found
-
-
-def whole(session: Any, matches: list[Any], shown: int = 5) -> list[Any]:
-    """The matches the note shows, with their child lists (actions) loaded; the rest as is."""
-    from dataclasses import replace
-
-    from playbook import store
-
-    ids = [m.incident.id for m in matches[:shown]]
-    if not ids:
-        return matches
-    full = {inc.id: inc for inc in store._load_rows(session, store.IncidentRow.id.in_(ids))}
-    return [replace(m, incident=full.get(m.incident.id, m.incident)) if i < shown else m
-            for i, m in enumerate(matches)]
-
-
-def _experiment_recurrence_fast(off: bool = False) -> None:
-    """Service.open_parsed with its recurrence check (a) read before, outside, the write
-    transaction (a deferred read on SQLite: it no longer holds the write lock while it runs),
-    (b) over a bounded candidate set read without child tables, (c) prefiltered. Adapted from
-    playbook/service.py as of this bench; refuses to run if open_parsed's signature moved on.
-    `off` (experiment recurrence-off): no check at all, the bound of moving it after the ack."""
-    import inspect
-    from dataclasses import replace
-    from datetime import timedelta
-
-    from playbook import recurrence, rules, store
-    from playbook.model import TimelineEntry
-    from playbook.service import Duplicate, Service
-    from playbook.text import esc
-
-    params = list(inspect.signature(Service.open_parsed).parameters)
-    if params != ["self", "team_id", "actor", "customer", "description", "severity", "origin",
-                  "dedupe_key"]:
-        raise RuntimeError(f"recurrence-fast is stale: open_parsed{params}")
-
-    def open_parsed(self: Any, team_id: str, actor: Any, *, customer: str, description: str,
-                    severity: str | None, origin: Any = None,
-                    dedupe_key: str | None = None) -> Any:
-        def fresh(now: Any) -> Any:
-            return rules.open_incident(
-                team_id=team_id, customer=customer, description=description, severity=severity,
-                actor=actor, now=now, policy=self.config.policy,
-                responders=self.config.responders, private=self.config.private_channels)
-
-        now = self.clock()
-        since = now - timedelta(days=self.config.recurrence_days)
-        warning = None
-        if not off:
-            with self.sessions() as reading:
-                earlier = recurrence_candidates(reading, team_id, customer, since)
-                matches = whole(reading, related_prefiltered(fresh(now).incident, earlier))
-            warning = recurrence.note(matches, customer, self.config.recurrence_days)
-
-        def work(session: Any, now: Any) -> Any:
-            if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
-                raise Duplicate("That form was already submitted; the incident is open.")
-            outcome = fresh(now)
-            reply = outcome.reply
-            if warning:
-                outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
-                reply = f"{reply}\n{warning}"
-            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
-                                  now=now, new=True)
-            return replace(outcome, incident=saved,
-                           reply=f"Opened *{saved.key}* for {esc(customer)}. "
-                                 f"{reply.replace('Opening', 'Creating')}")
-        return self._retrying(work)
-
-    Service.open_parsed = open_parsed
+    Service._recurrence_warning = lambda self, new: None  # type: ignore[method-assign]
 
 
 def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
@@ -420,8 +303,8 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
         experiments = cfg.get("experiments") or []
         if "no-reread" in experiments:
             _experiment_no_reread()
-        if "recurrence-fast" in experiments or "recurrence-off" in experiments:
-            _experiment_recurrence_fast(off="recurrence-off" in experiments)
+        if "recurrence-off" in experiments:
+            _experiment_recurrence_off()
         if "split-outbox" in experiments:  # the outbox runs in its own process (_outbox_child)
             kwargs["outbox_threads"] = 0
         runtime = Runtime.build(settings, **kwargs)  # as `crisisbot run --http` does
