@@ -622,7 +622,7 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
         out["rebuild_s"] = time.perf_counter() - t0
         out["rebuild_list_active_s"] = list_active[0] if list_active else math.nan
         out["jobs_after_start"] = len([j for j in sched.scheduler.get_jobs()
-                                       if j.id.startswith("inc-")])
+                                       if j.id.startswith("slot-")])
         print(f"… {kind}: rebuilt in {out['rebuild_s']:.2f} s "
               f"({out['jobs_after_start']} jobs); firing over {opts.window:g} s",
               file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""APScheduler wiring: one wake-up job per incident, rebuilt from the database.
+"""APScheduler wiring: wake-ups grouped into short time slots, rebuilt from the database.
 
 The database is the truth. This scheduler only remembers *when* to look next; at each wake-up
 `Service.fire_due` works out from the saved incident what is due and claims every reminder in
@@ -6,6 +6,12 @@ the database before it is sent, so a restart, a resync or a second replica never
 Jobs live in memory (never a shared job store), use `misfire_grace_time=None` so a wake-up
 that was due while the process was busy or down still runs, and are rebuilt at every start and
 by a periodic resync that picks up changes made by other replicas.
+
+Each incident's next wake-up goes into a slot of SLOT (100 ms) of wall time, and APScheduler
+holds one date job per slot, run at the slot's end (never early). Ten thousand incidents due
+within a minute are then some 600 jobs, not 10,000: the start-up rebuild does not pay
+APScheduler's per-job cost (a signature check, a sorted insert) ten thousand times, and the
+incidents of one slot are fired together in one transaction.
 
 A reminder stays "due" after it was sent (an unanswered update is due until someone logs one),
 so "is anything due?" alone would wake an incident again and again. Each process remembers when
@@ -54,6 +60,9 @@ FIRERS = 2
 # A resync leaves a job alone when its wall time moved less than this (measuring the clock's
 # offset twice differs by microseconds; a test clock moved by a second or more is a change).
 SAME_TIME = timedelta(milliseconds=50)
+# Wake-ups are grouped into slots this long; a wake-up runs at its slot's end, at most this late.
+SLOT = timedelta(milliseconds=100)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class ReminderScheduler:
@@ -78,11 +87,16 @@ class ReminderScheduler:
         # before a change (a resync, a wake-up) never overwrites the plan of one that read
         # after it (every save increments the version).
         self._versions: dict[int, int] = {}
-        # incident id -> the wall time its job is planned for (None: no job).
+        # incident id -> the wall time (its slot's end) its wake-up is planned for (None: none
+        # planned). It stays after the slot ran; `_slots` says whether it is still waiting.
         self._planned: dict[int, datetime | None] = {}
+        # slot end (wall time) -> the incidents waiting in it; each slot is one APScheduler job
+        self._slots: dict[datetime, set[int]] = {}
         # incidents whose wake-up came, waiting to be fired (see `fire`)
         self._due: deque[int] = deque()
         self._queued: set[int] = set()  # in `_due` or in a batch being fired
+        # the service clock's offset from wall time at the last full resync (None: none yet)
+        self._synced_offset: timedelta | None = None
         self._firers = threading.BoundedSemaphore(FIRERS)
 
     def start(self) -> None:
@@ -102,28 +116,53 @@ class ReminderScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def resync(self) -> None:
-        """Rebuild every incident's wake-up from the database (start-up and periodically).
+    def resync(self, *, full: bool = False) -> None:
+        """Bring every incident's wake-up in line with the database (start-up and periodically).
 
-        Jobs whose time did not change are left alone (the usual case), and the lock is taken
-        per incident, so wake-ups keep running while a resync goes through 10,000 incidents.
+        The first resync, and any after the service clock moved against wall time (tests and
+        `demo` move it), read every active incident whole. The periodic ones read only ids and
+        versions, and whole only the incidents that changed since (another replica saved them),
+        are new, or have no wake-up waiting: at 10,000 incidents a full read is a second or more
+        of the one interpreter, every minute, in the middle of whatever is firing.
+        Jobs whose time did not change are left alone, and the lock is taken per incident, so
+        wake-ups keep running while a resync goes through 10,000 incidents.
         """
+        offset = self._offset()
+        full = full or self._synced_offset is None or \
+            abs(offset - self._synced_offset) >= SAME_TIME
         try:
-            incidents = self.service.active_incidents()
+            if full:
+                incidents = self.service.active_incidents()
+                active = {inc.id for inc in incidents}
+            else:
+                versions = self.service.active_versions()
+                active = set(versions)
+                with self._lock:
+                    changed = [i for i, v in versions.items() if not self._in_line(i, v)]
+                incidents = self.service.incidents_by_id(changed)
         except Exception:
             log.exception("resync failed; keeping the jobs we have")
             return
         for inc in incidents:
             with self._lock:
                 self._apply(inc, force=False)
-        active = {inc.id for inc in incidents}
         with self._lock:
-            for job in self.scheduler.get_jobs():
-                if job.id.startswith("inc-") and int(job.id[4:]) not in active:
-                    self._remove_job(job.id)
+            for incident_id in [i for i in self._planned if i not in active]:
+                self._remove(incident_id)
             for table in (self._handled, self._versions, self._planned):
                 for incident_id in [i for i in table if i not in active]:
                     del table[incident_id]
+        if full:
+            self._synced_offset = offset
+
+    def _in_line(self, incident_id: int, version: int) -> bool:
+        """Planned from this version, and its wake-up still waiting (or none needed, or being
+        fired now): a resync has nothing to do for it."""
+        if self._versions.get(incident_id) != version or incident_id not in self._planned:
+            return False
+        slot = self._planned[incident_id]
+        return slot is None or incident_id in self._queued or \
+            incident_id in self._slots.get(slot, ())
 
     def reschedule(self, incident_id: int) -> None:
         """Called after a command saved a change that moves this incident's reminders."""
@@ -161,27 +200,42 @@ class ReminderScheduler:
         if not force and not pending and inc.id in self._planned:
             planned, wall = self._planned[inc.id], self._real_time(when) if when else None
             if (planned is None and wall is None) or (
-                    planned is not None and wall is not None and abs(planned - wall) < SAME_TIME
-                    and self.scheduler.get_job(self._job_id(inc.id)) is not None):
+                    planned is not None and wall is not None
+                    and abs(planned - self._slot_of(wall)) < SAME_TIME
+                    and inc.id in self._slots.get(planned, ())):
                 return  # a resync, and nothing moved (neither the plan nor the clock)
         self._set(inc.id, when)
 
-    def fire(self, incident_id: int) -> None:
-        """An incident's wake-up (an APScheduler job): fire what is due, then plan the next.
+    def planned_at(self, incident_id: int) -> datetime | None:
+        """The wall time this incident's next wake-up is waiting for (None: none waiting)."""
+        with self._lock:
+            when = self._planned.get(incident_id)
+            return when if when is not None and incident_id in self._slots.get(when, ()) \
+                else None
 
-        Wake-ups that come due together are fired together: each queues its incident, and up
-        to FIRERS of the job threads at a time take the queue in batches of up to FIRE_BATCH
-        (one read and one transaction per batch, `Service.fire_due_many`); the other job
-        threads return at once. A lone wake-up is a batch of one (`Service.fire_due`).
+    def _wake_slot(self, slot: datetime) -> None:
+        """A slot's job: fire the incidents waiting in it."""
+        with self._lock:
+            ids = self._slots.pop(slot, set())
+        self.fire(*sorted(ids))
+
+    def fire(self, *incident_ids: int) -> None:
+        """Fire what is due for these incidents, then plan their next wake-ups.
+
+        Wake-ups that come due together are fired together: each incident is queued, and up
+        to FIRERS threads at a time take the queue in batches of up to FIRE_BATCH (one read
+        and one transaction per batch, `Service.fire_due_many`); other callers return at once.
+        A lone wake-up is a batch of one (`Service.fire_due`).
         """
         with self._lock:
-            if incident_id in self._queued:
-                # queued or being fired already (a resync re-planned a wake-up still waiting):
-                # one at a time, or two batches would lock the same incidents (PostgreSQL
-                # deadlock); the firing in progress plans what is due after it
-                return
-            self._queued.add(incident_id)
-            self._due.append(incident_id)
+            for incident_id in incident_ids:
+                if incident_id in self._queued:
+                    # queued or being fired already (a resync re-planned a wake-up still
+                    # waiting): one at a time, or two batches would lock the same incidents
+                    # (PostgreSQL deadlock); the firing in progress plans what is due after it
+                    continue
+                self._queued.add(incident_id)
+                self._due.append(incident_id)
         while self._firers.acquire(blocking=False):
             try:
                 while True:
@@ -248,20 +302,30 @@ class ReminderScheduler:
         return fired
 
     def _forget(self, incident_id: int) -> None:
+        self._remove(incident_id)
         for table in (self._handled, self._versions, self._planned):
             table.pop(incident_id, None)
-        self._remove(incident_id)
 
     def _set(self, incident_id: int, when: datetime | None) -> None:
+        """Plan the incident's next wake-up at service time `when` (None: no wake-up)."""
+        self._remove(incident_id)
         if when is None:
             self._planned[incident_id] = None
-            self._remove(incident_id)
             return
-        wall = self._planned[incident_id] = self._real_time(when)
-        if self.scheduler.running:
-            self.scheduler.add_job(self.fire, "date", run_date=wall,
-                                   args=[incident_id], id=self._job_id(incident_id),
-                                   replace_existing=True)
+        slot = self._planned[incident_id] = self._slot_of(self._real_time(when))
+        if not self.scheduler.running:
+            return  # (stopped: the next start rebuilds every wake-up from the database)
+        waiting = self._slots.setdefault(slot, set())
+        waiting.add(incident_id)
+        if len(waiting) == 1:
+            self.scheduler.add_job(self._wake_slot, "date", run_date=slot, args=[slot],
+                                   id=self._slot_id(slot), replace_existing=True)
+
+    @staticmethod
+    def _slot_of(wall: datetime) -> datetime:
+        """The end of the slot holding `wall` (never before it: a wake-up is never early)."""
+        slots = -((_EPOCH - wall) // SLOT)  # ceiling division
+        return _EPOCH + slots * SLOT
 
     def _real_time(self, when: datetime) -> datetime:
         """Map a time of the service clock to wall time (they differ only under a test clock).
@@ -270,17 +334,24 @@ class ReminderScheduler:
         a little late, never early) and baked into the job: after the clock moves, `reschedule`
         or `resync` must recompute it, which they do from the database.
         """
-        offset = self.service.clock() - datetime.now(UTC)
-        return when - offset
+        return when - self._offset()
+
+    def _offset(self) -> timedelta:
+        return self.service.clock() - datetime.now(UTC)
 
     def _remove(self, incident_id: int) -> None:
-        self._remove_job(self._job_id(incident_id))
-
-    def _remove_job(self, job_id: str) -> None:
-        # The scheduler's own thread drops a date job once it has run: it may be gone already.
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job(job_id)
+        """Take the incident out of the slot it waits in; a slot left empty loses its job."""
+        slot = self._planned.get(incident_id)
+        waiting = self._slots.get(slot) if slot is not None else None
+        if waiting is None or incident_id not in waiting:
+            return
+        waiting.discard(incident_id)
+        if not waiting:
+            del self._slots[slot]
+            # the scheduler's own thread drops a date job once it has run: it may be gone
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(self._slot_id(slot))
 
     @staticmethod
-    def _job_id(incident_id: int | None) -> str:
-        return f"inc-{incident_id}"
+    def _slot_id(slot: datetime) -> str:
+        return f"slot-{slot.timestamp():.1f}"

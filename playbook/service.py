@@ -446,6 +446,19 @@ class Service:
         with self.sessions() as session:
             return store.list_active(session)
 
+    def active_versions(self) -> dict[int, int]:
+        with self.sessions() as session:
+            return store.active_versions(session)
+
+    def incidents_by_id(self, ids: Iterable[int], chunk: int = 500) -> list[Incident]:
+        """These incidents, whole (those that still exist), a few hundred per statement."""
+        wanted = list(ids)
+        found: list[Incident] = []
+        with self.sessions() as session:
+            for first in range(0, len(wanted), chunk):
+                found.extend(outbox.load_incidents(session, wanted[first:first + chunk]).values())
+        return found
+
     # --- reminders ----------------------------------------------------------------------------
 
     def fire_due(self, incident_id: int, worker: str) -> Fired:

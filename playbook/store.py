@@ -1489,20 +1489,29 @@ def find_by_number(session: Session, number: int, *, team_id: str | None = None
     return _load_rows(session, *where, order=(IncidentRow.team_id,))
 
 
-def list_active(session: Session) -> list[Incident]:
-    """Every incident of every team that can still need a reminder.
-
-    That is all not-closed incidents, plus closed ones with a check-in not done yet (check-ins
-    outlive the channel). The scheduler rebuilds its in-memory jobs from this at start.
-    """
+def _active() -> ColumnElement[bool]:
+    """Can still need a reminder: not closed, or closed with a check-in not done yet (check-ins
+    outlive the channel)."""
     pending_checkin = exists().where(
         CheckinRow.incident_id == IncidentRow.id, CheckinRow.done_at.is_(None)
     )
-    return _load_rows(
-        session,
-        or_(IncidentRow.status != Status.CLOSED.value, pending_checkin),
-        order=(IncidentRow.team_id, IncidentRow.number),
-    )
+    return or_(IncidentRow.status != Status.CLOSED.value, pending_checkin)
+
+
+def list_active(session: Session) -> list[Incident]:
+    """Every incident of every team that can still need a reminder, whole.
+
+    The scheduler rebuilds its in-memory wake-ups from this at start.
+    """
+    return _load_rows(session, _active(), order=(IncidentRow.team_id, IncidentRow.number))
+
+
+def active_versions(session: Session) -> dict[int, int]:
+    """Id -> version of every incident `list_active` would return, without loading them: a
+    periodic resync reads whole only those changed since it last looked."""
+    _reading(session)
+    rows = session.execute(select(IncidentRow.id, IncidentRow.version).where(_active()))
+    return {incident_id: version for incident_id, version in rows}
 
 
 def find_by_customer(

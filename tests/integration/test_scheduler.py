@@ -117,19 +117,19 @@ def test_a_due_reminder_fires_once_at_its_time(bot: LocalBot) -> None:
     rt.scheduler.resync()  # nor does a resync wake it again for what it already sent
     time.sleep(0.5)
     assert len(calls) <= 3, f"{len(calls)} wake-ups after a resync"
-    job = rt.scheduler.scheduler.get_job(f"inc-{inc.id}")
-    assert job is not None
+    planned = rt.scheduler.planned_at(inc.id)
+    assert planned is not None
     escalation = due + rt.service.config.policy.escalate_after
-    assert abs(job.next_run_time - (escalation - bot.clock.offset)) < timedelta(seconds=1)
+    assert abs(planned - (escalation - bot.clock.offset)) < timedelta(seconds=1)
 
 
 def test_a_clock_moved_after_scheduling_is_picked_up_by_resync(bot: LocalBot) -> None:
     channel, inc = _open_with_cadence(bot)
     rt = _runtime(bot)
-    job = rt.scheduler.scheduler.get_job(f"inc-{inc.id}")
-    assert job is not None
+    planned = rt.scheduler.planned_at(inc.id)
+    assert planned is not None
     nudge_wall = _due_at(bot) - rt.service.config.policy.nudge_before - bot.clock.offset
-    assert abs(job.next_run_time - nudge_wall) < timedelta(seconds=1), "the nudge, 25 min out"
+    assert abs(planned - nudge_wall) < timedelta(seconds=1), "the nudge, 25 min out"
 
     due = _due_at(bot)
     _bring_within(bot, due, 2.5)
@@ -219,3 +219,32 @@ def test_a_snooze_that_ends_while_down_brings_the_reminder_back_once(bot: LocalB
     _restart(bot, while_down=timedelta(seconds=1))
     time.sleep(1.5)
     assert len(_lines(bot, channel, "⏰ The snooze")) == 1, "claimed once, across restarts"
+
+
+def test_a_periodic_resync_picks_up_what_another_replica_changed(bot: LocalBot) -> None:
+    """Another process on the same database moves the cadence; this one hears of it only
+    through its periodic resync (the clock does not move, so the resync reads only changes)."""
+    from bot.sandbox import ALICE
+    from playbook.model import Actor
+
+    _, inc = _open_with_cadence(bot)
+    assert inc.id is not None
+    rt = _runtime(bot)
+    before = rt.scheduler.planned_at(inc.id)
+    assert before is not None
+    other = Runtime.build(rt.settings, clock=bot.clock, migrate=False)  # never started
+    try:
+        saved = other.service.command(inc.id, Actor(ALICE), "cadence", "10m").incident
+    finally:
+        other.stop()
+    assert saved is not None
+    moved = cadence.next_update_due(saved)
+    assert moved is not None
+    assert rt.scheduler.planned_at(inc.id) == before, "nothing told this replica yet"
+
+    rt.scheduler.resync()
+    after = rt.scheduler.planned_at(inc.id)
+    assert after is not None
+    nudge = moved - rt.service.config.policy.nudge_before - bot.clock.offset
+    assert abs(after - nudge) < timedelta(seconds=1), "the nudge of the new 10-minute cadence"
+    assert after < before
