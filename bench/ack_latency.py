@@ -300,13 +300,15 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
         kwargs = {}
         if cfg.get("outbox_threads"):
             kwargs["outbox_threads"] = int(cfg["outbox_threads"])
+        if cfg.get("outbox_processes") is not None:
+            kwargs["outbox_processes"] = int(cfg["outbox_processes"])
         experiments = cfg.get("experiments") or []
         if "no-reread" in experiments:
             _experiment_no_reread()
         if "recurrence-off" in experiments:
             _experiment_recurrence_off()
         if "split-outbox" in experiments:  # the outbox runs in its own process (_outbox_child)
-            kwargs["outbox_threads"] = 0
+            kwargs["outbox_threads"], kwargs["outbox_processes"] = 0, 0
         runtime = Runtime.build(settings, **kwargs)  # as `crisisbot run --http` does
         runtime.client.auth_test()
         if cfg.get("diagnose"):
@@ -382,7 +384,7 @@ def _outbox_child(conn: Any, cfg: dict[str, Any]) -> None:
         slack_bot_token=cfg["bot_token"], slack_signing_secret=cfg["signing_secret"],
         slack_api_url=cfg["api_url"], database_url=cfg["database_url"],
         leads=(LEAD,), leads_channel=cfg["leads"], responders=(CAROL,))
-    runtime = Runtime.build(settings, migrate=False)
+    runtime = Runtime.build(settings, migrate=False, outbox_processes=0)
     runtime.worker.poll = 0.25
     runtime.worker.start()
     conn.send({"pid": os.getpid()})
@@ -410,10 +412,11 @@ def _outbox_child(conn: Any, cfg: dict[str, Any]) -> None:
 class Child:
     """A spawned child process with a control pipe; always stopped, killed if it must be."""
 
-    def __init__(self, target: Any, *args: Any) -> None:
+    def __init__(self, target: Any, *args: Any, daemon: bool = True) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child_conn = ctx.Pipe()
-        self.proc = ctx.Process(target=target, args=(child_conn, *args), daemon=True)
+        # (daemon=False for the app: with --outbox-processes it starts children of its own)
+        self.proc = ctx.Process(target=target, args=(child_conn, *args), daemon=daemon)
         self.proc.start()
         child_conn.close()
         if not self.conn.poll(CHILD_START_TIMEOUT):
@@ -901,6 +904,7 @@ class Options:
     drain_timeout: float
     customers: int
     outbox_threads: int | None
+    outbox_processes: int | None
     diagnose: bool
     profile: str | None
     profile_gil: bool
@@ -939,9 +943,10 @@ def run_one(opts: Options, scenario: str, kind: str, dbs: Databases,
         cfg = {"api_url": s["api_url"], "signing_secret": s["signing_secret"],
                "bot_token": s["bot_token"], "leads": s["leads"], "database_url": db_url,
                "log_path": str(opts.results_dir / f"ack-{stamp}-{scenario}-{kind}-app.log"),
-               "outbox_threads": opts.outbox_threads, "diagnose": opts.diagnose,
+               "outbox_threads": opts.outbox_threads,
+               "outbox_processes": opts.outbox_processes, "diagnose": opts.diagnose,
                "experiments": opts.experiments}
-        app = Child(_app_child, kind, cfg)
+        app = Child(_app_child, kind, cfg, daemon=False)
         url = app.info["url"]
         if kind == "real" and "split-outbox" in opts.experiments:
             outbox = Child(_outbox_child, {**cfg, "log_path": cfg["log_path"] + ".outbox"})
@@ -1201,6 +1206,9 @@ def main(argv: list[str] | None = None) -> int:
                         "earlier ones as 'the same problem'; default: varied descriptions")
     p.add_argument("--outbox-threads", type=int,
                    help="override the outbox worker's threads (default: Runtime's default)")
+    p.add_argument("--outbox-processes", type=int,
+                   help="override CRISISBOT_OUTBOX_PROCESSES (default: Settings' default); the "
+                        "children's CPU shows under 'others'")
     p.add_argument("--diagnose", action="store_true",
                    help="time SQL statements per thread kind in the app (adds a little overhead)")
     p.add_argument("--profile", choices=("txt", "svg", "json"),
@@ -1233,6 +1241,7 @@ def main(argv: list[str] | None = None) -> int:
                        900, int(args.rate * REQUEST_TIMEOUT) + 16)),
                    drain_timeout=args.drain_timeout,
                    customers=args.customers, outbox_threads=args.outbox_threads,
+                   outbox_processes=args.outbox_processes,
                    diagnose=args.diagnose, profile=args.profile,
                    profile_gil=args.profile_gil, scenarios=scenarios,
                    experiments=experiments, quiet_wait=max(0.0, args.quiet_wait),
@@ -1257,7 +1266,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{opts.client_threads} keep-alive connections; burst {opts.burst} behind a "
             f"barrier; /incident open with {who}"
             f"; waitress 16 threads; outbox threads "
-            f"{opts.outbox_threads or 'default'}" + ("; --diagnose" if opts.diagnose else "")
+            f"{opts.outbox_threads or 'default'}; outbox processes "
+            f"{'default' if opts.outbox_processes is None else opts.outbox_processes}"
+            + ("; --diagnose" if opts.diagnose else "")
             + (f"; EXPERIMENTS (not the app as committed): {', '.join(opts.experiments)}"
                if opts.experiments else ""))
     meta = {"machine": machine(), "database": database, "load": load, "started": started}

@@ -93,6 +93,10 @@ class Settings:
     playbook_path: str | None = None
     log_level: str = "INFO"
     capture_reaction: str = "pushpin"
+    outbox_threads: int = 4
+    # `crisisbot run` starts this many outbox children (bot/outbox_process.py); the sandbox
+    # (demo, tests) sets 0: its worker shares the test clock, which children could not
+    outbox_processes: int = 1
 
     # -- derived, read-only ------------------------------------------------------------------
 
@@ -211,6 +215,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         playbook_path=_playbook_path(get),
         log_level=_log_level(get),
         capture_reaction=_capture_reaction(get),
+        outbox_threads=_whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
+        outbox_processes=_whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
     )
 
 
@@ -445,6 +451,20 @@ def _recurrence_days(get: _Get) -> int:
             f"expected a whole number of days, at least 1, like 90, got {_shown(value)}",
         )
     return days
+
+
+def _whole(get: _Get, key: str, default: int, low: int, high: int) -> int:
+    value = get(key)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ConfigError(key, f"expected a whole number from {low} to {high}, like {default}, "
+                               f"got {_shown(value)}")
+    return number
 
 
 def _timezone(get: _Get) -> str:

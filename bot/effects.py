@@ -317,6 +317,10 @@ class EffectRunner:
         for channel in self._targets(inc, Target(payload["target"]), payload.get("user")):
             self.client.chat_postMessage(channel=channel, text=text)
 
+    def _do_recurrence(self, inc: Incident, payload: dict) -> None:
+        assert inc.id is not None
+        self.service.flag_recurrence(inc.id, payload.get("notify") or {})
+
     def _do_tell(self, inc: Incident, payload: dict) -> None:
         self._tell(payload.get("notify") or {}, payload["text"])
 

@@ -8,6 +8,7 @@ to pass in seconds.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from bot import db
 from bot.app import Deps, People, create_app
 from bot.config import Settings, load_playbook
 from bot.effects import EffectRunner, OutboxWorker
+from bot.outbox_process import OutboxProcesses
 from bot.scheduler import ReminderScheduler
 from bot.slack import make_client, make_lookup_client
 from bot.web import make_wsgi, serve
@@ -45,6 +47,21 @@ def policy_from(settings: Settings) -> Policy:
                   stale_after=settings.stale_after, stale_resolved=settings.stale_resolved)
 
 
+# CPython collects its youngest generation every 700 allocations by default. Reading 10,000
+# incidents whole at start-up allocates millions of short-lived, acyclic objects, and those
+# collections (with the full ones they trigger) took a quarter of the rebuild; a burst of
+# reminders or opens does the same. Collecting every 50,000 keeps the memory bound and the
+# cost small (measured: rebuild of 10,000 incidents 1.30 s -> 1.02 s).
+GC_THRESHOLD = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Raise the collector's thresholds (never lowers ones set higher by the embedder)."""
+    current = gc.get_threshold()
+    if current[0] < GC_THRESHOLD[0]:
+        gc.set_threshold(*GC_THRESHOLD)
+
+
 def _submit(executor: ThreadPoolExecutor, fn: Callable[[int], None], incident_id: int) -> None:
     """Run `fn(incident_id)` on the executor; after shutdown (the process is stopping, and the
     next start rebuilds every job from the database) there is nothing left to move."""
@@ -62,12 +79,19 @@ class Runtime:
     scheduler: ReminderScheduler
     engine: Any
     post_ack: ThreadPoolExecutor
+    # the outbox in child processes (`CRISISBOT_OUTBOX_PROCESSES`); None: `worker`'s threads
+    outbox_processes: OutboxProcesses | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
-              migrate: bool = True, outbox_threads: int = 4,
+              migrate: bool = True, outbox_threads: int | None = None,
+              outbox_processes: int | None = None,
+              reschedule_to: Callable[[int], None] | None = None,
               token_verification: bool = True) -> Runtime:
+        """`outbox_threads` / `outbox_processes` default to the settings; `reschedule_to`
+        (an outbox child) sends the incidents whose reminders moved to the parent."""
         policy = policy_from(settings)  # a bad playbook file stops us before anything starts
+        tune_gc()
         if migrate:
             db.upgrade(settings.database_url)
         engine = store.make_engine(settings.database_url)
@@ -78,30 +102,44 @@ class Runtime:
         service = Service(sessions, config, clock)
         client = make_client(settings)
         holder: dict[str, Any] = {}
-        runner = EffectRunner(service, client, settings, clock,
-                              on_reschedule=lambda i: holder["scheduler"].reschedule(i))
-        worker = OutboxWorker(runner, sessions, clock, threads=outbox_threads)
-        scheduler = ReminderScheduler(service, on_fired=worker.wake)
-        holder["scheduler"] = scheduler
-        people = People(make_lookup_client(settings), settings)
+        threads = settings.outbox_threads if outbox_threads is None else outbox_threads
+        processes = settings.outbox_processes if outbox_processes is None else outbox_processes
+        runner = EffectRunner(service, client, settings, clock, on_reschedule=reschedule_to or (
+            lambda i: holder["scheduler"].reschedule(i)))
+        worker = OutboxWorker(runner, sessions, clock, threads=threads)
         # With process_before_response the HTTP answer waits for the whole listener: moving
         # an incident's reminders (a read and a job change) runs on this thread after it.
         post_ack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-ack")
+        children = None
+        if processes:
+            children = OutboxProcesses(
+                settings, processes=processes, threads=threads, clock=clock,
+                on_reschedule=lambda i: _submit(post_ack, holder["scheduler"].reschedule, i))
+        wake = children.wake if children is not None else worker.wake
+        scheduler = ReminderScheduler(service, on_fired=wake)
+        holder["scheduler"] = scheduler
+        people = People(make_lookup_client(settings), settings)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
-                    wake_outbox=worker.wake,
+                    wake_outbox=wake,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
-        return cls(settings, service, client, app, worker, scheduler, engine, post_ack)
+        return cls(settings, service, client, app, worker, scheduler, engine, post_ack, children)
+
+    def start_outbox(self) -> None:
+        (self.outbox_processes or self.worker).start()
+
+    def wake_outbox(self) -> None:
+        (self.outbox_processes or self.worker).wake()
 
     def start_background(self) -> None:
-        self.worker.start()
+        self.start_outbox()
         self.scheduler.start()
 
     def stop(self) -> None:
         self.post_ack.shutdown(wait=True, cancel_futures=True)
         self.scheduler.shutdown()
-        self.worker.stop()
+        (self.outbox_processes or self.worker).stop()
         self.engine.dispose()
 
     def healthy(self) -> bool:

@@ -96,10 +96,11 @@ class LocalBot:
             slack_bot_token=self.slack.bot_token, slack_signing_secret=self.slack.signing_secret,
             slack_app_token=self.slack.app_token if self.socket_mode else None,
             slack_api_url=self.slack.api_url, database_url=self.database_url,
-            leads=(LEAD,), leads_channel=self.leads.id, responders=(CAROL,))
+            leads=(LEAD,), leads_channel=self.leads.id, responders=(CAROL,),
+            outbox_processes=0)
         settings = replace(settings, **self.extra)
         self.runtime = Runtime.build(settings, clock=self.clock, outbox_threads=2)
-        self.runtime.worker.start()
+        self.runtime.start_outbox()
         if self.start_scheduler:
             self.runtime.scheduler.start()
         if self.socket_mode:
@@ -206,7 +207,7 @@ class LocalBot:
             waiting = [n for n, _ in pending if n > now]
             if not in_flight and waiting:  # a backoff is at most minutes: shorter than a lease
                 self.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
-                self.runtime.worker.wake()
+                self.runtime.wake_outbox()
             time.sleep(0.02)
         raise AssertionError("the outbox did not drain")
 

@@ -38,7 +38,7 @@ class Earlier(Protocol):
 @dataclass(frozen=True)
 class Candidate:
     """An earlier incident as the check needs it: four columns, no child lists, so comparing
-    against hundreds of them costs little before an open is acknowledged."""
+    against hundreds of them costs little (it runs after every open)."""
 
     id: int
     customer: str

@@ -101,12 +101,17 @@ class Fired:
     paused: bool = False  # Slack took the team's tokens: nothing was claimed
 
 
+def _notify(origin: Origin | None, requested_by: str | None) -> dict[str, Any]:
+    """Whom an effect's failure (or a later answer) is told, and where they asked."""
+    return {"user": requested_by, "channel": origin.channel_id if origin else None,
+            "response_url": origin.response_url if origin else None}
+
+
 def outbox_rows(outcome: Outcome, origin: Origin | None = None,
                 requested_by: str | None = None) -> list[tuple[str, dict]]:
     """Translate effects and timeline lines into outbox rows, in the order they must run."""
     rows: list[tuple[str, dict]] = []
-    notify = {"user": requested_by, "channel": origin.channel_id if origin else None,
-              "response_url": origin.response_url if origin else None}
+    notify = _notify(origin, requested_by)
     for effect in outcome.effects:
         if isinstance(effect, CreateChannel):
             rows.append(("create_channel", {"private": effect.private,
@@ -224,10 +229,6 @@ class Service:
                 actor=actor, now=now, policy=self.config.policy,
                 responders=self.config.responders, private=self.config.private_channels)
 
-        # The repeat-crisis check reads before, and outside, the write transaction: on SQLite
-        # a reader neither takes nor waits for the write lock, so other acks don't queue on it.
-        warning = self._recurrence_warning(decide(self.clock()).incident)
-
         def work(session: Session, now: datetime) -> Outcome:
             if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
                 raise Duplicate("That form was already submitted; the incident is open.")
@@ -240,11 +241,14 @@ class Service:
                 outcome.timeline.append(entry)
                 outcome.effects.append(bookmark)
             reply = outcome.reply
-            if warning:
-                outcome.timeline.append(TimelineEntry(now, "recurrence", warning))
-                reply = f"{reply}\n{warning}"
             saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
                                   now=now, new=True)
+            # The repeat-crisis check runs after the ack, in the outbox (`flag_recurrence`): it
+            # compares the new incident with up to hundreds of earlier ones, which took half
+            # the CPU of an open, and its warning is advice, not part of what was recorded.
+            store.enqueue(session, team_id=team_id, incident_id=saved.id, kind="recurrence",
+                          payload={"notify": _notify(origin, actor.user_id)},
+                          requested_by=actor.user_id, now=now)
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
@@ -252,11 +256,40 @@ class Service:
         self._stored.add(self.playbook.version)  # committed with the incident: no need again
         return opened
 
+    def flag_recurrence(self, incident_id: int, notify: dict[str, Any]) -> str | None:
+        """After an open: warn when the customer, or the problem, was in crisis recently.
+
+        The warning goes on the timeline, into the incident channel and to the opener (`notify`:
+        where they typed); returns it, or None when nothing matches. Runs from the outbox, so
+        a retry must not warn twice: a recurrence line already recorded ends it.
+        """
+        inc = self.get_by_id(incident_id)
+        if inc is None or inc.id is None:
+            return None
+        warning = self._recurrence_warning(inc)
+        if not warning:
+            return None
+        with self.sessions.begin() as session:
+            if store.has_timeline_kind(session, inc.id, "recurrence"):
+                return warning
+            entry = TimelineEntry(self.clock(), "recurrence", warning)
+            store.append_timeline(session, inc.id, inc.team_id, [entry])
+            for kind, payload in (
+                    ("timeline", {"text": display(entry.kind, entry.text, None),
+                                  "kind": entry.kind, "notify": notify}),
+                    ("tell", {"text": warning, "notify": notify})):
+                store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
+                              payload=payload, requested_by=notify.get("user"), now=entry.at)
+        return warning
+
     def _recurrence_warning(self, new: Incident) -> str | None:
-        """The repeat-crisis note for an incident about to open, or None."""
+        """The repeat-crisis note for an incident just opened, or None."""
         since = new.opened_at - timedelta(days=self.config.recurrence_days)
         with self.sessions() as session:
-            earlier = store.recurrence_candidates(session, new.team_id, new.customer, since)
+            earlier = [c for c in store.recurrence_candidates(
+                session, new.team_id, new.customer, since)
+                # opened before it (the check runs after the insert, and others may follow)
+                if (c.opened_at, c.id) < (new.opened_at, new.id or 0)]
             hits = recurrence.related(new, earlier)
             whole = {inc.id: inc for inc in store.load_incidents(
                 session, [m.incident.id for m in hits[:recurrence.SHOWN]])}

@@ -1572,6 +1572,15 @@ def recurrence_candidates(
     return [Candidate(*row) for row in rows]
 
 
+def has_timeline_kind(session: Session, incident_id: int, kind: str) -> bool:
+    """Whether the incident's history already holds a line of this kind (a retried effect
+    that adds a one-off line checks this first)."""
+    t = TimelineRow.__table__
+    found = session.execute(select(t.c.id).where(t.c.incident_id == incident_id,
+                                                 t.c.kind == kind).limit(1)).first()
+    return found is not None
+
+
 def load_incidents(session: Session, ids: Collection[int]) -> list[Incident]:
     """The incidents with these ids, each whole, by id."""
     if not ids:

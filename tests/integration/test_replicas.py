@@ -79,7 +79,8 @@ def _replica() -> None:
                         slack_api_url=s["api_url"], database_url=s["database_url"],
                         leads=tuple(s["leads"]), leads_channel=s["leads_channel"],
                         responders=tuple(s["responders"]))
-    runtime = Runtime.build(settings, clock=clock, migrate=False, outbox_threads=2)
+    runtime = Runtime.build(settings, clock=clock, migrate=False, outbox_threads=2,
+                            outbox_processes=0)
     runtime.worker.lease = timedelta(seconds=cfg["lease"])
     runtime.worker.poll = 0.5
     runtime.scheduler.resync_every = timedelta(seconds=cfg["resync_every"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,7 +65,7 @@ def test_open_records_incident_timeline_and_outbox_at_once(service: Service) -> 
     assert rows[0][1]["invite"] == ["U0ALICE", "U0RESP"]
     assert rows[0][1]["notify"] == {"user": "U0ALICE", "channel": "C0GEN",
                                     "response_url": "http://x/r"}
-    assert [k for k, _ in rows[1:]] == ["timeline", "refresh_card"]
+    assert [k for k, _ in rows[1:]] == ["timeline", "refresh_card", "recurrence"]
     assert [e.kind for e in service.timeline(inc.id)] == ["open"]
 
 
@@ -104,13 +105,30 @@ def test_modal_batch_is_all_or_nothing_and_names_the_failing_field(service: Serv
     assert service.get_by_id(inc.id).step is Step.RESTATE
 
 
-def test_recurrence_is_flagged_on_open(service: Service, clock: Clock) -> None:
-    service.open("T1", ALICE, "ACME, Inc.: screens down")
+def _flagged(service: Service, opened: Any) -> str:
+    """The repeat-crisis check open queued (see the test above), run as the outbox runs it;
+    its warning or ''."""
+    return service.flag_recurrence(opened.incident.id, {"user": ALICE.user_id}) or ""
+
+
+def test_recurrence_is_flagged_after_open(service: Service, clock: Clock) -> None:
+    first = service.open("T1", ALICE, "ACME, Inc.: screens down")
+    assert _flagged(service, first) == "", "the first crisis is not a repeat of itself"
     clock.now += timedelta(days=10)
     second = service.open("T1", ALICE, "Acme Inc: screens down again")
-    assert "INC-1" in second.reply and "second crisis for Acme Inc in 90 days" in second.reply
+    warning = _flagged(service, second)
+    assert "INC-1" in warning and "second crisis for Acme Inc in 90 days" in warning
+    lines = [e.text for e in service.timeline(second.incident.id) if e.kind == "recurrence"]
+    assert lines == [warning], "on the timeline, once"
+    assert _flagged(service, second) == warning
+    assert [e.kind for e in service.timeline(second.incident.id)].count("recurrence") == 1, \
+        "a retried check does not warn twice"
     other_team = service.open("T2", ALICE, "Acme Inc: screens down")
-    assert "crisis for" not in other_team.reply, "another workspace is not a repeat"
+    assert "crisis for" not in _flagged(service, other_team), "another workspace is no repeat"
+    later = service.open("T1", ALICE, "Acme Inc: screens down a third time")
+    assert "third crisis" in _flagged(service, later)
+    assert "third crisis" not in _flagged(service, second), \
+        "an incident opened after this one is not an earlier crisis"
 
 
 def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
@@ -122,14 +140,16 @@ def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
     monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 1)
     clock.now += timedelta(days=1)
     # Outside the latest one, but the same customer: always compared.
-    again = service.open("T1", ALICE, "ACME: the screens are black").reply
+    again = _flagged(service, service.open("T1", ALICE, "ACME: the screens are black"))
     assert "second crisis for ACME" in again and "A1 add a recovery mode" in again, \
         "a reported match is shown with its actions (read whole, not from the light rows)"
     # A similar problem elsewhere, but older than the latest one: outside the bounded check.
-    other = service.open("T1", ALICE, "Initech: lobby screens show a setup error").reply
+    other = _flagged(service, service.open("T1", ALICE,
+                                           "Initech: lobby screens show a setup error"))
     assert "very similar problem" not in other
     monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 500)
-    other = service.open("T1", ALICE, "Umbrella: lobby screens show a setup error").reply
+    other = _flagged(service, service.open("T1", ALICE,
+                                           "Umbrella: lobby screens show a setup error"))
     assert "very similar problem" in other and "Initech" in other
 
 

@@ -39,6 +39,8 @@ ALL_KEYS = (
     "CRISISBOT_PLAYBOOK",
     "LOG_LEVEL",
     "CRISISBOT_CAPTURE_REACTION",
+    "CRISISBOT_OUTBOX_PROCESSES",
+    "CRISISBOT_OUTBOX_THREADS",
 )
 
 
@@ -271,7 +273,19 @@ MALFORMED = [
     ("CRISISBOT_CAPTURE_REACTION", "📌"),
     ("CRISISBOT_CAPTURE_REACTION", "push pin"),
     ("CRISISBOT_CAPTURE_REACTION", "::"),
+    ("CRISISBOT_OUTBOX_PROCESSES", "-1"),
+    ("CRISISBOT_OUTBOX_PROCESSES", "17"),
+    ("CRISISBOT_OUTBOX_PROCESSES", "two"),
+    ("CRISISBOT_OUTBOX_THREADS", "0"),
+    ("CRISISBOT_OUTBOX_THREADS", "4.5"),
 ]
+
+
+def test_outbox_processes_and_threads() -> None:
+    defaults = load_settings({})
+    assert (defaults.outbox_processes, defaults.outbox_threads) == (1, 4)
+    chosen = load_settings({"CRISISBOT_OUTBOX_PROCESSES": "0", "CRISISBOT_OUTBOX_THREADS": "8"})
+    assert (chosen.outbox_processes, chosen.outbox_threads) == (0, 8)
 
 
 @pytest.mark.parametrize(("value", "name"), [
