@@ -63,7 +63,7 @@ import time
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -481,6 +481,7 @@ class Options:
     profile: bool
     results_dir: Path
     scheduler: str = "current"
+    outbox_processes: int | None = None  # None: the Settings default, as `crisisbot run`
 
 
 def stop_scheduler(sched: Any) -> int:
@@ -546,6 +547,8 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
             slack_signing_secret=slack.info["signing_secret"],
             slack_api_url=slack.info["api_url"], database_url=url, leads=(LEAD,),
             leads_channel=slack.info["leads"])
+        if opts.outbox_processes is not None:
+            settings = replace(settings, outbox_processes=opts.outbox_processes)
         clock = Clock()
         t = time.perf_counter()
         runtime = Runtime.build(settings, clock=clock)  # as `crisisbot run` builds it
@@ -942,6 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds to keep running after all were posted, for duplicates")
     p.add_argument("--seed", type=int, default=20261123, help="shuffle seed")
+    p.add_argument("--outbox-processes", type=int,
+                   help="override CRISISBOT_OUTBOX_PROCESSES (default: its default, 1)")
     p.add_argument("--profile", action="store_true",
                    help="sample the bot's threads and time its SQL; into bench/results/")
     p.add_argument("--scheduler", choices=("current", "proto"), default="current",
@@ -964,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     opts = Options(incidents, window, args.lead, args.grace, args.settle, args.seed,
-                   args.profile, results_dir, args.scheduler)
+                   args.profile, results_dir, args.scheduler, args.outbox_processes)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     meta = {"machine": machine(), "window": window,
