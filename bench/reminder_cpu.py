@@ -55,7 +55,9 @@ def measured(fn: Callable[[], Any], profile: bool) -> tuple[float, float, str]:
     text = ""
     if prof is not None:
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(prof, stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(r"/(bot|playbook)/", 40)
         text = out.getvalue()
     return cpu, wall, text
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot import blocks, chart
+from bot.batch_facts import BatchFacts, Facts
 from bot.blocks.outage import outage_lines
 from bot.config import Settings
 from playbook import cadence, lifecycle_store, outbox, rules, store, timeline
@@ -83,6 +84,7 @@ class EffectRunner:
         self.clock = clock
         self.on_reschedule = on_reschedule
         self.timeline = TimelineService(service.sessions, service.clock)
+        self.facts = BatchFacts()  # set by the outbox worker for the batch this thread runs
         from bot.lifecycle_effects import Lifecycle
         from bot.outage_effects import OutageEffects
 
@@ -280,6 +282,7 @@ class EffectRunner:
         """Record the channel as usable (no news if the lifecycle already knew): the card
         and reminders return to it from the leads channel or the owner's DM."""
         assert inc.channel_id is not None
+        self.facts.forget()
         self.lifecycle.service.channel_changed(inc.team_id, inc.channel_id, Change.UNARCHIVED)
 
     def _do_refresh_card(self, inc: Incident, payload: dict) -> None:
@@ -559,16 +562,19 @@ class OutboxWorker:
                 chains = outbox.claim_chains(session, **claim)
             incidents = outbox.load_incidents(
                 session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
+            facts = Facts.read(session, incidents.values()) if chains else None
         if not chains:
             return 0
         self._wake.set()  # more may be queued: let an idle thread look while we work
         done: list[int] = []
         channels_made: list[int] = []
         paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
+        self.runner.facts.current = facts
         try:
             for chain in chains:
                 self._run_chain(chain, incidents, done, channels_made, paused)
         finally:
+            self.runner.facts.forget()
             if done:
                 with self.sessions.begin() as session:
                     outbox.finish(session, done, self.clock())

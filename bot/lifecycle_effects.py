@@ -59,7 +59,10 @@ class Lifecycle:
     # --- where ---------------------------------------------------------------------------------
 
     def usable(self, inc: Incident) -> bool:
-        return inc.channel_id is not None and self.service.channel_usable(inc.channel_id)
+        if inc.channel_id is None:
+            return False
+        known = self.runner.facts.usable(inc.channel_id)
+        return self.service.channel_usable(inc.channel_id) if known is None else known
 
     def fallback(self, inc: Incident) -> str:
         """The place the card and notes go while the channel is unusable."""
@@ -78,6 +81,7 @@ class Lifecycle:
             kind in ("post", "summary") and payload.get("target") == "incident")
         if change is None or not targets_channel or inc.channel_id is None:
             return False
+        self.runner.facts.forget()
         return self.service.channel_changed(inc.team_id, inc.channel_id, change,
                                             why=f"Slack answered {code}")
 

@@ -114,7 +114,7 @@ class OutageEffects:
 
     def after_incident_card(self, inc: Incident) -> None:
         """An attached incident's card changed: the outage card's row for it did too."""
-        if inc.id is None:
+        if inc.id is None or self.runner.facts.in_outage(inc.id) is False:
             return
         out = self.service.outage_of(inc.id)
         if out is None or out.channel_id is None or \

@@ -9,6 +9,7 @@ is deleted. Both are the truth the outbox worker and the scheduler consult befor
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,6 +72,17 @@ def channel_usable(session: Session, channel_id: str) -> bool:
             (ChannelStateRow.archived_at.is_not(None)) | (ChannelStateRow.removed_at.is_not(None))
         )).first()
     return lost is None
+
+
+def lost_channels(session: Session, channel_ids: Collection[str]) -> set[str]:
+    """Of `channel_ids`, the ones the bot knows it can't post in (`channel_usable` for many)."""
+    if not channel_ids:
+        return set()
+    return set(session.execute(
+        select(ChannelStateRow.channel_id).where(
+            ChannelStateRow.channel_id.in_(list(channel_ids)),
+            (ChannelStateRow.archived_at.is_not(None)) | (ChannelStateRow.removed_at.is_not(None))
+        )).scalars())
 
 
 _UNSET = object()

@@ -7,6 +7,7 @@ time: a partial unique index on the live links says so in the database itself.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, text, update
@@ -200,6 +201,17 @@ def outage_of(session: Session, incident_id: int) -> Outage | None:
         .where(OutageLinkRow.incident_id == incident_id, OutageLinkRow.detached_at.is_(None))
     ).scalar()
     return get_outage_by_id(session, outage_id) if outage_id is not None else None
+
+
+def outage_ids_of(session: Session, incident_ids: Collection[int]) -> dict[int, int]:
+    """For each of `incident_ids` attached to an outage now, that outage's id."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(
+        select(OutageLinkRow.incident_id, OutageLinkRow.outage_id)
+        .where(OutageLinkRow.incident_id.in_(list(incident_ids)),
+               OutageLinkRow.detached_at.is_(None)))
+    return {incident_id: outage_id for incident_id, outage_id in rows}
 
 
 # --- drafts -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.sandbox import ALICE, LocalBot, shown
+from bot.sandbox import ALICE, BOB, LocalBot, shown
 from playbook import store
 from playbook.model import Actor
 
@@ -87,3 +87,42 @@ def _rows(bot: LocalBot, kind: str) -> list[store.OutboxRow]:
                                .order_by(store.OutboxRow.id)).scalars().all()
         session.expunge_all()
         return list(rows)
+
+
+def test_one_batch_routes_each_incident_by_its_own_channel_state() -> None:
+    """The worker reads which channels are lost once per batch: a channel archived before the
+    batch gets nothing, one the bot was silently removed from is found out by the first call
+    and the rest of its rows go to the fallback place, and a live one gets its lines."""
+    with LocalBot() as bot:
+        assert bot.runtime is not None
+        for customer in ("Acme", "Globex", "Initech"):
+            assert bot.command(f"open {customer}: checkout fails").ok
+        live, removed, archived = (bot.incident_channel(n) for n in (1, 2, 3))
+        assert bot.slack.archive_channel(bot.events_url, archived, user_id=BOB, via=bot.via).ok
+        bot.drain()
+        bot.runtime.worker.stop()
+        bot.slack.remove_bot(bot.events_url, removed, by=BOB, emit=False)  # the event was lost
+        for number in (1, 2, 3):
+            inc = bot.runtime.service.get(bot.slack.team_id, number)
+            assert inc.id is not None
+            bot.runtime.service.command(inc.id, Actor(ALICE), "listen", f"words of {number}")
+        before = {c: len(bot.slack.messages(c)) for c in (removed, archived)}
+        bot.runtime.worker.drain_once(limit=10)  # all three incidents in one batch
+        while bot.runtime.worker.drain_once():  # and what that batch queued
+            pass
+        assert any("words of 1" in line for line in bot.lines(live))
+        assert "words of 1" in shown(bot.card(live).text, bot.card(live).blocks)
+        assert {c: len(bot.slack.messages(c)) for c in (removed, archived)} == before
+        leads = bot.lines(bot.leads.id)
+        assert any("Slack answered not_in_channel" in t for t in leads), leads
+        assert any("words of 2" in t for t in leads), "the removed channel's card, in the leads"
+        assert any("words of 3" in t for t in leads), "the archived channel's card, in the leads"
+        assert _rows_failed(bot) == 0
+        assert bot.slack.violations == []
+
+
+def _rows_failed(bot: LocalBot) -> int:
+    assert bot.runtime is not None
+    with bot.runtime.service.sessions() as session:
+        return len(session.execute(select(store.OutboxRow.id).where(
+            store.OutboxRow.failed_at.is_not(None))).all())

@@ -74,6 +74,12 @@ def test_an_incident_has_one_live_link(session_factory: sessionmaker[Session]) -
         assert outage_store.attached_ids(session, b.id) == [inc.id]
         now_in = outage_store.outage_of(session, inc.id)
         assert now_in is not None and now_in.key == "OUT-2"
+        alone = _incident(session, "Globex", "C2")
+        assert alone.id is not None
+        # what the outbox reads once per batch: only live links, only the incidents asked about
+        assert outage_store.outage_ids_of(session, [inc.id, alone.id]) == {inc.id: b.id}
+        assert outage_store.outage_ids_of(session, [alone.id]) == {}
+        assert outage_store.outage_ids_of(session, []) == {}
 
 
 def test_a_draft_is_settled_once(session_factory: sessionmaker[Session]) -> None:
@@ -109,6 +115,11 @@ def test_channel_states_and_team_pauses(session_factory: sessionmaker[Session]) 
         state = lifecycle_store.get_channel_state(session, "T1", "C1")
         assert not state.usable and state.fallback_channel == "C9" and state.archived_at == T0
         assert not lifecycle_store.channel_usable(session, "C1")
+        lifecycle_store.set_channel_state(session, "T2", "C3", T0, removed_at=T0)
+        lifecycle_store.set_channel_state(session, "T1", "C4", T0, name="renamed")
+        # the batch form: lost (archived or removed, any team) among those asked about
+        assert lifecycle_store.lost_channels(session, ["C1", "C2", "C3", "C4"]) == {"C1", "C3"}
+        assert lifecycle_store.lost_channels(session, ["C2", "C4"]) == set()
         assert lifecycle_store.paused_reason(session, "T1") == "app_uninstalled"
         assert not lifecycle_store.is_paused(session, "T2")
         held = session.get(store.OutboxRow, item)
