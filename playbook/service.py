@@ -187,14 +187,17 @@ class Service:
     # --- helpers ------------------------------------------------------------------------------
 
     def _persist(self, session: Session, outcome: Outcome, *, origin: Origin | None,
-                 requested_by: str | None, now: datetime, new: bool = False) -> Incident:
+                 requested_by: str | None, now: datetime, new: bool = False,
+                 stored: store.Snapshot | None = None) -> Incident:
+        """Save the outcome's incident, its timeline lines and its outbox rows; `stored`: the
+        incident's child rows as loaded (`store.children_snapshot`), so they are not re-read."""
         inc = store.add_incident(session, outcome.incident) if new \
-            else store.save_incident(session, outcome.incident)
+            else store.save_incident(session, outcome.incident, stored=stored)
         assert inc.id is not None
         store.append_timeline(session, inc.id, inc.team_id, outcome.timeline)
-        for kind, payload in outbox_rows(outcome, origin, requested_by):
-            store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
-                          payload=payload, requested_by=requested_by, now=now)
+        store.enqueue_many(session, team_id=inc.team_id, incident_id=inc.id,
+                           rows=outbox_rows(outcome, origin, requested_by),
+                           requested_by=requested_by, now=now)
         return inc
 
     def _retrying(self, work: Callable[[Session, datetime], Outcome]) -> Outcome:
@@ -358,6 +361,7 @@ class Service:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 raise NotFound("That incident no longer exists.")
+            stored = store.children_snapshot(inc)
             outcome = rules.run_command(inc, verb, arg, actor, now=now,
                                         policy=self.policy_for(inc, session))
             if not rules.COMMANDS[verb].changes:
@@ -366,7 +370,7 @@ class Service:
                                   payload=payload, requested_by=actor.user_id, now=now)
                 return outcome
             saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
-                                  now=now)
+                                  now=now, stored=stored)
             return replace(outcome, incident=saved)
         try:
             return self._retrying(work)
@@ -539,7 +543,9 @@ class Service:
         try:
             with self.sessions.begin() as session:
                 now = self.clock()
-                fired = {inc.id: self._fire_in(session, inc, worker, now, outdated=True)
+                paused: dict[str, bool] = {}
+                fired = {inc.id: self._fire_in(session, inc, worker, now, outdated=True,
+                                               paused=paused)
                          for inc in due}
         except store.StaleIncident:
             log.debug("an incident changed while its reminders fired; one at a time")
@@ -549,12 +555,17 @@ class Service:
         return out
 
     def _fire_in(self, session: Session, inc: Incident | None, worker: str, now: datetime, *,
-                 outdated: bool) -> Fired:
+                 outdated: bool, paused: dict[str, bool] | None = None) -> Fired:
         """Claim and fire the incident's due reminders in `session`; `outdated`: `inc` was read
-        before this transaction began (a change since then fails the save's version check)."""
+        before this transaction began (a change since then fails the save's version check);
+        `paused`: each team's pause as this transaction read it (a batch reads it once)."""
         if inc is None or inc.id is None:
             return Fired([], None)
-        if lifecycle_store.is_paused(session, inc.team_id):
+        if paused is None:
+            paused = {}
+        if inc.team_id not in paused:
+            paused[inc.team_id] = lifecycle_store.is_paused(session, inc.team_id)
+        if paused[inc.team_id]:
             # Slack took the team's tokens: claim nothing, so all is still due once reinstalled
             return Fired([], inc, paused=True)
         fired: list[Effect] = []
@@ -567,14 +578,17 @@ class Service:
                     kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref,
                     now=now, worker=worker, lease=timedelta(minutes=5)):
                 continue
+            stored = store.children_snapshot(inc)  # before `fire` builds the changed copy
             outcome = reminders.fire(inc, reminder, now, policy)
             if outcome is None and outdated:
                 # "nothing to say" from a read that may be outdated would mark it sent
                 # unsaid: decide again from a read inside the transaction
                 raise store.StaleIncident(inc.id, inc.version)
             if outcome is not None:
-                # (saving checks the version: an outdated read is retried from a fresh one)
-                inc = self._persist(session, outcome, origin=None, requested_by=None, now=now)
+                # (saving checks the version: an outdated read is retried from a fresh one,
+                # and a save that passes it proves `stored` is what the database holds)
+                inc = self._persist(session, outcome, origin=None, requested_by=None, now=now,
+                                    stored=stored)
                 outdated = False
                 fired.extend(outcome.effects)
         return Fired(fired, inc)

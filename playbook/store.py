@@ -1369,7 +1369,24 @@ def add_incident(session: Session, incident: Incident) -> Incident:
     return replace(incident, id=new_id, number=number, version=1)
 
 
-def save_incident(session: Session, incident: Incident) -> Incident:
+# What `children_snapshot` returns: per child list, number -> its columns.
+Snapshot = dict[str, dict[int, dict[str, Any]]]
+
+
+def children_snapshot(incident: Incident) -> Snapshot:
+    """The child rows of `incident` as loaded, keyed as `save_incident` keys them.
+
+    Pass it back as ``stored=`` when saving a changed copy: the save's version check proves
+    the database still holds exactly these rows (every change to them bumps the version), so
+    they need not be read again. Take it before changing the incident (the copy may share
+    lists with it).
+    """
+    return {spec.field: dict(_keyed_items(spec, getattr(incident, spec.field)))
+            for spec in _CHILDREN}
+
+
+def save_incident(session: Session, incident: Incident, *,
+                  stored: Snapshot | None = None) -> Incident:
     """Write a loaded incident back; returns it with the new version.
 
     Optimistic concurrency: ``UPDATE ... SET version = version + 1 WHERE id = :id AND version =
@@ -1390,16 +1407,17 @@ def save_incident(session: Session, incident: Incident) -> Incident:
     if result.rowcount != 1:
         raise StaleIncident(incident.id, incident.version)
 
-    # Children: read what is stored (plain Core rows, no ORM objects), then write only the
-    # difference. Most saves (a reminder, a card's ts) change no child at all.
+    # Children: what is stored (the caller's snapshot, or read as plain Core rows), then write
+    # only the difference. Most saves (a reminder, a card's ts) change no child at all.
     connection = session.connection()
-    stored: dict[str, dict[int, Any]] = {spec.field: {} for spec in _CHILDREN}
-    for union_row in connection.execute(_CHILDREN_OF_ONE, {"incident_id": incident.id}):
-        spec, columns = _unslot(union_row)
-        stored[spec.field][columns.number] = columns
+    if stored is None:
+        stored = {spec.field: {} for spec in _CHILDREN}
+        for union_row in connection.execute(_CHILDREN_OF_ONE, {"incident_id": incident.id}):
+            spec, columns = _unslot(union_row)
+            stored[spec.field][columns.number] = columns
     for spec, items in wanted:
         child_t = spec.row_type.__table__
-        existing = stored[spec.field]
+        existing = dict(stored[spec.field])
         inserts: list[dict[str, Any]] = []
         for key, values in items:
             old = existing.pop(key, None)
@@ -1410,16 +1428,18 @@ def save_incident(session: Session, incident: Incident) -> Incident:
                 )
                 continue
             changed = {column: value for column, value in values.items()
-                       if getattr(old, column) != value}
-            if changed:
+                       if old.get(column) != value}
+            if changed:  # (incident_id, number) is unique: the row, however it was read
                 connection.execute(
-                    update(child_t).where(child_t.c.id == old.id).values(**changed)
+                    update(child_t).where(child_t.c.incident_id == incident.id,
+                                          child_t.c.number == key).values(**changed)
                 )
         if inserts:
             connection.execute(insert(child_t), inserts)
         if existing:
             connection.execute(
-                delete(child_t).where(child_t.c.id.in_([row.id for row in existing.values()]))
+                delete(child_t).where(child_t.c.incident_id == incident.id,
+                                      child_t.c.number.in_(list(existing)))
             )
     return replace(incident, version=incident.version + 1)
 
@@ -1672,8 +1692,27 @@ def enqueue(
     return int(new_id)
 
 
+def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
+                 rows: Sequence[tuple[str, dict[str, Any]]], requested_by: str | None,
+                 now: datetime) -> None:
+    """`enqueue` for several (kind, payload) rows of one change, in one executemany.
+
+    No ids come back, so the driver may send the rows together (psycopg pipelines them in one
+    round trip); they are still inserted one after another in order, so their ids keep the
+    order the outbox carries them out in.
+    """
+    if not rows:
+        return
+    session.execute(_ENQUEUE_MANY, [
+        {"team_id": team_id, "incident_id": incident_id, "kind": kind, "payload": payload,
+         "requested_by": requested_by, "created_at": now, "attempts": 0,
+         "next_attempt_at": now}
+        for kind, payload in rows])
+
+
 # Hot statements built once: building a statement costs more Python than running it.
 _ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
+_ENQUEUE_MANY = insert(OutboxRow.__table__)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

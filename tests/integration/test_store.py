@@ -202,8 +202,12 @@ def test_round_trip_with_every_field_and_child(session_factory: Factory) -> None
     assert isinstance(loaded.steps[0].step, Step)
 
 
-def test_save_updates_inserts_and_mirrors_children(session_factory: Factory) -> None:
+@pytest.mark.parametrize("known", ["read", "snapshot"])
+def test_save_updates_inserts_and_mirrors_children(session_factory: Factory, known: str) -> None:
+    """Whether the save reads the stored children or is handed them as loaded (`stored=`,
+    what firing and commands do), the database ends up mirroring the saved incident."""
     added = in_tx(session_factory, lambda s: store.add_incident(s, full_incident()))
+    snapshot = store.children_snapshot(added) if known == "snapshot" else None
     changed = dataclasses.replace(
         added,
         status=Status.CLOSED,
@@ -224,14 +228,15 @@ def test_save_updates_inserts_and_mirrors_children(session_factory: Factory) -> 
         snoozes=[added.snoozes[0]],  # mirrored like every other child list
         reminders_fired=4,
     )
-    saved = in_tx(session_factory, lambda s: store.save_incident(s, changed))
+    saved = in_tx(session_factory, lambda s: store.save_incident(s, changed, stored=snapshot))
     assert saved.version == 2
     assert saved == dataclasses.replace(changed, version=2)
     assert in_tx(session_factory, lambda s: store.get_incident(s, "T1", 1)) == saved
 
     # Several saves in one session must not be answered from stale session state.
     with session_factory.begin() as session:
-        again = store.save_incident(session, dataclasses.replace(saved, lessons=[]))
+        again = store.save_incident(session, dataclasses.replace(saved, lessons=[]),
+                                    stored=store.children_snapshot(saved) if snapshot else None)
         assert store.get_incident(session, "T1", 1) == again
         third = store.save_incident(session, dataclasses.replace(again, root_cause="x"))
         assert store.get_incident(session, "T1", 1) == third
@@ -284,9 +289,10 @@ def test_concurrent_opens_get_distinct_numbers(
     assert sorted(results) == [offset + n for n in (1, 2, 3, 4)]  # type: ignore[type-var]
 
 
-def test_stale_save_is_refused(session_factory: Factory) -> None:
+@pytest.mark.parametrize("known", ["read", "snapshot"])
+def test_stale_save_is_refused(session_factory: Factory, known: str) -> None:
     """Two people load version 1 and both save: the second gets StaleIncident, not a lost
-    update."""
+    update (nor, with a snapshot of what it loaded, a write of its children)."""
     added = in_tx(session_factory, lambda s: store.add_incident(s, new_incident()))
     barrier = threading.Barrier(2)
 
@@ -294,10 +300,12 @@ def test_stale_save_is_refused(session_factory: Factory) -> None:
         loaded = in_tx(session_factory, lambda s: store.get_incident(s, "T1", added.number))
         assert loaded is not None and loaded.version == 1
         barrier.wait(timeout=10)  # both have read before either writes
+        snapshot = store.children_snapshot(loaded) if known == "snapshot" else None
         changed = dataclasses.replace(
             loaded, owner=owner, options=[Option(1, f"by {owner}", None, owner, T0)]
         )
-        return in_tx(session_factory, lambda s: store.save_incident(s, changed))
+        return in_tx(session_factory,
+                     lambda s: store.save_incident(s, changed, stored=snapshot))
 
     results = run_threads(lambda: edit("U8"), lambda: edit("U9"))
     stale = [r for r in results if isinstance(r, store.StaleIncident)]
@@ -508,6 +516,25 @@ def test_outbox_runs_one_incidents_effects_in_order(session_factory: Factory) ->
     with session_factory.begin() as s:
         store.finish_outbox(s, items[0].id + 1, at(10))  # a2
     assert _claim(session_factory, at(10), "w3") == ["later"]
+
+
+def test_enqueue_many_keeps_the_order_it_was_given(session_factory: Factory) -> None:
+    """A change's rows, written in one executemany, are carried out in the order given."""
+    kinds = [f"k{n:02d}" for n in range(12)]
+    with session_factory.begin() as s:
+        a = store.add_incident(s, new_incident()).id
+        store.enqueue_many(s, team_id="T1", incident_id=a, rows=[(k, {"n": k}) for k in kinds],
+                           requested_by="U1", now=T0)
+        store.enqueue_many(s, team_id="T1", incident_id=a, rows=[], requested_by="U1", now=T0)
+        assert store.pending_outbox_count(s) == len(kinds)
+    seen: list[str] = []
+    for _ in kinds:  # one at a time: each waits for the one before it
+        with session_factory.begin() as s:
+            items = store.claim_outbox(s, now=T0, worker="w", lease=LEASE)
+            assert len(items) == 1 and items[0].payload == {"n": items[0].kind}
+            seen.append(items[0].kind)
+            store.finish_outbox(s, items[0].id, T0)
+    assert seen == kinds
 
 
 def test_outbox_retry_then_fail(session_factory: Factory, engine: Engine) -> None:
