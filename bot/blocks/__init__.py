@@ -1,7 +1,8 @@
 """Pure Block Kit builders: domain data in, message and view dicts out.
 
 No Slack calls, no database, no clock: `now` is always a parameter. Every builder goes through
-`slack_sdk.models` (which validates Slack's limits in ``to_dict()``) and escapes user text.
+`slack_sdk.models` (whose checks of Slack's limits run when the objects become dicts, through
+`bot.blocks._kit`'s fast serializer) and escapes user text.
 """
 
 from bot.blocks.card import card

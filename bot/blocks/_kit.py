@@ -1,9 +1,11 @@
 """Shared pieces of the Block Kit builders: Slack's limits, safe text splitting, small blocks.
 
 Every builder in this package goes through `slack_sdk.models` objects (which check most limits
-in ``to_dict()``) and uses the helpers here to stay inside the limits those models do not know
+when serialized) and uses the helpers here to stay inside the limits those models do not know
 about or cannot fix for us: long text is either cut without breaking markup (`truncate`) or
-split into several sections without losing a character (`split_text`, `pack`).
+split into several sections without losing a character (`split_text`, `pack`). The objects
+become dicts through `to_dicts`, `message` and `view_dict`, which use `serialize`
+(`bot.blocks._serialize`): ``to_dict()``'s result and checks at a fraction of its cost.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
+from bot.blocks._serialize import serialize
 from playbook.model import Incident
 from playbook.text import esc, truncate
 
@@ -167,7 +171,13 @@ def sections(lines: Iterable[str]) -> list[SectionBlock]:
 
 
 def to_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
-    return [b.to_dict() for b in blocks]
+    """The blocks as dicts, checked like ``to_dict()`` (raises SlackObjectFormationError)."""
+    return [serialize(b) for b in blocks]
+
+
+def view_dict(view: View) -> dict[str, Any]:
+    """A modal or Home view as a dict, checked like ``view.to_dict()``."""
+    return serialize(view)
 
 
 def message(text: str, blocks: Sequence[Block]) -> dict[str, Any]:

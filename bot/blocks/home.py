@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections
+from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections, view_dict
 from playbook import cadence
 from playbook.model import Incident, Status
 from playbook.steps import STEP_TITLES, all_complete
@@ -116,4 +116,4 @@ def home(user_id: str, mine: list[Incident], overdue: list[Incident],
             "reminds the channel when the customer is due an update."))
     if len(blocks) > VIEW_MAX_BLOCKS:  # pragma: no cover - HOME_ITEMS_MAX keeps us below
         raise ValueError(f"home view has {len(blocks)} blocks")
-    return View(type="home", blocks=blocks).to_dict()
+    return view_dict(View(type="home", blocks=blocks))

@@ -45,6 +45,7 @@ from bot.blocks._kit import (
     quote,
     require_id,
     section,
+    view_dict,
 )
 from playbook.model import Incident, Status
 from playbook.playbook_file import Playbook, Severity
@@ -109,7 +110,7 @@ def _modal(name: str, title: str, blocks: Sequence[Block], metadata: str, *,
         private_metadata=metadata,
         blocks=list(blocks),
     )
-    return view.to_dict()
+    return view_dict(view)
 
 
 def _about(inc: Incident) -> Block:

@@ -27,6 +27,7 @@ from bot.blocks._kit import (
     quote,
     section,
     sections,
+    view_dict,
 )
 from bot.blocks.modals import _input, _text
 from playbook.model import Incident
@@ -123,7 +124,7 @@ def draft_modal(draft: Draft, inc: Incident, out: Outage) -> dict[str, Any]:
                 submit=plain("Log it", VIEW_TITLE_MAX), close=plain("Cancel", VIEW_TITLE_MAX),
                 private_metadata=json.dumps({"draft_id": draft.id, "incident_id": inc.id}),
                 blocks=blocks)
-    return view.to_dict()
+    return view_dict(view)
 
 
 def outage_lines(outages: list[tuple[Outage, list[Incident]]], now: datetime) -> list[str]:

@@ -34,6 +34,7 @@ from bot.blocks._kit import (
     label,
     plain,
     section,
+    view_dict,
 )
 from playbook.capture import KIND_LABELS
 from playbook.model import CaptureKind, Incident
@@ -66,9 +67,10 @@ class CaptureMeta:
 
 
 def _view(blocks: Sequence[Block], *, submit: bool, metadata: str = "") -> dict[str, Any]:
-    return View(type="modal", callback_id=CALLBACK, title=plain(TITLE, 24),
-                submit=plain("Add", 24) if submit else None, close=plain("Cancel", 24),
-                private_metadata=metadata, blocks=list(blocks)).to_dict()
+    return view_dict(View(type="modal", callback_id=CALLBACK, title=plain(TITLE, 24),
+                          submit=plain("Add", 24) if submit else None,
+                          close=plain("Cancel", 24), private_metadata=metadata,
+                          blocks=list(blocks)))
 
 
 def capture_loading() -> dict[str, Any]:

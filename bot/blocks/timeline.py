@@ -38,6 +38,7 @@ from bot.blocks._kit import (
     require_id,
     section,
     to_dicts,
+    view_dict,
 )
 from playbook.model import Incident
 from playbook.text import date_token, truncate
@@ -113,4 +114,4 @@ def edit_modal(inc: Incident, entry: Entry) -> dict[str, Any]:
                 submit=plain("Save", VIEW_TITLE_MAX), close=plain("Cancel", VIEW_TITLE_MAX),
                 private_metadata=json.dumps({"incident_id": incident_id, "entry_id": entry.id}),
                 blocks=blocks)
-    return view.to_dict()
+    return view_dict(view)
