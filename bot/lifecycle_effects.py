@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.blocks._kit import context, section
+from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
 from playbook import rules
 from playbook.commands import Ctx
 from playbook.lifecycle_service import Change, LifecycleService
@@ -103,8 +103,8 @@ class Lifecycle:
         why = "archived" if state.archived_at else "not open to me"
         msg = blocks.card(inc, self.runner.clock(), self.runner.service.playbook_for(inc))
         note = context(f"📌 A copy of {inc.key}'s card: its channel {channel_link(inc.channel_id)} "
-                       f"is {why}. Kept current here until it is back.").to_dict()
-        msg["blocks"] = [note, *msg["blocks"]][:50]
+                       f"is {why}. Kept current here until it is back.")
+        msg["blocks"] = [*to_dicts([note]), *msg["blocks"]][:MESSAGE_MAX_BLOCKS]
         if state.fallback_channel and state.fallback_ts:
             try:
                 self.client.chat_update(channel=state.fallback_channel, ts=state.fallback_ts,
@@ -132,7 +132,7 @@ class Lifecycle:
             try:
                 back = f"📌 {inc.key}'s card is back in {channel_link(inc.channel_id)}."
                 self.client.chat_update(channel=state.fallback_channel, ts=state.fallback_ts,
-                                        text=back, blocks=[section(back).to_dict()])
+                                        text=back, blocks=to_dicts([section(back)]))
             except SlackApiError as err:
                 log.info("%s: could not retire the card's copy: %s", inc.key,
                          err.response.get("error"))
