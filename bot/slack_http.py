@@ -231,7 +231,9 @@ class KeepAliveWebClient(WebClient):
         return pool
 
     def _log_response(self, status: int, headers: Any, body: str) -> None:
-        if self._logger.level <= logging.DEBUG:  # the same line slack_sdk logs
+        # The line slack_sdk logs; its own check (logger.level <= DEBUG) is true for an unset
+        # level and formats headers and body for every call only to drop them.
+        if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(f"Received the following response - status: {status}, "
                                f"headers: {dict(headers)}, body: {body}")
 
