@@ -4,7 +4,9 @@ One object is the whole fake Slack: the Web API (``POST /api/<method>``) a real
 ``slack_sdk.WebClient`` talks to via ``base_url=server.api_url``, the response_url and file
 upload endpoints, a Socket Mode websocket, the workspace state tests inspect, and Slack's side
 of every request to the app (see driver.SlackSide). Ports are chosen by the OS, so parallel
-test runs never clash.
+test runs never clash. The Web API speaks HTTP/1.1 with keep-alive, as Slack does: a client
+may reuse its connection (``http_connections`` counts requests per connection), and
+``drop_http_connections`` / ``http_keep_alive = False`` play a server that closes them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import threading
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -33,10 +36,71 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     slack: LocalSlack
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep_alive = True
+        self._conn_lock = threading.Lock()
+        self._open: dict[int, socket.socket] = {}  # connection number -> socket
+        self._served: list[int] = []  # requests answered, per connection in accept order
+
+    def opened(self, sock: socket.socket) -> int:
+        with self._conn_lock:
+            number = len(self._served)
+            self._served.append(0)
+            self._open[number] = sock
+            return number
+
+    def served(self, number: int) -> None:
+        with self._conn_lock:
+            self._served[number] += 1
+
+    def closed(self, number: int) -> None:
+        with self._conn_lock:
+            self._open.pop(number, None)
+
+    def stats(self) -> list[int]:
+        with self._conn_lock:
+            return list(self._served)
+
+    def open_count(self) -> int:
+        with self._conn_lock:
+            return len(self._open)
+
+    def drop_open(self) -> int:
+        """Shut down every open connection: idle ones end at once, a request in progress
+        loses its connection. Handler threads see EOF and exit."""
+        with self._conn_lock:
+            socks = list(self._open.values())
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(socks)
+
 
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: every answer carries Content-Length (errors, 429s, 404s
+    included), so clients can reuse the connection and none has to read until EOF."""
+
     server: _HTTPServer
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"
+    # Buffered: the status line, headers and body leave in one write (flushed after each
+    # request), so a small answer is one segment and never waits on Nagle + delayed ACK.
+    wbufsize = -1
+    # An idle keep-alive connection is closed after this long (a vanished client must not
+    # hold a thread forever); the client opens a new one on its next call.
+    timeout = 120
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._number = self.server.opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.closed(self._number)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("localslack http: " + format, *args)
@@ -45,8 +109,34 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(b"")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self._route(self.rfile.read(length) if length else b"")
+        raw = self._read_body()
+        if raw is not None:
+            self._route(raw)
+
+    def _read_body(self) -> bytes | None:
+        """The whole request body, so the next request on the connection starts where it
+        should; None (after a 400 that closes the connection) when it cannot be framed."""
+        try:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return self._read_chunked()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self.send_error(400, "Bad request body framing")
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"x", 16)
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(65537)  # the CRLF after each chunk
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         if isinstance(body, dict | list):
@@ -58,10 +148,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if not self.server.keep_alive:
+            self.close_connection = True
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
     def _route(self, raw: bytes) -> None:
+        self.server.served(self._number)
         slack = self.server.slack
         url = urlsplit(self.path)
         try:
@@ -87,9 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._reply(404, "not_found")
         except (ConnectionError, TimeoutError):
-            pass
+            self.close_connection = True
         except Exception:
             log.exception("localslack: %s %s failed", self.command, self.path)
+            # Part of an answer may have been written: the connection cannot be trusted.
+            self.close_connection = True
             with contextlib.suppress(OSError):
                 self._reply(500, {"ok": False, "error": "internal_error"})
 
@@ -166,6 +263,9 @@ class LocalSlack(LifecycleSide):
         self._hub.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
+            # Keep-alive connections would otherwise keep their handler threads (blocked
+            # reading the next request) alive after the server is gone.
+            self._httpd.drop_open()
             self._httpd.server_close()
             self._httpd = None
         if self._http_thread is not None:
@@ -184,6 +284,37 @@ class LocalSlack(LifecycleSide):
         if self._httpd is None:
             raise RuntimeError("LocalSlack is not started")
         return f"{self.base_url}/api/"
+
+    # ------------------------------------------------------------------ HTTP connections
+    @property
+    def http_connections(self) -> list[int]:
+        """Requests answered on each HTTP connection accepted so far, in accept order (a
+        client reusing its connection shows up as one entry with many requests)."""
+        return self._started().stats()
+
+    @property
+    def http_open(self) -> int:
+        """HTTP connections open right now (idle keep-alive ones included)."""
+        return self._started().open_count()
+
+    def drop_http_connections(self) -> int:
+        """Close every open HTTP connection from this side, as a server's idle timeout or a
+        restart would; returns how many were open."""
+        return self._started().drop_open()
+
+    @property
+    def http_keep_alive(self) -> bool:
+        """False: answer each request with ``Connection: close`` (as HTTP/1.0 servers do)."""
+        return self._started().keep_alive
+
+    @http_keep_alive.setter
+    def http_keep_alive(self, value: bool) -> None:
+        self._started().keep_alive = value
+
+    def _started(self) -> _HTTPServer:
+        if self._httpd is None:
+            raise RuntimeError("LocalSlack is not started")
+        return self._httpd
 
     @property
     def socket_url_base(self) -> str:
