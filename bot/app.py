@@ -25,7 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from bot.config import Settings
 from playbook.errors import PlaybookError
 from playbook.lifecycle_service import LifecycleService
-from playbook.model import Actor, Outcome
+from playbook.model import Actor, Incident, Outcome
 from playbook.outage_service import OutageService
 from playbook.service import Service, needs_reschedule
 from playbook.text import esc, plain, truncate
@@ -100,7 +100,8 @@ class Deps:
     people: People
     clock: Callable[[], datetime]
     wake_outbox: Callable[[], None] = lambda: None
-    reschedule: Callable[[int], None] = lambda incident_id: None
+    reschedule: Callable[[int], None] = lambda incident_id: None  # reads the incident again
+    schedule: Callable[[Incident], None] = lambda incident: None  # from the incident as saved
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 
@@ -108,12 +109,20 @@ class Deps:
         self.outages = OutageService(self.service)
         self.lifecycle = LifecycleService(self.service)
 
-    def after(self, outcome: Outcome) -> None:
-        """After the ack: start the Slack work and move the reminders."""
+    def after(self, outcome: Outcome, *, saved: bool = False) -> None:
+        """After the ack: start the Slack work and move the reminders.
+
+        `saved`: the outcome's incident is exactly what its transaction committed (an open, a
+        command), so its reminders are planned from it without reading it again; the
+        scheduler's version check keeps a later change's plan from being overwritten.
+        """
         self.wake_outbox()
         inc = outcome.incident
         if inc.id is not None and needs_reschedule(outcome):
-            self.reschedule(inc.id)
+            if saved:
+                self.schedule(inc)
+            else:
+                self.reschedule(inc.id)
 
 
 def ephemeral(text: str) -> dict:

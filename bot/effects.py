@@ -77,12 +77,11 @@ class EffectRunner:
     """Executes outbox rows of one kind each; knows how the domain's targets map to Slack."""
 
     def __init__(self, service: Service, client: WebClient, settings: Settings,
-                 clock: Callable[[], datetime], on_reschedule: Callable[[int], None]) -> None:
+                 clock: Callable[[], datetime]) -> None:
         self.service = service
         self.client = client
         self.settings = settings
         self.clock = clock
-        self.on_reschedule = on_reschedule
         self.timeline = TimelineService(service.sessions, service.clock)
         self.facts = BatchFacts()  # set by the outbox worker for the batch this thread runs
         from bot.lifecycle_effects import Lifecycle
@@ -567,24 +566,20 @@ class OutboxWorker:
             return 0
         self._wake.set()  # more may be queued: let an idle thread look while we work
         done: list[int] = []
-        channels_made: list[int] = []
         paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
         self.runner.facts.current = facts
         try:
             for chain in chains:
-                self._run_chain(chain, incidents, done, channels_made, paused)
+                self._run_chain(chain, incidents, done, paused)
         finally:
             self.runner.facts.forget()
             if done:
                 with self.sessions.begin() as session:
                     outbox.finish(session, done, self.clock())
-        for incident_id in channels_made:
-            self.runner.on_reschedule(incident_id)
         return sum(len(chain) for chain in chains)
 
     def _run_chain(self, chain: outbox.Chain, incidents: dict[int, Incident],
-                   done: list[int], channels_made: list[int],
-                   paused: dict[str, str | None]) -> None:
+                   done: list[int], paused: dict[str, str | None]) -> None:
         """Run one incident's rows in order; stop at a row to retry, releasing the rest."""
         head = chain[0]
         inc: Incident | object | None = _LOAD
@@ -601,8 +596,6 @@ class OutboxWorker:
             status = self._attempt(item, inc, paused)
             if status == "done":
                 done.append(item.id)
-                if item.kind == "create_channel" and item.incident_id:
-                    channels_made.append(item.incident_id)
             elif status == "retry":
                 rest = [later.id for later in chain[n + 1:]]
                 if rest:

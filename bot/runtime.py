@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -62,11 +62,14 @@ def tune_gc() -> None:
         gc.set_threshold(*GC_THRESHOLD)
 
 
-def _submit(executor: ThreadPoolExecutor, fn: Callable[[int], None], incident_id: int) -> None:
-    """Run `fn(incident_id)` on the executor; after shutdown (the process is stopping, and the
-    next start rebuilds every job from the database) there is nothing left to move."""
+T = TypeVar("T")
+
+
+def _submit(executor: ThreadPoolExecutor, fn: Callable[[T], None], arg: T) -> None:
+    """Run `fn(arg)` on the executor; after shutdown (the process is stopping, and the next
+    start rebuilds every job from the database) there is nothing left to move."""
     with contextlib.suppress(RuntimeError):
-        executor.submit(fn, incident_id)
+        executor.submit(fn, arg)
 
 
 @dataclass
@@ -86,10 +89,8 @@ class Runtime:
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
               migrate: bool = True, outbox_threads: int | None = None,
               outbox_processes: int | None = None,
-              reschedule_to: Callable[[int], None] | None = None,
               token_verification: bool = True) -> Runtime:
-        """`outbox_threads` / `outbox_processes` default to the settings; `reschedule_to`
-        (an outbox child) sends the incidents whose reminders moved to the parent."""
+        """`outbox_threads` / `outbox_processes` default to the settings."""
         policy = policy_from(settings)  # a bad playbook file stops us before anything starts
         tune_gc()
         if migrate:
@@ -101,28 +102,25 @@ class Runtime:
                                recurrence_days=settings.recurrence_days)
         service = Service(sessions, config, clock)
         client = make_client(settings)
-        holder: dict[str, Any] = {}
         threads = settings.outbox_threads if outbox_threads is None else outbox_threads
         processes = settings.outbox_processes if outbox_processes is None else outbox_processes
-        runner = EffectRunner(service, client, settings, clock, on_reschedule=reschedule_to or (
-            lambda i: holder["scheduler"].reschedule(i)))
+        runner = EffectRunner(service, client, settings, clock)
         worker = OutboxWorker(runner, sessions, clock, threads=threads)
         # With process_before_response the HTTP answer waits for the whole listener: moving
         # an incident's reminders (a read and a job change) runs on this thread after it.
         post_ack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-ack")
         children = None
         if processes:
-            children = OutboxProcesses(
-                settings, processes=processes, threads=threads, clock=clock,
-                on_reschedule=lambda i: _submit(post_ack, holder["scheduler"].reschedule, i))
+            children = OutboxProcesses(settings, processes=processes, threads=threads,
+                                       clock=clock)
         wake = children.wake if children is not None else worker.wake
         scheduler = ReminderScheduler(service, on_fired=wake)
-        holder["scheduler"] = scheduler
         people = People(make_lookup_client(settings), settings)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
                     wake_outbox=wake,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
-                                                           incident_id))
+                                                           incident_id),
+                    schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
         return cls(settings, service, client, app, worker, scheduler, engine, post_ack, children)
 

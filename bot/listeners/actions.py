@@ -62,7 +62,7 @@ def register(app: App, deps: Deps) -> None:
             deps.wake_outbox()
         elif what in DIRECT:
             deps.after(deps.service.command(inc.id, deps.people.actor(user), DIRECT[what], "",
-                                            origin=origin))
+                                            origin=origin), saved=True)
         else:
             raise PlaybookError("That button is no longer supported; use `/incident help`.")
         ack()

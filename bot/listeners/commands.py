@@ -65,7 +65,7 @@ def register(app: App, deps: Deps) -> None:
                 return
             outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)
             ack(ephemeral(outcome.reply))
-            deps.after(outcome)
+            deps.after(outcome, saved=True)
         elif verb == "list":
             ack(ephemeral(list_text(deps, team)))
         elif verb == "stats":
@@ -109,7 +109,7 @@ def register(app: App, deps: Deps) -> None:
             actor = deps.people.actor(user, with_tz=verb in ("promise", "cadence"))
             outcome = deps.service.command(inc.id, actor, verb, arg, origin=origin)
             ack(ephemeral(outcome.reply))
-            deps.after(outcome)
+            deps.after(outcome, saved=True)
         else:
             raise ParseError(rules.suggest(verb))
 

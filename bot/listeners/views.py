@@ -170,7 +170,7 @@ def register(app: App, deps: Deps) -> None:
                 ack(response_action="errors", errors={"customer": inline_error(err.message)})
                 return
             ack()
-            deps.after(outcome)
+            deps.after(outcome, saved=True)
             number = value(values, "outage")
             if number and outcome.incident.id is not None:
                 # after the ack: the incident exists whatever happens to the attach, and a
@@ -200,7 +200,7 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={block: inline_error(err.message)})
             return
         ack()
-        deps.after(outcome)
+        deps.after(outcome, saved=True)
 
 
 def submission_key(view: dict) -> str:
