@@ -126,11 +126,11 @@ class LifecycleService:
         enqueue("refresh_card", {})
 
     def channel_state(self, team_id: str, channel_id: str) -> ChannelState:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return lifecycle_store.get_channel_state(session, team_id, channel_id)
 
     def channel_usable(self, channel_id: str) -> bool:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return lifecycle_store.channel_usable(session, channel_id)
 
     def set_fallback(self, team_id: str, channel_id: str, fallback_channel: str | None,
@@ -162,5 +162,5 @@ class LifecycleService:
 
     def paused(self, team_id: str) -> str | None:
         """Why sends for the team are paused, or None."""
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return lifecycle_store.paused_reason(session, team_id)

@@ -55,15 +55,15 @@ class OutageService:
     # --- reads --------------------------------------------------------------------------------
 
     def for_channel(self, channel_id: str) -> Outage | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return outage_store.get_outage_by_channel(session, channel_id)
 
     def get(self, outage_id: int) -> Outage | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return outage_store.get_outage_by_id(session, outage_id)
 
     def attached(self, outage_id: int) -> list[Incident]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return self._attached(session, outage_id)
 
     @staticmethod
@@ -73,16 +73,16 @@ class OutageService:
         return [i for i in found if i is not None]
 
     def outage_of(self, incident_id: int) -> Outage | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return outage_store.outage_of(session, incident_id)
 
     def list_open(self, team_id: str) -> list[tuple[Outage, list[Incident]]]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return [(o, self._attached(session, o.id))
                     for o in outage_store.list_outages(session, team_id) if o.id is not None]
 
     def draft(self, draft_id: int) -> rules.Draft | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return outage_store.get_draft(session, draft_id)
 
     # --- verbs --------------------------------------------------------------------------------

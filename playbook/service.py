@@ -166,7 +166,7 @@ class Service:
         found = self._playbooks.get(version)
         if found is None:
             if session is None:
-                with self.sessions() as own:
+                with store.reading(self.sessions) as own:
                     found = playbook_store.load(own, version)
             else:
                 found = playbook_store.load(session, version)
@@ -288,7 +288,7 @@ class Service:
     def _recurrence_warning(self, new: Incident) -> str | None:
         """The repeat-crisis note for an incident just opened, or None."""
         since = new.opened_at - timedelta(days=self.config.recurrence_days)
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             earlier = [c for c in store.recurrence_candidates(
                 session, new.team_id, new.customer, since)
                 # opened before it (the check runs after the insert, and others may follow)
@@ -340,18 +340,18 @@ class Service:
             return store.remember_event(session, team_id, event_id, self.clock())
 
     def incident_for_channel(self, channel_id: str) -> Incident | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.get_incident_by_channel(session, channel_id)
 
     def get(self, team_id: str, number: int) -> Incident:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             inc = store.get_incident(session, team_id, number)
         if inc is None:
             raise NotFound(f"There is no INC-{number}.")
         return inc
 
     def get_by_id(self, incident_id: int) -> Incident | None:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.get_incident_by_id(session, incident_id)
 
     def command(self, incident_id: int, actor: Actor, verb: str, arg: str, *,
@@ -458,7 +458,7 @@ class Service:
 
     def list_incidents(self, team_id: str, *, statuses: Iterable[Status] | None = None,
                        since: datetime | None = None) -> list[Incident]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.list_incidents(session, team_id,
                                         statuses=list(statuses) if statuses else None,
                                         opened_since=since)
@@ -476,22 +476,22 @@ class Service:
         return sorted(active, key=key)
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.get_timeline(session, incident_id)
 
     def active_incidents(self) -> list[Incident]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.list_active(session)
 
     def active_versions(self) -> dict[int, int]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return store.active_versions(session)
 
     def incidents_by_id(self, ids: Iterable[int], chunk: int = 500) -> list[Incident]:
         """These incidents, whole (those that still exist), a few hundred per statement."""
         wanted = list(ids)
         found: list[Incident] = []
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             for first in range(0, len(wanted), chunk):
                 found.extend(outbox.load_incidents(session, wanted[first:first + chunk]).values())
         return found
@@ -509,7 +509,7 @@ class Service:
         # The write re-checks everything: a claim taken meanwhile is skipped, and a change
         # saved meanwhile fails the version check and the whole wake-up is retried from a
         # fresh read inside the transaction.
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             first = store.get_incident_by_id(session, incident_id)
         if first is None or not cadence.due_reminders(first, self.policy_for(first),
                                                       self.clock()):
@@ -532,7 +532,7 @@ class Service:
         read and the write, each is fired again on its own (`fire_due`, from a fresh read).
         """
         ids = list(dict.fromkeys(incident_ids))
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             found = outbox.load_incidents(session, ids)
         now = self.clock()
         out = {i: Fired([], found.get(i)) for i in ids}

@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -733,6 +734,20 @@ def _reading(session: Session) -> None:
     """
     if not session.in_transaction():
         session.connection(execution_options={_READ_ONLY: True})
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only, begun as a reader (see `_reading`) whatever it reads first.
+
+    Repository reads that go through the ORM (``session.get``) or plain ``select``s do not
+    call `_reading` themselves; in a plain ``with sessions()`` their first statement would
+    begin ``BEGIN IMMEDIATE`` on SQLite and queue behind every writer (a check made on every
+    request did, and serialized a burst of acks on the write lock).
+    """
+    with sessions() as session:
+        _reading(session)
+        yield session
 
 
 class _SQLiteConnection(sqlite3.Connection):

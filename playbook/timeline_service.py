@@ -28,7 +28,7 @@ class TimelineService:
         self.clock = clock
 
     def entries(self, incident_id: int) -> list[Entry]:
-        with self.sessions() as session:
+        with store.reading(self.sessions) as session:
             return timeline_store.load_entries(session, incident_id)
 
     def corrected(self, incident_id: int) -> tuple[Line, ...]:

@@ -712,3 +712,38 @@ def test_sqlite_connection_settings(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 15000
+
+
+def test_reads_through_reading_do_not_wait_for_a_writer(session_factory: Factory) -> None:
+    """A pause check (made on every request), a channel check and an incident read answer
+    while another thread holds a write transaction open: they must not queue behind it (on
+    SQLite a plain session's first ORM read used to begin BEGIN IMMEDIATE and wait)."""
+    from playbook import lifecycle_store
+
+    added = in_tx(session_factory, lambda s: store.add_incident(s, new_incident()))
+    writing, read_done = threading.Event(), threading.Event()
+    answers: list[Any] = []
+    read_while_writing: list[bool] = []
+
+    def writer() -> None:
+        with session_factory.begin() as s:
+            lifecycle_store.pause_team(s, "T9", "tokens_revoked", T0)  # holds the write lock
+            writing.set()
+            read_while_writing.append(read_done.wait(timeout=5))  # (a queued read can't)
+
+    def reader() -> None:
+        assert writing.wait(timeout=10)
+        try:
+            with store.reading(session_factory) as s:
+                answers.append(lifecycle_store.paused_reason(s, "T1"))
+                answers.append(lifecycle_store.channel_usable(s, "C1"))
+                answers.append(store.get_incident_by_id(s, added.id))
+        finally:
+            read_done.set()
+
+    results = run_threads(writer, reader, timeout=20)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert read_while_writing == [True], "the reads waited for the writer"
+    assert answers == [None, True, added]
+    assert in_tx(session_factory, lambda s: lifecycle_store.paused_reason(s, "T9")) == \
+        "tokens_revoked", "the writer committed after the read"
