@@ -37,7 +37,14 @@ for where in (ROOT, ROOT / "bench"):
     if str(where) not in sys.path:
         sys.path.insert(0, str(where))
 
-from reminders import LEAD, Child, Databases, _slack_child, insert_incidents, plan  # noqa: E402
+from reminders import (  # noqa: E402
+    Child,
+    Databases,
+    _slack_child,
+    bot_settings,
+    insert_incidents,
+    plan,
+)
 
 MAX_INCIDENTS = 20_000
 
@@ -63,7 +70,6 @@ def measured(fn: Callable[[], Any], profile: bool) -> tuple[float, float, str]:
 
 
 def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) -> dict[str, Any]:
-    from bot.config import Settings
     from bot.runtime import Runtime
     from bot.sandbox import Clock
     from playbook import store
@@ -84,12 +90,8 @@ def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) ->
             insert_incidents(store.make_session_factory(engine), slack.info["team_id"], planned)
         finally:
             engine.dispose()
-        settings = Settings(
-            slack_bot_token=slack.info["bot_token"],
-            slack_signing_secret=slack.info["signing_secret"],
-            slack_api_url=slack.info["api_url"], database_url=url, leads=(LEAD,),
-            leads_channel=slack.info["leads"], outbox_processes=0)
-        runtime = Runtime.build(settings, clock=Clock())  # neither scheduler nor outbox started
+        # neither scheduler nor outbox started: this thread fires and drains
+        runtime = Runtime.build(bot_settings(slack.info, url), clock=Clock(), outbox_processes=0)
         ids = [p.incident_id for p in planned]
         fired: list[int] = []
 

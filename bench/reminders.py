@@ -284,6 +284,16 @@ def plan(channels: list[tuple[str, str, str]], window: float, lead: float, base:
             for (cid, name, ts), off in zip(channels, offsets, strict=True)]
 
 
+def bot_settings(slack: dict[str, Any], database_url: str) -> Any:
+    """The bot's settings against the local Slack child (`slack`: its `Child.info`)."""
+    from bot.config import Settings
+
+    return Settings(slack_bot_token=slack["bot_token"],
+                    slack_signing_secret=slack["signing_secret"],
+                    slack_api_url=slack["api_url"], database_url=database_url, leads=(LEAD,),
+                    leads_channel=slack["leads"])
+
+
 def insert_incidents(sessions: Any, team_id: str, planned: list[Planned]) -> float:
     """Through the store's own add_incident, INSERT_BATCH per transaction; returns seconds."""
     from playbook import store
@@ -512,7 +522,6 @@ def stop_scheduler(sched: Any) -> int:
 
 
 def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, Any]:
-    from bot.config import Settings
     from bot.runtime import Runtime
     from bot.sandbox import Clock
     from playbook import store
@@ -542,11 +551,7 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
         finally:
             engine.dispose()
 
-        settings = Settings(
-            slack_bot_token=slack.info["bot_token"],
-            slack_signing_secret=slack.info["signing_secret"],
-            slack_api_url=slack.info["api_url"], database_url=url, leads=(LEAD,),
-            leads_channel=slack.info["leads"])
+        settings = bot_settings(slack.info, url)
         if opts.outbox_processes is not None:
             settings = replace(settings, outbox_processes=opts.outbox_processes)
         clock = Clock()
