@@ -190,8 +190,9 @@ class Service:
                  requested_by: str | None, now: datetime, new: bool = False,
                  stored: store.Snapshot | None = None) -> Incident:
         """Save the outcome's incident, its timeline lines and its outbox rows; `stored`: the
-        incident's child rows as loaded (`store.children_snapshot`), so they are not re-read."""
-        inc = store.add_incident(session, outcome.incident) if new \
+        incident's child rows as loaded (`store.children_snapshot`), so they are not re-read.
+        A `new` incident is added unnumbered: the caller numbers it last (`number_incident`)."""
+        inc = store.add_incident(session, outcome.incident, numbered=False) if new \
             else store.save_incident(session, outcome.incident, stored=stored)
         assert inc.id is not None
         store.append_timeline(session, inc.id, inc.team_id, outcome.timeline)
@@ -252,6 +253,8 @@ class Service:
             store.enqueue(session, team_id=team_id, incident_id=saved.id, kind="recurrence",
                           payload={"notify": _notify(origin, actor.user_id)},
                           requested_by=actor.user_id, now=now)
+            # last before the commit: the team's number counter is locked from here to it
+            saved = store.number_incident(session, saved)
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")

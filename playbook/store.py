@@ -29,6 +29,7 @@ Decisions worth knowing before changing anything here:
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -1340,8 +1341,9 @@ def _next_number(session: Session, team_id: str) -> int:
         if number is not None:
             return int(number)
         # Seed from existing incidents, so a counter lost or never made cannot reuse a number.
-        highest = session.execute(
-            select(func.max(IncidentRow.number)).where(IncidentRow.team_id == team_id)
+        highest = session.execute(  # (not counting provisional numbers: `_provisional_number`)
+            select(func.max(IncidentRow.number)).where(IncidentRow.team_id == team_id,
+                                                       IncidentRow.number > 0)
         ).scalar_one_or_none()
         first = (highest or 0) + 1
         try:
@@ -1362,14 +1364,16 @@ _NEXT_NUMBER = (
 )
 
 
-def add_incident(session: Session, incident: Incident) -> Incident:
+def add_incident(session: Session, incident: Incident, *, numbered: bool = True) -> Incident:
     """Insert a new incident with its children; returns a copy with id, number and version 1.
 
-    `incident.number` is ignored: the next number of `incident.team_id` is allocated here.
-    Plain Core inserts from statements built once: an open is acknowledged only after this
-    commits, and the ORM's unit of work cost several times the INSERTs themselves.
+    `incident.number` is ignored: the next number of `incident.team_id` is allocated here, or,
+    with ``numbered=False``, by `number_incident` later in the same transaction (the row gets a
+    provisional negative number until then). Plain Core inserts from statements built once: an
+    open is acknowledged only after this commits, and the ORM's unit of work cost several times
+    the INSERTs themselves.
     """
-    number = _next_number(session, incident.team_id)
+    number = _next_number(session, incident.team_id) if numbered else _provisional_number()
     connection = session.connection()
     new_id = int(connection.execute(
         _INSERT_INCIDENT,
@@ -1382,6 +1386,39 @@ def add_incident(session: Session, incident: Incident) -> Incident:
         if rows:
             connection.execute(insert(spec.row_type.__table__), rows)
     return replace(incident, id=new_id, number=number, version=1)
+
+
+def number_incident(session: Session, incident: Incident) -> Incident:
+    """Give an incident added with ``numbered=False`` its number; returns the numbered copy.
+
+    Why last: allocating the number locks the team's counter row until the commit (on
+    PostgreSQL; SQLite serializes whole transactions anyway). Opens of one team wait for each
+    other on that lock, so an open should take it as the last statement before its commit,
+    not the first: a burst of opens then queues on a lock held for two statements and a commit
+    instead of the whole open.
+    """
+    if incident.id is None:
+        raise ValueError("number_incident needs an added incident (id is None)")
+    number = _next_number(session, incident.team_id)
+    session.execute(_NUMBER_INCIDENT, {"k_id": incident.id, "v_number": number})
+    return replace(incident, number=number)
+
+
+def _provisional_number() -> int:
+    """A placeholder for an incident's number until `number_incident` (same transaction).
+
+    Negative, so never a real number; random, so two opens of one team in flight at once do
+    not share it (on PostgreSQL a clash would only make the second wait for the first's commit,
+    which gives its row its real number; SQLite runs one write transaction at a time).
+    """
+    return -1 - secrets.randbelow(2**31 - 1)
+
+
+_NUMBER_INCIDENT = (
+    update(IncidentRow.__table__)
+    .where(IncidentRow.__table__.c.id == bindparam("k_id"))
+    .values(number=bindparam("v_number"))
+)
 
 
 # What `children_snapshot` returns: per child list, number -> its columns.

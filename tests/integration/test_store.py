@@ -202,6 +202,38 @@ def test_round_trip_with_every_field_and_child(session_factory: Factory) -> None
     assert isinstance(loaded.steps[0].step, Step)
 
 
+@pytest.mark.parametrize("first_of_team", [True, False], ids=["first", "later"])
+def test_opens_numbered_last_get_distinct_numbers_without_gaps(
+    session_factory: Factory, first_of_team: bool
+) -> None:
+    """What an open does (`Service.open_parsed`): add the incident unnumbered, write the rest,
+    take the number last. Four at once and one rolled back: 1..4, no gap, no clash."""
+    if not first_of_team:
+        in_tx(session_factory, lambda s: store.add_incident(s, new_incident()))
+    barrier = threading.Barrier(5)
+
+    def open_one(keep: bool) -> int:
+        barrier.wait(timeout=10)
+        with session_factory.begin() as session:
+            added = store.add_incident(session, new_incident(), numbered=False)
+            assert added.id is not None and added.number < 0, "a provisional number"
+            store.append_timeline(session, added.id, "T1",
+                                  [TimelineEntry(T0, "opened", "opened")])
+            numbered = store.number_incident(session, added)
+            if not keep:
+                session.rollback()
+                return 0
+            return numbered.number
+
+    results = run_threads(*[lambda: open_one(True)] * 4, lambda: open_one(False))
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    offset = 0 if first_of_team else 1
+    assert sorted(r for r in results if r) == [offset + n for n in (1, 2, 3, 4)]
+    with session_factory() as s:
+        numbers = sorted(i.number for i in store.list_incidents(s, "T1"))
+    assert numbers == list(range(1, offset + 5)), "every stored incident has its real number"
+
+
 @pytest.mark.parametrize("known", ["read", "snapshot"])
 def test_save_updates_inserts_and_mirrors_children(session_factory: Factory, known: str) -> None:
     """Whether the save reads the stored children or is handed them as loaded (`stored=`,
