@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             for phase, text in r["profiles"].items():
                 print(f"\n--- {r['db']} {phase}: top by own time ---\n{text}")
-    ok = all(r["fired"] == r["incidents"] == r["bells"] for r in rows)
+    ok = all(r["fired"] == r["incidents"] == r["bells"] and r["left"] == 0 for r in rows)
     if not ok:
-        print("MISMATCH: not every incident fired and posted exactly one 🔔", file=sys.stderr)
+        print("MISMATCH: not every incident fired and posted exactly one 🔔, or outbox rows "
+              "were left: " + ", ".join(f"{r['db']} {r['left']} left" for r in rows),
+              file=sys.stderr)
     return 0 if ok else 1
 
 

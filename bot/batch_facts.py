@@ -28,7 +28,7 @@ class Facts:
     channels: frozenset[str]  # the channels asked about
     lost: frozenset[str]  # of those, the ones the bot can't post in
     incidents: frozenset[int]  # the incidents asked about
-    outages: dict[int, int]  # of those, incident id -> the outage it is attached to
+    in_outages: frozenset[int]  # of those, the ones attached to an outage
 
     @classmethod
     def read(cls, session: Session, incidents: Iterable[Incident]) -> Facts:
@@ -36,7 +36,7 @@ class Facts:
         channels = frozenset(i.channel_id for i in incs if i.channel_id)
         ids = frozenset(i.id for i in incs if i.id is not None)
         return cls(channels, frozenset(lifecycle_store.lost_channels(session, channels)),
-                   ids, outage_store.outage_ids_of(session, ids))
+                   ids, frozenset(outage_store.outage_ids_of(session, ids)))
 
 
 class BatchFacts(threading.local):
@@ -56,7 +56,7 @@ class BatchFacts(threading.local):
         facts = self.current
         if facts is None or incident_id not in facts.incidents:
             return None
-        return incident_id in facts.outages
+        return incident_id in facts.in_outages
 
     def forget(self) -> None:
         self.current = None
