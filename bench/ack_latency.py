@@ -3,7 +3,7 @@
 
 A benchmark, not a test: it starts three processes and measures from the client side.
 
-* a local Slack (`bot.localslack.LocalSlack`) in its own process, so the Web API calls of the
+* a local Slack (`bot.local.localslack.LocalSlack`) in its own process, so the Web API calls of the
   outbox worker do not share the app's GIL (real Slack is not in the app's process either);
 * the app under test in its own process, built like `crisisbot run --http` builds it:
   `Runtime.build(settings)` (migrations, outbox worker with its production thread count,
@@ -87,8 +87,8 @@ TAG = re.compile(r"\[bench (\d+)\]")
 
 
 def _slack_child(conn: Any, team_id: str) -> None:
-    from bot.localslack import LocalSlack
-    from bot.localslack.api_messages import apply_ack
+    from bot.local.localslack import LocalSlack
+    from bot.local.localslack.api_messages import apply_ack
 
     slack = LocalSlack(team_id=team_id)
     slack.start()
@@ -252,7 +252,7 @@ def _experiment_no_reread() -> None:
     """After an ack, schedule the incident the command just saved instead of reading it back
     from the database (bot.app.Deps.after -> ReminderScheduler.reschedule -> Service.get_by_id)."""
     import bot.app as app_module
-    from playbook.model import Reschedule
+    from playbook.domain.model import Reschedule
 
     def after(self: Any, outcome: Any) -> None:
         self.wake_outbox()
@@ -271,8 +271,8 @@ def _experiment_no_reread() -> None:
 def _experiment_recurrence_off() -> None:
     """No repeat-crisis check before the ack: the bound of moving it after the ack. (The
     former "recurrence-fast" experiment, a bounded and prefiltered check, is what
-    playbook.service does now.)"""
-    from playbook.service import Service
+    playbook.services.incidents does now.)"""
+    from playbook.services.incidents import Service
 
     Service._recurrence_warning = lambda self, new: None  # type: ignore[method-assign]
 
@@ -524,7 +524,7 @@ class Client:
 
 def slash_form(slack: dict[str, Any], index: int, response_url: str, trigger_id: str,
                text: str) -> str:
-    """The form body Slack posts for a slash command (see bot/localslack/driver.py)."""
+    """The form body Slack posts for a slash command (see bot/local/localslack/driver.py)."""
     return urlencode({
         "token": "localslack-verification-token", "team_id": slack["team_id"],
         "team_domain": slack["team_domain"], "channel_id": slack["support"],

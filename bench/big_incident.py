@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook import rules
-from playbook.model import Actor, Incident, Policy
-from playbook.timeline import Entry
+from playbook.domain import rules
+from playbook.domain.model import Actor, Incident, Policy
+from playbook.domain.timeline import Entry
+from playbook.services.playbooks import builtin_playbook
+
+POLICY = Policy(playbook=builtin_playbook())
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", is_lead=True)
@@ -19,7 +22,7 @@ ALICE = Actor("U0ALICE", is_lead=True)
 def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, list[Entry]]:
     inc = rules.open_incident(team_id="T1", customer="Acme Hotels & Resorts <EU>",
                               description="all lobby screens show a setup error " * 20,
-                              severity="sev1", actor=ALICE, now=T0, policy=Policy()).incident
+                              severity="sev1", actor=ALICE, now=T0, policy=POLICY).incident
     inc.id, inc.number = 1, 42
     now = T0
     lines: list[tuple[int, str]] = [(1, "cadence 30m"), (1, "own")]
@@ -35,7 +38,7 @@ def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, li
     for minutes, line in lines:
         now += timedelta(minutes=minutes)
         verb, arg = rules.split_verb(line)
-        inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=Policy()).incident
+        inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=POLICY).incident
     entries = [Entry(n + 1, n + 1, T0 + timedelta(seconds=n), "note", f"line {n} " + "t" * 120,
                      "U0ALICE") for n in range(timeline)]
     return inc, entries

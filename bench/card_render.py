@@ -37,9 +37,11 @@ import slack_sdk
 
 from bot import blocks
 from bot.blocks import _kit
-from playbook import rules
-from playbook.builtin import builtin_playbook
-from playbook.model import Actor, Incident, Policy
+from playbook.domain import rules
+from playbook.domain.model import Actor, Incident, Policy
+from playbook.services.playbooks import builtin_playbook
+
+POLICY = Policy(playbook=builtin_playbook())
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", is_lead=True)
@@ -51,7 +53,7 @@ def _run(inc: Incident, lines: list[str], now: datetime) -> tuple[Incident, date
     for line in lines:
         now += timedelta(minutes=1)
         verb, arg = rules.split_verb(line)
-        inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=Policy()).incident
+        inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=POLICY).incident
     return inc, now
 
 
@@ -59,7 +61,7 @@ def reminder_incident() -> tuple[Incident, datetime]:
     """Like the reminders benchmark's incidents: listen step, owner, agreed 5-minute cadence."""
     inc = rules.open_incident(team_id="T1", customer="Customer 42",
                               description="Checkout returns 502 for a share of orders (bench)",
-                              severity="sev2", actor=ALICE, now=T0, policy=Policy()).incident
+                              severity="sev2", actor=ALICE, now=T0, policy=POLICY).incident
     inc.id, inc.number, inc.channel_id = 1, 42, "C0CHAN"
     return _run(inc, ["cadence 5m", "own", "listen Our customers cannot pay."], T0)
 
@@ -68,7 +70,7 @@ def busy_incident() -> tuple[Incident, datetime]:
     """Solve step with options, 12 open promises, links, parked topics and long texts."""
     inc = rules.open_incident(team_id="T1", customer="Acme Hotels & Resorts <EU>",
                               description="all lobby screens show a setup error " * 20,
-                              severity="sev1", actor=ALICE, now=T0, policy=Policy()).incident
+                              severity="sev1", actor=ALICE, now=T0, policy=POLICY).incident
     inc.id, inc.number, inc.channel_id = 2, 43, "C0BUSY"
     lines = ["cadence 30m", "own", "listen they cannot check guests in <!channel> " * 30,
              "restate check-in screens are down in every EU hotel",

@@ -35,8 +35,11 @@ from sqlalchemy.engine import make_url
 
 from bot import db
 from playbook import store
-from playbook.model import Actor, Policy
-from playbook.service import Service, ServiceConfig
+from playbook.domain.model import Actor, Policy
+from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.playbooks import builtin_playbook
+
+POLICY = Policy(playbook=builtin_playbook())
 
 COMPONENTS = ("login", "checkout", "CSV export", "billing page", "SSO", "webhooks", "search",
               "file upload", "monthly report", "mobile app", "public API", "invoices",
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         db.upgrade(url)
         engine = store.make_engine(url)
         service = Service(store.make_session_factory(engine),
-                          ServiceConfig(policy=Policy(), responders=("U0RESP",)),
+                          ServiceConfig(policy=POLICY, responders=("U0RESP",)),
                           lambda: datetime.now(UTC))
         actor = Actor("U0ALICE")
         for i in range(args.history):

@@ -27,9 +27,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.scheduler import RETRY_AFTER, ReminderScheduler
-from playbook import cadence
-from playbook.model import Incident
-from playbook.service import Service
+from playbook.domain import cadence
+from playbook.domain.model import Incident
+from playbook.services.incidents import Service
 
 log = logging.getLogger(__name__)
 

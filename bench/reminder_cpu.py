@@ -70,8 +70,8 @@ def measured(fn: Callable[[], Any], profile: bool) -> tuple[float, float, str]:
 
 
 def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) -> dict[str, Any]:
+    from bot.local.sandbox import Clock
     from bot.runtime import Runtime
-    from bot.sandbox import Clock
     from playbook import store
 
     slack = Child(_slack_child)

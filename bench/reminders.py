@@ -3,7 +3,7 @@
 
 A benchmark, not a test. For each database, in one run:
 
-1. a local Slack (`bot.localslack.LocalSlack`) starts in its own process (real Slack is not in
+1. a local Slack (`bot.local.localslack.LocalSlack`) starts in its own process (real Slack is not in
    the bot's process either, so its request handling must not share the bot's GIL) and gets one
    channel per incident, the bot a member, with a card message the bot posted in each;
 2. a fresh database (a SQLite file; a scratch database on the PostgreSQL server, dropped
@@ -100,7 +100,7 @@ MAX_SAMPLES = 2_000_000
 
 
 def _slack_child(conn: Any) -> None:
-    from bot.localslack import LocalSlack
+    from bot.local.localslack import LocalSlack
 
     slack = LocalSlack()
     slack.start()
@@ -297,7 +297,7 @@ def bot_settings(slack: dict[str, Any], database_url: str) -> Any:
 def insert_incidents(sessions: Any, team_id: str, planned: list[Planned]) -> float:
     """Through the store's own add_incident, INSERT_BATCH per transaction; returns seconds."""
     from playbook import store
-    from playbook.model import CadenceChange, Incident
+    from playbook.domain.model import CadenceChange, Incident
 
     started = time.perf_counter()
     for first in range(0, len(planned), INSERT_BATCH):
@@ -522,8 +522,8 @@ def stop_scheduler(sched: Any) -> int:
 
 
 def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, Any]:
+    from bot.local.sandbox import Clock
     from bot.runtime import Runtime
-    from bot.sandbox import Clock
     from playbook import store
 
     out: dict[str, Any] = {"db": kind, "database": dbs.describe(kind)}

@@ -1,8 +1,8 @@
 """Client CPU and wall time per Web API call: stock WebClient vs KeepAliveWebClient.
 
 The bot's outbox makes two Web API calls per reminder (``chat.postMessage``, ``chat.update``).
-slack_sdk's stock client opens a new connection per call; ``bot.slack_http.KeepAliveWebClient``
-(what ``bot.slack.make_client`` returns) keeps one per thread. This measures, per call and in
+slack_sdk's stock client opens a new connection per call; ``bot.slack.keepalive.KeepAliveWebClient``
+(what ``bot.slack.client.make_client`` returns) keeps one per thread. This measures, per call and in
 rounds alternating between the two clients, the calling process's CPU (``time.process_time``:
 every thread of this process, nothing else runs in it), the wall time, and the local Slack's
 CPU (it runs in its own process, so it does not share this process's CPU or GIL). Both clients
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from slack_sdk import WebClient
 
 from bot.config import Settings
-from bot.slack import make_client
+from bot.slack.client import make_client
 
 MAX_CALLS = 100_000
 CHILD_TIMEOUT_S = 30.0
@@ -41,7 +41,7 @@ CHILD_TIMEOUT_S = 30.0
 
 def _slack_child(conn: Any) -> None:
     """The local Slack, in its own process: answers "cpu", "conns" and "stop"."""
-    from bot.localslack import LocalSlack
+    from bot.local.localslack import LocalSlack
 
     with LocalSlack() as slack:
         channel = slack.add_channel("bench-calls", bot_member=True).id

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from big_incident import T0, big_incident
 
 from bot import blocks
-from playbook import export
-from playbook.summary import summarize
-from playbook.timeline import corrected
+from playbook.domain import export
+from playbook.domain.summary import summarize
+from playbook.domain.timeline import corrected
 
 TARGET_MS = 200.0
 

@@ -1,8 +1,8 @@
 """create_app: the Bolt app, its listeners (one module per Slack surface) and one error handler.
 
-Listeners are thin: they validate, record through `playbook.service` and ack with the result.
-Everything Slack-side that can be slow happens afterwards in the outbox worker, so an ack never
-waits on Slack. `process_before_response=True` runs each listener to completion inside the
+Listeners are thin: they validate, record through `playbook.services.incidents` and ack with the
+result. Everything Slack-side that can be slow happens afterwards in the outbox worker, so an ack
+never waits on Slack. `process_before_response=True` runs each listener to completion inside the
 request, which is what we want: the listener's own work *is* the ack.
 """
 
@@ -23,12 +23,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from bot.config import Settings
-from playbook.errors import PlaybookError
-from playbook.lifecycle_service import LifecycleService
-from playbook.model import Actor, Incident, Outcome
-from playbook.outage_service import OutageService
-from playbook.service import Service, needs_reschedule
-from playbook.text import esc, plain, truncate
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import Actor, Incident, Outcome
+from playbook.domain.text import esc, plain, truncate
+from playbook.services.incidents import Service, needs_reschedule
+from playbook.services.lifecycle import LifecycleService
+from playbook.services.outages import OutageService
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,9 @@ def _why(err: Exception) -> str:
 class People:
     """Who is a lead, and each person's time zone, cached so a listener rarely calls Slack.
 
-    Its `client` must be a short-timeout one without retries (`bot.slack.make_lookup_client`):
-    a lookup runs before the ack, and a slow Slack must cost the fallback, not the ack.
+    Its `client` must be a short-timeout one without retries
+    (`bot.slack.client.make_lookup_client`): a lookup runs before the ack, and a slow Slack
+    must cost the fallback, not the ack.
     """
 
     client: WebClient

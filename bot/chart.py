@@ -1,6 +1,6 @@
 """The cadence chart: a PNG timeline of an incident's customer updates, for leads.
 
-One picture of the update clock (DESIGN.md "Cadence adherence"): the five steps as coloured
+One picture of the update clock (README "Cadence adherence"): the five steps as coloured
 bands, each customer update as a mark (on time, late, or not judged because no cadence was in
 force), each due time on its own lane (met, missed, next), the gaps between updates that ran
 over the interval shaded red, and the resolution and close as vertical lines. It is attached to
@@ -14,7 +14,7 @@ The canvas is sized for a phone: 1080 x 1350 px (4:5 portrait, what Slack and ph
 whole) with fonts of 13 pt and up at 150 dpi. Times are UTC.
 
 The due times are derived by walking cadence changes and updates exactly as
-`playbook.cadence.adherence` counts them (`cadence_timeline`); a test pins the two together.
+`playbook.domain.cadence.adherence` counts them (`cadence_timeline`); a test pins the two together.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from playbook import cadence, windows
-from playbook.cadence import cadence_active
-from playbook.model import CadenceChange, CustomerUpdate, Incident, Status
-from playbook.steps import STEP_TITLES
-from playbook.summary import summarize
-from playbook.text import fmt_duration
-from playbook.windows import Window
+from playbook.domain import cadence, windows
+from playbook.domain.cadence import cadence_active
+from playbook.domain.model import CadenceChange, CustomerUpdate, Incident, Status
+from playbook.domain.steps import STEP_TITLES
+from playbook.domain.summary import summarize
+from playbook.domain.text import fmt_duration
+from playbook.domain.windows import Window
 
 __all__ = [
     "DPI",
@@ -103,7 +103,7 @@ class Gap:
 
 @dataclass
 class CadenceTimeline:
-    """What the chart draws of the update clock, counted like `playbook.cadence.adherence`.
+    """What the chart draws of the update clock, counted like `playbook.domain.cadence.adherence`.
 
     ``window_end`` is None when no cadence was in force in the window. ``gaps`` are the
     measured ones (clock start to first update, then update to update); ``open_gap`` is the
@@ -135,10 +135,10 @@ def _lapsed(base: datetime, interval: timedelta, t: datetime,
 def cadence_timeline(incident: Incident, until: datetime) -> CadenceTimeline:
     """Every due time and judged update from the first cadence up to `until`.
 
-    The walk is `playbook.cadence.adherence`'s, step for step: the window ends at the earliest
-    of `until`, the customer being told of the resolution and the close; at the same instant a
-    cadence change goes before an update; a change restarts the clock (unanswered dues of the
-    old clock before it are missed); an update answers the due ``clock start + interval`` on
+    The walk is `playbook.domain.cadence.adherence`'s, step for step: the window ends at the
+    earliest of `until`, the customer being told of the resolution and the close; at the same
+    instant a cadence change goes before an update; a change restarts the clock (unanswered dues of
+    the old clock before it are missed); an update answers the due ``clock start + interval`` on
     time or late, and each further full interval before it is a missed due; the open stretch
     after the last event counts its dues strictly before the window's end as missed. So the
     on-time, late and missed dues here add up to adherence's counts.
@@ -231,7 +231,7 @@ _MIN_SPAN = timedelta(minutes=20)  # the narrowest time range shown
 def render_cadence_chart(incident: Incident, now: datetime) -> bytes | None:
     """The incident's cadence chart as PNG bytes, or ``None`` without the chart extra.
 
-    `now` ends the picture of an incident still open (as in `playbook.summary.summarize`).
+    `now` ends the picture of an incident still open (as in `playbook.domain.summary.summarize`).
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware (UTC) datetime")

@@ -1,6 +1,6 @@
 """Settings from the environment (and a `.env` in the working directory).
 
-`load_settings()` reads every key of the Settings table in DESIGN.md, checks it and returns a
+`load_settings()` reads every key documented in .env.example, checks it and returns a
 frozen `Settings`. Anything missing or malformed raises `ConfigError`, whose text is one line
 naming the key and what is expected, so start-up can print it and stop. Secrets never appear in
 an error, in `repr(settings)` or in `settings.redacted()`.
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
-    from playbook.playbook_file import Playbook
+    from playbook.domain.playbook_file import Playbook
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -70,7 +70,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of DESIGN.md's Settings table, checked and typed."""
+    """Every setting documented in .env.example, checked and typed."""
 
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -94,7 +94,7 @@ class Settings:
     log_level: str = "INFO"
     capture_reaction: str = "pushpin"
     outbox_threads: int = 4
-    # `crisisbot run` starts this many outbox children (bot/outbox_process.py); the sandbox
+    # `crisisbot run` starts this many outbox children (bot/outbox/processes.py); the sandbox
     # (demo, tests) sets 0: its worker shares the test clock, which children could not
     outbox_processes: int = 1
 
@@ -378,8 +378,8 @@ def _boolean(get: _Get, key: str, default: bool) -> bool:
 
 
 def _parse_duration(key: str, text: str) -> timedelta:
-    from playbook.errors import ParseError
-    from playbook.parse import parse_duration
+    from playbook.domain.errors import ParseError
+    from playbook.domain.parse import parse_duration
 
     try:
         result = parse_duration(text)
@@ -575,7 +575,7 @@ def read_playbook_file(path: str) -> Playbook:
 
     TOML, or YAML for a `.yaml`/`.yml` file (with PyYAML installed).
     """
-    from playbook.playbook_file import PlaybookFileError, parse_playbook
+    from playbook.domain.playbook_file import PlaybookFileError, parse_playbook
 
     try:
         text = Path(path).expanduser().read_text(encoding="utf-8")
@@ -593,8 +593,8 @@ def load_playbook(settings: Settings) -> Playbook:
     A bad file is a `ConfigError` like any bad setting, so start-up stops with one line naming
     the file, the line and column, and what is wrong.
     """
-    from playbook.builtin import builtin_playbook
-    from playbook.playbook_file import PlaybookFileError
+    from playbook.domain.playbook_file import PlaybookFileError
+    from playbook.services.playbooks import builtin_playbook
 
     if settings.playbook_path is None:
         return builtin_playbook()

@@ -22,14 +22,14 @@ from slack_sdk import WebClient
 from bot import db
 from bot.app import Deps, People, create_app
 from bot.config import Settings, load_playbook
-from bot.effects import EffectRunner, OutboxWorker
-from bot.outbox_process import OutboxProcesses
+from bot.outbox.effects import EffectRunner, OutboxWorker
+from bot.outbox.processes import OutboxProcesses
 from bot.scheduler import ReminderScheduler
-from bot.slack import make_client, make_lookup_client
+from bot.slack.client import make_client, make_lookup_client
 from bot.web import make_wsgi, serve
 from playbook import store
-from playbook.model import Policy
-from playbook.service import Service, ServiceConfig
+from playbook.domain.model import Policy
+from playbook.services.incidents import Service, ServiceConfig
 
 log = logging.getLogger(__name__)
 

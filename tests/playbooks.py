@@ -6,8 +6,14 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from playbook.builtin import builtin_playbook
-from playbook.playbook_file import Playbook, dump_playbook, parse_playbook, playbook_from_dict
+from playbook.domain.model import Policy
+from playbook.domain.playbook_file import (
+    Playbook,
+    dump_playbook,
+    parse_playbook,
+    playbook_from_dict,
+)
+from playbook.services.playbooks import builtin_playbook
 
 
 def builtin_data() -> dict[str, Any]:
@@ -30,3 +36,8 @@ def as_toml(playbook: Playbook) -> str:
     text = dump_playbook(playbook)
     assert parse_playbook(text, "round trip").version == playbook.version
     return text
+
+
+def default_policy(**changes: Any) -> Policy:
+    """The reminder policy of a fresh install: default timings, the built-in playbook."""
+    return Policy(playbook=builtin_playbook(), **changes)

@@ -25,10 +25,10 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks._serialize import serialize
-from playbook.model import Incident
-from playbook.text import esc, truncate
+from playbook.domain.model import Incident
+from playbook.domain.text import esc, truncate
 
-# Slack's limits (STACK-NOTES.md, Block Kit reference).
+# Slack's limits (Slack's Block Kit reference).
 MESSAGE_MAX_BLOCKS = 50
 VIEW_MAX_BLOCKS = 100
 SECTION_TEXT_MAX = 3000

@@ -32,13 +32,13 @@ from bot.blocks._kit import (
     section,
     sections,
 )
-from playbook import cadence, windows
-from playbook.capture import source_line
-from playbook.links import link_markup
-from playbook.model import STEPS, CaptureKind, Incident, PromiseStatus, Status, Step
-from playbook.playbook_file import Playbook
-from playbook.steps import STEP_TITLES, all_complete
-from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
+from playbook.domain import cadence, windows
+from playbook.domain.capture import source_line
+from playbook.domain.links import link_markup
+from playbook.domain.model import STEPS, CaptureKind, Incident, PromiseStatus, Status, Step
+from playbook.domain.playbook_file import Playbook
+from playbook.domain.steps import STEP_TITLES, all_complete
+from playbook.domain.text import channel_link, date_token, esc, fmt_duration, mention, truncate
 
 __all__ = ["BUTTON_LABELS", "PRIMARY_BLOCK_MAX", "PROMISES_SHOWN", "buttons_for", "card"]
 

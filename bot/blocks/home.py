@@ -10,10 +10,10 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections, view_dict
-from playbook import cadence
-from playbook.model import Incident, Status
-from playbook.steps import STEP_TITLES, all_complete
-from playbook.text import channel_link, date_token, esc, fmt_duration, mention, truncate
+from playbook.domain import cadence
+from playbook.domain.model import Incident, Status
+from playbook.domain.steps import STEP_TITLES, all_complete
+from playbook.domain.text import channel_link, date_token, esc, fmt_duration, mention, truncate
 
 __all__ = ["HOME_ITEMS_MAX", "home"]
 

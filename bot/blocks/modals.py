@@ -47,12 +47,12 @@ from bot.blocks._kit import (
     section,
     view_dict,
 )
-from playbook.model import Incident, Status
-from playbook.playbook_file import Playbook, Severity
-from playbook.snooze import CHOICES as SNOOZE_CHOICES
-from playbook.snooze import MAX_SNOOZE
-from playbook.steps import STEP_TITLES, all_complete, missing
-from playbook.text import channel_link, esc, fmt_duration, mention, truncate
+from playbook.domain.model import Incident, Status
+from playbook.domain.playbook_file import Playbook, Severity
+from playbook.domain.snooze import CHOICES as SNOOZE_CHOICES
+from playbook.domain.snooze import MAX_SNOOZE
+from playbook.domain.steps import STEP_TITLES, all_complete, missing
+from playbook.domain.text import channel_link, esc, fmt_duration, mention, truncate
 
 __all__ = [
     "DRIVERS",

@@ -30,9 +30,9 @@ from bot.blocks._kit import (
     view_dict,
 )
 from bot.blocks.modals import _input, _text
-from playbook.model import Incident
-from playbook.outage import Draft, DraftStatus, Outage, OutageStatus, customer_rows, row_text
-from playbook.text import date_token, esc, mention, truncate
+from playbook.domain.model import Incident
+from playbook.domain.outage import Draft, DraftStatus, Outage, OutageStatus, customer_rows, row_text
+from playbook.domain.text import date_token, esc, mention, truncate
 
 __all__ = ["draft_message", "draft_modal", "outage_card", "resolve_prompt"]
 

@@ -4,7 +4,7 @@ It opens in two steps because a trigger_id lives three seconds: `capture_loading
 once, then `capture_modal` replaces it once the open incidents and the message's permalink are
 known. Contract with `bot.listeners.shortcuts`: ``callback_id="shortcut:capture"``, inputs
 ``incident`` (static_select, value = incident id), ``kind`` (radio buttons, value =
-`playbook.model.CaptureKind`), ``text`` and ``due`` (datetimepicker), each element
+`playbook.domain.model.CaptureKind`), ``text`` and ``due`` (datetimepicker), each element
 ``action_id="v"``; ``private_metadata`` is `CaptureMeta` as JSON.
 """
 
@@ -36,9 +36,9 @@ from bot.blocks._kit import (
     section,
     view_dict,
 )
-from playbook.capture import KIND_LABELS
-from playbook.model import CaptureKind, Incident
-from playbook.text import channel_link, esc, truncate
+from playbook.domain.capture import KIND_LABELS
+from playbook.domain.model import CaptureKind, Incident
+from playbook.domain.text import channel_link, esc, truncate
 
 __all__ = ["CALLBACK", "CaptureMeta", "capture_loading", "capture_modal", "capture_unavailable"]
 

@@ -1,6 +1,6 @@
 """The incident summary rendered for Slack (one or more messages) and as Markdown.
 
-Both renderers only format the fields of `playbook.summary.Summary`; they never derive
+Both renderers only format the fields of `playbook.domain.summary.Summary`; they never derive
 figures. Nothing is cut: a long summary is split over several sections (3000 characters
 each) and several messages (50 blocks each), so every quote, promise and action is shown whole.
 """
@@ -14,11 +14,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
-from playbook.model import CapturedMessage, CaptureKind, PromiseStatus, Status
-from playbook.steps import STEP_TITLES
-from playbook.summary import StepSummary, Summary
-from playbook.text import date_token, esc, fmt_duration, mention, plain
-from playbook.timeline import spans_days
+from playbook.domain.model import CapturedMessage, CaptureKind, PromiseStatus, Status
+from playbook.domain.steps import STEP_TITLES
+from playbook.domain.summary import StepSummary, Summary
+from playbook.domain.text import date_token, esc, fmt_duration, mention, plain
+from playbook.domain.timeline import spans_days
 
 __all__ = ["summary_markdown", "summary_messages"]
 

@@ -40,9 +40,9 @@ from bot.blocks._kit import (
     to_dicts,
     view_dict,
 )
-from playbook.model import Incident
-from playbook.text import date_token, truncate
-from playbook.timeline import Entry, display, editable_text
+from playbook.domain.model import Incident
+from playbook.domain.text import date_token, truncate
+from playbook.domain.timeline import Entry, display, editable_text
 
 __all__ = ["PAGE_SIZE", "edit_modal", "timeline_list"]
 

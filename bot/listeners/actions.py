@@ -13,11 +13,11 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
-from playbook import rules
-from playbook.commands import Ctx
-from playbook.errors import PlaybookError
-from playbook.model import Incident
-from playbook.service import Origin
+from playbook.domain import rules
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import Incident
+from playbook.domain.verbs import Ctx
+from playbook.services.incidents import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -13,12 +13,12 @@ from bot import blocks
 from bot.app import ephemeral
 from bot.blocks.outage import outage_lines
 from bot.listeners import timeline
-from playbook import cadence, rules, stats
-from playbook import outage as outage_rules
-from playbook.errors import ParseError, PlaybookError
-from playbook.model import Incident
-from playbook.service import Origin
-from playbook.text import channel_link, date_token, esc, fmt_duration
+from playbook.domain import cadence, rules, stats
+from playbook.domain import outage as outage_rules
+from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.model import Incident
+from playbook.domain.text import channel_link, date_token, esc, fmt_duration
+from playbook.services.incidents import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltContext, BoltResponse
 
-from playbook.timeline_service import TimelineService
+from playbook.services.timeline import TimelineService
 
 if TYPE_CHECKING:
     from bot.app import Deps

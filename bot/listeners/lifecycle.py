@@ -1,7 +1,7 @@
 """Slack changing things under the bot: channels archived, renamed, unarchived, the bot removed
 or invited back, people joining, tokens revoked and the app uninstalled.
 
-Each listener records the change (`playbook.lifecycle_service`) and wakes the outbox, which
+Each listener records the change (`playbook.services.lifecycle`) and wakes the outbox, which
 moves the card and reminders to where they can still be seen. Private channels send the
 ``group_*`` twins of the ``channel_*`` events; both are handled alike.
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
-from playbook.lifecycle_service import Change
+from playbook.services.lifecycle import Change
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -19,9 +19,9 @@ from bot import blocks
 from bot.app import inline_error
 from bot.blocks.outage import draft_modal
 from bot.listeners.views import value
-from playbook.errors import PlaybookError
-from playbook.service import Origin
-from playbook.text import esc
+from playbook.domain.errors import PlaybookError
+from playbook.domain.text import esc
+from playbook.services.incidents import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -4,7 +4,7 @@ Works on any message, including one a customer wrote in a Slack Connect channel.
 opens first (a trigger_id lives three seconds) with a placeholder, and the ack goes out; the
 lookups (open incidents, the message's permalink) run after it as a Bolt lazy listener, which
 then fills the modal in with `views.update`. The submission records through
-`playbook.service.Service.capture`, like every other change: validated, saved, acked.
+`playbook.services.incidents.Service.capture`, like every other change: validated, saved, acked.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from bot.blocks.shortcut import (
     capture_unavailable,
 )
 from bot.listeners.views import submission_key
-from playbook.capture import MessageRef, build_permalink, neutralise
-from playbook.errors import PlaybookError
-from playbook.model import CaptureKind, Incident
-from playbook.service import Origin
-from playbook.text import esc
+from playbook.domain.capture import MessageRef, build_permalink, neutralise
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import CaptureKind, Incident
+from playbook.domain.text import esc
+from playbook.services.incidents import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

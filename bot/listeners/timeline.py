@@ -16,11 +16,11 @@ from slack_sdk import WebClient
 
 from bot.app import inline_error
 from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
-from playbook import timeline as tl
-from playbook.errors import NotFound, ParseError, PermissionDenied, PlaybookError
-from playbook.model import Incident
-from playbook.service import Origin
-from playbook.timeline_service import TimelineService
+from playbook.domain import timeline as tl
+from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
+from playbook.domain.model import Incident
+from playbook.services.incidents import Origin
+from playbook.services.timeline import TimelineService
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import Ack, App
 
 from bot.app import inline_error
-from playbook import links
-from playbook.errors import PlaybookError
-from playbook.model import Incident
-from playbook.service import BatchError, Duplicate, Origin
-from playbook.text import esc
+from playbook.domain import links
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import Incident
+from playbook.domain.text import esc
+from playbook.services.incidents import BatchError, Duplicate, Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

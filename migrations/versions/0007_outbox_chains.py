@@ -1,4 +1,4 @@
-"""Partial indexes for claiming the outbox in per-incident chains (playbook/outbox.py).
+"""Partial indexes for claiming the outbox in per-incident chains (playbook/store/outbox.py).
 
 Revision ID: 0007_outbox_chains
 Revises: 0006_nag_snooze_windows

@@ -1,4 +1,4 @@
-"""The real app over real HTTP (and Socket Mode) against bot/localslack.
+"""The real app over real HTTP (and Socket Mode) against bot/local/localslack.
 
 Every test ends by asserting the local Slack saw nothing real Slack would refuse (Block Kit
 limits, missing fallback text, invalid channel names), so a bad payload fails the test.
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.sandbox import LocalBot
+from bot.local.sandbox import LocalBot
 
 
 def _checked(bot: LocalBot) -> Iterator[LocalBot]:

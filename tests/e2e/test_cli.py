@@ -30,8 +30,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, pool, text
 
 from bot import db
-from bot.localslack import LocalSlack
-from bot.sandbox import free_port
+from bot.local.localslack import LocalSlack
+from bot.local.sandbox import free_port
 from playbook.store import metadata
 
 REPO = Path(__file__).resolve().parents[2]

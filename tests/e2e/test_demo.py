@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bot.demo import run_demo
+from bot.cli.demo import run_demo
 
 
 def test_demo_plays_a_whole_incident() -> None:

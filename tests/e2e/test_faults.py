@@ -28,10 +28,10 @@ import pytest
 from sqlalchemy import make_url, select
 
 from bot import db
-from bot.effects import PERMANENT
-from bot.sandbox import ALICE, BOB, LocalBot
+from bot.local.sandbox import ALICE, BOB, LocalBot
+from bot.outbox.effects import PERMANENT
 from playbook import store
-from playbook.model import Incident
+from playbook.domain.model import Incident
 
 UNREACHABLE = "the database is not reachable"
 STACK_TRACE_SIGNS = ("Traceback", "SlackApiError", "The server responded with", "{'ok'",

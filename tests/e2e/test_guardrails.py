@@ -33,11 +33,11 @@ from hypothesis import strategies as st
 from bot import redact
 from bot.blocks.modals import DRIVERS
 from bot.config import Settings
-from bot.localslack import Reply, escape
-from bot.localslack.driver import VERIFICATION_TOKEN
-from bot.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook import rules
-from playbook.text import esc, plain
+from bot.local.localslack import Reply, escape
+from bot.local.localslack.driver import VERIFICATION_TOKEN
+from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
+from playbook.domain import rules
+from playbook.domain.text import esc, plain
 
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -7,9 +7,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bot.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook import cadence
-from playbook.model import CaptureKind, Status, Step
+from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
+from playbook.domain import cadence
+from playbook.domain.model import CaptureKind, Status, Step
 
 CUSTOMER = "U0DANA"  # a customer's person, in a Slack Connect channel
 SHORTCUT = "add_to_incident"

@@ -6,8 +6,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook.model import PromiseStatus, Status, Step
+from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
+from playbook.domain.model import PromiseStatus, Status, Step
 
 SCRIPT = [
     ("listen the screens say &lt;Setup WiFi&gt;, all 12 of them", "Recorded the customer's words"),

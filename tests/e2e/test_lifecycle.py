@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.sandbox import ALICE, BOB, CAROL, LocalBot
-from playbook import lifecycle_store, store
+from bot.local.sandbox import ALICE, BOB, CAROL, LocalBot
+from playbook import store
+from playbook.store import lifecycle as lifecycle_store
 
 
 def _opened(bot: LocalBot) -> str:

@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.localslack import LocalSlack, check_blocks, check_view
+from bot.local.localslack import LocalSlack, check_blocks, check_view
 
 USER = "U0ALICE"
 MODAL = {

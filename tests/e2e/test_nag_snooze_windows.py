@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox import ALICE, BOB, LEAD, LocalBot
+from bot.local.sandbox import ALICE, BOB, LEAD, LocalBot
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.localslack import Message
-from bot.sandbox import ALICE, BOB, CAROL, LocalBot, shown
-from playbook.model import Status
+from bot.local.localslack import Message
+from bot.local.sandbox import ALICE, BOB, CAROL, LocalBot, shown
+from playbook.domain.model import Status
 
 CUSTOMERS = [("Acme", ALICE), ("Globex", BOB), ("Initech", CAROL)]
 
@@ -19,7 +19,7 @@ def _with_action(bot: LocalBot, channel: str, action_id: str) -> list[Message]:
 def _outage_channel(bot: LocalBot, number: int = 1) -> str:
     assert bot.runtime is not None
     with bot.runtime.service.sessions() as session:
-        from playbook import outage_store
+        from playbook.store import outages as outage_store
         out = outage_store.get_outage(session, bot.slack.team_id, number)
     assert out is not None and out.channel_id is not None, "the outage channel was not created"
     return out.channel_id

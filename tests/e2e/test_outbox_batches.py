@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.sandbox import ALICE, BOB, LocalBot, shown
+from bot.local.sandbox import ALICE, BOB, LocalBot, shown
 from playbook import store
-from playbook.model import Actor
+from playbook.domain.model import Actor
 
 
 def _queue_while_held(bot: LocalBot, words: list[str]) -> None:

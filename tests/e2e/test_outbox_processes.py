@@ -10,7 +10,7 @@ import socket
 
 from sqlalchemy import select
 
-from bot.sandbox import ALICE, LocalBot, shown
+from bot.local.sandbox import ALICE, LocalBot, shown
 from playbook import store
 
 

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from bot.sandbox import LocalBot
+from bot.local.sandbox import LocalBot
 from tests.playbooks import as_toml, edited
 
 PROMPT = "Hear them out & write down their words before anything else."

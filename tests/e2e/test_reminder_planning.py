@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.sandbox import LocalBot
+from bot.local.sandbox import LocalBot
 
 # A wake-up runs at the end of its 100 ms slot; the test's own steps take a little too.
 TOLERANCE = timedelta(milliseconds=500)

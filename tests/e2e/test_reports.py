@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.local.sandbox import LocalBot
 from bot.redact import uninstall_redaction
-from bot.sandbox import LocalBot
 
 
 @pytest.fixture

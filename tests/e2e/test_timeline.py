@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook.timeline import Entry
-from playbook.timeline_service import TimelineService
+from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
+from playbook.domain.timeline import Entry
+from playbook.services.timeline import TimelineService
 
 
 def _entries(bot: LocalBot) -> list[Entry]:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.cadence import ReminderKind
-from playbook.model import Actor, Policy
-from playbook.service import Service, ServiceConfig
+from playbook.domain.cadence import ReminderKind
+from playbook.domain.model import Actor
+from playbook.services.incidents import Service, ServiceConfig
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -29,7 +30,7 @@ class Clock:
 
 
 def _service(session_factory: sessionmaker[Session], clock: Clock) -> Service:
-    return Service(session_factory, ServiceConfig(policy=Policy()), clock)
+    return Service(session_factory, ServiceConfig(policy=default_policy()), clock)
 
 
 def _dues(service: Service, incident_id: int) -> int:

@@ -9,13 +9,16 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import lifecycle_store, outage_store, store
-from playbook.errors import PlaybookError
-from playbook.lifecycle_service import Change, LifecycleService
-from playbook.model import Actor, Incident, Policy
-from playbook.outage import Draft, DraftStatus, Outage, OutageStatus, OutageUpdate
-from playbook.outage_service import OutageService
-from playbook.service import Service, ServiceConfig
+from playbook import store
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import Actor, Incident
+from playbook.domain.outage import Draft, DraftStatus, Outage, OutageStatus, OutageUpdate
+from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.lifecycle import Change, LifecycleService
+from playbook.services.outages import OutageService
+from playbook.store import lifecycle as lifecycle_store
+from playbook.store import outages as outage_store
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE, BOB = Actor("U0ALICE"), Actor("U0BOB")
@@ -144,7 +147,7 @@ class Clock:
 @pytest.fixture
 def services(session_factory: sessionmaker[Session]) -> tuple[Service, OutageService, Clock]:
     clock = Clock()
-    service = Service(session_factory, ServiceConfig(policy=Policy()), clock)
+    service = Service(session_factory, ServiceConfig(policy=default_policy()), clock)
     return service, OutageService(service), clock
 
 

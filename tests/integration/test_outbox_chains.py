@@ -1,4 +1,4 @@
-"""Batch claims of the outbox (playbook/outbox.py), on SQLite and PostgreSQL.
+"""Batch claims of the outbox (playbook/store/outbox.py), on SQLite and PostgreSQL.
 
 What a worker may run together, and what it must leave alone: one incident's rows in order,
 never a row another worker holds, card refreshes left for later by an urgent claim.
@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import outbox, store
-from playbook.model import Incident
+from playbook import store
+from playbook.domain.model import Incident
+from playbook.store import outbox
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import card
 from playbook import store
-from playbook.builtin import builtin_playbook
-from playbook.model import Actor, Incident, Policy, Step
-from playbook.playbook_file import Playbook
-from playbook.service import Service, ServiceConfig
-from playbook.steps import missing
+from playbook.domain.model import Actor, Incident, Policy, Step
+from playbook.domain.playbook_file import Playbook
+from playbook.domain.steps import missing
+from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.playbooks import builtin_playbook
 from tests.playbooks import edited, with_items
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)

@@ -39,12 +39,12 @@ from sqlalchemy import text
 
 from bot import db
 from bot.config import Settings
-from bot.localslack import LocalSlack
+from bot.local.localslack import LocalSlack
+from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, Clock
 from bot.runtime import policy_from
-from bot.sandbox import ALICE, BOB, CAROL, LEAD, Clock
 from playbook import store
-from playbook.model import Actor
-from playbook.service import Service, ServiceConfig
+from playbook.domain.model import Actor
+from playbook.services.incidents import Service, ServiceConfig
 
 pytestmark = pytest.mark.postgres
 

@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.local.sandbox import LocalBot, shown
 from bot.runtime import Runtime
-from bot.sandbox import LocalBot, shown
-from playbook import cadence
-from playbook.model import Incident
+from playbook.domain import cadence
+from playbook.domain.model import Incident
 
 LATENESS_LIMIT = timedelta(seconds=1.5)
 
@@ -224,8 +224,8 @@ def test_a_snooze_that_ends_while_down_brings_the_reminder_back_once(bot: LocalB
 def test_a_periodic_resync_picks_up_what_another_replica_changed(bot: LocalBot) -> None:
     """Another process on the same database moves the cadence; this one hears of it only
     through its periodic resync (the clock does not move, so the resync reads only changes)."""
-    from bot.sandbox import ALICE
-    from playbook.model import Actor
+    from bot.local.sandbox import ALICE
+    from playbook.domain.model import Actor
 
     _, inc = _open_with_cadence(bot)
     assert inc.id is not None

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import rules, store
-from playbook.cadence import ReminderKind
-from playbook.errors import ParseError, PlaybookError
-from playbook.model import Actor, Policy, PromiseStatus, Status, Step
-from playbook.service import BatchError, Origin, Service, ServiceConfig
+from playbook import store
+from playbook.domain import rules
+from playbook.domain.cadence import ReminderKind
+from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.model import Actor, PromiseStatus, Status, Step
+from playbook.services.incidents import BatchError, Origin, Service, ServiceConfig
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -36,7 +38,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(session_factory: sessionmaker[Session], clock: Clock) -> Service:
-    return Service(session_factory, ServiceConfig(policy=Policy(), responders=("U0RESP",)),
+    return Service(session_factory, ServiceConfig(policy=default_policy(), responders=("U0RESP",)),
                    clock)
 
 

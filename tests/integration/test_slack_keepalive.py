@@ -1,8 +1,8 @@
 """The bot's Web API client keeps its HTTP connection; the local Slack speaks keep-alive.
 
-`bot.slack.make_client` returns `bot.slack_http.KeepAliveWebClient`: one persistent connection
-per thread instead of one per call, with everything slack_sdk does around the request kept
-(retry handlers, SlackApiError, headers). Connections are counted on the server side
+`bot.slack.client.make_client` returns `bot.slack.keepalive.KeepAliveWebClient`: one persistent
+connection per thread instead of one per call, with everything slack_sdk does around the request
+kept (retry handlers, SlackApiError, headers). Connections are counted on the server side
 (`LocalSlack.http_connections`: requests answered per accepted connection). A small scripted
 server stands in for misbehaving ones: a connection closed while a request was on its way, a
 response cut off after its status line.
@@ -32,9 +32,9 @@ from slack_sdk.http_retry import handler as retry_handler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from bot.config import Settings
-from bot.localslack import LocalSlack
-from bot.slack import make_client
-from bot.slack_http import KeepAliveWebClient
+from bot.local.localslack import LocalSlack
+from bot.slack.client import make_client
+from bot.slack.keepalive import KeepAliveWebClient
 
 USER = "U0ALICE"
 
@@ -382,7 +382,7 @@ def test_debug_logs_never_show_the_token(scripted: Any,
                                 retry_handlers=[])
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger=client.logger.name)
-    caplog.set_level(logging.DEBUG, logger="bot.slack_http")
+    caplog.set_level(logging.DEBUG, logger="bot.slack.keepalive")
     client.auth_test()
     client.auth_test()  # resent on a new connection: logged
     assert "Received the following response" in caplog.text

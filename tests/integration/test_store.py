@@ -20,7 +20,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.model import (
+from playbook.domain.model import (
     Action,
     CadenceChange,
     CapturedMessage,
@@ -41,7 +41,7 @@ from playbook.model import (
     StepRecord,
     TimelineEntry,
 )
-from playbook.windows import Window
+from playbook.domain.windows import Window
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -750,7 +750,7 @@ def test_reads_through_reading_do_not_wait_for_a_writer(session_factory: Factory
     """A pause check (made on every request), a channel check and an incident read answer
     while another thread holds a write transaction open: they must not queue behind it (on
     SQLite a plain session's first ORM read used to begin BEGIN IMMEDIATE and wait)."""
-    from playbook import lifecycle_store
+    from playbook.store import lifecycle as lifecycle_store
 
     added = in_tx(session_factory, lambda s: store.add_incident(s, new_incident()))
     writing, read_done = threading.Event(), threading.Event()

@@ -10,9 +10,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.capture import MessageRef
-from playbook.model import Actor, CaptureKind, Status
-from playbook.service import Service, ServiceConfig
+from playbook.domain.capture import MessageRef
+from playbook.domain.model import Actor, CaptureKind, Status
+from playbook.services.incidents import Service, ServiceConfig
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE, BOB = Actor("U0ALICE"), Actor("U0BOB")

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import store, timeline_store
-from playbook.model import Actor, Incident, TimelineEntry
-from playbook.timeline import Revision, check_correction, corrected
-from playbook.timeline_service import TimelineService
+from playbook import store
+from playbook.domain.model import Actor, Incident, TimelineEntry
+from playbook.domain.timeline import Revision, check_correction, corrected
+from playbook.services.timeline import TimelineService
+from playbook.store import timeline as timeline_store
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 BOB, CAROL, LEAD = Actor("U0BOB"), Actor("U0CAROL"), Actor("U0LEAD", is_lead=True)

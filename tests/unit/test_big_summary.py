@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import blocks
-from bot.localslack import check_blocks
-from playbook import export, rules
-from playbook.model import Actor, Policy
-from playbook.summary import summarize
-from playbook.timeline import corrected
+from bot.local.localslack import check_blocks
+from playbook.domain import export, rules
+from playbook.domain.model import Actor
+from playbook.domain.summary import summarize
+from playbook.domain.timeline import corrected
+from tests.playbooks import default_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from big_incident import T0, big_incident
@@ -44,13 +45,13 @@ def test_markdown_of_the_thirty_minute_example() -> None:
     t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     alice = Actor("U0ALICE")
     inc = rules.open_incident(team_id="T1", customer="Acme *Corp*", description="down",
-                              severity=None, actor=alice, now=t0, policy=Policy()).incident
+                              severity=None, actor=alice, now=t0, policy=default_policy()).incident
     inc.number = 7
     for minutes, line in ((0, "cadence 30m"), (25, "update one"), (55, "update two"),
                           (97, "update three")):
         verb, arg = rules.split_verb(line)
         inc = rules.run_command(inc, verb, arg, alice, now=t0 + timedelta(minutes=minutes),
-                                policy=Policy()).incident
+                                policy=default_policy()).incident
     markdown = blocks.summary_markdown(summarize(inc, t0 + timedelta(minutes=100)))
     assert markdown.startswith("# ") and "INC-7" in markdown.splitlines()[0]
     assert "Acme \\*Corp\\*" in markdown, "user text is Markdown-escaped"

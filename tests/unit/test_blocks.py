@@ -42,9 +42,8 @@ from bot.blocks import (
 from bot.blocks._kit import pack, split_text
 from bot.blocks.card import buttons_for
 from bot.blocks.modals import DRIVERS
-from playbook import cadence
-from playbook.builtin import builtin_playbook
-from playbook.model import (
+from playbook.domain import cadence
+from playbook.domain.model import (
     Action,
     CadenceChange,
     Checkin,
@@ -58,9 +57,10 @@ from playbook.model import (
     Step,
     StepRecord,
 )
-from playbook.steps import all_complete
-from playbook.summary import summarize
-from playbook.text import date_token, esc, fmt_duration
+from playbook.domain.steps import all_complete
+from playbook.domain.summary import summarize
+from playbook.domain.text import date_token, esc, fmt_duration
+from playbook.services.playbooks import builtin_playbook
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PB = builtin_playbook()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.blocks import card, listen_modal, snooze_modal, summary_markdown, summary_messages
-from playbook.model import CadenceChange, Snooze
-from playbook.summary import summarize
-from playbook.text import date_token
-from playbook.windows import Window
+from playbook.domain.model import CadenceChange, Snooze
+from playbook.domain.summary import summarize
+from playbook.domain.text import date_token
+from playbook.domain.windows import Window
 from tests.unit.test_blocks import (
     NASTY,
     PB,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.cadence import (
+from playbook.domain.cadence import (
     Adherence,
     Reminder,
     ReminderKind,
@@ -28,7 +28,7 @@ from playbook.cadence import (
     overdue_by,
     upcoming,
 )
-from playbook.model import (
+from playbook.domain.model import (
     CadenceChange,
     Checkin,
     CustomerUpdate,
@@ -38,11 +38,12 @@ from playbook.model import (
     PromiseStatus,
     Status,
 )
+from tests.playbooks import default_policy
 
 DAY = datetime(2024, 5, 6, tzinfo=UTC)
 # nudge 5m, escalate after 15m, repeat every 30m; owner nags and stale nudges are tested in
 # test_nag_snooze.py
-POLICY = Policy(owner_nags=(), stale_after=timedelta(0), stale_resolved=timedelta(0))
+POLICY = default_policy(owner_nags=(), stale_after=timedelta(0), stale_resolved=timedelta(0))
 K = ReminderKind
 
 
@@ -318,7 +319,7 @@ class Scenario:
 
     @property
     def policy(self) -> Policy:
-        return Policy(
+        return default_policy(
             nudge_before=mins(self.nudge),
             escalate_after=mins(self.after),
             escalate_repeat=mins(self.repeat),

@@ -9,9 +9,9 @@ import pytest
 
 from bot.blocks.shortcut import CaptureMeta, capture_modal
 from bot.listeners.shortcuts import default_incident, default_kind
-from bot.localslack.limits import check_view
-from playbook import cadence, rules
-from playbook.capture import (
+from bot.local.localslack.limits import check_view
+from playbook.domain import cadence, rules
+from playbook.domain.capture import (
     MessageRef,
     apply_capture,
     build_permalink,
@@ -19,11 +19,12 @@ from playbook.capture import (
     neutralise,
     source_line,
 )
-from playbook.errors import ParseError, PlaybookError
-from playbook.model import Actor, CaptureKind, Incident, Policy, Step
+from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.model import Actor, CaptureKind, Incident, Step
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-POLICY = Policy()
+POLICY = default_policy()
 ALICE = Actor("U0ALICE", tz="Europe/Paris")
 TS = "1763902860.000200"
 REF = MessageRef("C0CUST", TS, "U0DANA", "Dana <R>",

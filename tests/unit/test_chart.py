@@ -1,7 +1,7 @@
 """The cadence chart: due times counted like adherence, a phone-sized PNG, and life without it.
 
 The timeline walk (`cadence_timeline`) needs no matplotlib and is pinned to
-`playbook.cadence.adherence` by golden cases and a property test. The rendering tests decode
+`playbook.domain.cadence.adherence` by golden cases and a property test. The rendering tests decode
 the PNG header to check the canvas, and run the edge cases under ``warnings -> errors`` so a
 missing glyph or a mathtext surprise fails loudly. The last tests hide matplotlib to show the
 bot keeps working without the extra.
@@ -33,8 +33,8 @@ from bot.chart import (
     chart_filename,
     render_cadence_chart,
 )
-from playbook.cadence import adherence
-from playbook.model import (
+from playbook.domain.cadence import adherence
+from playbook.domain.model import (
     CadenceChange,
     CustomerUpdate,
     Incident,
@@ -439,7 +439,7 @@ import sys
 from datetime import UTC, datetime
 import bot.chart
 assert "matplotlib" not in sys.modules, "imported at module import"
-from playbook.model import Incident
+from playbook.domain.model import Incident
 inc = Incident("T1", 1, "Acme", "x", "U1", datetime(2024, 5, 6, tzinfo=UTC))
 png = bot.chart.render_cadence_chart(inc, datetime(2024, 5, 6, 1, tzinfo=UTC))
 assert png is None or png.startswith(b"\\x89PNG")

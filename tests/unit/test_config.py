@@ -208,9 +208,9 @@ def test_log_level_warn_alias() -> None:
 
 
 def test_escalate_repeat_minimum_is_one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
-    import playbook.parse
+    import playbook.domain.parse
 
-    monkeypatch.setattr(playbook.parse, "parse_duration", lambda text: timedelta(seconds=30))
+    monkeypatch.setattr(playbook.domain.parse, "parse_duration", lambda text: timedelta(seconds=30))
     with pytest.raises(ConfigError) as err:
         load_settings({"CRISISBOT_ESCALATE_REPEAT": "30 seconds"})
     assert str(err.value).startswith("CRISISBOT_ESCALATE_REPEAT: ")
@@ -506,7 +506,7 @@ def test_dotenv_example_values_are_accepted_as_placeholders_or_defaults() -> Non
 
 def test_no_playbook_file_means_the_built_in_playbook() -> None:
     from bot.config import load_playbook
-    from playbook.builtin import builtin_playbook
+    from playbook.services.playbooks import builtin_playbook
 
     assert load_playbook(load_settings({})) is builtin_playbook()
 
@@ -514,8 +514,8 @@ def test_no_playbook_file_means_the_built_in_playbook() -> None:
 def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
         tmp_path: Path) -> None:
     from bot.config import load_playbook
-    from playbook.builtin import builtin_playbook
-    from playbook.playbook_file import dump_playbook
+    from playbook.domain.playbook_file import dump_playbook
+    from playbook.services.playbooks import builtin_playbook
 
     good = tmp_path / "team.toml"
     good.write_text(dump_playbook(builtin_playbook()).replace('name = "built-in"',
@@ -541,7 +541,7 @@ def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
 def test_a_yaml_playbook_file_is_read_as_yaml(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     from bot.config import read_playbook_file
-    from playbook.builtin import builtin_playbook
+    from playbook.services.playbooks import builtin_playbook
 
     data = dict(builtin_playbook().data) | {"name": "From YAML"}
     path = tmp_path / "team.yml"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from playbook import export, rules
-from playbook.model import Actor, Policy
-from playbook.summary import summarize
-from playbook.timeline import Entry, Revision, corrected
+from playbook.domain import export, rules
+from playbook.domain.model import Actor
+from playbook.domain.summary import summarize
+from playbook.domain.timeline import Entry, Revision, corrected
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -16,13 +17,13 @@ ALICE = Actor("U0ALICE")
 
 def test_report_json_shape_and_values() -> None:
     inc = rules.open_incident(team_id="T1", customer="Acme", description="down", severity="sev1",
-                              actor=ALICE, now=T0, policy=Policy()).incident
+                              actor=ALICE, now=T0, policy=default_policy()).incident
     inc.number = 4
     for minutes, line in ((5, "cadence 30m"), (10, "own"), (30, "update on it"),
                           (40, "promise call in 1h"), (50, "resolve fixed")):
         verb, arg = rules.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=T0 + timedelta(minutes=minutes),
-                                policy=Policy()).incident
+                                policy=default_policy()).incident
     entries = [Entry(1, 1, T0, "open", "opened", "U0ALICE"),
                Entry(2, 2, T0 + timedelta(minutes=9), "note", "the CTO joined", "U0ALICE",
                      revisions=(Revision(T0 + timedelta(minutes=7), "the CIO joined", False,

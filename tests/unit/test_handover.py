@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook import rules
-from playbook.errors import ParseError, PermissionDenied, PlaybookError
-from playbook.handover import handover_note, split_handover
-from playbook.model import Actor, Incident, Invite, Policy, Post, Reschedule, Target
+from playbook.domain import rules
+from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
+from playbook.domain.handover import handover_note, split_handover
+from playbook.domain.model import Actor, Incident, Invite, Post, Reschedule, Target
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-POLICY = Policy()
+POLICY = default_policy()
 ALICE, BOB, CAROL = Actor("U0ALICE"), Actor("U0BOB"), Actor("U0CAROL")
 LEAD = Actor("U0LEAD", is_lead=True)
 

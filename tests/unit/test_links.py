@@ -1,5 +1,5 @@
 """`/incident link` and the open modal's URL field: every documented input form, accepted and
-refused (DESIGN.md "Slack text in and out": Slack sends links as <url> or <url|label>)."""
+refused (README "Using it": Slack sends links as <url> or <url|label>)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from playbook import rules
-from playbook.errors import ParseError, PlaybookError
-from playbook.links import LABEL_MAX, guess_kind, link_markup, parse_link, parse_url
-from playbook.model import Actor, AddBookmark, Policy
+from playbook.domain import rules
+from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.links import LABEL_MAX, guess_kind, link_markup, parse_link, parse_url
+from playbook.domain.model import Actor, AddBookmark
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
@@ -87,10 +88,10 @@ def test_kind_from_host(url: str, kind: str) -> None:
 
 def test_link_verb_records_bookmarks_and_refuses_duplicates() -> None:
     inc = rules.open_incident(team_id="T1", customer="Acme", description="down", severity=None,
-                              actor=Actor("U1"), now=T0, policy=Policy()).incident
+                              actor=Actor("U1"), now=T0, policy=default_policy()).incident
     inc.id = 1
     out = rules.run_command(inc, "link", "<https://acme.zendesk.com/t/1|ticket &lt;1&gt;>",
-                            Actor("U1"), now=T0, policy=Policy())
+                            Actor("U1"), now=T0, policy=default_policy())
     [link] = out.incident.links
     assert (link.number, link.label, link.kind) == (1, "ticket <1>", "ticket")
     assert AddBookmark(1) in out.effects
@@ -98,7 +99,7 @@ def test_link_verb_records_bookmarks_and_refuses_duplicates() -> None:
     assert "<https://acme.zendesk.com/t/1|ticket &lt;1&gt;>" in out.timeline[0].text
     with pytest.raises(PlaybookError, match="already linked as L1"):
         rules.run_command(out.incident, "link", "<https://acme.zendesk.com/t/1>", Actor("U2"),
-                          now=T0, policy=Policy())
+                          now=T0, policy=default_policy())
     unlabelled = rules.run_command(out.incident, "link", "<https://x.example.com/a/b/>",
-                                   Actor("U2"), now=T0, policy=Policy()).incident.links[1]
+                                   Actor("U2"), now=T0, policy=default_policy()).incident.links[1]
     assert unlabelled.label == "x.example.com/a/b"

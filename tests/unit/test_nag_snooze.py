@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook import reminders, rules
-from playbook.cadence import (
+from playbook.domain import reminders, rules
+from playbook.domain.cadence import (
     ReminderKind,
     adherence,
     chasing,
@@ -23,15 +23,16 @@ from playbook.cadence import (
     snoozed_until,
     upcoming,
 )
-from playbook.errors import ParseError, PlaybookError
-from playbook.model import Actor, Incident, Policy, Post, Snooze, Status, Target
-from playbook.snooze import parse_snooze
+from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.model import Actor, Incident, Policy, Post, Snooze, Status, Target
+from playbook.domain.snooze import parse_snooze
+from tests.playbooks import default_policy
 
 K = ReminderKind
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 ALICE = Actor("U0ALICE")
 BOB = Actor("U0BOB")
-POLICY = Policy()  # nags at 5, 10 and 20 min; stale after 2 d (3 d once resolved)
+POLICY = default_policy()  # nags at 5, 10 and 20 min; stale after 2 d (3 d once resolved)
 
 
 def mins(n: float) -> timedelta:
@@ -93,7 +94,7 @@ def test_only_the_last_nag_tells_the_leads_channel() -> None:
 
 
 def test_without_a_leads_channel_the_last_nag_says_so() -> None:
-    policy = Policy(has_leads_channel=False)
+    policy = default_policy(has_leads_channel=False)
     inc = opened(policy)
     r = next(r for r in due_reminders(inc, policy, T0 + mins(20)) if r.kind is K.OWNER_NAG)
     out = reminders.fire(inc, r, T0 + mins(20), policy)
@@ -105,7 +106,8 @@ def test_without_a_leads_channel_the_last_nag_says_so() -> None:
 def test_no_nags_once_resolved_or_when_turned_off() -> None:
     assert of(K.OWNER_NAG, due_reminders(run(opened(), "resolve fixed", T0 + mins(1)), POLICY,
                                          T0 + mins(30))) == []
-    assert of(K.OWNER_NAG, due_reminders(opened(), Policy(owner_nags=()), T0 + mins(30))) == []
+    assert of(K.OWNER_NAG, due_reminders(opened(), default_policy(owner_nags=()),
+                                         T0 + mins(30))) == []
 
 
 # --- snooze -------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def test_oracle_nags_and_snoozes(snoozes: list[tuple[int, int]], owner_at: int |
     """A scheduler that wakes at `next_wakeup` and claims each key once fires: every nag not
     inside a snooze and due before an owner was set, exactly once at its time; nothing chasing
     while snoozed; and each snooze chain's end once, at that end."""
-    policy = Policy(stale_after=timedelta(0), stale_resolved=timedelta(0))
+    policy = default_policy(stale_after=timedelta(0), stale_resolved=timedelta(0))
     inc = opened(policy)
     claimed: dict[tuple, int] = {}
     wake: datetime | None = T0

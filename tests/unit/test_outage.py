@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks.outage import draft_message, outage_card, resolve_prompt
-from playbook import outage, rules
-from playbook.errors import NotFound, ParseError, PlaybookError
-from playbook.model import Actor, Incident, Policy, Status
-from playbook.outage import Draft, DraftStatus, Outage, OutageCtx, OutageStatus
+from playbook.domain import outage, rules
+from playbook.domain.errors import NotFound, ParseError, PlaybookError
+from playbook.domain.model import Actor, Incident, Status
+from playbook.domain.outage import Draft, DraftStatus, Outage, OutageCtx, OutageStatus
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
-POLICY = Policy()
+POLICY = default_policy()
 
 
 def incident(number: int, customer: str, *commands: str, at: datetime = T0) -> Incident:

@@ -1,4 +1,4 @@
-"""Golden tables and properties for playbook.parse: every accepted and refused input form.
+"""Golden tables and properties for playbook.domain.parse: every accepted and refused input form.
 
 Inputs are written as Slack sends them with ``should_escape: true`` (mentions as ``<@U1|name>``,
 ``&`` as ``&amp;``). Refusals are checked for the hint they give, not their whole wording.
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.errors import ParseError
-from playbook.parse import (
+from playbook.domain.errors import ParseError
+from playbook.domain.parse import (
     MAX_DURATION,
     normalize_customer,
     parse_channel,

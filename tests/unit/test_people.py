@@ -6,7 +6,7 @@ import time
 
 from bot.app import People
 from bot.config import Settings
-from bot.slack import make_lookup_client
+from bot.slack.client import make_lookup_client
 
 
 def test_unreachable_slack_costs_the_fallback_not_the_command() -> None:

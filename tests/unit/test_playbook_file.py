@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks import card
-from playbook import rules
-from playbook.builtin import builtin_playbook, builtin_text
-from playbook.cadence import Reminder, ReminderKind
-from playbook.errors import GateError, NotFound, ParseError
-from playbook.model import (
+from playbook.domain import rules
+from playbook.domain.cadence import Reminder, ReminderKind
+from playbook.domain.errors import GateError, NotFound, ParseError
+from playbook.domain.model import (
     STEPS,
     Actor,
     CadenceChange,
@@ -22,10 +21,11 @@ from playbook.model import (
     Promise,
     Step,
 )
-from playbook.playbook_file import PlaybookFileError, dump_playbook, parse_playbook
-from playbook.reminders import fire
-from playbook.steps import missing
-from tests.playbooks import as_toml, edited, with_items
+from playbook.domain.playbook_file import PlaybookFileError, dump_playbook, parse_playbook
+from playbook.domain.reminders import fire
+from playbook.domain.steps import missing
+from playbook.services.playbooks import builtin_playbook, builtin_text
+from tests.playbooks import as_toml, default_policy, edited, with_items
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE")
@@ -131,7 +131,7 @@ def test_builtin_severities_and_cadences_are_as_they_were() -> None:
         ("sev4", "minor, single user", timedelta(days=1)),
     ]
     assert pb.default_severity == "sev2"
-    assert Policy().default_cadence("sev3") == timedelta(hours=4)
+    assert default_policy().default_cadence("sev3") == timedelta(hours=4)
 
 
 @pytest.mark.parametrize(("kind", "ref", "texts"), REMINDERS_BEFORE,
@@ -140,7 +140,7 @@ def test_builtin_reminder_texts_are_as_they_were(kind: ReminderKind, ref: str,
                                                  texts: list[str]) -> None:
     due = T0 + timedelta(minutes=35)
     outcome = fire(reminder_incident(), Reminder(kind, due, ref), due + timedelta(minutes=47),
-                   Policy(playbook=builtin_playbook()))
+                   default_policy())
     assert outcome is not None
     said = [e.text for e in outcome.timeline]
     said += [e.text for e in outcome.effects if hasattr(e, "text")]
@@ -289,7 +289,7 @@ def test_check_refuses_unknown_and_built_in_items_helpfully() -> None:
     ticked = _run(inc, policy, "check legal")
     assert ticked.checks == {"legal": ""}
     with pytest.raises(NotFound, match="no items to tick"):
-        _run(_open(Policy()), Policy(), "check legal")
+        _run(_open(default_policy()), default_policy(), "check legal")
 
 
 def test_close_lists_a_missing_added_item() -> None:

@@ -8,31 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PURE = [
-    "model",
-    "errors",
-    "steps",
-    "handover",
-    "reopen",
-    "links",
-    "capture",
-    "rules",
-    "commands",
-    "cadence",
-    "parse",
-    "text",
-    "summary",
-    "reminders",
-    "stats",
-    "export",
-    "recurrence",
-    "timeline",
-    "outage",
-    "playbook_file",
-    "windows",
-    "snooze",
-]
-BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler")
+DOMAIN = ROOT / "playbook" / "domain"
+# Every module of the folder, found, not listed: a new module is checked the day it is added.
+PURE = sorted(str(p.relative_to(DOMAIN)) for p in DOMAIN.rglob("*.py"))
+BANNED_MODULES = ("slack_bolt", "slack_sdk", "sqlalchemy", "bot", "alembic", "apscheduler",
+                  "requests", "urllib", "socket", "sqlite3", "psycopg", "smtplib", "importlib",
+                  "subprocess", "os", "pathlib", "shutil", "io")
+# the domain never reaches outward into its own package's impure halves either
+BANNED_PACKAGES = ("playbook.store", "playbook.services")
 BANNED_CALLS = {
     ("datetime", "now"),
     ("datetime", "utcnow"),
@@ -83,16 +66,36 @@ def _clock_reads(tree: ast.AST) -> list[str]:
     return found
 
 
+def test_the_domain_folder_holds_the_pure_core() -> None:
+    assert {"model.py", "rules.py", "cadence.py", "verbs/__init__.py"} <= set(PURE)
+
+
 @pytest.mark.parametrize("name", PURE)
 def test_pure_module_imports_and_clock(name: str) -> None:
-    tree = ast.parse((ROOT / "playbook" / f"{name}.py").read_text())
-    bad = [m for m in _imports(tree) if m.split(".")[0] in BANNED_MODULES]
-    assert not bad, f"playbook/{name}.py imports {bad}"
-    assert not _clock_reads(tree), f"playbook/{name}.py reads the clock"
+    tree = ast.parse((DOMAIN / name).read_text())
+    bad = [m for m in _imports(tree) if m.split(".")[0] in BANNED_MODULES
+           or m.startswith(BANNED_PACKAGES)]
+    assert not bad, f"playbook/domain/{name} imports {bad}"
+    assert not _clock_reads(tree), f"playbook/domain/{name} reads the clock"
+    assert not _file_reads(tree), f"playbook/domain/{name} reads files"
+
+
+def _file_reads(tree: ast.AST) -> list[str]:
+    """`open(...)`, `Path.read_text()` and friends: the core gets text, never a path."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            fn = node.func
+            if isinstance(fn, ast.Name) and fn.id == "open":
+                found.append("open")
+            elif isinstance(fn, ast.Attribute) and fn.attr in (
+                    "read_text", "read_bytes", "write_text", "write_bytes"):
+                found.append(fn.attr)
+    return found
 
 
 def test_playbook_never_imports_bot() -> None:
-    for path in (ROOT / "playbook").glob("*.py"):
+    for path in (ROOT / "playbook").rglob("*.py"):
         tree = ast.parse(path.read_text())
         assert not [m for m in _imports(tree) if m.split(".")[0] == "bot"], path.name
 
@@ -114,10 +117,12 @@ def test_the_check_itself_catches_violations() -> None:
     assert _clock_reads(tree) == ["datetime.now"]
 
 
-def test_every_playbook_module_is_classified() -> None:
-    # builtin reads the packaged data file; playbook_store and outbox are SQL
-    impure = {"store", "service", "__init__", "timeline_store", "timeline_service",
-              "outage_store", "outage_service", "lifecycle_store", "lifecycle_service",
-              "playbook_store", "builtin", "outbox"}
-    present = {p.stem for p in (ROOT / "playbook").glob("*.py")}
-    assert present - impure == set(PURE), "name new playbook modules in PURE or impure"
+def test_the_check_catches_file_reads() -> None:
+    found = _file_reads(ast.parse("text = open('x').read()\ny = p.read_text()\n"))
+    assert sorted(found) == ["open", "read_text"]
+
+
+def test_playbook_top_level_holds_only_folders() -> None:
+    """Which module is pure, which is SQL and which is a use case is told by its folder."""
+    loose = {p.name for p in (ROOT / "playbook").glob("*.py")} - {"__init__.py"}
+    assert not loose, f"put {sorted(loose)} in playbook/domain, store or services"

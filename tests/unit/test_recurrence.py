@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook import recurrence, rules
-from playbook.model import Actor, Incident, Policy
+from playbook.domain import recurrence, rules
+from playbook.domain.model import Actor, Incident
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 
@@ -13,11 +14,12 @@ T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 def inc(number: int, customer: str, what: str, *lines: str) -> Incident:
     i = rules.open_incident(team_id="T1", customer=customer, description=what, severity=None,
                             actor=Actor("U1"), now=T0 + timedelta(days=number),
-                            policy=Policy()).incident
+                            policy=default_policy()).incident
     i.id, i.number, i.channel_id = number, number, f"C{number}"
     for line in lines:
         verb, arg = rules.split_verb(line)
-        i = rules.run_command(i, verb, arg, Actor("U1"), now=i.opened_at, policy=Policy()).incident
+        i = rules.run_command(i, verb, arg, Actor("U1"), now=i.opened_at,
+                              policy=default_policy()).incident
     return i
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook import rules
-from playbook.builtin import builtin_playbook
-from playbook.cadence import Reminder, ReminderKind, due_reminders, next_update_due
-from playbook.model import Actor, Policy, Post, PromiseStatus, Target
-from playbook.reminders import fire
+from playbook.domain import rules
+from playbook.domain.cadence import Reminder, ReminderKind, due_reminders, next_update_due
+from playbook.domain.model import Actor, Policy, Post, PromiseStatus, Target
+from playbook.domain.reminders import fire
+from playbook.services.playbooks import builtin_playbook
+from tests.playbooks import default_policy
 
 PB = builtin_playbook()
 POLICY = Policy(playbook=PB)
@@ -25,12 +26,12 @@ def incident(*lines: str):
         severity="sev2",
         actor=ALICE,
         now=T0,
-        policy=Policy(),
+        policy=default_policy(),
     ).incident
     inc.id, inc.number = 1, 3
     for line in lines:
         verb, arg = rules.split_verb(line)
-        inc = rules.run_command(inc, verb, arg, ALICE, now=T0, policy=Policy()).incident
+        inc = rules.run_command(inc, verb, arg, ALICE, now=T0, policy=default_policy()).incident
     return inc
 
 
@@ -70,7 +71,7 @@ def test_promise_due_marks_it_missed_once() -> None:
     inc = incident("promise call back in 1h")
     due = inc.promises[0].due_at
     reminder = next(
-        r for r in due_reminders(inc, Policy(), due) if r.kind is ReminderKind.PROMISE_DUE
+        r for r in due_reminders(inc, default_policy(), due) if r.kind is ReminderKind.PROMISE_DUE
     )
     outcome = fire(inc, reminder, due, POLICY)
     assert outcome is not None

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks.summary import summary_markdown
-from playbook import cadence, rules, stats
-from playbook.errors import ParseError, PermissionDenied, PlaybookError
-from playbook.export import report_json
-from playbook.model import (
+from playbook.domain import cadence, rules, stats
+from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
+from playbook.domain.export import report_json
+from playbook.domain.model import (
     Actor,
     Incident,
-    Policy,
     Post,
     RefreshCard,
     ReopenChannel,
@@ -22,11 +21,12 @@ from playbook.model import (
     Step,
     Target,
 )
-from playbook.reopen import first_resolved_at, open_time, periods
-from playbook.summary import summarize
+from playbook.domain.reopen import first_resolved_at, open_time, periods
+from playbook.domain.summary import summarize
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-POLICY = Policy()
+POLICY = default_policy()
 ALICE, BOB = Actor("U0ALICE"), Actor("U0BOB")
 LEAD = Actor("U0LEAD", is_lead=True)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook import rules
-from playbook.errors import GateError, ParseError, PermissionDenied, PlaybookError
-from playbook.model import (
+from playbook.domain import rules
+from playbook.domain.errors import GateError, ParseError, PermissionDenied, PlaybookError
+from playbook.domain.model import (
     Actor,
     CreateChannel,
     Incident,

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook import rules, stats
-from playbook.errors import ParseError
-from playbook.model import Actor, Incident, Policy
+from playbook.domain import rules, stats
+from playbook.domain.errors import ParseError
+from playbook.domain.model import Actor, Incident
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 ALICE = Actor("U0ALICE", is_lead=True)
@@ -16,12 +17,12 @@ ALICE = Actor("U0ALICE", is_lead=True)
 
 def incident(customer: str, opened: datetime, script: list[tuple[int, str]]) -> Incident:
     inc = rules.open_incident(team_id="T1", customer=customer, description="down", severity=None,
-                              actor=ALICE, now=opened, policy=Policy()).incident
+                              actor=ALICE, now=opened, policy=default_policy()).incident
     inc.id, inc.number = 1, 1
     for minutes, line in script:
         verb, arg = rules.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=opened + timedelta(minutes=minutes),
-                                policy=Policy()).incident
+                                policy=default_policy()).incident
     return inc
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook.cadence import Adherence
-from playbook.model import (
+from playbook.domain.cadence import Adherence
+from playbook.domain.model import (
     Action,
     CadenceChange,
     Checkin,
@@ -22,7 +22,7 @@ from playbook.model import (
     Step,
     StepRecord,
 )
-from playbook.summary import Skip, StepSummary, summarize
+from playbook.domain.summary import Skip, StepSummary, summarize
 
 DAY = datetime(2024, 5, 6, tzinfo=UTC)
 

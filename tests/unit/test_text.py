@@ -1,4 +1,4 @@
-"""Golden tables and properties for playbook.text, the mrkdwn output helpers."""
+"""Golden tables and properties for playbook.domain.text, the mrkdwn output helpers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.text import (
+from playbook.domain.text import (
     channel_link,
     date_token,
     esc,

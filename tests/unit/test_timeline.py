@@ -9,11 +9,11 @@ import pytest
 
 from bot.blocks.summary import summary_markdown, summary_messages
 from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
-from playbook import rules
-from playbook.errors import NotFound, ParseError, PermissionDenied
-from playbook.model import Actor, Incident, Policy
-from playbook.summary import summarize
-from playbook.timeline import (
+from playbook.domain import rules
+from playbook.domain.errors import NotFound, ParseError, PermissionDenied
+from playbook.domain.model import Actor, Incident
+from playbook.domain.summary import summarize
+from playbook.domain.timeline import (
     Entry,
     Revision,
     check_correction,
@@ -26,6 +26,7 @@ from playbook.timeline import (
     parse_ref,
     spans_days,
 )
+from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE, BOB, CAROL = Actor("U0ALICE"), Actor("U0BOB"), Actor("U0CAROL")
@@ -141,7 +142,7 @@ def test_spans_days_is_about_utc_dates() -> None:
 
 def _summary_for(entries: list[Entry]) -> tuple[str, str]:
     inc = rules.open_incident(team_id="T1", customer="Acme", description="down", severity=None,
-                              actor=ALICE, now=T0, policy=Policy()).incident
+                              actor=ALICE, now=T0, policy=default_policy()).incident
     inc.id, inc.number = 1, 5
     s = summarize(inc, entries[-1].shown_at + timedelta(hours=1), corrected(entries))
     slack = "\n".join(str(m["blocks"]) for m in summary_messages(s))

@@ -9,16 +9,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook import rules, windows
-from playbook.cadence import ReminderKind, adherence, due_reminders, next_update_due, upcoming
-from playbook.errors import ParseError
-from playbook.model import Actor, CustomerUpdate, Incident, Policy
-from playbook.parse import parse_cadence, parse_window
-from playbook.windows import Window
+from playbook.domain import rules, windows
+from playbook.domain.cadence import (
+    ReminderKind,
+    adherence,
+    due_reminders,
+    next_update_due,
+    upcoming,
+)
+from playbook.domain.errors import ParseError
+from playbook.domain.model import Actor, CustomerUpdate, Incident
+from playbook.domain.parse import parse_cadence, parse_window
+from playbook.domain.windows import Window
+from tests.playbooks import default_policy
 
 K = ReminderKind
 PARIS = ZoneInfo("Europe/Paris")
-POLICY = Policy(owner_nags=(), stale_after=timedelta(0), stale_resolved=timedelta(0))
+POLICY = default_policy(owner_nags=(), stale_after=timedelta(0), stale_resolved=timedelta(0))
 WEEKDAYS = frozenset(range(5))
 ALL = frozenset(range(7))
 

@@ -1,0 +1,81 @@
+"""`crisisbot report` and `crisisbot stats`: leads' views that need the database, not Slack."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot import blocks
+from bot.config import Settings
+from playbook import store
+from playbook.domain import export, stats
+from playbook.domain.errors import PlaybookError
+from playbook.domain.model import Incident
+from playbook.domain.parse import parse_ref
+from playbook.domain.summary import summarize
+from playbook.domain.timeline import Entry, corrected
+from playbook.store import timeline as timeline_store
+
+
+def _incident(settings: Settings, key: str, team: str | None) -> tuple[Incident, list[Entry]]:
+    number = parse_ref(key.upper().removeprefix("INC-"), "", "incident")
+    engine = store.make_engine(settings.database_url)
+    try:
+        with store.make_session_factory(engine)() as session:
+            found = store.find_by_number(session, number, team_id=team)
+            if not found:
+                raise PlaybookError(f"There is no INC-{number}"
+                                    + (f" in workspace {team}." if team else "."))
+            if len(found) > 1:
+                teams = ", ".join(sorted(i.team_id for i in found))
+                raise PlaybookError(f"INC-{number} exists in several workspaces ({teams}); "
+                                    "pick one with --team.")
+            inc = found[0]
+            assert inc.id is not None
+            return inc, timeline_store.load_entries(session, inc.id)
+    finally:
+        engine.dispose()
+
+
+def report(settings: Settings, key: str, *, fmt: str, out: str | None,
+           team: str | None, chart_out: str | None = None) -> int:
+    if chart_out:
+        from bot import chart
+
+        if not chart.chart_available():  # fail fast, before the database
+            raise PlaybookError(chart.ENABLE_HINT)
+    inc, entries = _incident(settings, key, team)
+    now = datetime.now(UTC)
+    summary = summarize(inc, now, corrected(entries))
+    if fmt == "json":
+        text = json.dumps(export.report_json(summary, entries), indent=2, ensure_ascii=False)
+    else:
+        text = blocks.summary_markdown(summary)
+    if out:
+        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"Wrote {inc.key} to {out}.", file=sys.stderr)
+    else:
+        print(text)
+    if chart_out:
+        png = chart.render_cadence_chart(inc, now)
+        assert png is not None
+        Path(chart_out).write_bytes(png)
+        print(f"Wrote {inc.key}'s cadence chart to {chart_out}.", file=sys.stderr)
+    return 0
+
+
+def print_stats(settings: Settings, *, period: str, team: str | None) -> int:
+    days = stats.parse_period(period)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    engine = store.make_engine(settings.database_url)
+    try:
+        with store.make_session_factory(engine)() as session:
+            incidents = store.list_all_incidents(session, team_id=team, opened_since=since)
+    finally:
+        engine.dispose()
+    print(stats.render(stats.compute(incidents, since=since, now=now), days)
+          .replace("*", ""))
+    return 0

@@ -1,0 +1,244 @@
+"""The real bot wired to a local Slack: what `crisisbot demo` and the e2e tests run.
+
+`LocalBot` starts `bot.local.localslack.LocalSlack`, builds the production `Runtime` against it
+(SQLite in a temporary folder unless told otherwise), and serves the app over real HTTP with
+waitress, or connects it in Socket Mode. Nothing here is a test double: the same listeners,
+outbox worker and scheduler run as in production; only Slack is local.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.local.localslack import LocalSlack, Reply
+from bot.runtime import Runtime, system_clock
+from playbook import store
+
+ALICE, BOB, CAROL, LEAD = "U0ALICE", "U0BOB", "U0CAROL", "U0LEAD"
+
+
+class Clock:
+    """Wall time plus an offset the caller can move forward: hours pass in a call."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return system_clock() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def _texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["text"]] if isinstance(node.get("text"), str) else []
+        for key, value in node.items():
+            if key != "text" or not isinstance(value, str):
+                found.extend(_texts(value))
+        return found
+    if isinstance(node, list):
+        return [t for item in node for t in _texts(item)]
+    return []
+
+
+def shown(text: str, blocks: Any) -> str:
+    """What a reader sees of a message: the text of its blocks, else its fallback text."""
+    return "\n".join(_texts(blocks)) if blocks else text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalBot:
+    """A running bot and its local Slack. Use as a context manager."""
+
+    def __init__(self, *, database_url: str | None = None, socket_mode: bool = False,
+                 settings: dict[str, Any] | None = None, start_scheduler: bool = False) -> None:
+        self.slack = LocalSlack()
+        self.clock = Clock()
+        self.socket_mode = socket_mode
+        self.start_scheduler = start_scheduler
+        self._tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
+        self.database_url = database_url or f"sqlite:///{Path(self._tmp.name) / 'bot.db'}"
+        self.extra = settings or {}
+        self.runtime: Runtime | None = None
+        self.url = ""
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._socket: Any = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalBot:
+        self.slack.start()
+        for uid, name, tz in ((ALICE, "alice", "Europe/Paris"), (BOB, "bob", "America/New_York"),
+                              (CAROL, "carol", "UTC"), (LEAD, "lena", "UTC")):
+            self.slack.add_user(uid, name, tz=tz)
+        self.general = self.slack.add_channel("support", members=[ALICE, BOB, CAROL, LEAD])
+        self.leads = self.slack.add_channel("crisis-leads", members=[LEAD], bot_member=True)
+        self.customer = self.slack.add_channel("acme-shared", members=[ALICE, BOB],
+                                               bot_member=True)
+        settings = Settings(
+            slack_bot_token=self.slack.bot_token, slack_signing_secret=self.slack.signing_secret,
+            slack_app_token=self.slack.app_token if self.socket_mode else None,
+            slack_api_url=self.slack.api_url, database_url=self.database_url,
+            leads=(LEAD,), leads_channel=self.leads.id, responders=(CAROL,),
+            outbox_processes=0)
+        settings = replace(settings, **self.extra)
+        self.runtime = Runtime.build(settings, clock=self.clock, outbox_threads=2)
+        self.runtime.start_outbox()
+        if self.start_scheduler:
+            self.runtime.scheduler.start()
+        if self.socket_mode:
+            assert settings.slack_app_token is not None
+            self._socket = self.runtime.socket_handler(settings.slack_app_token)
+            self._socket.connect()
+            self.slack.wait_for_socket()
+        else:
+            port = free_port()
+            self._server = self.runtime.http_server(port, host="127.0.0.1")
+            self._thread = threading.Thread(target=self._server.run, daemon=True,
+                                            name="crisisbot-http")
+            self._thread.start()
+            self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._socket is not None:
+            self.slack.close_socket_client(self._socket)
+        if self._server is not None:
+            self._stop_http()
+        if self.runtime is not None:
+            self.runtime.stop()
+        self.slack.stop()
+        self._tmp.cleanup()
+
+    def _stop_http(self) -> None:
+        """Close waitress from its own loop thread: closed from here, its sockets could vanish
+        under a `select` it is running (EBADF in the server thread)."""
+        from waitress import wasyncore
+
+        server, thread = self._server, self._thread
+        assert server is not None and thread is not None
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+        thread.join(timeout=5)
+        if thread.is_alive():  # the loop is wedged: close from outside after all
+            server.close()
+
+    # --- acting as Slack ---------------------------------------------------------------------
+
+    @property
+    def events_url(self) -> str | None:
+        return None if self.socket_mode else f"{self.url}/slack/events"
+
+    @property
+    def via(self) -> str:
+        return "socket" if self.socket_mode else "http"
+
+    def command(self, text: str, *, user: str = ALICE, channel: str | None = None) -> Reply:
+        """Type `/incident <text>` (text as Slack sends it) and wait for its effects."""
+        reply = self.slack.command(self.events_url, text, user_id=user,
+                                   channel_id=channel or self.general.id, via=self.via)
+        self.settle()
+        return reply
+
+    def click(self, action_id: str, *, user: str = ALICE, message_ts: str,
+              channel: str) -> Reply:
+        reply = self.slack.block_action(self.events_url, user_id=user, action_id=action_id,
+                                        message_ts=message_ts, channel_id=channel, via=self.via)
+        self.settle()
+        return reply
+
+    def shortcut(self, callback_id: str, *, message_ts: str, channel: str,
+                 user: str = ALICE) -> Reply:
+        """Use a message shortcut on a stored message (the modal opens; see `open_view`)."""
+        reply = self.slack.message_shortcut(self.events_url, user_id=user, channel_id=channel,
+                                            message_ts=message_ts, callback_id=callback_id,
+                                            via=self.via)
+        self.settle()
+        return reply
+
+    def submit(self, view_id: str, fields: dict[str, Any], *, user: str = ALICE) -> Reply:
+        reply = self.slack.submit_view(self.events_url, user_id=user, view_id=view_id,
+                                       fields=fields, via=self.via)
+        self.settle()
+        return reply
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox is drained: every effect of what was acked has run."""
+        assert self.runtime is not None
+        sessions = self.runtime.service.sessions
+
+        def drained() -> bool:
+            with sessions() as session:
+                return store.pending_outbox_count(session) == 0
+        self.slack.wait_for(drained, timeout, message="the outbox to drain")
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Run the outbox dry, moving the clock over retry backoff (never over a lease: a row
+        whose lease ran out would be claimed again while it is still being carried out)."""
+        assert self.runtime is not None
+        row = store.OutboxRow
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.clock()
+            with self.runtime.service.sessions() as session:
+                pending = session.execute(
+                    select(row.next_attempt_at, row.claimed_until)
+                    .where(row.done_at.is_(None), row.failed_at.is_(None))).all()
+            if not pending:
+                return
+            in_flight = any(c is not None and c > now for _, c in pending)
+            waiting = [n for n, _ in pending if n > now]
+            if not in_flight and waiting:  # a backoff is at most minutes: shorter than a lease
+                self.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
+                self.runtime.wake_outbox()
+            time.sleep(0.02)
+        raise AssertionError("the outbox did not drain")
+
+    def advance(self, delta: timedelta, step: timedelta = timedelta(minutes=1)) -> None:
+        """Let time pass a step at a time, firing what comes due as the scheduler would."""
+        assert self.runtime is not None
+        remaining = delta
+        while remaining > timedelta(0):
+            moved = min(step, remaining)
+            self.clock.advance(moved)
+            remaining -= moved
+            self.runtime.scheduler.run_due()
+        self.settle()
+
+    # --- looking at Slack --------------------------------------------------------------------
+
+    def incident_channel(self, number: int = 1) -> str:
+        assert self.runtime is not None
+        inc = self.runtime.service.get(self.slack.team_id, number)
+        assert inc.channel_id is not None, "the incident channel was not created"
+        return inc.channel_id
+
+    def lines(self, channel: str) -> list[str]:
+        """Each message as a reader sees it: its blocks' text, or the fallback text."""
+        return [shown(m.text, m.blocks) for m in self.slack.messages(channel)]
+
+    def card(self, channel: str) -> Any:
+        pins = self.slack.pins(channel)
+        assert pins, "no pinned card"
+        msg = self.slack.message(channel, pins[0])
+        assert msg is not None
+        return msg
+
+

@@ -1,0 +1,42 @@
+"""The Web API client every part of the bot shares: base URL from settings, sane retries."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.slack.keepalive import KeepAliveWebClient
+
+
+def make_client(settings: Settings, *, timeout: int = 10) -> KeepAliveWebClient:
+    """A WebClient that honours Retry-After on 429 and retries 5xx and dropped connections.
+
+    Retries can repeat a post Slack already accepted; exactly-once lives in our outbox and
+    reminder claims, never in these retries. It keeps one HTTP connection per thread
+    (`bot.slack.keepalive`): the outbox threads make two calls per reminder, and a new connection
+    per call cost about a millisecond of CPU each plus a connect.
+    """
+    return KeepAliveWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def make_lookup_client(settings: Settings, *, timeout: float = 1.5) -> WebClient:
+    """For lookups made before an ack (a person's zone, lead groups): short, no retries.
+
+    A slow or rate-limited Slack must cost the fallback answer, never the 3-second ack.
+    """
+    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                     timeout=int(max(1, timeout)), retry_handlers=[])

@@ -1,0 +1,577 @@
+"""When cadence, promise and check-in reminders fire, and how well the cadence was kept.
+
+The scheduler in the shell is only a cache of the database: it asks this module what is due at
+`now` and when to wake next, and the database claims each ``(incident, kind, due_at, ref)`` once.
+That only works if every function here is a pure function of the incident's saved state: the
+same state always yields the same ``due_at`` values, whatever `now` a (possibly late) wakeup
+passes in. So nothing here reads a clock, and no due time is ever derived from `now` itself;
+`now` only decides which of the state's reminders have been reached.
+
+All datetimes are aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from playbook.domain import windows
+from playbook.domain.model import (
+    CadenceChange,
+    CustomerUpdate,
+    Incident,
+    Policy,
+    PromiseStatus,
+    Status,
+)
+from playbook.domain.windows import Window
+
+__all__ = [
+    "Adherence",
+    "Reminder",
+    "ReminderKind",
+    "adherence",
+    "cadence_active",
+    "chasing",
+    "clock_start",
+    "due_reminders",
+    "next_update_due",
+    "next_wakeup",
+    "overdue_by",
+    "snoozed_until",
+    "upcoming",
+]
+
+_TICK = timedelta(microseconds=1)  # datetime resolution: "strictly before t" == "<= t - _TICK"
+
+
+class ReminderKind(StrEnum):
+    """What a reminder asks the shell to do; the value is stored with the claim."""
+
+    NUDGE = "nudge"  # the next customer update is due soon: heads-up in the incident channel
+    DUE = "due"  # the update is due now: reminder in the incident channel
+    ESCALATE = "escalate"  # still overdue after the grace: owner DM + leads, repeated
+    PROMISE_SOON = "promise-soon"  # a promise is due soon: remind the owner
+    PROMISE_DUE = "promise-due"  # a promise reached its due time while open: mark it missed
+    CHECKIN = "checkin"  # a post-resolution check-in with the customer is due
+    OWNER_NAG = "owner-nag"  # nobody owns the incident yet: nag the channel (last: the leads)
+    SNOOZE_END = "snooze-end"  # a snooze ran out: bring back what is still outstanding
+    STALE = "stale"  # no activity for a stale period: tell the owner what is still missing
+
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(ReminderKind)}
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder of the incident's current state.
+
+    ``(kind, due_at, ref)`` is the claim key, so it must be stable: ``ref`` is the promise
+    ("P2"), the check-in ("C1"), the escalation ordinal within the lapse ("1", "2", …), the
+    owner nag's ordinal ("1".."3"), the snooze ("S1") or the stale period's ordinal, and
+    empty for nudges and due reminders (their ``due_at`` already identifies the clock period).
+    """
+
+    kind: ReminderKind
+    due_at: datetime
+    ref: str = ""
+
+
+def _sort_key(r: Reminder) -> tuple[datetime, int, int, str]:
+    # Length before text so "P10" sorts after "P9": a stable, human order for equal times.
+    return (r.due_at, _KIND_ORDER[r.kind], len(r.ref), r.ref)
+
+
+def _require_aware(now: datetime) -> None:
+    """Naive datetimes would compare wrongly (or raise deep inside); refuse them up front."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be an aware (UTC) datetime")
+
+
+# --- the cadence clock ---------------------------------------------------------------------------
+
+
+def cadence_active(incident: Incident) -> bool:
+    """Whether the update clock is running.
+
+    It runs once a cadence exists and until the customer has been told the problem is resolved
+    (after that there is nothing more to update them about) or the incident is closed (closing
+    without telling them needs a skip, and the channel is done either way).
+    """
+    return (
+        bool(incident.cadence_changes)
+        and incident.status != Status.CLOSED
+        and incident.customer_informed_at is None
+    )
+
+
+def clock_start(incident: Incident) -> datetime | None:
+    """When the current clock period began: the later of the last cadence change and update.
+
+    Setting a cadence starts the clock and every logged update restarts it; an update logged
+    before any cadence existed does not move a clock that started later. ``None`` when no
+    cadence was ever set. (This does not look at status: see `cadence_active` for that.)
+    """
+    if not incident.cadence_changes:
+        return None
+    start = incident.cadence_changes[-1].at
+    if incident.updates:
+        start = max(start, max(u.at for u in incident.updates))
+    return start
+
+
+def next_update_due(incident: Incident) -> datetime | None:
+    """When the next customer update is due, or ``None`` when the clock is not running."""
+    if not cadence_active(incident):
+        return None
+    start = clock_start(incident)
+    interval = incident.cadence
+    if start is None or interval is None:  # pragma: no cover - implied by cadence_active
+        return None
+    return windows.advance(incident.window, start, interval)
+
+
+def overdue_by(incident: Incident, now: datetime) -> timedelta | None:
+    """How late the next update is at `now` (positive), or ``None`` when it is not late.
+
+    With a cadence window, lateness is counted in window time (a weekend does not make an
+    update two days late); an update that fell due at the window's close is late by a token
+    microsecond until the window opens again, so it still reads as overdue.
+    """
+    _require_aware(now)
+    due = next_update_due(incident)
+    if due is None or now <= due:
+        return None
+    return max(windows.elapsed(incident.window, due, now), _TICK)
+
+
+def snoozed_until(incident: Incident, t: datetime) -> datetime | None:
+    """The end of the snooze (chain) in force at `t`, or None when nothing is snoozed then.
+
+    Snoozes that overlap or touch extend each other: the reminders come back at the end of
+    the last one.
+    """
+    until: datetime | None = None
+    for sn in sorted(incident.snoozes, key=lambda x: x.at):  # an interval merge, in one pass
+        edge = t if until is None else until
+        if sn.at <= edge < sn.until:
+            until = sn.until
+    return until
+
+
+def _snoozed(incident: Incident, t: datetime) -> bool:
+    return any(sn.at <= t < sn.until for sn in incident.snoozes)
+
+
+def chasing(incident: Incident, policy: Policy, now: datetime) -> list[str]:
+    """What the chasing reminders are about at `now`: ``"update"`` (overdue) and ``"owner"``
+    (an open incident nobody owns). A snooze quiets exactly these; an empty list means there
+    is nothing to snooze."""
+    out = []
+    if overdue_by(incident, now) is not None:
+        out.append("update")
+    if incident.owner is None and incident.status is Status.OPEN and policy.owner_nags:
+        out.append("owner")
+    return out
+
+
+@dataclass(frozen=True)
+class _Period:
+    """The current clock period and the reminder times it implies (all from state alone).
+
+    Offsets (``due_after``, ``first_after``, the repeat) are window time from ``start``; the
+    instants are where that much window time has passed (`windows.advance`), so with a
+    cadence window every reminder falls inside the customer's working hours.
+    """
+
+    start: datetime
+    due: datetime
+    nudge_at: datetime | None  # None when there is no room for a nudge in this period
+    first_escalation: datetime
+    escalate_repeat: timedelta | None  # None: escalate once per lapse
+    window: Window | None
+    first_after: timedelta  # window time from start to the first escalation
+
+
+def _period(incident: Incident, policy: Policy) -> _Period | None:
+    due = next_update_due(incident)
+    start = clock_start(incident)
+    interval = incident.cadence
+    if due is None or start is None or interval is None:
+        return None
+    w = incident.window
+    # A nudge at or before the clock start would fire the moment the clock starts (e.g. a
+    # 5-minute nudge on a 5-minute cadence), which is noise; a zero lead time is no nudge.
+    nudge_at: datetime | None = None
+    if timedelta(0) < policy.nudge_before < interval:
+        nudge_at = windows.advance(w, start, interval - policy.nudge_before)
+    # A negative grace would escalate before the update is even due: treat it as none.
+    first_after = interval + max(policy.escalate_after, timedelta(0))
+    first = windows.advance(w, start, first_after)
+    repeat = policy.escalate_repeat if policy.escalate_repeat > timedelta(0) else None
+    return _Period(start, due, nudge_at, first, repeat, w, first_after)
+
+
+def _latest_escalation(p: _Period, now: datetime) -> Reminder | None:
+    """The last escalation at or before `now`: after downtime we send one, not a burst."""
+    if now < p.first_escalation:
+        return None
+    k = 0
+    if p.escalate_repeat is not None:
+        k = (windows.elapsed(p.window, p.start, now) - p.first_after) // p.escalate_repeat
+        k = max(k, 0)
+    return _escalation(p, k)
+
+
+def _escalation(p: _Period, k: int) -> Reminder:
+    step = p.escalate_repeat or timedelta(0)
+    at = windows.advance(p.window, p.start, p.first_after + k * step)
+    return Reminder(ReminderKind.ESCALATE, at, str(k + 1))
+
+
+def _escalations_after(p: _Period, now: datetime, end: datetime | None,
+                       skip: Callable[[datetime], bool]) -> Iterator[Reminder]:
+    """Escalations strictly after `now` and not `skip`ped (snoozed), up to `end`; only the
+    next one when `end` is None."""
+    if now < p.first_escalation:
+        k = 0
+    elif p.escalate_repeat is None:
+        return
+    else:
+        latest = _latest_escalation(p, now)
+        k = int(latest.ref) if latest is not None else 0
+    while True:
+        r = _escalation(p, k)
+        if end is not None and r.due_at > end:
+            return
+        if r.due_at > now and not skip(r.due_at):
+            yield r
+            if end is None:
+                return
+        if p.escalate_repeat is None:
+            return
+        k += 1
+
+
+def _promise_soon_at(policy: Policy, due_at: datetime, made_at: datetime) -> datetime | None:
+    """When to remind the owner of a promise; none if that would be at or before it was made."""
+    if policy.nudge_before <= timedelta(0):
+        return None
+    soon = due_at - policy.nudge_before
+    return soon if soon > made_at else None
+
+
+def _nags(incident: Incident, policy: Policy) -> list[Reminder]:
+    """The owner nags of an open incident nobody owns, in order (none once an owner is set)."""
+    if incident.owner is not None or incident.status is not Status.OPEN:
+        return []
+    times = sorted({t for t in policy.owner_nags if t > timedelta(0)})
+    return [Reminder(ReminderKind.OWNER_NAG, incident.opened_at + t, str(i))
+            for i, t in enumerate(times, start=1)]
+
+
+def _snooze_ends(incident: Incident) -> list[Reminder]:
+    """One reminder at the end of each snooze chain (a snooze not extended by another)."""
+    if incident.status is Status.CLOSED:
+        return []
+    ends: dict[datetime, Reminder] = {}
+    for sn in sorted(incident.snoozes, key=lambda x: x.number):
+        if snoozed_until(incident, sn.until) is None:
+            ends[sn.until] = Reminder(ReminderKind.SNOOZE_END, sn.until, f"S{sn.number}")
+    return list(ends.values())
+
+
+def last_activity(incident: Incident) -> datetime:
+    return incident.last_activity_at or incident.opened_at
+
+
+def stale_period(incident: Incident, policy: Policy) -> timedelta | None:
+    """How long without activity makes this incident stale (None: it can't go stale)."""
+    if incident.status is Status.OPEN:
+        period = policy.stale_after
+    elif incident.status is Status.RESOLVED:
+        period = policy.stale_resolved
+    else:
+        return None
+    return period if period > timedelta(0) else None
+
+
+def _stale(incident: Incident, policy: Policy, k: int) -> Reminder | None:
+    period = stale_period(incident, policy)
+    if period is None or k < 1:
+        return None
+    return Reminder(ReminderKind.STALE, last_activity(incident) + k * period, str(k))
+
+
+def _stale_k(incident: Incident, policy: Policy, now: datetime) -> int:
+    """How many full stale periods have passed since the last activity at `now`."""
+    period = stale_period(incident, policy)
+    if period is None or now < last_activity(incident):
+        return 0
+    return (now - last_activity(incident)) // period
+
+
+# --- what fires ---------------------------------------------------------------------------------
+
+
+def due_reminders(incident: Incident, policy: Policy, now: datetime) -> list[Reminder]:
+    """The reminders that should fire at `now`, sorted by ``due_at``.
+
+    `now` may be late (a wakeup after downtime). Everything returned has ``due_at <= now`` and
+    a ``due_at`` taken from the state alone, so a repeated or late call returns the same keys
+    and the database claim makes each fire once:
+
+    * NUDGE only while ``nudge_at <= now < due``: once the update is due the DUE reminder says
+      it all, so a late wakeup never sends a stale "due soon".
+    * DUE at the due time, for as long as the period lapses (one key per lapse).
+    * ESCALATE: only the latest escalation reached, so a wakeup after downtime sends one.
+    * PROMISE_SOON while ``soon <= now < due_at`` and PROMISE_DUE once reached, for each open
+      promise: a promise is owed to the customer even after the cadence stops or the incident
+      closes, and PROMISE_DUE is what marks an unkept one missed.
+    * CHECKIN for each check-in not done once reached, also after close: check-ins are about
+      the customer, not the channel.
+    * OWNER_NAG: the latest nag reached while nobody owns the open incident.
+    * SNOOZE_END: the latest snooze (chain) end reached, while not closed.
+    * STALE: the latest full stale period reached since the last activity.
+
+    NUDGE, DUE, ESCALATE and OWNER_NAG whose time falls inside a snooze are not sent at all
+    (the latest-only rule means a snoozed one is not sent late either): the snooze's end
+    brings back what is still outstanding instead.
+    """
+    _require_aware(now)
+    out: list[Reminder] = []
+
+    def keep(r: Reminder | None) -> None:
+        if r is not None and not _snoozed(incident, r.due_at):
+            out.append(r)
+
+    p = _period(incident, policy)
+    if p is not None:
+        if p.nudge_at is not None and p.nudge_at <= now < p.due:
+            keep(Reminder(ReminderKind.NUDGE, p.nudge_at))
+        if now >= p.due:
+            keep(Reminder(ReminderKind.DUE, p.due))
+        keep(_latest_escalation(p, now))
+    keep(max((r for r in _nags(incident, policy) if r.due_at <= now), default=None,
+             key=lambda r: r.due_at))
+    reached = [r for r in _snooze_ends(incident) if r.due_at <= now]
+    if reached:
+        out.append(max(reached, key=lambda r: r.due_at))
+    stale = _stale(incident, policy, _stale_k(incident, policy, now))
+    if stale is not None:
+        out.append(stale)
+    for pr in incident.promises:
+        if pr.status != PromiseStatus.OPEN:
+            continue
+        ref = f"P{pr.number}"
+        soon = _promise_soon_at(policy, pr.due_at, pr.made_at)
+        if soon is not None and soon <= now < pr.due_at:
+            out.append(Reminder(ReminderKind.PROMISE_SOON, soon, ref))
+        if now >= pr.due_at:
+            out.append(Reminder(ReminderKind.PROMISE_DUE, pr.due_at, ref))
+    for c in incident.checkins:
+        if c.done_at is None and now >= c.due_at:
+            out.append(Reminder(ReminderKind.CHECKIN, c.due_at, f"C{c.number}"))
+    return sorted(out, key=_sort_key)
+
+
+def _future(
+    incident: Incident, policy: Policy, now: datetime, end: datetime | None
+) -> Iterator[Reminder]:
+    """Reminders of the current state with ``now < due_at`` (``<= end`` when given).
+
+    Escalations repeat without end, so with ``end=None`` only the next one is produced; that
+    is enough for `next_wakeup`, which only wants the earliest.
+    """
+
+    def within(t: datetime) -> bool:
+        return now < t and (end is None or t <= end)
+
+    def snoozed(t: datetime) -> bool:
+        return _snoozed(incident, t)
+
+    p = _period(incident, policy)
+    if p is not None:
+        if p.nudge_at is not None and within(p.nudge_at) and not snoozed(p.nudge_at):
+            yield Reminder(ReminderKind.NUDGE, p.nudge_at)
+        if within(p.due) and not snoozed(p.due):
+            yield Reminder(ReminderKind.DUE, p.due)
+        yield from _escalations_after(p, now, end, snoozed)
+    for r in _nags(incident, policy):
+        if within(r.due_at) and not snoozed(r.due_at):
+            yield r
+    for r in _snooze_ends(incident):
+        if within(r.due_at):
+            yield r
+    k = _stale_k(incident, policy, now) + 1
+    while (stale := _stale(incident, policy, k)) is not None and within(stale.due_at):
+        yield stale
+        if end is None:
+            break
+        k += 1
+    for pr in incident.promises:
+        if pr.status != PromiseStatus.OPEN:
+            continue
+        ref = f"P{pr.number}"
+        soon = _promise_soon_at(policy, pr.due_at, pr.made_at)
+        if soon is not None and within(soon):
+            yield Reminder(ReminderKind.PROMISE_SOON, soon, ref)
+        if within(pr.due_at):
+            yield Reminder(ReminderKind.PROMISE_DUE, pr.due_at, ref)
+    for c in incident.checkins:
+        if c.done_at is None and within(c.due_at):
+            yield Reminder(ReminderKind.CHECKIN, c.due_at, f"C{c.number}")
+
+
+def upcoming(
+    incident: Incident, policy: Policy, now: datetime, horizon: timedelta
+) -> list[Reminder]:
+    """The reminders the current state will fire after `now`, up to ``now + horizon``.
+
+    Sorted by ``due_at``. This is the state's own plan (for a scheduler that queues jobs ahead,
+    or for showing "next reminder at"): any change of state (an update, a new cadence) replaces
+    it, which is why a due time computed earlier can disappear. Escalations are generated
+    lazily, so a long horizon lists each repeat that falls inside it.
+    """
+    _require_aware(now)
+    if horizon < timedelta(0):
+        return []
+    return sorted(_future(incident, policy, now, now + horizon), key=_sort_key)
+
+
+def next_wakeup(incident: Incident, policy: Policy, now: datetime) -> datetime | None:
+    """The earliest reminder time strictly after `now`, or ``None`` when nothing is pending.
+
+    Strictly after, so a scheduler that sleeps until this time always makes progress; anything
+    due at or before `now` is what `due_reminders` returns.
+    """
+    _require_aware(now)
+    return min((r.due_at for r in _future(incident, policy, now, None)), default=None)
+
+
+# --- adherence ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adherence:
+    """How well the agreed update cadence was kept (README "Cadence adherence").
+
+    ``updates`` is the number of updates judged against the clock (``on_time + late``); updates
+    logged before any cadence existed had nothing to be judged against. ``interval`` is the
+    cadence in force at the end of the counted window. ``longest_gap`` is only ever measured
+    between real events (clock start to first update, then update to update): an open stretch
+    up to `until` is not a gap that happened, and it already shows up as missed updates.
+    """
+
+    on_time: int
+    late: int
+    missed: int
+    ratio: float | None
+    longest_gap: timedelta | None
+    interval: timedelta | None
+    updates: int
+
+
+def _lapsed_between(base: datetime, interval: timedelta, t: datetime,
+                    window: Window | None = None) -> int:
+    """How many ``k >= 1`` have ``base + k*interval < t``: the full intervals that went by.
+
+    With a window, "base + k*interval" is where k intervals of window time have passed
+    (`windows.advance`), so nights and weekends outside it add no missed updates.
+    """
+    if interval <= timedelta(0) or t <= base:
+        return 0
+    if window is None:
+        return (t - base - _TICK) // interval
+    spent = windows.elapsed(window, base, t)
+    if spent <= timedelta(0):
+        return 0
+    n = (spent - _TICK) // interval
+    # exactly k intervals of window time by t: lapsed too if t lies past that instant (the
+    # window had closed on it)
+    if spent % interval == timedelta(0) and windows.advance(window, base, spent) < t:
+        n += 1
+    return n
+
+
+def adherence(incident: Incident, until: datetime) -> Adherence:
+    """Count on-time, late and missed updates from the first cadence up to `until`.
+
+    The window ends at the earliest of `until`, the moment the customer was told of the
+    resolution (that update is the last one counted: the cadence is over) and the close.
+    Events are walked in time order; at the same instant a cadence change goes before an
+    update, so an update logged together with a new cadence is judged against the new one.
+
+    * A cadence change restarts the clock with its interval; dues of the old clock strictly
+      before the change that no update answered are missed (the first one included).
+    * An update at or before its due (clock start + interval) is on time, after it late; each
+      further full interval that went by before it (``due + k*interval < update``, k >= 1)
+      is one missed update.
+    * The open stretch after the last event counts its dues strictly before the window's end
+      as missed (the first as well: no update came for it).
+    * With a cadence window (the customer's working hours), dues and intervals are in window
+      time, as the reminders are: time outside the window misses nothing, and gaps are
+      measured in window time too. A snooze changes none of this: the customer still waited.
+    """
+    _require_aware(until)
+    end = until
+    for t in (incident.customer_informed_at, incident.closed_at):
+        if t is not None and t < end:
+            end = t
+    changes = sorted(incident.cadence_changes, key=lambda c: c.at)
+    if not changes or changes[0].at > end:
+        return Adherence(0, 0, 0, None, None, None, 0)
+
+    # A reopened incident owed no updates from the end of an earlier period (customer told it
+    # was resolved, else the close) until the reopen, whose cadence change restarts the clock.
+    pauses = [(min(t for t in (r.customer_informed_at, r.closed_at) if t is not None), r.at)
+              for r in incident.reopenings]
+
+    def paused(t: datetime) -> bool:
+        return any(start < t <= stop for start, stop in pauses)
+
+    events: list[tuple[datetime, int, CadenceChange | CustomerUpdate | None]] = [
+        (c.at, 0, c) for c in changes
+        if c.at <= end and not any(start < c.at < stop for start, stop in pauses)
+    ]
+    events += [(u.at, 1, u) for u in incident.updates
+               if changes[0].at <= u.at <= end and not paused(u.at)]
+    events += [(start, 2, None) for start, _ in pauses if start <= end]
+    events.sort(key=lambda e: (e[0], e[1]))
+
+    on_time = late = missed = 0
+    reset: datetime = changes[0].at
+    interval: timedelta = changes[0].interval
+    window: Window | None = changes[0].window
+    previous: datetime = changes[0].at  # the clock's first start, then the last update
+    longest: timedelta | None = None
+    stopped = False  # between a period's end and the reopen: nothing is owed
+    for at, _, event in events:
+        if event is None:
+            missed += _lapsed_between(reset, interval, at, window)
+            stopped = True
+            continue
+        if isinstance(event, CadenceChange):
+            if stopped:
+                stopped, previous = False, at
+            else:
+                missed += _lapsed_between(reset, interval, at, window)  # 0 for the first change
+            reset, interval, window = at, event.interval, event.window
+            continue
+        due = windows.advance(window, reset, interval)
+        if at <= due:
+            on_time += 1
+        else:
+            late += 1
+            missed += _lapsed_between(due, interval, at, window)
+        gap = windows.elapsed(window, previous, at)
+        longest = gap if longest is None or gap > longest else longest
+        previous = reset = at
+    if not stopped:
+        missed += _lapsed_between(reset, interval, end, window)
+
+    total = on_time + late + missed
+    ratio = on_time / total if total else None
+    return Adherence(on_time, late, missed, ratio, longest, interval, on_time + late)

@@ -1,0 +1,126 @@
+"""Reopening a closed incident, and the open periods it then has.
+
+`/incident reopen <why>` (owner or lead, reason required) is for a crisis that came back: the
+fix did not hold, or the customer is still affected. The incident returns to *Solve* (a new
+resolution is needed and the customer must be told again), the earlier period's resolution is
+kept on the `Reopening`, and the cadence clock restarts from the reopen time: the time the
+incident spent closed is not an update we owed, so figures skip it (`paused_spans`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
+from playbook.domain.model import (
+    Actor,
+    CadenceChange,
+    Incident,
+    Post,
+    RefreshCard,
+    ReopenChannel,
+    Reopening,
+    Reschedule,
+    Status,
+    Step,
+    Target,
+    TimelineEntry,
+)
+from playbook.domain.text import esc, mention, plain
+from playbook.domain.verbs import Ctx, Result
+
+__all__ = ["Period", "first_resolved_at", "open_time", "paused_spans", "periods", "reopen"]
+
+REASON_MAX = 2000
+_SOLVED_AGAIN = (Step.SOLVE, Step.FOLLOW_UP)
+
+
+class Period(NamedTuple):
+    """One stretch the incident was open: opened (or reopened) until closed (None: still)."""
+
+    number: int
+    opened_at: datetime
+    closed_at: datetime | None
+    reopened_by: str | None = None
+    reason: str | None = None
+
+
+def periods(inc: Incident) -> list[Period]:
+    """Opened→closed, then reopened→closed again, … in order."""
+    out: list[Period] = []
+    start, by, why = inc.opened_at, None, None
+    for n, r in enumerate(inc.reopenings, start=1):
+        out.append(Period(n, start, r.closed_at, by, why))
+        start, by, why = r.at, r.by, r.reason
+    out.append(Period(len(inc.reopenings) + 1, start, inc.closed_at, by, why))
+    return out
+
+
+def paused_spans(inc: Incident) -> list[tuple[datetime, datetime]]:
+    """Stretches when no customer update was owed before a reopening: from the earlier
+    period's end of updates (the customer told it was resolved, else the close) to the reopen."""
+    spans = []
+    for r in inc.reopenings:
+        stop = min(t for t in (r.customer_informed_at, r.closed_at) if t is not None)
+        spans.append((stop, r.at))
+    return spans
+
+
+def open_time(inc: Incident, until: datetime) -> timedelta:
+    """Time spent open (closed stretches between periods left out) up to `until`."""
+    total = timedelta(0)
+    for p in periods(inc):
+        end = p.closed_at if p.closed_at is not None else until
+        if end > p.opened_at:
+            total += end - p.opened_at
+    return total
+
+
+def first_resolved_at(inc: Incident) -> datetime | None:
+    """When it was first resolved: time to resolution counts the first fix, not the last."""
+    for r in inc.reopenings:
+        if r.resolved_at is not None:
+            return r.resolved_at
+    return inc.resolved_at
+
+
+def reopen(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    """Reopen a closed incident: back to Solve, clock restarted, channel and card back."""
+    reason = plain(arg).strip()
+    if inc.status is not Status.CLOSED:
+        raise PlaybookError(f"{inc.key} is not closed ({inc.status.value}), so there is nothing "
+                            "to reopen; carry on in this channel.")
+    if not (actor.is_lead or (inc.owner is not None and actor.user_id == inc.owner)):
+        who = f"the owner ({mention(inc.owner)}) or a lead" if inc.owner else "a lead"
+        raise PermissionDenied(f"Only {who} can reopen {inc.key}.")
+    if not reason:
+        raise ParseError("Say why it is reopened: `/incident reopen &lt;what came back&gt;`.")
+    if len(reason) > REASON_MAX:
+        raise ParseError(f"Keep the reason under {REASON_MAX} characters.")
+    assert inc.closed_at is not None
+    inc.reopenings.append(Reopening(
+        number=len(inc.reopenings) + 1, at=ctx.now, by=actor.user_id, reason=reason,
+        closed_at=inc.closed_at, resolved_at=inc.resolved_at,
+        customer_informed_at=inc.customer_informed_at, resolution=inc.resolution))
+    inc.status, inc.closed_at = Status.OPEN, None
+    inc.resolution = inc.resolved_at = inc.customer_informed_at = None
+    inc.steps = [r for r in inc.steps if r.step not in _SOLVED_AGAIN]
+    if inc.step_record(Step.OWN) is not None:
+        inc.step = Step.SOLVE
+    else:  # closed past earlier steps by skips that were undone? resume at the first open one
+        inc.step = next(s for s in Step if inc.step_record(s) is None)
+    interval = inc.cadence or ctx.policy.default_cadence(inc.severity)
+    window = inc.cadence_changes[-1].window if inc.cadence_changes else None
+    inc.cadence_changes.append(CadenceChange(ctx.now, interval, agreed=inc.cadence_agreed,
+                                             by=actor.user_id, window=window))
+    n = len(inc.reopenings)
+    line = (f"🔁 {mention(actor.user_id)} reopened {inc.key} (reopening {n}): “{esc(reason)}”. "
+            "Back to *Solve*: record the new resolution, then tell the customer.")
+    return Result(
+        f"Reopened {inc.key}. The card is back and the update clock restarted now.",
+        [TimelineEntry(ctx.now, "reopen", line, actor.user_id)],
+        [ReopenChannel(), RefreshCard(), Reschedule(),
+         Post(Target.LEADS, f"🔁 {mention(actor.user_id)} reopened {inc.key} "
+                            f"({esc(inc.customer)}): “{esc(reason)}”")],
+    )

@@ -1,0 +1,257 @@
+"""Claiming outbox rows in batches: whole runs of one incident's rows, many incidents at once.
+
+`store.claim_outbox` leases single rows, and an incident's next row only becomes claimable
+once the one before it is finished, so every reminder (a timeline line, then a card refresh)
+cost two claim transactions, two incident loads and two finish transactions. Here one
+transaction leases the first open row ("head") of up to `limit` incidents together with the
+rows queued behind each head (its "chain"), and loads those incidents; the worker runs each
+chain in order and finishes everything it ran in one more transaction.
+
+Why a chain is safe to lease at once: a row is claimable only when no earlier row of its
+incident is open, so while we hold the head nobody else can claim anything behind it. The
+followers are leased as well (so finishing the head early, or a retry of it, can never hand
+them to another worker while we still run them). Rows of different incidents are independent.
+
+Exactly once across replicas: heads are taken by one conditional UPDATE; on PostgreSQL the
+candidates are locked with ``FOR UPDATE SKIP LOCKED`` (a competing claimer skips them instead
+of queueing behind them) and the UPDATE re-checks the conditions on the locked rows; on SQLite
+the write transaction runs alone. A worker that dies holding a chain delays it by the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from playbook.domain.model import Incident
+from playbook.store import (
+    IncidentRow,
+    OutboxItem,
+    OutboxRow,
+    UTCDateTime,
+    _children_union,
+    _fill_children,
+    _reading,
+    _to_incident,
+)
+
+CARD = "refresh_card"
+# Longest chain leased for one incident: an incident with a long backlog must not make one
+# worker hold everything (its rows stay in order either way: the rest waits behind the chain).
+CHAIN_MAX = 20
+
+_O = OutboxRow.__table__
+_NOW = bindparam("now", type_=UTCDateTime())
+_OPEN = and_(_O.c.done_at.is_(None), _O.c.failed_at.is_(None))
+_UNLEASED = or_(_O.c.claimed_until.is_(None), _O.c.claimed_until <= _NOW)
+_EARLIER = _O.alias("earlier")
+# "No earlier item of its incident is open": the item is the first open one of its incident.
+# A correlated scalar subquery (one probe of ix_outbox_open_incident per candidate), not NOT
+# EXISTS: PostgreSQL without statistics planned that as an anti-join scanning the whole index.
+_FIRST_OPEN = (
+    select(func.min(_EARLIER.c.id))
+    .where(_EARLIER.c.incident_id == _O.c.incident_id, _EARLIER.c.done_at.is_(None),
+           _EARLIER.c.failed_at.is_(None))
+    .correlate(_O)
+    .scalar_subquery()
+)
+_FIRST = or_(_O.c.incident_id.is_(None), _O.c.id == _FIRST_OPEN)
+_ITEM_COLUMNS = (
+    _O.c.id, _O.c.team_id, _O.c.incident_id, _O.c.kind, _O.c.payload, _O.c.attempts,
+    _O.c.requested_by, _O.c.created_at,
+)
+_LEASE = {"claimed_by": bindparam("v_worker"),
+          "claimed_until": bindparam("v_until", type_=UTCDateTime())}
+
+# Statements built once: building (and cache-keying) a statement costs more than running it.
+
+
+def _heads(*only: ColumnElement[bool]) -> Any:
+    return (
+        select(_O.c.id)
+        .where(_OPEN, *only, _O.c.next_attempt_at <= _NOW, _UNLEASED, _FIRST)
+        .order_by(_O.c.id)
+        .limit(bindparam("n"))
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing (one writer)
+    )
+
+
+# The kind as a literal, not a parameter: only then can the databases use ix_outbox_open_post.
+# The heads are selected, then updated by id: as one UPDATE ... WHERE id IN (SELECT ...),
+# PostgreSQL without statistics re-ran the locking subquery for every open row.
+_HEADS = {False: _heads(), True: _heads(_O.c.kind != literal_column(f"'{CARD}'"))}
+_CLAIM_HEADS = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)), _OPEN, _UNLEASED)
+    .values(**_LEASE)
+    .returning(*_ITEM_COLUMNS)
+)
+_QUEUED = (
+    select(_O.c.id, _O.c.incident_id, _O.c.kind, _O.c.next_attempt_at, _O.c.claimed_until)
+    .where(_O.c.incident_id.in_(bindparam("incidents", expanding=True)),
+           _O.c.id.not_in(bindparam("heads", expanding=True)), _OPEN)
+    .order_by(_O.c.id)
+)
+_CLAIM_ROWS = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)), _OPEN, _UNLEASED)
+    .values(**_LEASE)
+    .returning(*_ITEM_COLUMNS)
+)
+_INCIDENTS = select(IncidentRow.__table__).where(
+    IncidentRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+_CHILDREN = _children_union(lambda child: child.c.incident_id.in_(bindparam("ids", expanding=True)))
+_FINISH = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)))
+    .values(done_at=bindparam("v_done_at", type_=UTCDateTime()), claimed_until=None)
+)
+_RELEASE = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)), _O.c.claimed_by == bindparam("k_worker"))
+    .values(claimed_by=None, claimed_until=None)
+)
+
+
+class Chain(list[OutboxItem]):
+    """One incident's leased rows, in order. `card_later`: a card refresh of the incident stays
+    queued behind them (an urgent claim left it), so every refresh in the chain may be folded
+    into that one."""
+
+    card_later = False
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(**row._asdict())
+
+
+def claim_chains(
+    session: Session, *, now: datetime, worker: str, lease: timedelta, limit: int = 10,
+    chain_max: int = CHAIN_MAX, urgent: bool = False,
+) -> list[Chain]:
+    """Lease the open rows of up to `limit` incidents (oldest head first), each list in order.
+
+    A row without an incident (an App Home refresh) is a chain of its own. Commit before
+    running the rows; then `finish`, `store.retry_outbox`/`store.fail_outbox`, or `release`
+    the rows of a chain that were not run.
+
+    `urgent`: leave card refreshes for later. Only heads that are not a card refresh are
+    taken, and a chain stops before the card refreshes at its end (one in the middle runs in
+    its place: what follows it must wait for it). Those then head their incident's queue and are
+    taken by a claim that is not urgent; they only refresh what the card shows, and the last one
+    shows the newest state whenever it runs, so posts (a reminder, a reply) need not wait for
+    them while a burst lasts.
+    """
+    params = {"now": now, "v_worker": worker, "v_until": now + lease}
+    ids = list(session.execute(_HEADS[urgent], {"now": now, "n": limit}).scalars())
+    if not ids:
+        return []
+    heads = [_item(r) for r in session.execute(_CLAIM_HEADS, {**params, "ids": ids})]
+    if not heads:
+        return []
+    heads.sort(key=lambda item: item.id)
+    chains: dict[int, Chain] = {}
+    result: list[Chain] = []
+    for head in heads:
+        chain = Chain([head])
+        result.append(chain)
+        if head.incident_id is not None:
+            chains[head.incident_id] = chain
+    if not chains or chain_max <= 1:
+        return result
+    # The rows queued behind each head: take them in order while they are due and free; a row
+    # that is not (a retry waiting for its time, a lease of someone else) ends the chain there.
+    wanted: list[int] = []
+    owner: dict[int, int] = {}
+    kinds: dict[int, str] = {}
+    stopped: set[int] = set()
+    taken: dict[int, int] = dict.fromkeys(chains, 1)
+    queued = session.execute(_QUEUED, {"incidents": list(chains),
+                                       "heads": [h.id for h in heads]})
+    for row in queued:
+        incident_id = row.incident_id
+        if incident_id in stopped or row.id < chains[incident_id][0].id:
+            continue  # (an earlier row committed after the heads were read: not ours to run)
+        free = row.claimed_until is None or row.claimed_until <= now
+        if row.next_attempt_at > now or not free or taken[incident_id] >= chain_max:
+            stopped.add(incident_id)
+            continue
+        taken[incident_id] += 1
+        wanted.append(row.id)
+        owner[row.id] = incident_id
+        kinds[row.id] = row.kind
+    if urgent:  # drop each chain's trailing card refreshes
+        last_post: dict[int, int] = {}
+        for row_id in wanted:
+            if kinds[row_id] != CARD:
+                last_post[owner[row_id]] = row_id
+        for row_id in wanted:
+            if row_id > last_post.get(owner[row_id], 0):
+                chains[owner[row_id]].card_later = True
+        wanted = [row_id for row_id in wanted
+                  if row_id <= last_post.get(owner[row_id], 0)]
+    if not wanted:
+        return result
+    got = {item.id: item for item in map(_item, session.execute(
+        _CLAIM_ROWS, {**params, "ids": wanted}))}
+    lost: list[int] = []
+    broken: set[int] = set()
+    for row_id in wanted:  # in id order, so each chain stays in order
+        incident_id = owner[row_id]
+        item = got.get(row_id)
+        if item is None:
+            # taken meanwhile (cannot happen while we hold the head; be safe anyway): nothing
+            # after it in this chain may run before it
+            broken.add(incident_id)
+        elif incident_id in broken:
+            lost.append(row_id)
+        else:
+            chains[incident_id].append(item)
+    if lost:
+        release(session, lost, worker)
+    return result
+
+
+def load_incidents(session: Session, ids: Collection[int]) -> dict[int, Incident]:
+    """Incidents by id, whole, in two statements built once (claimed chains, due reminders)."""
+    if not ids:
+        return {}
+    _reading(session)  # a session not begun yet reads without the write lock (SQLite)
+    connection = session.connection()
+    params = {"ids": list(ids)}
+    result = connection.execute(_INCIDENTS, params)
+    keys = list(result.keys())
+    found: dict[int | None, Incident] = {}
+    for row in result.all():
+        inc = _to_incident(dict(zip(keys, row, strict=True)))
+        found[inc.id] = inc
+    if found:
+        _fill_children(found, connection.execute(_CHILDREN, params))
+    return {inc_id: inc for inc_id, inc in found.items() if inc_id is not None}
+
+
+def finish(session: Session, ids: Iterable[int], now: datetime) -> None:
+    """These rows happened (or were folded into a later one): done, in one statement."""
+    ids = list(ids)
+    if ids:
+        session.execute(_FINISH, {"ids": ids, "v_done_at": now})
+
+
+def release(session: Session, ids: Iterable[int], worker: str) -> None:
+    """Give leased rows back unrun (an earlier row of their chain will be retried first)."""
+    ids = list(ids)
+    if ids:
+        session.execute(_RELEASE, {"ids": ids, "k_worker": worker})
