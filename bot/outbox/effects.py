@@ -65,6 +65,11 @@ _LOAD = object()  # EffectRunner.run: "read the incident yourself"
 CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card", "reopen_channel"})
 
 
+def plain_channel_name(inc: Incident, attempt: int = 0) -> str:
+    """The incident's channel without the customer: `inc-<number>`, then `-2`, `-3`..."""
+    return f"inc-{inc.number}" + (f"-{attempt + 1}" if attempt else "")
+
+
 def explain(err: Exception) -> str:
     if isinstance(err, SlackApiError):
         code = str(err.response.get("error", "unknown_error"))
@@ -161,19 +166,24 @@ class EffectRunner:
         self._tell(notify, text)
 
     def _create(self, inc: Incident, private: bool) -> tuple[str, str]:
+        """Create the incident's channel under its readable name, `-2`, `-3`... while taken.
+        Where Slack refuses the readable name (`invalid_name_*`), the rest of the tries use
+        the plain `inc-<number>` (numbered the same way)."""
         last: SlackApiError | None = None
-        for attempt in range(25):
-            name = rules.channel_name(inc, attempt)
+        readable, taken = True, 0
+        for _ in range(25):
+            name = rules.channel_name(inc, taken) if readable else plain_channel_name(inc, taken)
             try:
                 resp = self.client.conversations_create(name=name, is_private=private)
                 return resp["channel"]["id"], resp["channel"]["name"]
             except SlackApiError as err:
                 last = err
-                code = err.response.get("error", "")
+                code = str(err.response.get("error", ""))
                 if code == "name_taken":
+                    taken += 1
                     continue
-                if code.startswith("invalid_name"):
-                    name = f"inc-{inc.number}-{attempt}"
+                if code.startswith("invalid_name") and readable:
+                    readable, taken = False, 0
                     continue
                 raise
         assert last is not None

@@ -188,6 +188,19 @@ def test_channel_name_taken_picks_another(bot: LocalBot) -> None:
     assert bot.slack.channels[channel].name == "inc-1-acme-2"
 
 
+def test_a_channel_name_slack_refuses_falls_back_to_the_number(bot: LocalBot) -> None:
+    """Slack may refuse the readable name (`invalid_name_*`): the channel is then `inc-<n>`,
+    with `-2`, `-3`... if that is taken too, never the readable name again."""
+    bot.slack.fail_next("conversations.create", "invalid_name_specials")
+    bot.command("open Acme: down")
+    assert bot.slack.channels[bot.incident_channel()].name == "inc-1"
+    bot.slack.add_channel("inc-2")
+    bot.slack.fail_next("conversations.create", "invalid_name_specials")
+    bot.command("open Globex: down")
+    names = sorted(c.name for c in bot.slack.channels.values())
+    assert "inc-2-2" in names and not any(n.startswith("inc-2-globex") for n in names), names
+
+
 def test_failure_after_the_ack_is_reported_and_nothing_is_lost(bot: LocalBot) -> None:
     bot.slack.fail_next("conversations.create", "restricted_action")
     reply = bot.command("open Acme: down")
