@@ -8,7 +8,6 @@ to pass in seconds.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,45 +20,21 @@ from slack_sdk import WebClient
 
 from bot import db
 from bot.app import Deps, People, create_app
-from bot.config import Settings, load_playbook
-from bot.outbox.effects import EffectRunner, OutboxWorker
+from bot.config import Settings
+from bot.core import build_core, policy_from, tune_gc
 from bot.outbox.processes import OutboxProcesses
+from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
-from bot.slack.client import make_client, make_lookup_client
+from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
 from playbook import store
-from playbook.domain.model import Policy
-from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.incidents import Service
 
 log = logging.getLogger(__name__)
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def policy_from(settings: Settings) -> Policy:
-    """Timings from settings and the playbook file (a bad file raises `ConfigError`)."""
-    return Policy(nudge_before=settings.nudge_before, escalate_after=settings.escalate_after,
-                  escalate_repeat=settings.escalate_repeat, checkins=settings.checkins,
-                  playbook=load_playbook(settings),
-                  has_leads_channel=settings.leads_channel is not None,
-                  stale_after=settings.stale_after, stale_resolved=settings.stale_resolved)
-
-
-# CPython collects its youngest generation every 700 allocations by default. Reading 10,000
-# incidents whole at start-up allocates millions of short-lived, acyclic objects, and those
-# collections (with the full ones they trigger) took a quarter of the rebuild; a burst of
-# reminders or opens does the same. Collecting every 50,000 keeps the memory bound and the
-# cost small (measured: rebuild of 10,000 incidents 1.30 s -> 1.02 s).
-GC_THRESHOLD = (50_000, 20, 100)
-
-
-def tune_gc() -> None:
-    """Raise the collector's thresholds (never lowers ones set higher by the embedder)."""
-    current = gc.get_threshold()
-    if current[0] < GC_THRESHOLD[0]:
-        gc.set_threshold(*GC_THRESHOLD)
 
 
 T = TypeVar("T")
@@ -95,17 +70,11 @@ class Runtime:
         tune_gc()
         if migrate:
             db.upgrade(settings.database_url)
-        engine = store.make_engine(settings.database_url)
-        sessions = store.make_session_factory(engine)
-        config = ServiceConfig(policy=policy, responders=settings.responders,
-                               private_channels=settings.private_channels,
-                               recurrence_days=settings.recurrence_days)
-        service = Service(sessions, config, clock)
-        client = make_client(settings)
+        core = build_core(settings, policy, clock)
+        service, client = core.service, core.client
         threads = settings.outbox_threads if outbox_threads is None else outbox_threads
         processes = settings.outbox_processes if outbox_processes is None else outbox_processes
-        runner = EffectRunner(service, client, settings, clock)
-        worker = OutboxWorker(runner, sessions, clock, threads=threads)
+        worker = build_worker(service, client, settings, clock, threads=threads)
         # With process_before_response the HTTP answer waits for the whole listener: moving
         # an incident's reminders (a read and a job change) runs on this thread after it.
         post_ack = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post-ack")
@@ -122,7 +91,8 @@ class Runtime:
                                                            incident_id),
                     schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
-        return cls(settings, service, client, app, worker, scheduler, engine, post_ack, children)
+        return cls(settings, service, client, app, worker, scheduler, core.engine, post_ack,
+                   children)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()

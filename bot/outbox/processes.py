@@ -27,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
+from bot.core import build_core, policy_from, tune_gc
+from bot.outbox.worker import build_worker
+from bot.redact import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +138,8 @@ class OutboxProcesses:
 
 
 def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -> None:
-    """An outbox process: the production `OutboxWorker`, woken through its pipe."""
-    from bot.redact import configure_logging
-    from bot.runtime import Runtime
-
+    """An outbox process: the production `OutboxWorker`, woken through its pipe. It builds
+    only what the worker runs (bot/core.py): no Bolt app, no scheduler."""
     with contextlib.suppress(Exception):
         configure_logging(settings)
     stop = threading.Event()
@@ -148,9 +149,9 @@ def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -
     def clock() -> datetime:
         return datetime.now(UTC) + offset
 
-    runtime = Runtime.build(settings, clock=clock, migrate=False, outbox_threads=threads,
-                            outbox_processes=0)
-    worker = runtime.worker
+    tune_gc()
+    core = build_core(settings, policy_from(settings), clock)
+    worker = build_worker(core.service, core.client, settings, clock, threads=threads)
     worker.start()
     fd = wake.fileno()
 
@@ -169,4 +170,4 @@ def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -
         stop.wait()
     finally:
         worker.stop()
-        runtime.engine.dispose()
+        core.engine.dispose()

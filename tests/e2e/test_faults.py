@@ -29,7 +29,7 @@ from sqlalchemy import make_url, select
 
 from bot import db
 from bot.local.sandbox import ALICE, BOB, LocalBot
-from bot.outbox.effects import PERMANENT
+from bot.slack.errors import ERRORS
 from playbook import store
 from playbook.domain.model import Incident
 
@@ -301,7 +301,7 @@ def test_a_customer_channel_slack_refuses_is_explained(error: str) -> None:
         assert reply.ok and "Sent to" in reply.body["text"], reply.body
         explained = [t for t in told(bot, BOB) if "I couldn't post the message" in t]
         assert explained, told(bot, BOB)
-        assert PERMANENT[error] in explained[0] and "Everything you recorded is saved" in \
+        assert ERRORS[error].why in explained[0] and "Everything you recorded is saved" in \
             explained[0], explained
         if error != "channel_not_found":
             assert not bot.slack.messages(target), "nothing reached the customer"
@@ -322,7 +322,7 @@ def test_an_incident_channel_post_slack_refuses_is_explained(error: str) -> None
         reply = bot.command("listen every screen says Setup WiFi", channel=channel)
         assert reply.body["text"] == "Recorded the customer's words.", reply.body
         explained = [t for t in told(bot, ALICE) if "I couldn't post to the channel" in t]
-        assert explained and PERMANENT[error] in explained[0], told(bot, ALICE)
+        assert explained and ERRORS[error].why in explained[0], told(bot, ALICE)
         assert bot.runtime.service.get(bot.slack.team_id, 1).customer_words == [
             "every screen says Setup WiFi"], "recorded all the same"
         assert_no_stack_traces(bot)

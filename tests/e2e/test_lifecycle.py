@@ -146,7 +146,7 @@ def test_revocation_found_out_from_the_outbox_holds_effects(bot: LocalBot) -> No
                               channel_id=channel)
     assert reply.ok
     assert bot.runtime is not None
-    lifecycle = bot.runtime.worker.runner.lifecycle.service
+    lifecycle = bot.runtime.worker.runner.ctx.lifecycle
     bot.slack.wait_for(lambda: lifecycle.paused(bot.slack.team_id), 10)
     with bot.runtime.service.sessions() as session:
         rows = session.query(store.OutboxRow).filter(store.OutboxRow.done_at.is_(None)).all()

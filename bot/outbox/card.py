@@ -1,0 +1,67 @@
+"""What shows an incident's state: its pinned card in the channel, and each person's App Home.
+
+The card is posted once (and pinned) when the channel is made, then edited in place. While the
+channel is unusable its copy in the fallback place is kept current instead
+(bot/outbox/lifecycle.py); an incident attached to an outage also has a line on the outage's
+card, refreshed with it (bot/outbox/outages.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks
+from bot.blocks.outage import outage_lines
+from bot.outbox import outages
+from bot.outbox.context import EffectContext
+from bot.outbox.lifecycle import fallback_card, usable
+from bot.slack.errors import MESSAGE_GONE
+from playbook.domain import cadence
+from playbook.domain.model import Incident
+
+log = logging.getLogger(__name__)
+
+ZERO = timedelta(0)
+
+
+def post_card(ctx: EffectContext, inc: Incident) -> None:
+    assert inc.id is not None and inc.channel_id is not None
+    card = blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc))
+    resp = ctx.client.chat_postMessage(channel=inc.channel_id, **card)
+    ctx.service.set_card(inc.id, resp["ts"])
+    try:
+        ctx.client.pins_add(channel=inc.channel_id, timestamp=resp["ts"])
+    except SlackApiError as err:
+        if err.response.get("error") != "already_pinned":
+            log.warning("%s: could not pin the card: %s", inc.key, err.response.get("error"))
+
+
+def do_refresh_card(ctx: EffectContext, inc: Incident, payload: dict) -> None:
+    if inc.channel_id is None:
+        return
+    if not usable(ctx, inc):
+        fallback_card(ctx, inc)
+    elif inc.card_ts is None:
+        post_card(ctx, inc)
+    else:
+        try:
+            ctx.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
+                                   **blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc)))
+        except SlackApiError as err:
+            if err.response.get("error") not in MESSAGE_GONE:
+                raise
+            post_card(ctx, inc)
+    outages.after_incident_card(ctx, inc)
+
+
+def do_home(ctx: EffectContext, team_id: str, user: str) -> None:
+    """Publish the person's App Home: their incidents, the overdue ones, open outages."""
+    incidents = ctx.service.open_incidents_by_urgency(team_id)
+    now = ctx.clock()
+    mine = [i for i in incidents if user in (i.owner, i.communicator, i.opened_by)]
+    overdue = [i for i in incidents if (late := cadence.overdue_by(i, now)) and late > ZERO]
+    lines = outage_lines(ctx.outages.list_open(team_id), now)
+    ctx.client.views_publish(user_id=user, view=blocks.home(user, mine, overdue, now, lines))

@@ -1,0 +1,153 @@
+"""The incident's channel: create it (topic, purpose, invites, the card), invite people into
+it, add links as bookmarks, and bring it back when a closed incident is reopened."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from bot.outbox.card import post_card
+from bot.outbox.context import EffectContext
+from bot.outbox.invites import invite
+from bot.outbox.lifecycle import usable
+from bot.slack.errors import code_of, explain, is_transient
+from playbook.domain import rules
+from playbook.domain.model import Incident
+from playbook.services.lifecycle import Change
+
+log = logging.getLogger(__name__)
+
+# conversations.create tries at most this many names before giving up.
+CREATE_TRIES = 25
+
+
+def plain_channel_name(inc: Incident, attempt: int = 0) -> str:
+    """The incident's channel without the customer: `inc-<number>`, then `-2`, `-3`..."""
+    return f"inc-{inc.number}" + (f"-{attempt + 1}" if attempt else "")
+
+
+def create_channel(ctx: EffectContext, inc: Incident, private: bool) -> tuple[str, str]:
+    """Create the incident's channel under its readable name, `-2`, `-3`... while taken.
+    Where Slack refuses the readable name (`invalid_name_*`), the rest of the tries use the
+    plain `inc-<number>` (numbered the same way). Returns the channel's id and name."""
+    last: SlackApiError | None = None
+    readable, taken = True, 0
+    for _ in range(CREATE_TRIES):
+        name = rules.channel_name(inc, taken) if readable else plain_channel_name(inc, taken)
+        try:
+            resp = ctx.client.conversations_create(name=name, is_private=private)
+            return resp["channel"]["id"], resp["channel"]["name"]
+        except SlackApiError as err:
+            last = err
+            code = code_of(err) or ""
+            if code == "name_taken":
+                taken += 1
+                continue
+            if code.startswith("invalid_name") and readable:
+                readable, taken = False, 0
+                continue
+            raise
+    assert last is not None
+    raise last
+
+
+def do_create_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
+    assert inc.id is not None
+    problems: list[str] = []
+    if inc.channel_id is None:
+        channel_id, name = create_channel(ctx, inc, bool(payload.get("private")))
+        inc = ctx.service.attach_channel(inc.id, channel_id, name)
+    assert inc.channel_id is not None
+    try:
+        ctx.client.conversations_setTopic(channel=inc.channel_id, topic=rules.channel_topic(inc))
+        ctx.client.conversations_setPurpose(channel=inc.channel_id,
+                                            purpose=rules.channel_purpose(inc))
+    except SlackApiError as err:  # cosmetic: the incident works without them
+        log.warning("%s: could not set topic/purpose: %s", inc.key, err.response.get("error"))
+    people = [u for u in payload.get("invite", []) if u]
+    problems.extend(invite(ctx, inc.channel_id, people))
+    if inc.card_ts is None:
+        post_card(ctx, inc)
+    notify = payload.get("notify") or {}
+    text = f"*{inc.key}* is open: <#{inc.channel_id}>. The pinned card there shows what's next."
+    if problems:
+        text += "\n⚠️ " + "; ".join(problems) + ". The incident works without them."
+    ctx.tell(notify, text)
+
+
+def do_invite(ctx: EffectContext, inc: Incident, payload: dict) -> None:
+    if inc.channel_id is None:
+        return
+    if not usable(ctx, inc):
+        ctx.tell(payload.get("notify") or {}, f"⚠️ I can't invite anyone to {inc.key}'s "
+                 "channel: it is archived or I'm no longer in it.")
+        return
+    problems = invite(ctx, inc.channel_id, list(payload.get("users", [])))
+    if problems:
+        ctx.tell(payload.get("notify") or {}, "⚠️ " + "; ".join(problems) + ".")
+
+
+def do_bookmark(ctx: EffectContext, inc: Incident, payload: dict) -> None:
+    """Add link L<n> as a channel bookmark. The card shows the link whatever happens
+    here, so a refusal (bookmarks not allowed, archived channel) is told, not retried."""
+    link = next((lk for lk in inc.links if lk.number == payload.get("number")), None)
+    if link is None or inc.channel_id is None:
+        return
+    try:  # a retried row must not add the bookmark twice
+        marks = ctx.client.bookmarks_list(channel_id=inc.channel_id).get("bookmarks") or []
+        if any(m.get("link") == link.url for m in marks):
+            return
+    except SlackApiError as err:
+        log.info("%s: bookmarks.list failed (%s); adding anyway", inc.key,
+                 err.response.get("error"))
+    try:
+        ctx.client.bookmarks_add(channel_id=inc.channel_id, title=link.label, type="link",
+                                 link=link.url)
+    except SlackApiError as err:
+        if is_transient(code_of(err)):
+            raise
+        ctx.tell(payload.get("notify") or {},
+                 f"L{link.number} is on the card of {inc.key}, but I couldn't add it to "
+                 f"the channel's bookmarks: {explain(err)}.")
+
+
+def do_reopen_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
+    """A reopened incident needs its channel back: unarchive it if someone archived it
+    (the bot never archives on close). Where Slack won't let the app unarchive, the
+    incident moves to a fresh channel so the work can go on."""
+    if inc.channel_id is None:
+        return
+    try:
+        ctx.client.conversations_unarchive(channel=inc.channel_id)
+        log.info("%s: unarchived %s", inc.key, inc.channel_id)
+        channel_is_back(ctx, inc)
+        return
+    except SlackApiError as err:
+        if code_of(err) == "not_archived":
+            channel_is_back(ctx, inc)
+            return
+        if is_transient(code_of(err)):
+            raise
+        why = explain(err)
+    assert inc.id is not None
+    old = inc.channel_id
+    channel_id, name = create_channel(ctx, inc, ctx.private_channels)
+    inc = ctx.service.attach_channel(inc.id, channel_id, name)
+    ctx.service.set_card(inc.id, None)
+    people = [u for u in (inc.owner, inc.communicator, inc.opened_by, *ctx.responders) if u]
+    problems = invite(ctx, inc.channel_id, list(dict.fromkeys(people)))
+    text = (f"I couldn't unarchive <#{old}> to reopen {inc.key} ({why}), so it continues "
+            f"in <#{channel_id}>.")
+    if problems:
+        text += "\n⚠️ " + "; ".join(problems) + "."
+    ctx.tell(payload.get("notify") or {}, text)
+
+
+def channel_is_back(ctx: EffectContext, inc: Incident) -> None:
+    """Record the channel as usable (no news if the lifecycle already knew): the card
+    and reminders return to it from the leads channel or the owner's DM."""
+    assert inc.channel_id is not None
+    ctx.facts.forget()
+    ctx.lifecycle.channel_changed(inc.team_id, inc.channel_id, Change.UNARCHIVED)
+

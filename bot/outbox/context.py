@@ -1,0 +1,100 @@
+"""What an effect handler may use: the Slack client, the clock, the services, a few settings.
+
+Handlers (bot/outbox/channel.py, card.py, messages.py, summary.py, lifecycle.py, outages.py)
+are functions of an `EffectContext`, an incident (or an outbox row) and the row's payload.
+They know nothing of the runner that picks them or the worker that claims rows, so the
+dependencies point one way: the worker uses the runner, the runner the handlers, and every
+handler only this context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.config import Settings
+from bot.outbox.batch_facts import BatchFacts
+from bot.slack.errors import explain
+from playbook import store
+from playbook.services.incidents import Service
+from playbook.services.lifecycle import LifecycleService
+from playbook.services.outages import OutageService
+from playbook.services.timeline import TimelineService
+
+log = logging.getLogger(__name__)
+
+# What a failed row was doing, in the words of "I couldn't <what>".
+FAILED_WHAT = {"create_channel": "create the incident channel", "post": "post the message",
+               "invite": "invite people", "timeline": "post to the channel",
+               "capture": "add that message to the timeline"}
+
+
+@dataclass
+class EffectContext:
+    """One per outbox worker, shared by its threads (`facts` is per thread)."""
+
+    client: WebClient
+    clock: Callable[[], datetime]
+    service: Service
+    timeline: TimelineService
+    lifecycle: LifecycleService
+    outages: OutageService
+    leads_channel: str | None
+    leads: tuple[str, ...]
+    responders: tuple[str, ...]
+    private_channels: bool
+    # what the worker read for the batch this thread runs (bot/outbox/batch_facts.py)
+    facts: BatchFacts = field(default_factory=BatchFacts)
+    # the bot's own user and bot ids (auth.test), asked once (bot/outbox/messages.py)
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, service: Service, client: WebClient, settings: Settings,
+               clock: Callable[[], datetime]) -> EffectContext:
+        return cls(client=client, clock=clock, service=service,
+                   timeline=TimelineService(service.sessions, service.clock),
+                   lifecycle=LifecycleService(service), outages=OutageService(service),
+                   leads_channel=settings.leads_channel, leads=settings.leads,
+                   responders=settings.responders, private_channels=settings.private_channels)
+
+    def tell(self, notify: dict, text: str) -> None:
+        """Tell the person who asked, by the most direct route still open."""
+        url, channel, user = notify.get("response_url"), notify.get("channel"), notify.get("user")
+        if url:
+            try:
+                if WebhookClient(url, timeout=5).send(response_type="ephemeral",
+                                                      text=text).status_code == 200:
+                    return
+            except (SlackClientError, OSError) as err:
+                log.info("response_url failed (%s); falling back to a DM", err)
+        if not user:
+            return
+        try:
+            if channel:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                self.client.chat_postMessage(channel=user, text=text)
+        except SlackApiError:
+            self.client.chat_postMessage(channel=user, text=text)
+
+    def report_failure(self, item: store.OutboxItem, err: Exception, then: str = "") -> None:
+        """Tell the person who asked that a row failed for good (their data is saved)."""
+        notify = item.payload.get("notify") or {}
+        if not notify.get("user"):
+            return
+        inc = self.service.get_by_id(item.incident_id) if item.incident_id else None
+        what = FAILED_WHAT.get(item.kind, "finish that")
+        key = f" for {inc.key}" if inc else ""
+        try:
+            self.tell({**notify, "response_url": None},
+                      f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
+                      f"saved.{then}")
+        except (SlackClientError, OSError):
+            log.exception("could not report outbox failure %s", item.id)

@@ -1,0 +1,221 @@
+"""Drains the outbox: claims rows in the database, runs them, retries them, reports failures.
+
+Each outbox row is claimed in the database (so replicas never run the same row), executed by
+the runner (bot/outbox/runner.py), then finished, retried with backoff or, when Slack's answer
+will not change, given up and reported to the person who asked. Effects of one incident run
+in order (the store never hands out a row while an earlier one of the same incident is
+pending), so a channel exists before anything is posted to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.outbox.batch_facts import Facts
+from bot.outbox.context import EffectContext
+from bot.outbox.runner import CHANGES_INCIDENT, LOAD, EffectRunner, Load
+from bot.slack.errors import code_of, is_permanent, is_revoked
+from playbook import store
+from playbook.domain.model import Incident
+from playbook.services.incidents import Service
+from playbook.store import lifecycle as lifecycle_store
+from playbook.store import outbox
+
+log = logging.getLogger(__name__)
+
+# How many times one outbox row is tried before it is given up and reported.
+MAX_ROW_ATTEMPTS = 6
+# While a team is paused: how often its held effects are looked at again.
+PAUSED_RECHECK = timedelta(minutes=5)
+
+
+def build_worker(service: Service, client: WebClient, settings: Settings,
+                 clock: Callable[[], datetime], *, threads: int) -> OutboxWorker:
+    """The worker, its runner and the handlers' context, over `service`'s database."""
+    runner = EffectRunner(EffectContext.create(service, client, settings, clock))
+    return OutboxWorker(runner, service.sessions, clock, threads=threads)
+
+
+class OutboxWorker:
+    """Background threads that drain the outbox; `wake()` after every commit that added rows.
+
+    Each round one transaction leases the queued rows of up to `batch` incidents (each
+    incident's rows as one chain, in order, see `playbook.store.outbox`) and reads those incidents;
+    the chains run one after another, every row against the incident read once, and every row
+    that went out is finished in one more transaction. Threads work on different incidents, so
+    one incident's rows never overlap or reorder. Of several card refreshes queued in a chain
+    only the last one is carried out (it shows the newest state; the others are finished with
+    it). A row that fails is retried later with backoff and the rest of its chain is released
+    to wait behind it; one that cannot succeed is given up and reported.
+
+    Posts before card refreshes: all threads but one take rows that are not card refreshes
+    first and leave each chain's trailing refreshes queued (an incident's order is unchanged:
+    a refresh still holds up what was queued after it); the last thread takes rows oldest
+    first, so refreshes keep moving in a burst, and every thread takes them when no post waits.
+    """
+
+    def __init__(self, runner: EffectRunner, sessions: sessionmaker[Session],
+                 clock: Callable[[], datetime], *,
+                 threads: int = 4, poll: float = 2.0,
+                 lease: timedelta = timedelta(minutes=2), batch: int = 10) -> None:
+        self.runner = runner
+        self.sessions = sessions
+        self.clock = clock
+        self.threads = threads
+        self.poll = poll
+        self.batch = batch
+        # How long a claimed row is ours: a replica that dies holding rows delays them this
+        # long (then another replica takes them over), so it must outlast the slowest batch.
+        self.lease = lease
+        self.name = f"{os.uname().nodename}:{os.getpid()}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start the threads (again, after `stop`)."""
+        self._stop.clear()
+        self._threads = []
+        for n in range(self.threads):
+            # all but one thread take posts before card refreshes; the last one takes rows
+            # oldest first, so card refreshes keep moving while posts queue
+            thread = threading.Thread(target=self._loop, args=(n < self.threads - 1,),
+                                      name=f"outbox-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self, urgent: bool = False) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.drain_once(urgent=urgent)
+            except Exception:
+                log.exception("outbox worker failed; will retry")
+                worked = 0
+            if not worked:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def drain_once(self, limit: int | None = None, *, urgent: bool = False) -> int:
+        """Claim and run the queued rows of a few incidents; return how many rows were handled.
+
+        `urgent`: posts first, card refreshes only when no post is waiting.
+        """
+        now = self.clock()
+        claim = {"now": now, "worker": self.name, "lease": self.lease,
+                 "limit": limit or self.batch}
+        with self.sessions.begin() as session:
+            chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
+            if not chains:
+                chains = outbox.claim_chains(session, **claim)
+            incidents = outbox.load_incidents(
+                session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
+            facts = Facts.read(session, incidents.values()) if chains else None
+        if not chains:
+            return 0
+        self._wake.set()  # more may be queued: let an idle thread look while we work
+        done: list[int] = []
+        paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
+        self.runner.ctx.facts.current = facts
+        try:
+            for chain in chains:
+                self._run_chain(chain, incidents, done, paused)
+        finally:
+            self.runner.ctx.facts.forget()
+            if done:
+                with self.sessions.begin() as session:
+                    outbox.finish(session, done, self.clock())
+        return sum(len(chain) for chain in chains)
+
+    def _run_chain(self, chain: outbox.Chain, incidents: dict[int, Incident],
+                   done: list[int], paused: dict[str, str | None]) -> None:
+        """Run one incident's rows in order; stop at a row to retry, releasing the rest."""
+        head = chain[0]
+        inc: Incident | Load | None = LOAD
+        if head.incident_id is not None:
+            inc = incidents.get(head.incident_id)
+        last_card = max((n for n, item in enumerate(chain) if item.kind == "refresh_card"),
+                        default=-1)
+        if getattr(chain, "card_later", False):
+            last_card = len(chain)  # a later refresh is still queued: fold all of these into it
+        for n, item in enumerate(chain):
+            if item.kind == "refresh_card" and n < last_card:
+                done.append(item.id)  # folded into the incident's last queued card refresh
+                continue
+            status = self._attempt(item, inc, paused)
+            if status == "done":
+                done.append(item.id)
+            elif status == "retry":
+                rest = [later.id for later in chain[n + 1:]]
+                if rest:
+                    with self.sessions.begin() as session:
+                        outbox.release(session, rest, self.name)
+                return
+            if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
+                inc = LOAD  # read it again for the next row
+
+    def _hold(self, item: store.OutboxItem, why: str) -> None:
+        with self.sessions.begin() as session:
+            lifecycle_store.hold_outbox(session, item.id, until=self.clock() + PAUSED_RECHECK,
+                                        why=why)
+
+    def _attempt(self, item: store.OutboxItem, inc: Incident | Load | None,
+                 paused: dict[str, str | None]) -> str:
+        """Run one row: "done", "retry" (scheduled with backoff, or held while the team is
+        paused: the rest of the chain waits either way) or "failed" (given up)."""
+        lifecycle = self.runner.ctx.lifecycle
+        if item.team_id not in paused:
+            paused[item.team_id] = lifecycle.paused(item.team_id)
+        reason = paused[item.team_id]
+        if reason is not None:  # Slack took our tokens: keep the row for when it is back
+            self._hold(item, f"paused: {reason}")
+            return "retry"
+        try:
+            self.runner.run(item, inc)
+        except (SlackClientError, OSError) as err:
+            now = self.clock()
+            code = code_of(err)
+            if is_revoked(code):
+                if lifecycle.pause(item.team_id, str(code)):
+                    log.warning("Slack says the bot token of team %s is no longer valid (%s): "
+                                "sends for that team are paused and all data is kept; "
+                                "reinstall the app to resume.", item.team_id, code)
+                paused[item.team_id] = str(code)
+                self._hold(item, f"paused: {code}")
+                return "retry"
+            if is_permanent(err) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
+                log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
+                with self.sessions.begin() as session:
+                    store.fail_outbox(session, item.id, now=now, error=str(err)[:500])
+                self.runner.ctx.report_failure(item, err)
+                return "failed"
+            delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
+            log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
+                     delay, err)
+            with self.sessions.begin() as session:
+                store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
+                                   next_attempt_at=now + delay)
+            return "retry"
+        except Exception:
+            log.exception("outbox %s (%s) crashed", item.id, item.kind)
+            with self.sessions.begin() as session:
+                store.fail_outbox(session, item.id, now=self.clock(), error="internal error")
+            return "failed"
+        return "done"
