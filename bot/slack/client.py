@@ -37,6 +37,8 @@ def make_lookup_client(settings: Settings, *, timeout: float = 1.5) -> WebClient
     """For lookups made before an ack (a person's zone, lead groups): short, no retries.
 
     A slow or rate-limited Slack must cost the fallback answer, never the 3-second ack.
+    `timeout` is in seconds, fractions kept (urllib takes a float, whatever slack_sdk's
+    annotation says).
     """
     return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                     timeout=int(max(1, timeout)), retry_handlers=[])
+                     timeout=timeout, retry_handlers=[])
