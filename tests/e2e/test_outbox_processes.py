@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 
 from sqlalchemy import select
 
@@ -60,3 +62,27 @@ def test_a_repeat_crisis_is_flagged_to_the_opener_and_in_the_channel_after_the_a
         assert not any("crisis for" in line for line in bot.lines(bot.incident_channel(1)))
         assert "crisis" not in first.body["text"]
         assert bot.slack.violations == []
+
+
+def test_an_outbox_process_builds_only_what_it_runs(tmp_path) -> None:
+    """A child runs the worker over what bot/core.py builds, never the Bolt app, the scheduler
+    or the Runtime that starts it: run one whose parent is already gone (it stops at once)."""
+    probe = f"""
+import multiprocessing, sys
+from datetime import timedelta
+from bot import db
+from bot.config import Settings
+from bot.outbox.processes import child_main
+url = "sqlite:///{tmp_path / 'child.db'}"
+db.upgrade(url)
+wake, parent = multiprocessing.Pipe(duplex=False)
+parent.close()
+child_main(Settings(database_url=url, slack_api_url="http://127.0.0.1:9/api/"), 1,
+           timedelta(0), wake)
+print(sorted(m for m in ("bot.runtime", "bot.app", "bot.listeners", "bot.scheduler",
+                         "slack_bolt", "apscheduler") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
