@@ -823,7 +823,9 @@ def machine() -> dict[str, Any]:
     import hashlib
 
     fingerprints = {}
-    for rel in ("bot/scheduler.py", "playbook/store.py", "playbook/service.py", "bot/effects.py"):
+    for rel in ("bot/scheduler.py", "playbook/store/incidents.py",
+                "playbook/store/reminder_claims.py", "playbook/services/incidents.py",
+                "bot/effects.py"):
         with contextlib.suppress(OSError):
             fingerprints[rel] = hashlib.sha256((ROOT / rel).read_bytes()).hexdigest()[:12]
     return {"nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu": cpu,

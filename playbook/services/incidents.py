@@ -44,7 +44,6 @@ from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
 from playbook.services.playbooks import builtin_playbook
 from playbook.store import lifecycle as lifecycle_store
-from playbook.store import outbox
 from playbook.store import playbooks as playbook_store
 
 log = logging.getLogger(__name__)
@@ -289,8 +288,8 @@ class Service:
                 # opened before it (the check runs after the insert, and others may follow)
                 if (c.opened_at, c.id) < (new.opened_at, new.id or 0)]
             hits = recurrence.related(new, earlier)
-            whole = {inc.id: inc for inc in store.load_incidents(
-                session, [m.incident.id for m in hits[:recurrence.SHOWN]])}
+            whole = store.load_incidents(
+                session, [m.incident.id for m in hits[:recurrence.SHOWN]])
         matches: list[recurrence.Match[Any]] = [
             recurrence.Match(whole[m.incident.id], m.same_customer, m.similarity)
             if m.incident.id in whole else m for m in hits]
@@ -488,7 +487,7 @@ class Service:
         found: list[Incident] = []
         with store.reading(self.sessions) as session:
             for first in range(0, len(wanted), chunk):
-                found.extend(outbox.load_incidents(session, wanted[first:first + chunk]).values())
+                found.extend(store.load_incidents(session, wanted[first:first + chunk]).values())
         return found
 
     # --- reminders ----------------------------------------------------------------------------
@@ -528,7 +527,7 @@ class Service:
         """
         ids = list(dict.fromkeys(incident_ids))
         with store.reading(self.sessions) as session:
-            found = outbox.load_incidents(session, ids)
+            found = store.load_incidents(session, ids)
         now = self.clock()
         out = {i: Fired([], found.get(i)) for i in ids}
         due = [found[i] for i in ids
