@@ -14,7 +14,8 @@ from playbook.domain import rules
 from playbook.domain.cadence import ReminderKind
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, PromiseStatus, Status, Step
-from playbook.services.incidents import BatchError, Origin, Service, ServiceConfig
+from playbook.services.incidents import BatchError, Service, ServiceConfig
+from playbook.services.outbox import Origin
 from playbook.store import incidents as incident_store
 from playbook.store import outbox as store_outbox
 from tests.playbooks import default_policy
