@@ -823,7 +823,8 @@ def machine() -> dict[str, Any]:
     import hashlib
 
     fingerprints = {}
-    for rel in ("bot/scheduler.py", "playbook/store.py", "playbook/service.py",
+    for rel in ("bot/scheduler.py", "playbook/store/incidents.py",
+                "playbook/store/reminder_claims.py", "playbook/services/reminders.py",
                 "bot/outbox/worker.py"):
         with contextlib.suppress(OSError):
             fingerprints[rel] = hashlib.sha256((ROOT / rel).read_bytes()).hexdigest()[:12]

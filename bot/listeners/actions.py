@@ -17,7 +17,7 @@ from playbook.domain import rules
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
-from playbook.services.incidents import Origin
+from playbook.services.outbox import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

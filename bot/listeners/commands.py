@@ -18,7 +18,7 @@ from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration
-from playbook.services.incidents import Origin
+from playbook.services.outbox import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

@@ -21,7 +21,7 @@ from bot.blocks.outage import draft_modal
 from bot.listeners.views import value
 from playbook.domain.errors import PlaybookError
 from playbook.domain.text import esc
-from playbook.services.incidents import Origin
+from playbook.services.outbox import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

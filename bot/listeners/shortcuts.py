@@ -31,7 +31,7 @@ from playbook.domain.capture import MessageRef, build_permalink, neutralise
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import CaptureKind, Incident
 from playbook.domain.text import esc
-from playbook.services.incidents import Origin
+from playbook.services.outbox import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

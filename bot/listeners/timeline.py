@@ -19,7 +19,7 @@ from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
 from playbook.domain import timeline as tl
 from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import Incident
-from playbook.services.incidents import Origin
+from playbook.services.outbox import Origin
 from playbook.services.timeline import TimelineService
 
 if TYPE_CHECKING:

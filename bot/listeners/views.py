@@ -20,7 +20,8 @@ from playbook.domain import links
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.text import esc
-from playbook.services.incidents import BatchError, Duplicate, Origin
+from playbook.services.incidents import BatchError, Duplicate
+from playbook.services.outbox import Origin
 
 if TYPE_CHECKING:
     from bot.app import Deps

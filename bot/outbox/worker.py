@@ -125,7 +125,7 @@ class OutboxWorker:
             chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
             if not chains:
                 chains = outbox.claim_chains(session, **claim)
-            incidents = outbox.load_incidents(
+            incidents = store.load_incidents(
                 session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
             facts = Facts.read(session, incidents.values()) if chains else None
         if not chains:

@@ -1,16 +1,19 @@
-"""Use cases: load an incident, let the rules decide, save state, history and effects at once.
+"""Incident use cases: load an incident, let the rules decide, save state, history and effects at
+once.
 
-Each use case is one database transaction: the new state, its timeline lines and the outbox rows
-for every Slack side effect commit together or not at all, so nothing acknowledged is lost and a
-crash between "decided" and "posted" only delays the post. Conflicting writers are retried from
-a fresh read (optimistic concurrency), so two people acting at once both land.
+Each use case is one database transaction (`playbook.services.transactions`): the new state, its
+timeline lines and the outbox rows for every Slack side effect (`playbook.services.outbox`)
+commit together or not at all, so nothing acknowledged is lost and a crash between "decided" and
+"posted" only delays the post. Conflicting writers are retried from a fresh read (optimistic
+concurrency), so two people acting at once both land.
+
+`Service` is the one object the shell holds for all of this: it also answers for the reminder
+use cases (`playbook.services.reminders`) and the playbooks incidents run under
+(`playbook.services.playbooks`), which it composes.
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -19,22 +22,14 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.domain import cadence, capture, links, parse, recurrence, reminders, rules
+from playbook.domain import cadence, capture, links, parse, recurrence, rules
 from playbook.domain.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.domain.model import (
     Actor,
-    AddBookmark,
     CaptureKind,
-    CreateChannel,
-    Effect,
     Incident,
-    Invite,
     Outcome,
     Policy,
-    Post,
-    PostSummary,
-    RefreshCard,
-    ReopenChannel,
     Reschedule,
     Status,
     TimelineEntry,
@@ -42,14 +37,12 @@ from playbook.domain.model import (
 from playbook.domain.playbook_file import Playbook
 from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
-from playbook.services.playbooks import builtin_playbook
-from playbook.store import lifecycle as lifecycle_store
-from playbook.store import outbox
-from playbook.store import playbooks as playbook_store
+from playbook.services.outbox import Origin, notify, outbox_rows, persist
+from playbook.services.playbooks import PlaybookCatalog, builtin_playbook
+from playbook.services.reminders import Fired, ReminderService
+from playbook.services.transactions import retry_stale
 
-log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 25
+__all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule"]
 
 
 class Duplicate(PlaybookError):
@@ -66,70 +59,11 @@ class BatchError(PlaybookError):
 
 
 @dataclass(frozen=True)
-class Origin:
-    """Where a request came from, so failures after the ack can be reported to the person."""
-
-    channel_id: str | None = None
-    response_url: str | None = None
-    # Buttons and modals have no reply body: deliver the confirmation from the outbox instead.
-    reply_later: bool = False
-
-
-@dataclass(frozen=True)
 class ServiceConfig:
     policy: Policy = field(default_factory=lambda: Policy(playbook=builtin_playbook()))
     responders: tuple[str, ...] = ()
     private_channels: bool = False
     recurrence_days: int = 90
-
-
-@dataclass(frozen=True)
-class Fired:
-    """What `Service.fire_due` did: the effects it fired and the incident as it saved it
-    (None when the incident is gone)."""
-
-    effects: list[Effect]
-    incident: Incident | None
-    paused: bool = False  # Slack took the team's tokens: nothing was claimed
-
-
-def _notify(origin: Origin | None, requested_by: str | None) -> dict[str, Any]:
-    """Whom an effect's failure (or a later answer) is told, and where they asked."""
-    return {"user": requested_by, "channel": origin.channel_id if origin else None,
-            "response_url": origin.response_url if origin else None}
-
-
-def outbox_rows(outcome: Outcome, origin: Origin | None = None,
-                requested_by: str | None = None) -> list[tuple[str, dict]]:
-    """Translate effects and timeline lines into outbox rows, in the order they must run."""
-    rows: list[tuple[str, dict]] = []
-    notify = _notify(origin, requested_by)
-    for effect in outcome.effects:
-        if isinstance(effect, CreateChannel):
-            rows.append(("create_channel", {"private": effect.private,
-                                            "invite": list(effect.invite), "notify": notify}))
-        elif isinstance(effect, ReopenChannel):  # before any line is posted to the channel
-            rows.append(("reopen_channel", {"notify": notify}))
-    # notify: a line that can never be posted (channel archived, bot removed) is reported to
-    # the person whose command it records, like every other effect they asked for
-    rows.extend(("timeline", {"text": display(e.kind, e.text, e.actor), "kind": e.kind,
-                              "notify": notify})
-                for e in outcome.timeline)
-    for effect in outcome.effects:
-        if isinstance(effect, Post):
-            rows.append(("post", {"target": effect.target.value, "text": effect.text,
-                                  "user": effect.user, "notify": notify}))
-        elif isinstance(effect, Invite):
-            rows.append(("invite", {"users": list(effect.users), "notify": notify}))
-        elif isinstance(effect, PostSummary):
-            rows.append(("summary", {"target": effect.target.value}))
-        elif isinstance(effect, AddBookmark):
-            rows.append(("bookmark", {"number": effect.number, "notify": notify}))
-    if any(isinstance(e, RefreshCard) for e in outcome.effects):
-        rows.append(("refresh_card", {}))
-    if origin is not None and origin.reply_later and outcome.reply:
-        rows.append(("tell", {"text": outcome.reply, "notify": notify}))
-    return rows
 
 
 class Service:
@@ -140,69 +74,21 @@ class Service:
         self.sessions = sessions
         self.config = config
         self.clock = clock
-        # parsed playbook versions by hash (immutable values; filled from the database on demand)
-        current = config.policy.playbook
-        self._playbooks: dict[str, Playbook] = {current.version: current}
-        self._stored: set[str] = set()  # versions known to be in the database
+        self.playbooks = PlaybookCatalog(sessions, config.policy)
+        self.reminders = ReminderService(sessions, clock, self.playbooks)
 
     @property
     def playbook(self) -> Playbook:
         """The playbook new incidents open under (the team's file, or the built-in one)."""
-        return self.config.policy.playbook
+        return self.playbooks.current
 
     def playbook_for(self, incident: Incident, session: Session | None = None) -> Playbook:
         """The playbook `incident` was opened under: its checklist, gates and reminder texts."""
-        version = incident.playbook_version
-        if version is None:
-            return builtin_playbook()
-        found = self._playbooks.get(version)
-        if found is None:
-            if session is None:
-                with store.reading(self.sessions) as own:
-                    found = playbook_store.load(own, version)
-            else:
-                found = playbook_store.load(session, version)
-            if found is None:  # a database edited by hand: better the current one than nothing
-                log.warning("playbook version %s of %s is not stored; using the current one",
-                            version, incident.key)
-                found = self.playbook
-            self._playbooks[version] = found
-        return found
+        return self.playbooks.playbook_for(incident, session)
 
     def policy_for(self, incident: Incident, session: Session | None = None) -> Policy:
         """The policy for commands on `incident`: the settings' timings, its own playbook."""
-        playbook = self.playbook_for(incident, session)
-        if playbook is self.config.policy.playbook:
-            return self.config.policy
-        return replace(self.config.policy, playbook=playbook)
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _persist(self, session: Session, outcome: Outcome, *, origin: Origin | None,
-                 requested_by: str | None, now: datetime, new: bool = False,
-                 stored: store.Snapshot | None = None) -> Incident:
-        """Save the outcome's incident, its timeline lines and its outbox rows; `stored`: the
-        incident's child rows as loaded (`store.children_snapshot`), so they are not re-read.
-        A `new` incident is added unnumbered: the caller numbers it last (`number_incident`)."""
-        inc = store.add_incident(session, outcome.incident, numbered=False) if new \
-            else store.save_incident(session, outcome.incident, stored=stored)
-        assert inc.id is not None
-        store.append_timeline(session, inc.id, inc.team_id, outcome.timeline)
-        store.enqueue_many(session, team_id=inc.team_id, incident_id=inc.id,
-                           rows=outbox_rows(outcome, origin, requested_by),
-                           requested_by=requested_by, now=now)
-        return inc
-
-    def _retrying(self, work: Callable[[Session, datetime], Outcome]) -> Outcome:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self.sessions.begin() as session:
-                    return work(session, self.clock())
-            except store.StaleIncident:
-                log.debug("concurrent change; retrying (attempt %d)", attempt + 1)
-                # jittered backoff so racing writers stop colliding in lockstep
-                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-        raise PlaybookError("Too many people changed this incident at once; please try again.")
+        return self.playbooks.policy_for(incident, session)
 
     # --- use cases ----------------------------------------------------------------------------
 
@@ -229,29 +115,28 @@ class Service:
             if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
                 raise Duplicate("That form was already submitted; the incident is open.")
             outcome = decide(now)
-            if self.playbook.version not in self._stored:
-                playbook_store.remember(session, self.playbook, now)
+            self.playbooks.remember_current(session, now)
             if ticket_url:
                 _, entry, bookmark = links.add_link(outcome.incident, actor, ticket_url,
                                                     "Support ticket", now)
                 outcome.timeline.append(entry)
                 outcome.effects.append(bookmark)
             reply = outcome.reply
-            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
-                                  now=now, new=True)
+            saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                            now=now, new=True)
             # The repeat-crisis check runs after the ack, in the outbox (`flag_recurrence`): it
             # compares the new incident with up to hundreds of earlier ones, which took half
             # the CPU of an open, and its warning is advice, not part of what was recorded.
             store.enqueue(session, team_id=team_id, incident_id=saved.id, kind="recurrence",
-                          payload={"notify": _notify(origin, actor.user_id)},
+                          payload={"notify": notify(origin, actor.user_id)},
                           requested_by=actor.user_id, now=now)
             # last before the commit: the team's number counter is locked from here to it
             saved = store.number_incident(session, saved)
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
-        opened = self._retrying(work)
-        self._stored.add(self.playbook.version)  # committed with the incident: no need again
+        opened = retry_stale(self.sessions, self.clock, work)
+        self.playbooks.current_stored()  # committed with the incident: no need again
         return opened
 
     def flag_recurrence(self, incident_id: int, notify: dict[str, Any]) -> str | None:
@@ -289,8 +174,8 @@ class Service:
                 # opened before it (the check runs after the insert, and others may follow)
                 if (c.opened_at, c.id) < (new.opened_at, new.id or 0)]
             hits = recurrence.related(new, earlier)
-            whole = {inc.id: inc for inc in store.load_incidents(
-                session, [m.incident.id for m in hits[:recurrence.SHOWN]])}
+            whole = store.load_incidents(
+                session, [m.incident.id for m in hits[:recurrence.SHOWN]])
         matches: list[recurrence.Match[Any]] = [
             recurrence.Match(whole[m.incident.id], m.same_customer, m.similarity)
             if m.incident.id in whole else m for m in hits]
@@ -364,11 +249,11 @@ class Service:
                     store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
                                   payload=payload, requested_by=actor.user_id, now=now)
                 return outcome
-            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
-                                  now=now, stored=stored)
+            saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                            now=now, stored=stored)
             return replace(outcome, incident=saved)
         try:
-            return self._retrying(work)
+            return retry_stale(self.sessions, self.clock, work)
         except PermissionDenied as err:
             self._record_refusal(incident_id, actor, verb, err)  # after the rollback
             raise
@@ -402,11 +287,11 @@ class Service:
             merged.reply = " ".join(r for r in replies if r)
             if not steps:
                 return merged
-            saved = self._persist(session, merged, origin=origin, requested_by=actor.user_id,
-                                  now=now)
+            saved = persist(session, merged, origin=origin, requested_by=actor.user_id,
+                            now=now)
             return replace(merged, incident=saved)
         try:
-            return self._retrying(work)
+            return retry_stale(self.sessions, self.clock, work)
         except BatchError as err:
             if isinstance(err.error, PermissionDenied):
                 self._record_refusal(incident_id, actor, steps[err.index][0], err.error)
@@ -424,11 +309,11 @@ class Service:
                 return Outcome(inc, "")
             outcome = capture.apply_capture(inc, actor, kind, text, message, due=due, now=now,
                                             policy=self.policy_for(inc, session))
-            saved = self._persist(session, outcome, origin=origin, requested_by=actor.user_id,
-                                  now=now)
+            saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                            now=now)
             return replace(outcome, incident=saved)
         try:
-            return self._retrying(work)
+            return retry_stale(self.sessions, self.clock, work)
         except PermissionDenied as err:
             self._record_refusal(incident_id, actor, f"capture {kind.value}", err)
             raise
@@ -440,7 +325,7 @@ class Service:
                 raise NotFound("That incident no longer exists.")
             inc.channel_id, inc.channel_name = channel_id, name
             return Outcome(store.save_incident(session, inc), "")
-        return self._retrying(work).incident
+        return retry_stale(self.sessions, self.clock, work).incident
 
     def set_card(self, incident_id: int, card_ts: str | None) -> None:
         def work(session: Session, now: datetime) -> Outcome:
@@ -449,7 +334,7 @@ class Service:
                 raise NotFound("That incident no longer exists.")
             inc.card_ts = card_ts
             return Outcome(store.save_incident(session, inc), "")
-        self._retrying(work)
+        retry_stale(self.sessions, self.clock, work)
 
     def list_incidents(self, team_id: str, *, statuses: Iterable[Status] | None = None,
                        since: datetime | None = None) -> list[Incident]:
@@ -474,122 +359,25 @@ class Service:
         with store.reading(self.sessions) as session:
             return store.get_timeline(session, incident_id)
 
+    # --- reminders (playbook.services.reminders) ---------------------------------------------
+
     def active_incidents(self) -> list[Incident]:
-        with store.reading(self.sessions) as session:
-            return store.list_active(session)
+        return self.reminders.active_incidents()
 
     def active_versions(self) -> dict[int, int]:
-        with store.reading(self.sessions) as session:
-            return store.active_versions(session)
+        return self.reminders.active_versions()
 
     def incidents_by_id(self, ids: Iterable[int], chunk: int = 500) -> list[Incident]:
-        """These incidents, whole (those that still exist), a few hundred per statement."""
-        wanted = list(ids)
-        found: list[Incident] = []
-        with store.reading(self.sessions) as session:
-            for first in range(0, len(wanted), chunk):
-                found.extend(outbox.load_incidents(session, wanted[first:first + chunk]).values())
-        return found
-
-    # --- reminders ----------------------------------------------------------------------------
+        return self.reminders.incidents_by_id(ids, chunk)
 
     def fire_due(self, incident_id: int, worker: str) -> Fired:
-        """Fire every reminder of the incident that is due now, each claimed exactly once.
-
-        Returns what was fired and the incident as this transaction left it, so the scheduler
-        can plan the next wake-up without reading it again.
-        """
-        # Read first, outside any write transaction (on SQLite a plain reader takes no lock):
-        # most wake-ups then write once, and one that finds nothing due never writes at all.
-        # The write re-checks everything: a claim taken meanwhile is skipped, and a change
-        # saved meanwhile fails the version check and the whole wake-up is retried from a
-        # fresh read inside the transaction.
-        with store.reading(self.sessions) as session:
-            first = store.get_incident_by_id(session, incident_id)
-        if first is None or not cadence.due_reminders(first, self.policy_for(first),
-                                                      self.clock()):
-            return Fired([], first)
-        read: list[Incident] = [first]
-        result: list[Fired] = []
-
-        def work(session: Session, now: datetime) -> Outcome:
-            inc = read.pop() if read else store.get_incident_by_id(session, incident_id)
-            result[:] = [self._fire_in(session, inc, worker, now, outdated=inc is first)]
-            return Outcome(result[0].incident or Incident("", 0, "", "", "", now), "")
-        self._retrying(work)
-        return result[0]
+        return self.reminders.fire_due(incident_id, worker)
 
     def fire_due_many(self, incident_ids: Iterable[int], worker: str) -> dict[int, Fired]:
-        """`fire_due` for several incidents at once: read together, fired in one transaction.
-
-        A burst of reminders (thousands of incidents due within a minute) then costs a read
-        and a commit per batch instead of per incident. If any of them changed between the
-        read and the write, each is fired again on its own (`fire_due`, from a fresh read).
-        """
-        ids = list(dict.fromkeys(incident_ids))
-        with store.reading(self.sessions) as session:
-            found = outbox.load_incidents(session, ids)
-        now = self.clock()
-        out = {i: Fired([], found.get(i)) for i in ids}
-        due = [found[i] for i in ids
-               if i in found and cadence.due_reminders(found[i], self.policy_for(found[i]), now)]
-        if not due:
-            return out
-        try:
-            with self.sessions.begin() as session:
-                now = self.clock()
-                paused: dict[str, bool] = {}
-                fired = {inc.id: self._fire_in(session, inc, worker, now, outdated=True,
-                                               paused=paused)
-                         for inc in due}
-        except store.StaleIncident:
-            log.debug("an incident changed while its reminders fired; one at a time")
-            return {**out, **{inc.id: self.fire_due(inc.id, worker)
-                              for inc in due if inc.id is not None}}
-        out.update({i: f for i, f in fired.items() if i is not None})
-        return out
-
-    def _fire_in(self, session: Session, inc: Incident | None, worker: str, now: datetime, *,
-                 outdated: bool, paused: dict[str, bool] | None = None) -> Fired:
-        """Claim and fire the incident's due reminders in `session`; `outdated`: `inc` was read
-        before this transaction began (a change since then fails the save's version check);
-        `paused`: each team's pause as this transaction read it (a batch reads it once)."""
-        if inc is None or inc.id is None:
-            return Fired([], None)
-        if paused is None:
-            paused = {}
-        if inc.team_id not in paused:
-            paused[inc.team_id] = lifecycle_store.is_paused(session, inc.team_id)
-        if paused[inc.team_id]:
-            # Slack took the team's tokens: claim nothing, so all is still due once reinstalled
-            return Fired([], inc, paused=True)
-        fired: list[Effect] = []
-        policy = self.policy_for(inc, session)
-        for reminder in cadence.due_reminders(inc, policy, now):
-            # claimed and marked sent in one statement: the send (the outbox rows below)
-            # commits with it or not at all
-            if not store.take_reminder(
-                    session, team_id=inc.team_id, incident_id=inc.id,
-                    kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref,
-                    now=now, worker=worker, lease=timedelta(minutes=5)):
-                continue
-            stored = store.children_snapshot(inc)  # before `fire` builds the changed copy
-            outcome = reminders.fire(inc, reminder, now, policy)
-            if outcome is None and outdated:
-                # "nothing to say" from a read that may be outdated would mark it sent
-                # unsaid: decide again from a read inside the transaction
-                raise store.StaleIncident(inc.id, inc.version)
-            if outcome is not None:
-                # (saving checks the version: an outdated read is retried from a fresh one,
-                # and a save that passes it proves `stored` is what the database holds)
-                inc = self._persist(session, outcome, origin=None, requested_by=None, now=now,
-                                    stored=stored)
-                outdated = False
-                fired.extend(outcome.effects)
-        return Fired(fired, inc)
+        return self.reminders.fire_due_many(incident_ids, worker)
 
     def next_wakeup(self, incident: Incident) -> datetime | None:
-        return cadence.next_wakeup(incident, self.config.policy, self.clock())
+        return self.reminders.next_wakeup(incident)
 
 
 def needs_reschedule(outcome: Outcome) -> bool:

@@ -24,16 +24,13 @@ from playbook.domain.errors import NotFound, PlaybookError
 from playbook.domain.model import Actor, Incident, Outcome, TimelineEntry
 from playbook.domain.outage import DraftStatus, Outage, OutageCtx, OutageResult
 from playbook.domain.text import esc, mention
-from playbook.services.incidents import MAX_ATTEMPTS, Origin, Service
+from playbook.services.incidents import Service
+from playbook.services.outbox import Origin, notify, persist
+from playbook.services.transactions import SAVE_RETRIES
 from playbook.store import outages as outage_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def _notify(origin: Origin | None, user: str | None) -> dict:
-    return {"user": user, "channel": origin.channel_id if origin else None,
-            "response_url": origin.response_url if origin else None}
 
 
 class OutageService:
@@ -45,7 +42,7 @@ class OutageService:
         self.clock = service.clock
 
     def _tx(self, work: Callable[[Session, datetime], T]) -> T:
-        for _ in range(MAX_ATTEMPTS):
+        for _ in range(SAVE_RETRIES):
             try:
                 with self.sessions.begin() as session:
                     return work(session, self.clock())
@@ -137,7 +134,7 @@ class OutageService:
                origin: Origin | None, now: datetime,
                invite: tuple[str, ...] = ()) -> OutageResult:
         user = ctx.actor.user_id
-        notify = _notify(origin, user)
+        told = notify(origin, user)
         team = ctx.team_id
 
         def enqueue(kind: str, payload: dict, incident_id: int | None = None) -> None:
@@ -149,7 +146,7 @@ class OutageService:
             out = outage_store.add_outage(session, out)
             assert out.id is not None
             people = list(dict.fromkeys((user, *invite)))
-            enqueue("outage_open", {"outage_id": out.id, "invite": people, "notify": notify})
+            enqueue("outage_open", {"outage_id": out.id, "invite": people, "notify": told})
             return replace(result, outage=out,
                            reply=f"Opened *{out.key}*: {esc(out.title)}. Creating its channel…")
         if out is not None:
@@ -171,7 +168,7 @@ class OutageService:
         if result.incident_lines and ctx.incident is not None and ctx.incident.id is not None:
             store.append_timeline(session, ctx.incident.id, team, result.incident_lines)
             for line in result.incident_lines:
-                enqueue("timeline", {"text": line.text, "kind": line.kind, "notify": notify},
+                enqueue("timeline", {"text": line.text, "kind": line.kind, "notify": told},
                         ctx.incident.id)
         posts_to = out.id if out is not None else (result.link[1] if result.link else None)
         for text in result.outage_posts:
@@ -209,8 +206,8 @@ class OutageService:
             arg = text if text is not None else esc(draft.text)
             outcome = incident_rules.run_command(inc, "update", arg, actor, now=now,
                                                  policy=self.service.policy_for(inc, session))
-            saved = self.service._persist(session, outcome, origin=origin,
-                                          requested_by=actor.user_id, now=now)
+            saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
+                            now=now)
             if not outage_store.settle_draft(session, draft_id, DraftStatus.LOGGED,
                                              actor.user_id, now):
                 raise PlaybookError("Someone settled that draft just now.")
@@ -238,7 +235,7 @@ class OutageService:
             store.append_timeline(session, inc.id, inc.team_id, [line])
             store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="timeline",
                           payload={"text": line.text, "kind": line.kind,
-                                   "notify": _notify(origin, actor.user_id)},
+                                   "notify": notify(origin, actor.user_id)},
                           requested_by=actor.user_id, now=now)
             self._after_settle(session, inc, draft, actor, now)
             return (f"Dismissed: {inc.key}'s customer does not get {out.key} update "

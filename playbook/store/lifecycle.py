@@ -16,26 +16,27 @@ from datetime import datetime
 from sqlalchemy import String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from playbook.store import Base, OutboxRow, _id
+from playbook.store.base import Base, slack_id
+from playbook.store.tables import OutboxRow
 
 
 class ChannelStateRow(Base):
     __tablename__ = "channel_states"
 
-    team_id: Mapped[str] = mapped_column(_id(), primary_key=True)
-    channel_id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    team_id: Mapped[str] = mapped_column(slack_id(), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(slack_id(), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(80))
     archived_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
-    fallback_channel: Mapped[str | None] = mapped_column(_id())
-    fallback_ts: Mapped[str | None] = mapped_column(_id())
+    fallback_channel: Mapped[str | None] = mapped_column(slack_id())
+    fallback_ts: Mapped[str | None] = mapped_column(slack_id())
     updated_at: Mapped[datetime]
 
 
 class TeamPauseRow(Base):
     __tablename__ = "team_pauses"
 
-    team_id: Mapped[str] = mapped_column(_id(), primary_key=True)
+    team_id: Mapped[str] = mapped_column(slack_id(), primary_key=True)
     reason: Mapped[str] = mapped_column(String(64))
     paused_at: Mapped[datetime]
 

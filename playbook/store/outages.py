@@ -1,8 +1,8 @@
 """Outage tables and their repository functions (the only SQL about outages).
 
-Kept out of `playbook.store` (already large) but on its metadata, so `alembic check` and the
-migrations see these tables like any other. An incident is attached to at most one outage at a
-time: a partial unique index on the live links says so in the database itself.
+On the metadata of `playbook.store.base`, so `alembic check` and the migrations see these tables
+like any other. An incident is attached to at most one outage at a time: a partial unique index
+on the live links says so in the database itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from playbook.domain.outage import Draft, DraftStatus, Outage, OutageStatus, OutageUpdate
-from playbook.store import Base, _id
+from playbook.store.base import Base, slack_id
 
 LIVE_LINK = "detached_at IS NULL"
 
@@ -25,18 +25,18 @@ class OutageRow(Base):
     __table_args__ = (UniqueConstraint("team_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(_id())
+    team_id: Mapped[str] = mapped_column(slack_id())
     number: Mapped[int]
     title: Mapped[str]
     status: Mapped[str] = mapped_column(String(16), index=True)
-    opened_by: Mapped[str] = mapped_column(_id())
+    opened_by: Mapped[str] = mapped_column(slack_id())
     opened_at: Mapped[datetime]
-    channel_id: Mapped[str | None] = mapped_column(_id(), index=True)
+    channel_id: Mapped[str | None] = mapped_column(slack_id(), index=True)
     channel_name: Mapped[str | None] = mapped_column(String(80))
-    card_ts: Mapped[str | None] = mapped_column(_id())
+    card_ts: Mapped[str | None] = mapped_column(slack_id())
     resolution: Mapped[str | None]
     resolved_at: Mapped[datetime | None]
-    resolved_by: Mapped[str | None] = mapped_column(_id())
+    resolved_by: Mapped[str | None] = mapped_column(slack_id())
 
 
 class OutageUpdateRow(Base):
@@ -45,10 +45,10 @@ class OutageUpdateRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
-    team_id: Mapped[str] = mapped_column(_id())
+    team_id: Mapped[str] = mapped_column(slack_id())
     number: Mapped[int]
     text: Mapped[str]
-    by: Mapped[str] = mapped_column(_id())
+    by: Mapped[str] = mapped_column(slack_id())
     at: Mapped[datetime]
 
 
@@ -62,14 +62,14 @@ class OutageLinkRow(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(_id())
+    team_id: Mapped[str] = mapped_column(slack_id())
     outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"),
                                            index=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     attached_at: Mapped[datetime]
-    attached_by: Mapped[str] = mapped_column(_id())
+    attached_by: Mapped[str] = mapped_column(slack_id())
     detached_at: Mapped[datetime | None]
-    detached_by: Mapped[str | None] = mapped_column(_id())
+    detached_by: Mapped[str | None] = mapped_column(slack_id())
 
 
 class OutageDraftRow(Base):
@@ -78,7 +78,7 @@ class OutageDraftRow(Base):
     __tablename__ = "outage_drafts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    team_id: Mapped[str] = mapped_column(_id())
+    team_id: Mapped[str] = mapped_column(slack_id())
     outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
                                              index=True)
@@ -86,10 +86,10 @@ class OutageDraftRow(Base):
     text: Mapped[str]
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))
-    settled_by: Mapped[str | None] = mapped_column(_id())
+    settled_by: Mapped[str | None] = mapped_column(slack_id())
     settled_at: Mapped[datetime | None]
-    channel_id: Mapped[str | None] = mapped_column(_id())
-    message_ts: Mapped[str | None] = mapped_column(_id())
+    channel_id: Mapped[str | None] = mapped_column(slack_id())
+    message_ts: Mapped[str | None] = mapped_column(slack_id())
 
 
 # --- outages ----------------------------------------------------------------------------------

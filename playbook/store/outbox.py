@@ -1,11 +1,11 @@
-"""Claiming outbox rows in batches: whole runs of one incident's rows, many incidents at once.
+"""The outbox: Slack side effects recorded with the state that asked for them, and their leases.
 
-`store.claim_outbox` leases single rows, and an incident's next row only becomes claimable
-once the one before it is finished, so every reminder (a timeline line, then a card refresh)
-cost two claim transactions, two incident loads and two finish transactions. Here one
-transaction leases the first open row ("head") of up to `limit` incidents together with the
-rows queued behind each head (its "chain"), and loads those incidents; the worker runs each
-chain in order and finishes everything it ran in one more transaction.
+A row is written in the same transaction as the change it carries out (`enqueue`,
+`enqueue_many`), so nothing acknowledged is lost. The worker leases rows in batches
+(`claim_chains`): one transaction leases the first open row ("head") of up to `limit` incidents
+together with the rows queued behind each head (its "chain"); the worker runs each chain in
+order and finishes everything it ran in one more transaction (`finish`), or records a failure
+(`retry_outbox`, `fail_outbox`).
 
 Why a chain is safe to lease at once: a row is claimable only when no earlier row of its
 incident is open, so while we hold the head nobody else can claim anything behind it. The
@@ -20,7 +20,8 @@ the write transaction runs alone. A worker that dies holding a chain delays it b
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -36,17 +38,144 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from playbook.domain.model import Incident
-from playbook.store import (
-    IncidentRow,
-    OutboxItem,
-    OutboxRow,
-    UTCDateTime,
-    _children_union,
-    _fill_children,
-    _reading,
-    _to_incident,
-)
+from playbook.store.base import UTCDateTime
+from playbook.store.engine import begin_reading
+from playbook.store.tables import OutboxRow
+
+__all__ = [
+    "CARD",
+    "CHAIN_MAX",
+    "Chain",
+    "OutboxItem",
+    "claim_chains",
+    "enqueue",
+    "enqueue_many",
+    "fail_outbox",
+    "finish",
+    "pending_outbox_count",
+    "release",
+    "retry_outbox",
+]
+
+_ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A claimed side effect. `attempts` counts earlier failed attempts (0 on the first try)."""
+
+    id: int
+    team_id: str
+    incident_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    requested_by: str | None
+    created_at: datetime
+
+
+def enqueue(
+    session: Session,
+    *,
+    team_id: str,
+    incident_id: int | None,
+    kind: str,
+    payload: dict[str, Any],
+    requested_by: str | None,
+    now: datetime,
+) -> int:
+    """Record a side effect to carry out after commit; returns its id.
+
+    Enqueue in the same transaction as the state change (after `save_incident`, whose row lock
+    orders concurrent writers, so ids follow commit order per incident).
+    """
+    new_id = session.execute(
+        _ENQUEUE,
+        {
+            "team_id": team_id,
+            "incident_id": incident_id,
+            "kind": kind,
+            "payload": payload,
+            "requested_by": requested_by,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        },
+    ).scalar_one()
+    return int(new_id)
+
+
+def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
+                 rows: Sequence[tuple[str, dict[str, Any]]], requested_by: str | None,
+                 now: datetime) -> None:
+    """`enqueue` for several (kind, payload) rows of one change, in one executemany.
+
+    No ids come back, so the driver may send the rows together (psycopg pipelines them in one
+    round trip); they are still inserted one after another in order, so their ids keep the
+    order the outbox carries them out in.
+    """
+    if not rows:
+        return
+    session.execute(_ENQUEUE_MANY, [
+        {"team_id": team_id, "incident_id": incident_id, "kind": kind, "payload": payload,
+         "requested_by": requested_by, "created_at": now, "attempts": 0,
+         "next_attempt_at": now}
+        for kind, payload in rows])
+
+
+# Hot statements built once: building a statement costs more Python than running it.
+_ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
+_ENQUEUE_MANY = insert(OutboxRow.__table__)
+
+
+
+def retry_outbox(
+    session: Session, item_id: int, *, now: datetime, error: str, next_attempt_at: datetime
+) -> None:
+    """The effect failed but may heal: count the attempt, release the lease, try again later.
+
+    Later items of the same incident keep waiting for this one.
+    """
+    o = OutboxRow.__table__
+    session.execute(
+        update(o)
+        .where(o.c.id == item_id)
+        .values(
+            attempts=o.c.attempts + 1,
+            last_error=error[:_ERROR_LIMIT],
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str) -> None:
+    """Give up on the item (the attempt counts); later items of its incident may now run."""
+    o = OutboxRow.__table__
+    session.execute(
+        update(o)
+        .where(o.c.id == item_id)
+        .values(
+            attempts=o.c.attempts + 1,
+            failed_at=now,
+            last_error=error[:_ERROR_LIMIT],
+            claimed_by=None,
+            claimed_until=None,
+        )
+    )
+
+
+def pending_outbox_count(session: Session) -> int:
+    """Items neither done nor failed (leased or not), all teams."""
+    begin_reading(session)
+    o = OutboxRow.__table__
+    count = session.execute(
+        select(func.count()).select_from(o).where(o.c.done_at.is_(None), o.c.failed_at.is_(None))
+    ).scalar_one()
+    return int(count)
+
+
+# --- batch claims -------------------------------------------------------------------------------
 
 CARD = "refresh_card"
 # Longest chain leased for one incident: an incident with a long backlog must not make one
@@ -111,9 +240,6 @@ _CLAIM_ROWS = (
     .values(**_LEASE)
     .returning(*_ITEM_COLUMNS)
 )
-_INCIDENTS = select(IncidentRow.__table__).where(
-    IncidentRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
-_CHILDREN = _children_union(lambda child: child.c.incident_id.in_(bindparam("ids", expanding=True)))
 _FINISH = (
     update(_O)
     .where(_O.c.id.in_(bindparam("ids", expanding=True)))
@@ -145,7 +271,7 @@ def claim_chains(
     """Lease the open rows of up to `limit` incidents (oldest head first), each list in order.
 
     A row without an incident (an App Home refresh) is a chain of its own. Commit before
-    running the rows; then `finish`, `store.retry_outbox`/`store.fail_outbox`, or `release`
+    running the rows; then `finish`, `retry_outbox`/`fail_outbox`, or `release`
     the rows of a chain that were not run.
 
     `urgent`: leave card refreshes for later. Only heads that are not a card refresh are
@@ -223,24 +349,6 @@ def claim_chains(
     if lost:
         release(session, lost, worker)
     return result
-
-
-def load_incidents(session: Session, ids: Collection[int]) -> dict[int, Incident]:
-    """Incidents by id, whole, in two statements built once (claimed chains, due reminders)."""
-    if not ids:
-        return {}
-    _reading(session)  # a session not begun yet reads without the write lock (SQLite)
-    connection = session.connection()
-    params = {"ids": list(ids)}
-    result = connection.execute(_INCIDENTS, params)
-    keys = list(result.keys())
-    found: dict[int | None, Incident] = {}
-    for row in result.all():
-        inc = _to_incident(dict(zip(keys, row, strict=True)))
-        found[inc.id] = inc
-    if found:
-        _fill_children(found, connection.execute(_CHILDREN, params))
-    return {inc_id: inc for inc_id, inc in found.items() if inc_id is not None}
 
 
 def finish(session: Session, ids: Iterable[int], now: datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from playbook.domain.playbook_file import Playbook, dump_playbook, parse_playbook
-from playbook.store import PlaybookVersionRow
+from playbook.store.tables import PlaybookVersionRow
 
 _VERSIONS = PlaybookVersionRow.__table__
 

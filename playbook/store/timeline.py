@@ -1,6 +1,7 @@
-"""Persistence of timeline captures and corrections (the timeline rows are `playbook.store`'s).
+"""The timeline's persistence: the append-only history, its captures and its corrections.
 
-Two tables beside the append-only ``timeline_entries``:
+``timeline_entries`` (`playbook.store.tables.TimelineRow`) is only ever appended to
+(`append_timeline`). Two tables beside it:
 
 * ``timeline_captures``: which Slack message became which entry. Its unique key
   ``(incident_id, message_ts)`` is the claim that keeps a message from being added twice, however
@@ -17,6 +18,7 @@ never change because the timeline is append-only.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, insert, select
@@ -25,13 +27,18 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from playbook.domain.model import TimelineEntry
 from playbook.domain.timeline import Entry, Revision
-from playbook.store import Base, TimelineRow
+from playbook.store.base import Base
+from playbook.store.engine import begin_reading
+from playbook.store.tables import TimelineRow
 
 __all__ = [
     "TimelineCaptureRow",
     "TimelineRevisionRow",
     "add_revision",
+    "append_timeline",
     "capture",
+    "get_timeline",
+    "has_timeline_kind",
     "load_entries",
 ]
 
@@ -72,6 +79,49 @@ class TimelineRevisionRow(Base):
     removed: Mapped[bool]
     by: Mapped[str] = mapped_column(String(64))
     made_at: Mapped[datetime]
+
+
+def append_timeline(
+    session: Session, incident_id: int, team_id: str, entries: Iterable[TimelineEntry]
+) -> None:
+    """Add history lines. There is deliberately no way to edit or delete them."""
+    rows = [
+        {
+            "incident_id": incident_id,
+            "team_id": team_id,
+            "at": entry.at,
+            "kind": entry.kind,
+            "actor": entry.actor,
+            "text": entry.text,
+        }
+        for entry in entries
+    ]
+    if rows:
+        session.execute(insert(TimelineRow.__table__), rows)
+
+
+def get_timeline(session: Session, incident_id: int) -> list[TimelineEntry]:
+    """The incident's history in order of time, then of insertion."""
+    begin_reading(session)
+    t = TimelineRow.__table__
+    result = session.execute(
+        select(t.c.at, t.c.kind, t.c.text, t.c.actor)
+        .where(t.c.incident_id == incident_id)
+        .order_by(t.c.at, t.c.id)
+    )
+    return [
+        TimelineEntry(at=at, kind=kind, text=txt, actor=actor) for at, kind, txt, actor in result
+    ]
+
+
+def has_timeline_kind(session: Session, incident_id: int, kind: str) -> bool:
+    """Whether the incident's history already holds a line of this kind (a retried effect
+    that adds a one-off line checks this first)."""
+    t = TimelineRow.__table__
+    found = session.execute(select(t.c.id).where(t.c.incident_id == incident_id,
+                                                 t.c.kind == kind).limit(1)).first()
+    return found is not None
+
 
 
 def load_entries(session: Session, incident_id: int) -> list[Entry]:

@@ -70,7 +70,7 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
     for inc in (first, second):
         service.command(inc.id, ALICE, "cadence", "30m")
     clock.now = T0 + timedelta(minutes=30)
-    read = service.sessions
+    read = service.reminders.sessions
 
     def changing_reads() -> Session:  # someone saves `first` right after the batch read it
         session = read()
@@ -85,10 +85,10 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
         return session
 
     changed: list[bool] = []
-    service.sessions = changing_reads  # type: ignore[assignment]
-    service.sessions.begin = read.begin  # type: ignore[attr-defined]
+    service.reminders.sessions = changing_reads  # type: ignore[assignment]
+    service.reminders.sessions.begin = read.begin  # type: ignore[attr-defined]
     fired = service.fire_due_many([first.id, second.id], "w1")
-    service.sessions = read
+    service.reminders.sessions = read
 
     assert changed and _dues(service, first.id) == 1 and _dues(service, second.id) == 1
     after = service.get_by_id(first.id)

@@ -128,7 +128,8 @@ def test_channel_states_and_team_pauses(session_factory: sessionmaker[Session]) 
         held = session.get(store.OutboxRow, item)
         assert held is not None and held.attempts == 0 and held.failed_at is None
         assert held.next_attempt_at == T0 + timedelta(minutes=5), "held, not counted"
-        assert store.claim_outbox(session, now=T0, worker="w", lease=timedelta(minutes=1)) == []
+        assert store.outbox.claim_chains(session, now=T0, worker="w",
+                                         lease=timedelta(minutes=1)) == []
         assert lifecycle_store.resume_team(session, "T1")
         lifecycle_store.set_channel_state(session, "T1", "C1", T0, archived_at=None)
     with session_factory() as session:

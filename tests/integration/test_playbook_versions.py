@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import card
-from playbook import store
 from playbook.domain.model import Actor, Incident, Policy, Step
 from playbook.domain.playbook_file import Playbook
 from playbook.domain.steps import missing
 from playbook.services.incidents import Service, ServiceConfig
 from playbook.services.playbooks import builtin_playbook
+from playbook.store import tables
 from tests.playbooks import edited, with_items
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def test_an_open_incident_keeps_its_checklist_after_the_file_changes(
     assert new.step is Step.RESTATE and new.checks == {"contract": "gold"}
 
     with session_factory() as session:
-        versions = session.scalar(select(func.count()).select_from(store.PlaybookVersionRow))
+        versions = session.scalar(select(func.count()).select_from(tables.PlaybookVersionRow))
     assert versions == 2
 
 
@@ -81,7 +81,7 @@ def test_incidents_from_before_playbook_files_use_the_built_in_one(
     inc = service.open("T1", ALICE, "Acme: down").incident
     assert inc.id is not None
     with session_factory.begin() as session:  # as the migration leaves an older incident
-        session.execute(store.IncidentRow.__table__.update().values(playbook_version=None))
+        session.execute(tables.IncidentRow.__table__.update().values(playbook_version=None))
     inc = service.get("T1", inc.number)
     assert service.playbook_for(inc) is builtin_playbook()
     assert _listen(service, inc).step is Step.RESTATE
@@ -92,5 +92,5 @@ def test_two_replicas_store_a_version_once(session_factory: sessionmaker[Session
     first.open("T1", ALICE, "Acme: down")
     second.open("T1", ALICE, "Globex: down")
     with session_factory() as session:
-        rows = session.execute(select(store.PlaybookVersionRow.version)).scalars().all()
+        rows = session.execute(select(tables.PlaybookVersionRow.version)).scalars().all()
     assert rows == [VERSION_2.version]

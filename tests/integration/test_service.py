@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import store
 from playbook.domain import rules
 from playbook.domain.cadence import ReminderKind
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, PromiseStatus, Status, Step
-from playbook.services.incidents import BatchError, Origin, Service, ServiceConfig
+from playbook.services.incidents import BatchError, Service, ServiceConfig
+from playbook.services.outbox import Origin
+from playbook.store import incidents as incident_store
+from playbook.store import outbox as store_outbox
 from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -43,15 +45,15 @@ def service(session_factory: sessionmaker[Session], clock: Clock) -> Service:
 
 
 def outbox(service: Service) -> list[tuple[str, dict]]:
-    """Drain the outbox in order, like the worker does (one row per incident at a time)."""
+    """Drain the outbox in order, like the worker does (each incident's rows in order)."""
     kinds: list[tuple[str, dict]] = []
     while True:
         with service.sessions.begin() as session:
-            items = store.claim_outbox(session, now=T0 + timedelta(days=30), worker="t",
-                                       lease=timedelta(minutes=1), limit=500)
+            chains = store_outbox.claim_chains(session, now=T0 + timedelta(days=30), worker="t",
+                                               lease=timedelta(minutes=1), limit=500)
+            items = [item for chain in chains for item in chain]
             kinds.extend((i.kind, i.payload) for i in items)
-            for item in items:
-                store.finish_outbox(session, item.id, T0)
+            store_outbox.finish(session, [item.id for item in items], T0)
         if not items:
             return kinds
 
@@ -139,7 +141,7 @@ def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
     service.command(first.id, ALICE, "action", "add a recovery mode")
     clock.now += timedelta(days=1)
     service.open("T1", ALICE, "Globex: the booking page is slow")
-    monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 1)
+    monkeypatch.setattr(incident_store, "RECURRENCE_SIMILAR_LIMIT", 1)
     clock.now += timedelta(days=1)
     # Outside the latest one, but the same customer: always compared.
     again = _flagged(service, service.open("T1", ALICE, "ACME: the screens are black"))
@@ -149,7 +151,7 @@ def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
     other = _flagged(service, service.open("T1", ALICE,
                                            "Initech: lobby screens show a setup error"))
     assert "very similar problem" not in other
-    monkeypatch.setattr(store, "RECURRENCE_SIMILAR_LIMIT", 500)
+    monkeypatch.setattr(incident_store, "RECURRENCE_SIMILAR_LIMIT", 500)
     other = _flagged(service, service.open("T1", ALICE,
                                            "Umbrella: lobby screens show a setup error"))
     assert "very similar problem" in other and "Initech" in other

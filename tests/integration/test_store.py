@@ -42,6 +42,9 @@ from playbook.domain.model import (
     TimelineEntry,
 )
 from playbook.domain.windows import Window
+from playbook.store import outbox
+from playbook.store.mapping import PERSISTED_FIELDS
+from playbook.store.tables import ReminderClaimRow
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -185,7 +188,7 @@ def run_threads(*targets: Callable[[], _T], timeout: float = 30) -> list[_T | Ba
 
 def test_every_incident_field_is_persisted() -> None:
     """A field added to Incident without a column would silently be lost on save."""
-    assert {f.name for f in dataclasses.fields(Incident)} == store.PERSISTED_FIELDS
+    assert {f.name for f in dataclasses.fields(Incident)} == PERSISTED_FIELDS
 
 
 def test_round_trip_with_every_field_and_child(session_factory: Factory) -> None:
@@ -423,10 +426,14 @@ def test_lookups(session_factory: Factory) -> None:
 
         assert store.list_active(s) == [one, three, other_team, closed_with_checkin]
 
-        assert store.find_by_customer(s, "T1", "Acme Corp", T0, exclude_id=None) == [one, three]
-        assert store.find_by_customer(s, "T1", "acme corp", at(1), exclude_id=None) == [three]
-        assert store.find_by_customer(s, "T1", "Acme Corp", T0, exclude_id=three.id) == [one]
-        assert store.find_by_customer(s, "T2", "ACME CORP", T0, exclude_id=None) == [other_team]
+        # the same customer (case, spaces and punctuation aside) plus the team's latest ones
+        def candidates(team: str, customer: str, since: datetime) -> list[int]:
+            found = store.recurrence_candidates(s, team, customer, since, similar_limit=1)
+            return [c.id for c in found]
+        assert candidates("T1", "acme corp", T0) == [one.id, three.id]
+        assert candidates("T1", "Acme Corp", at(1)) == [three.id]
+        assert candidates("T1", "Globex", T0) == [two.id, three.id]
+        assert other_team.id in candidates("T2", "ACME CORP", T0)
 
 
 # --- timeline and time zones ------------------------------------------------------------------
@@ -508,14 +515,15 @@ def _enqueue(s: Session, incident_id: int | None, kind: str, now: datetime = T0)
     )
 
 
-def _claim(factory: Factory, now: datetime, worker: str = "w1", limit: int = 20) -> list[str]:
-    items = in_tx(
-        factory, lambda s: store.claim_outbox(s, now=now, worker=worker, lease=LEASE, limit=limit)
-    )
-    return [item.kind for item in items]
+def _claim(factory: Factory, now: datetime, worker: str = "w1", limit: int = 20,
+           chain_max: int = outbox.CHAIN_MAX) -> list[str]:
+    with factory.begin() as s:
+        chains = outbox.claim_chains(s, now=now, worker=worker, lease=LEASE, limit=limit,
+                                     chain_max=chain_max)
+    return [item.kind for chain in chains for item in chain]
 
 
-def test_outbox_runs_one_incidents_effects_in_order(session_factory: Factory) -> None:
+def test_outbox_items_come_back_as_enqueued_in_order(session_factory: Factory) -> None:
     with session_factory.begin() as s:
         a = store.add_incident(s, new_incident()).id
         b = store.add_incident(s, new_incident()).id
@@ -528,9 +536,9 @@ def test_outbox_runs_one_incidents_effects_in_order(session_factory: Factory) ->
         assert store.pending_outbox_count(s) == 6
 
     with session_factory.begin() as s:
-        items = store.claim_outbox(s, now=T0, worker="w1", lease=LEASE)
-    assert [i.kind for i in items] == ["a1", "b1", "n1", "n2"]  # a2 waits for a1
-    first = items[0]
+        chains = outbox.claim_chains(s, now=T0, worker="w1", lease=LEASE)
+    assert [[i.kind for i in chain] for chain in chains] == [["a1", "a2"], ["b1"], ["n1"], ["n2"]]
+    first = chains[0][0]
     assert (first.id, first.team_id, first.incident_id, first.attempts) == (a1, "T1", a, 0)
     assert (first.payload, first.requested_by, first.created_at) == (
         {"kind": "a1", "n": [1, 2]},
@@ -540,13 +548,13 @@ def test_outbox_runs_one_incidents_effects_in_order(session_factory: Factory) ->
     assert _claim(session_factory, T0, "w2") == []  # leased, or waiting
 
     with session_factory.begin() as s:
-        store.finish_outbox(s, a1, T0)
+        outbox.finish(s, [a1], T0)
         assert store.pending_outbox_count(s) == 5
-    assert _claim(session_factory, T0, "w2") == ["a2"]
     # Leases over (workers died): everything open is claimable again, `later` still waits.
-    assert _claim(session_factory, at(10), "w3") == ["a2", "b1", "n1", "n2"]
+    before_later = at(10) - timedelta(seconds=1)
+    assert _claim(session_factory, before_later, "w3") == ["a2", "b1", "n1", "n2"]
     with session_factory.begin() as s:
-        store.finish_outbox(s, items[0].id + 1, at(10))  # a2
+        outbox.finish(s, [a1 + 1], at(10))  # a2
     assert _claim(session_factory, at(10), "w3") == ["later"]
 
 
@@ -562,10 +570,12 @@ def test_enqueue_many_keeps_the_order_it_was_given(session_factory: Factory) -> 
     seen: list[str] = []
     for _ in kinds:  # one at a time: each waits for the one before it
         with session_factory.begin() as s:
-            items = store.claim_outbox(s, now=T0, worker="w", lease=LEASE)
-            assert len(items) == 1 and items[0].payload == {"n": items[0].kind}
-            seen.append(items[0].kind)
-            store.finish_outbox(s, items[0].id, T0)
+            chains = outbox.claim_chains(s, now=T0, worker="w", lease=LEASE, chain_max=1)
+            assert len(chains) == 1 and len(chains[0]) == 1
+            item = chains[0][0]
+            assert item.payload == {"n": item.kind}
+            seen.append(item.kind)
+            outbox.finish(s, [item.id], T0)
     assert seen == kinds
 
 
@@ -574,15 +584,14 @@ def test_outbox_retry_then_fail(session_factory: Factory, engine: Engine) -> Non
         a = store.add_incident(s, new_incident()).id
         first = _enqueue(s, a, "create_channel")
         _enqueue(s, a, "post")
-    assert _claim(session_factory, T0) == ["create_channel"]
+    assert _claim(session_factory, T0, chain_max=1) == ["create_channel"]
 
     with session_factory.begin() as s:
         store.retry_outbox(s, first, now=T0, error="ratelimited", next_attempt_at=at(2))
     assert _claim(session_factory, at(1)) == []  # backing off, and `post` keeps waiting
-    items = in_tx(
-        session_factory, lambda s: store.claim_outbox(s, now=at(2), worker="w1", lease=LEASE)
-    )
-    assert [(i.kind, i.attempts) for i in items] == [("create_channel", 1)]
+    with session_factory.begin() as s:
+        chains = outbox.claim_chains(s, now=at(2), worker="w1", lease=LEASE, chain_max=1)
+    assert [(i.kind, i.attempts) for chain in chains for i in chain] == [("create_channel", 1)]
 
     with session_factory.begin() as s:
         store.fail_outbox(s, first, now=at(2), error="name_taken" * 1000)
@@ -606,26 +615,12 @@ def test_outbox_expired_lease_is_claimable_again(session_factory: Factory) -> No
         item = _enqueue(s, None, "post")
     assert _claim(session_factory, T0, "w1") == ["post"]
     assert _claim(session_factory, T0 + LEASE - timedelta(seconds=1), "w2") == []
-    items = in_tx(
-        session_factory,
-        lambda s: store.claim_outbox(s, now=T0 + LEASE, worker="w2", lease=LEASE),
-    )
-    assert [(i.id, i.attempts) for i in items] == [(item, 0)]
     with session_factory.begin() as s:
-        store.finish_outbox(s, item, at(2))
+        chains = outbox.claim_chains(s, now=T0 + LEASE, worker="w2", lease=LEASE)
+    assert [(i.id, i.attempts) for chain in chains for i in chain] == [(item, 0)]
+    with session_factory.begin() as s:
+        outbox.finish(s, [item], at(2))
     assert _claim(session_factory, at(60), "w3") == []
-
-
-def test_outbox_prune_keeps_open_and_failed(session_factory: Factory) -> None:
-    with session_factory.begin() as s:
-        done = _enqueue(s, None, "done")
-        failed = _enqueue(s, None, "failed")
-        _enqueue(s, None, "open")
-        store.finish_outbox(s, done, T0)
-        store.fail_outbox(s, failed, now=T0, error="x")
-    with session_factory.begin() as s:
-        assert store.prune_outbox(s, at(1)) == 1
-        assert store.pending_outbox_count(s) == 1
 
 
 def test_two_workers_never_claim_the_same_item(session_factory: Factory) -> None:
@@ -639,15 +634,16 @@ def test_two_workers_never_claim_the_same_item(session_factory: Factory) -> None
         claimed: list[int] = []
         for _ in range(200):
             with session_factory.begin() as s:
-                items = store.claim_outbox(s, now=T0, worker=name, lease=LEASE, limit=2)
+                chains = outbox.claim_chains(s, now=T0, worker=name, lease=LEASE, limit=2,
+                                             chain_max=1)
+            items = [item for chain in chains for item in chain]
             if not items:
                 with session_factory.begin() as s:
                     if store.pending_outbox_count(s) == 0:
                         break
                 continue
             with session_factory.begin() as s:
-                for item in items:
-                    store.finish_outbox(s, item.id, T0)  # lets the incident's next item go
+                outbox.finish(s, [item.id for item in items], T0)  # lets the next item go
             claimed.extend(item.id for item in items)
         return claimed
 
@@ -660,57 +656,53 @@ def test_two_workers_never_claim_the_same_item(session_factory: Factory) -> None
 # --- reminder claims and events ---------------------------------------------------------------
 
 
-def _claim_reminder(
+def _take_reminder(
     factory: Factory, incident_id: int, worker: str, now: datetime = T0, **kw: Any
 ) -> bool:
     key: dict[str, Any] = {"kind": "cadence_due", "due_at": at(30), **kw}
     return in_tx(
         factory,
-        lambda s: store.claim_reminder(
+        lambda s: store.take_reminder(
             s, team_id="T1", incident_id=incident_id, now=now, worker=worker, lease=LEASE, **key
         ),
     )
 
 
-def test_reminder_is_claimed_exactly_once_under_a_race(session_factory: Factory) -> None:
+def test_reminder_is_taken_exactly_once_under_a_race(session_factory: Factory) -> None:
     incident = in_tx(session_factory, lambda s: store.add_incident(s, new_incident())).id
     barrier = threading.Barrier(2)
 
-    def claim(worker: str) -> bool:
+    def take(worker: str) -> bool:
         barrier.wait(timeout=10)
-        return _claim_reminder(session_factory, incident, worker)
+        return _take_reminder(session_factory, incident, worker)
 
-    assert sorted(run_threads(lambda: claim("w1"), lambda: claim("w2"))) == [False, True]  # type: ignore[type-var]
+    assert sorted(run_threads(lambda: take("w1"), lambda: take("w2"))) == [False, True]  # type: ignore[type-var]
     # Another kind, due time or ref is another reminder.
-    assert _claim_reminder(session_factory, incident, "w1", kind="nudge")
-    assert _claim_reminder(session_factory, incident, "w1", due_at=at(60))
-    assert _claim_reminder(session_factory, incident, "w1", ref="P1")
-    assert not _claim_reminder(session_factory, incident, "w2", ref="P1")
+    assert _take_reminder(session_factory, incident, "w1", kind="nudge")
+    assert _take_reminder(session_factory, incident, "w1", due_at=at(60))
+    assert _take_reminder(session_factory, incident, "w1", ref="P1")
+    assert not _take_reminder(session_factory, incident, "w2", ref="P1")
 
 
-def test_released_reminder_can_be_claimed_again(session_factory: Factory) -> None:
+def test_a_taken_reminder_is_sent_for_good(session_factory: Factory) -> None:
+    """Taking marks it sent in the same statement: no lease running out frees it again."""
     incident = in_tx(session_factory, lambda s: store.add_incident(s, new_incident())).id
-    key: dict[str, Any] = {"incident_id": incident, "kind": "cadence_due", "due_at": at(30)}
-    assert _claim_reminder(session_factory, incident, "w1")
-    in_tx(session_factory, lambda s: store.release_reminder(s, **key, worker="w2"))  # not theirs
-    assert not _claim_reminder(session_factory, incident, "w2")
-    in_tx(session_factory, lambda s: store.release_reminder(s, **key, worker="w1"))
-    assert _claim_reminder(session_factory, incident, "w2")
-    in_tx(session_factory, lambda s: store.complete_reminder(s, **key, now=at(31)))
-    in_tx(session_factory, lambda s: store.release_reminder(s, **key))  # sent: stays
-    assert not _claim_reminder(session_factory, incident, "w3", now=at(600))
+    assert _take_reminder(session_factory, incident, "w1")
+    assert not _take_reminder(session_factory, incident, "w2", now=T0 + LEASE * 10)
 
 
 def test_expired_unsent_reminder_claim_is_taken_over(session_factory: Factory) -> None:
+    """A claim never marked sent (its sender died after claiming) is taken over once its lease
+    has run out, by one taker only."""
     incident = in_tx(session_factory, lambda s: store.add_incident(s, new_incident())).id
-    assert _claim_reminder(session_factory, incident, "w1", now=T0)
-    assert not _claim_reminder(session_factory, incident, "w2", now=T0 + LEASE / 2)
-    assert _claim_reminder(session_factory, incident, "w2", now=T0 + LEASE)  # w1 died
-    assert not _claim_reminder(session_factory, incident, "w3", now=T0 + LEASE * 1.5)
-    key: dict[str, Any] = {"incident_id": incident, "kind": "cadence_due", "due_at": at(30)}
-    # The late first holder must not free the new holder's claim.
-    in_tx(session_factory, lambda s: store.release_reminder(s, **key, worker="w1"))
-    assert not _claim_reminder(session_factory, incident, "w3", now=T0 + LEASE * 1.5)
+    claims = ReminderClaimRow.__table__
+    with session_factory.begin() as s:
+        s.execute(claims.insert().values(
+            team_id="T1", incident_id=incident, kind="cadence_due", due_at=at(30), ref="",
+            claimed_by="w1", claimed_at=T0, lease_until=T0 + LEASE, sent_at=None))
+    assert not _take_reminder(session_factory, incident, "w2", now=T0 + LEASE / 2)
+    assert _take_reminder(session_factory, incident, "w2", now=T0 + LEASE)  # w1 died
+    assert not _take_reminder(session_factory, incident, "w3", now=T0 + LEASE * 1.5)
 
 
 def test_remember_event_is_true_once(session_factory: Factory) -> None:
@@ -720,10 +712,9 @@ def test_remember_event_is_true_once(session_factory: Factory) -> None:
         assert store.remember_event(s, "T1", "Ev2", at(10))
     with session_factory.begin() as s:
         assert not store.remember_event(s, "T1", "Ev1", at(2))
-        assert store.prune_events(s, at(5)) == 1
-    with session_factory.begin() as s:
-        assert store.remember_event(s, "T1", "Ev1", at(20))
         assert not store.remember_event(s, "T1", "Ev2", at(20))
+    with session_factory.begin() as s:  # another team's event id is still the same event
+        assert not store.remember_event(s, "T2", "Ev1", at(20))
 
 
 # --- engine -----------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook import store
 from playbook.domain.capture import MessageRef
 from playbook.domain.model import Actor, CaptureKind, Status
 from playbook.services.incidents import Service, ServiceConfig
+from playbook.store import tables
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 ALICE, BOB = Actor("U0ALICE"), Actor("U0BOB")
@@ -68,8 +68,8 @@ def test_new_rows_round_trip_through_the_use_cases(
         ("https://acme.zendesk.com/t/42", "ticket 42", "ticket")]
 
     with session_factory.begin() as session:
-        session.execute(delete(store.IncidentRow).where(store.IncidentRow.id == inc.id))
+        session.execute(delete(tables.IncidentRow).where(tables.IncidentRow.id == inc.id))
     with session_factory() as session:
-        for row in (store.CapturedMessageRow, store.HandoverRow, store.ReopeningRow,
-                    store.LinkRow):
+        for row in (tables.CapturedMessageRow, tables.HandoverRow, tables.ReopeningRow,
+                    tables.LinkRow):
             assert session.execute(select(func.count()).select_from(row)).scalar_one() == 0

@@ -12,6 +12,7 @@ from playbook import store
 from playbook.domain.model import Actor, Incident, TimelineEntry
 from playbook.domain.timeline import Revision, check_correction, corrected
 from playbook.services.timeline import TimelineService
+from playbook.store import tables
 from playbook.store import timeline as timeline_store
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -94,8 +95,8 @@ def test_corrections_are_new_rows_and_the_original_stays(
     assert "Removed T2" in reply
 
     with session_factory() as session:
-        texts = session.execute(select(store.TimelineRow.text)
-                                .where(store.TimelineRow.incident_id == inc.id)).scalars().all()
+        texts = session.execute(select(tables.TimelineRow.text)
+                                .where(tables.TimelineRow.incident_id == inc.id)).scalars().all()
         revisions = session.execute(
             select(timeline_store.TimelineRevisionRow.text,
                    timeline_store.TimelineRevisionRow.removed,
@@ -138,7 +139,7 @@ def test_deleting_an_incident_takes_its_captures_and_revisions(
     entry = service.entries(inc.id)[1]
     service.correct(inc.id, entry.id, BOB, typed="x", at=T0, remove=False)
     with session_factory.begin() as session:
-        session.execute(store.IncidentRow.__table__.delete())
+        session.execute(tables.IncidentRow.__table__.delete())
     with session_factory() as session:
         for row in (timeline_store.TimelineCaptureRow, timeline_store.TimelineRevisionRow):
             assert session.execute(select(func.count()).select_from(row)).scalar_one() == 0

@@ -1,0 +1,87 @@
+"""Reminder claims: each reminder is sent once, across processes and replicas.
+
+One row per reminder (incident, kind, due time, ref) that is being or has been sent; the
+unique key is the claim. Made with ``INSERT ... ON CONFLICT DO NOTHING``, never with ``FOR
+UPDATE``, which SQLite ignores.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from playbook.store.base import UTCDateTime
+from playbook.store.tables import ReminderClaimRow
+
+__all__ = ["take_reminder"]
+
+
+def take_reminder(
+    session: Session,
+    *,
+    team_id: str,
+    incident_id: int,
+    kind: str,
+    due_at: datetime,
+    ref: str = "",
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+) -> bool:
+    """Claim the reminder and mark it sent at once, for a sender whose send (its outbox rows)
+    commits in this same transaction: True for exactly one caller per reminder.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the reminder scheduler runs this for
+    every reminder. On PostgreSQL a competing insert of the same key waits for the first to
+    commit, then inserts nothing. A claim that was never marked sent and whose lease has run
+    out (its sender died; rows of earlier versions that claimed first and sent later) is taken
+    over by a conditional UPDATE, so no reminder is lost with a replica either.
+    """
+    values = {"team_id": team_id, "incident_id": incident_id, "kind": kind, "due_at": due_at,
+              "ref": ref, "claimed_by": worker, "claimed_at": now, "lease_until": now + lease,
+              "sent_at": now}
+    # (the settings accept only these two databases, see bot/config.py)
+    stmt = _TAKE_REMINDER[session.get_bind().dialect.name]
+    if session.execute(stmt, values).first() is not None:
+        return True
+    result = session.execute(_TAKE_OVER_REMINDER, {
+        "k_incident_id": incident_id, "k_kind": kind, "k_due_at": due_at, "k_ref": ref,
+        "k_now": now, "v_worker": worker, "v_now": now, "v_until": now + lease})
+    return result.rowcount == 1
+
+
+def _take_reminder_statement(dialect_insert: Any) -> Any:
+    r = ReminderClaimRow.__table__
+    return (
+        dialect_insert(r)
+        .on_conflict_do_nothing(index_elements=["incident_id", "kind", "due_at", "ref"])
+        .returning(r.c.id)
+    )
+
+
+_TAKE_REMINDER = {
+    "sqlite": _take_reminder_statement(sqlite_insert),
+    "postgresql": _take_reminder_statement(postgresql_insert),
+}
+_TAKE_OVER_REMINDER = (
+    update(ReminderClaimRow.__table__)
+    .where(
+        ReminderClaimRow.__table__.c.incident_id == bindparam("k_incident_id"),
+        ReminderClaimRow.__table__.c.kind == bindparam("k_kind"),
+        ReminderClaimRow.__table__.c.due_at == bindparam("k_due_at", type_=UTCDateTime()),
+        ReminderClaimRow.__table__.c.ref == bindparam("k_ref"),
+        ReminderClaimRow.__table__.c.sent_at.is_(None),
+        ReminderClaimRow.__table__.c.lease_until <= bindparam("k_now", type_=UTCDateTime()),
+    )
+    .values(
+        claimed_by=bindparam("v_worker"),
+        claimed_at=bindparam("v_now", type_=UTCDateTime()),
+        lease_until=bindparam("v_until", type_=UTCDateTime()),
+        sent_at=bindparam("v_now", type_=UTCDateTime()),
+    )
+)
