@@ -20,8 +20,9 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot import db
-from bot.app import Deps, People, create_app
+from bot.app import create_app
 from bot.config import Settings, load_playbook
+from bot.listeners.deps import Deps, People
 from bot.outbox.effects import EffectRunner, OutboxWorker
 from bot.outbox.processes import OutboxProcesses
 from bot.scheduler import ReminderScheduler

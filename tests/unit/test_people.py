@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bot.app import People
 from bot.config import Settings
+from bot.listeners.deps import People
 from bot.slack.client import make_lookup_client
 
 
