@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import db
+from bot import schema
 from bot.app import create_app
 from bot.config import Settings, load_playbook
 from bot.listeners.deps import Deps, People
@@ -95,7 +95,7 @@ class Runtime:
         policy = policy_from(settings)  # a bad playbook file stops us before anything starts
         tune_gc()
         if migrate:
-            db.upgrade(settings.database_url)
+            schema.upgrade(settings.database_url)
         engine = store.make_engine(settings.database_url)
         sessions = store.make_session_factory(engine)
         config = ServiceConfig(policy=policy, responders=settings.responders,

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
-from bot import db
+from bot import schema
 from bot.cli.errors import database_errors, reason
 from bot.config import Settings
 from bot.runtime import Runtime
@@ -60,8 +60,9 @@ def _check_migrated(settings: Settings) -> None:
         alembic_log.setLevel(logging.WARNING)
     try:
         with database_errors(settings):
-            current = db.current_revision(settings.database_url)
-        heads = ScriptDirectory.from_config(db.alembic_config(settings.database_url)).get_heads()
+            current = schema.current_revision(settings.database_url)
+        config = schema.alembic_config(settings.database_url)
+        heads = ScriptDirectory.from_config(config).get_heads()
     finally:
         alembic_log.setLevel(level)
     if current not in heads:
