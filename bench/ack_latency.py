@@ -250,8 +250,9 @@ EXPERIMENTS = ("no-reread", "recurrence-off", "split-outbox")
 
 def _experiment_no_reread() -> None:
     """After an ack, schedule the incident the command just saved instead of reading it back
-    from the database (bot.app.Deps.after -> ReminderScheduler.reschedule -> Service.get_by_id)."""
-    import bot.app as app_module
+    from the database (bot.listeners.deps.Deps.after -> ReminderScheduler.reschedule ->
+    Service.get_by_id)."""
+    import bot.listeners.deps as deps_module
     from playbook.domain.model import Reschedule
 
     def after(self: Any, outcome: Any) -> None:
@@ -265,7 +266,7 @@ def _experiment_no_reread() -> None:
             else:
                 self.reschedule(inc.id)
 
-    app_module.Deps.after = after
+    deps_module.Deps.after = after
 
 
 def _experiment_recurrence_off() -> None:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from bot import db
+from bot import schema
 from playbook import store
 from playbook.domain.model import Actor, Policy
 from playbook.services.incidents import Service, ServiceConfig
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (0 <= args.history <= 100_000 and 1 <= args.opens <= 10_000):
         p.error("--history 0..100000, --opens 1..10000")
     with database(args.db) as url:
-        db.upgrade(url)
+        schema.upgrade(url)
         engine = store.make_engine(url)
         service = Service(store.make_session_factory(engine),
                           ServiceConfig(policy=POLICY, responders=("U0RESP",)),

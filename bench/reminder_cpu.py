@@ -80,9 +80,9 @@ def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) ->
     try:
         channels = slack.ask("seed", incidents, timeout=300)
         url = dbs.new(kind)
-        from bot import db
+        from bot import schema
 
-        db.upgrade(url)
+        schema.upgrade(url)
         # due a minute ago: every incident has exactly one reminder to fire (its 🔔 DUE)
         planned = plan(channels, 1.0, -60.0, datetime.now(UTC), seed=1)
         engine = store.make_engine(url)

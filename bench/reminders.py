@@ -7,7 +7,7 @@ A benchmark, not a test. For each database, in one run:
    the bot's process either, so its request handling must not share the bot's GIL) and gets one
    channel per incident, the bot a member, with a card message the bot posted in each;
 2. a fresh database (a SQLite file; a scratch database on the PostgreSQL server, dropped
-   afterwards) is migrated with `bot.db.upgrade` and filled with N open incidents through the
+   afterwards) is migrated with `bot.schema.upgrade` and filled with N open incidents through the
    store's own `add_incident` (batches of 500 per transaction): each one a valid incident with
    its channel and card, an agreed 5-minute update cadence whose period ends at a due time
    staggered over the window (evenly spaced, shuffled across incident numbers). A 5-minute
@@ -535,10 +535,10 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
     try:
         channels = slack.ask("seed", opts.incidents, timeout=300)
         url = dbs.new(kind)
-        from bot import db
+        from bot import schema
 
         t = time.perf_counter()
-        db.upgrade(url)
+        schema.upgrade(url)
         out["migrate_s"] = time.perf_counter() - t
 
         base = datetime.now(UTC)  # the bot's clock reads this when the scheduler starts

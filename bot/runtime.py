@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import db
-from bot.app import Deps, People, create_app
+from bot import schema
+from bot.app import create_app
 from bot.config import Settings
 from bot.core import build_core, policy_from, tune_gc
+from bot.listeners.deps import Deps, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
@@ -69,7 +70,7 @@ class Runtime:
         policy = policy_from(settings)  # a bad playbook file stops us before anything starts
         tune_gc()
         if migrate:
-            db.upgrade(settings.database_url)
+            schema.upgrade(settings.database_url)
         core = build_core(settings, policy, clock)
         service, client = core.service, core.client
         threads = settings.outbox_threads if outbox_threads is None else outbox_threads

@@ -2,9 +2,9 @@
 
 Where the database comes from, first match wins:
 
-1. ``config.attributes["connection"]``: a live connection handed over by `bot.db` (which holds
+1. ``config.attributes["connection"]``: a live connection handed over by `bot.schema` (which holds
    the PostgreSQL advisory lock on it, so replicas starting together migrate one at a time);
-2. ``sqlalchemy.url`` in the Alembic config (set by `bot.db.alembic_config`, or an ini file);
+2. ``sqlalchemy.url`` in the Alembic config (set by `bot.schema.alembic_config`, or an ini file);
 3. the application's settings (``DATABASE_URL``), imported lazily so that merely loading this
    file never requires Slack settings or a configured environment.
 

@@ -1,6 +1,6 @@
 """Shared fixtures: database URLs for SQLite and PostgreSQL, migrated only through Alembic.
 
-The schema of every test database comes from `bot.db.upgrade` (never `create_all`), so tests
+The schema of every test database comes from `bot.schema.upgrade` (never `create_all`), so tests
 exercise the migrations users run. Migrating per test would cost seconds, so each database kind
 is migrated once per session: SQLite tests get a copy of a migrated template file, PostgreSQL
 tests share one scratch database whose rows are deleted before each test.
@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, pool, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import db
+from bot import schema
 from playbook import store
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -113,7 +113,7 @@ def empty_db_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "crisisbot.db"
-    db.upgrade(f"sqlite:///{path}")
+    schema.upgrade(f"sqlite:///{path}")
     # Fold the WAL into the main file so a plain file copy is the whole database.
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -126,7 +126,7 @@ def _pg_migrated(pg_admin: Engine) -> Iterator[str]:
     scratch = _Scratch(pg_admin)
     name, url = scratch.create()
     try:
-        db.upgrade(url)
+        schema.upgrade(url)
         yield url
     finally:
         scratch.drop(name)

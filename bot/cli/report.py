@@ -1,16 +1,17 @@
-"""`crisisbot report` and `crisisbot stats`: leads' views that need the database, not Slack."""
+"""`crisisbot report`: one incident's summary as Markdown or JSON (and its cadence chart), from
+the database, without Slack."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import blocks
 from bot.config import Settings
 from playbook import store
-from playbook.domain import export, stats
+from playbook.domain import export
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.parse import parse_ref
@@ -63,19 +64,4 @@ def report(settings: Settings, key: str, *, fmt: str, out: str | None,
         assert png is not None
         Path(chart_out).write_bytes(png)
         print(f"Wrote {inc.key}'s cadence chart to {chart_out}.", file=sys.stderr)
-    return 0
-
-
-def print_stats(settings: Settings, *, period: str, team: str | None) -> int:
-    days = stats.parse_period(period)
-    now = datetime.now(UTC)
-    since = now - timedelta(days=days)
-    engine = store.make_engine(settings.database_url)
-    try:
-        with store.make_session_factory(engine)() as session:
-            incidents = store.list_all_incidents(session, team_id=team, opened_since=since)
-    finally:
-        engine.dispose()
-    print(stats.render(stats.compute(incidents, since=since, now=now), days)
-          .replace("*", ""))
     return 0

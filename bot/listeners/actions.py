@@ -7,20 +7,17 @@ seconds) or runs a verb directly; the result reaches the person as an ephemeral 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
+from bot.listeners.deps import Deps
 from playbook.domain import rules
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
 from playbook.services.outbox import Origin
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
 

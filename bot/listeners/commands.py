@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.app import ephemeral
 from bot.blocks.outage import outage_lines
-from bot.listeners import timeline
+from bot.listeners.deps import Deps
+from bot.listeners.errors import ephemeral
 from playbook.domain import cadence, rules, stats
 from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
@@ -20,14 +20,15 @@ from playbook.domain.model import Incident
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration
 from playbook.services.outbox import Origin
 
-if TYPE_CHECKING:
-    from bot.app import Deps
-
 MAX_TEXT = 3000  # longer than any Slack field we copy it into
 # Verbs that also work outside the incident's channel with the incident named first
 # (`/incident reopen INC-4 <why>`): nobody can type in a channel that was archived.
 BY_NUMBER = {"reopen"}
 _KEY = re.compile(r"^INC-(\d{1,9})\b\s*", re.IGNORECASE)
+
+# A verb another surface answers in full (`/incident timeline` is the timeline's):
+# ``handler(deps, ack, body, client, arg)``.
+Subcommand = Callable[[Deps, Ack, dict, WebClient, str], None]
 
 
 def _named_incident(deps: Deps, team: str, arg: str) -> tuple[Incident | None, str]:
@@ -38,7 +39,9 @@ def _named_incident(deps: Deps, team: str, arg: str) -> tuple[Incident | None, s
     return deps.service.get(team, int(m.group(1))), arg[m.end():]
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> None:
+    """`subcommands` are handed their verb before the playbook's verbs are looked up."""
+
     @app.command("/incident")
     def incident(ack: Ack, body: dict, client: WebClient) -> None:
         text = body.get("text") or ""
@@ -75,8 +78,8 @@ def register(app: App, deps: Deps) -> None:
             figures = stats.compute(deps.service.list_incidents(team, since=since), since=since,
                                     now=now)
             ack(ephemeral(stats.render(figures, days)))
-        elif verb == "timeline":
-            timeline.command(deps, ack, body, client, arg)
+        elif verb in subcommands:
+            subcommands[verb](deps, ack, body, client, arg)
         elif verb in outage_rules.SHELL_VERBS:
             result = deps.outages.shell(team, deps.people.actor(user), verb, arg,
                                         channel_id=channel, origin=origin,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slack_bolt import App
 
-if TYPE_CHECKING:
-    from bot.app import Deps
+from bot.listeners.deps import Deps
 
 
 def register(app: App, deps: Deps) -> None:

@@ -7,21 +7,19 @@ moves the card and reminders to where they can still be seen. Private channels s
 
 Who gets the "where we are" brief on joining an incident channel: everyone who joins, except
 the bot itself and the people the bot invited (the opener and the responders at open, an owner
-named later): they were just told, and a brief each would only be noise.
+named later): they were just told, and a brief each would only be noise. A paused workspace
+resumes on its next user request (`bot.listeners.middleware`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import App
 
+from bot.listeners.deps import Deps
 from playbook.services.lifecycle import Change
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +45,6 @@ def register(app: App, deps: Deps) -> None:
         if channel and deps.lifecycle.channel_changed(body.get("team_id", ""), channel, change,
                                                       actor=actor, name=name):
             deps.wake_outbox()
-
-    @app.middleware
-    def resume_when_reinstalled(body: dict, next: Callable[[], None]) -> None:
-        """A slash command or a click reaches only an installed app: if the team was paused
-        (tokens revoked, uninstalled), it has been installed again."""
-        team = body.get("team_id") or (body.get("team") or {}).get("id")
-        is_user_request = bool(body.get("command")) or body.get("type") in (
-            "block_actions", "view_submission")
-        if team and is_user_request and deps.lifecycle.paused(team) is not None \
-                and deps.lifecycle.resume(team):
-            log.warning("team %s uses the app again: sends resume", team)
-            deps.wake_outbox()
-        next()
 
     @app.event("channel_archive")
     @app.event("group_archive")

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.app import inline_error
 from bot.blocks.outage import draft_modal
-from bot.listeners.views import value
+from bot.listeners.deps import Deps
+from bot.listeners.errors import inline_error
+from bot.listeners.forms import value
 from playbook.domain.errors import PlaybookError
 from playbook.domain.text import esc
 from playbook.services.outbox import Origin
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 MAX_TEXT = 3000
 

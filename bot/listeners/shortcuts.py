@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import inline_error
 from bot.blocks.shortcut import (
     CALLBACK,
     CaptureMeta,
@@ -26,15 +25,14 @@ from bot.blocks.shortcut import (
     capture_modal,
     capture_unavailable,
 )
-from bot.listeners.views import submission_key
+from bot.listeners.deps import Deps
+from bot.listeners.errors import inline_error
+from bot.listeners.forms import submission_key
 from playbook.domain.capture import MessageRef, build_permalink, neutralise
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import CaptureKind, Incident
 from playbook.domain.text import esc
 from playbook.services.outbox import Origin
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 log = logging.getLogger(__name__)
 

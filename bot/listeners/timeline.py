@@ -9,21 +9,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.app import inline_error
 from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
+from bot.listeners.deps import Deps
+from bot.listeners.errors import inline_error
 from playbook.domain import timeline as tl
 from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import Incident
 from playbook.services.outbox import Origin
 from playbook.services.timeline import TimelineService
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 USAGE = "`/incident timeline [page]` or `/incident timeline edit T3`"
 

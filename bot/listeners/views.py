@@ -7,15 +7,15 @@ escaped here to look exactly like typed `/incident` text before it reaches the v
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.app import inline_error
+from bot.listeners.deps import Deps
+from bot.listeners.errors import inline_error
+from bot.listeners.forms import submission_key, value
 from playbook.domain import links
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
@@ -23,34 +23,9 @@ from playbook.domain.text import esc
 from playbook.services.incidents import BatchError, Duplicate
 from playbook.services.outbox import Origin
 
-if TYPE_CHECKING:
-    from bot.app import Deps
-
 Steps = list[tuple[str, str, str]]  # (verb, argument, block_id for an inline error)
 
 MAX_FIELD = 3000
-
-
-def value(values: dict, block: str) -> Any:
-    """The submitted value of one input (block_id, action_id "v"), whatever its element type."""
-    element = (values.get(block) or {}).get("v") or {}
-    kind = element.get("type")
-    if kind in ("plain_text_input", "url_text_input"):
-        return (element.get("value") or "").strip()
-    if kind == "users_select":
-        return element.get("selected_user")
-    if kind == "conversations_select":
-        return element.get("selected_conversation")
-    if kind == "channels_select":
-        return element.get("selected_channel")
-    if kind == "static_select":
-        option = element.get("selected_option") or {}
-        return option.get("value")
-    if kind == "checkboxes":
-        return [o.get("value") for o in element.get("selected_options") or []]
-    if kind == "datetimepicker":
-        return element.get("selected_date_time")
-    return None
 
 
 def _text(values: dict, block: str) -> str:
@@ -202,16 +177,3 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         deps.after(outcome, saved=True)
-
-
-def submission_key(view: dict) -> str:
-    """Identifies one submission of one form: the same view with the same values.
-
-    Slack may deliver a submission twice (a retry, a double press); the second must change
-    nothing. A corrected resubmission after an inline error has other values, so it passes.
-    """
-    state = json.dumps(view.get("state", {}), sort_keys=True)
-    digest = hashlib.sha256(f"{view.get('id')}|{view.get('hash')}|{state}".encode()).hexdigest()
-    return f"view:{digest[:48]}"
-
-

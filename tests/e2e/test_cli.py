@@ -29,7 +29,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, pool, text
 
-from bot import db
+from bot import schema
 from bot.local.localslack import LocalSlack
 from bot.local.sandbox import free_port
 from playbook.store import metadata
@@ -44,7 +44,7 @@ STOP_TIMEOUT = 10.0  # Socket Mode's close waits up to ~3 s on the client's bloc
 
 
 def _head() -> str:
-    heads = ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_heads()
+    heads = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_heads()
     assert len(heads) == 1, heads
     return heads[0]
 
@@ -402,8 +402,8 @@ def test_a_wheel_install_runs_db_upgrade_with_packaged_migrations(tmp_path: Path
 
     env = clean_env(DATABASE_URL=f"sqlite:///{work / 'x.db'}")
     env.pop("PYTHONPATH", None)
-    where = subprocess.run([str(python), "-c", "import bot.db; print(bot.db.migrations_dir())"],
-                           cwd=work, env=env, timeout=30, **quiet)
+    code = "import bot.schema; print(bot.schema.migrations_dir())"
+    where = subprocess.run([str(python), "-c", code], cwd=work, env=env, timeout=30, **quiet)
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()) == site / "bot" / "migrations", "bot from the wheel"
 

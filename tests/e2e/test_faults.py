@@ -27,7 +27,7 @@ from dataclasses import fields
 import pytest
 from sqlalchemy import make_url, select
 
-from bot import db
+from bot import schema
 from bot.local.sandbox import ALICE, BOB, LocalBot
 from bot.slack.errors import ERRORS
 from playbook import store
@@ -130,7 +130,7 @@ class TcpProxy:
 @pytest.fixture
 def proxied_pg(pg_url: str) -> Iterator[tuple[str, TcpProxy]]:
     """A migrated scratch PostgreSQL database, and its URL through a proxy."""
-    db.upgrade(pg_url)
+    schema.upgrade(pg_url)
     url = make_url(pg_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     try:

@@ -70,11 +70,11 @@ def test_an_outbox_process_builds_only_what_it_runs(tmp_path) -> None:
     probe = f"""
 import multiprocessing, sys
 from datetime import timedelta
-from bot import db
+from bot import schema
 from bot.config import Settings
 from bot.outbox.processes import child_main
 url = "sqlite:///{tmp_path / 'child.db'}"
-db.upgrade(url)
+schema.upgrade(url)
 wake, parent = multiprocessing.Pipe(duplex=False)
 parent.close()
 child_main(Settings(database_url=url, slack_api_url="http://127.0.0.1:9/api/"), 1,

@@ -16,14 +16,14 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from bot import db
+from bot import schema
 from playbook import store
 
 MODEL_TABLES = {t.name for t in store.metadata.sorted_tables}
 
 
 def _head() -> str:
-    head = ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
 
@@ -37,46 +37,46 @@ def _tables(url: str) -> set[str]:
 
 
 def test_migrations_dir_is_the_source_tree_in_a_checkout() -> None:
-    directory = db.migrations_dir()
+    directory = schema.migrations_dir()
     assert (directory / "env.py").is_file()
     assert (directory / "versions" / "0001_initial.py").is_file()
-    assert directory == Path(db.__file__).resolve().parent.parent / "migrations"
+    assert directory == Path(schema.__file__).resolve().parent.parent / "migrations"
 
 
 def test_config_is_built_in_code_and_escapes_percent() -> None:
-    config = db.alembic_config("postgresql+psycopg://u:p%40ss@h/d")
+    config = schema.alembic_config("postgresql+psycopg://u:p%40ss@h/d")
     assert config.config_file_name is None
     assert config.get_main_option("sqlalchemy.url") == "postgresql+psycopg://u:p%40ss@h/d"
 
 
 def test_upgrade_from_empty(empty_db_url: str) -> None:
-    assert db.current_revision(empty_db_url) is None
-    db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == _head()
+    assert schema.current_revision(empty_db_url) is None
+    schema.upgrade(empty_db_url)
+    assert schema.current_revision(empty_db_url) == _head()
     assert _tables(empty_db_url) == MODEL_TABLES | {"alembic_version"}
 
 
 def test_models_match_migrations(empty_db_url: str) -> None:
-    db.upgrade(empty_db_url)
-    assert db.check(empty_db_url) == []
+    schema.upgrade(empty_db_url)
+    assert schema.check(empty_db_url) == []
 
 
 def test_check_reports_a_difference(empty_db_url: str) -> None:
     """`check` is only worth something if it can fail: a missing index must show up."""
-    db.upgrade(empty_db_url)
+    schema.upgrade(empty_db_url)
     engine = store.make_engine(empty_db_url)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP INDEX ix_outbox_next_attempt_at")
     finally:
         engine.dispose()
-    diffs = db.check(empty_db_url)
+    diffs = schema.check(empty_db_url)
     assert [d[0] for d in diffs] == ["add_index"]
     assert diffs[0][1].name == "ix_outbox_next_attempt_at"
 
 
 def test_upgrade_twice_is_a_no_op(empty_db_url: str) -> None:
-    db.upgrade(empty_db_url)
+    schema.upgrade(empty_db_url)
     engine = store.make_engine(empty_db_url)
     try:
         with engine.begin() as conn:
@@ -84,23 +84,23 @@ def test_upgrade_twice_is_a_no_op(empty_db_url: str) -> None:
                 "INSERT INTO handled_events (event_id, team_id, seen_at) "
                 "VALUES ('Ev1', 'T1', '2026-11-23 13:00:00')"
             )
-        db.upgrade(empty_db_url)
+        schema.upgrade(empty_db_url)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT event_id FROM handled_events").all() == [("Ev1",)]
     finally:
         engine.dispose()
-    assert db.current_revision(empty_db_url) == _head()
-    assert db.check(empty_db_url) == []
+    assert schema.current_revision(empty_db_url) == _head()
+    assert schema.check(empty_db_url) == []
 
 
 def test_downgrade_to_base_and_up_again(empty_db_url: str) -> None:
-    db.upgrade(empty_db_url)
-    db.downgrade(empty_db_url, "base")
-    assert db.current_revision(empty_db_url) is None
+    schema.upgrade(empty_db_url)
+    schema.downgrade(empty_db_url, "base")
+    assert schema.current_revision(empty_db_url) is None
     assert _tables(empty_db_url) <= {"alembic_version"}
-    db.upgrade(empty_db_url)
-    assert db.current_revision(empty_db_url) == _head()
-    assert db.check(empty_db_url) == []
+    schema.upgrade(empty_db_url)
+    assert schema.current_revision(empty_db_url) == _head()
+    assert schema.check(empty_db_url) == []
 
 
 def test_replicas_starting_together_both_succeed(empty_db_url: str) -> None:
@@ -109,7 +109,7 @@ def test_replicas_starting_together_both_succeed(empty_db_url: str) -> None:
     PostgreSQL: they queue on the advisory lock; SQLite: on the migration's BEGIN IMMEDIATE.
     Processes, not threads: Alembic's `context` is process-global, and replicas are processes.
     """
-    code = "import sys; from bot.db import upgrade; upgrade(sys.argv[1])"
+    code = "import sys; from bot.schema import upgrade; upgrade(sys.argv[1])"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code, empty_db_url],
@@ -121,8 +121,8 @@ def test_replicas_starting_together_both_succeed(empty_db_url: str) -> None:
     ]
     results = [proc.communicate(timeout=60) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0], [err for _, err in results]
-    assert db.current_revision(empty_db_url) == _head()
-    assert db.check(empty_db_url) == []
+    assert schema.current_revision(empty_db_url) == _head()
+    assert schema.check(empty_db_url) == []
 
 
 def test_env_falls_back_to_settings(
@@ -138,10 +138,10 @@ def test_env_falls_back_to_settings(
             monkeypatch.delenv(key)
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     config = Config()
-    config.set_main_option("script_location", str(db.migrations_dir()))
+    config.set_main_option("script_location", str(schema.migrations_dir()))
     config.set_main_option("path_separator", "os")
     command.upgrade(config, "head")
-    assert db.current_revision(sqlite_url) == _head()
+    assert schema.current_revision(sqlite_url) == _head()
 
 
 def test_0006_fills_last_activity_from_what_people_did(empty_db_url: str) -> None:
@@ -151,10 +151,10 @@ def test_0006_fills_last_activity_from_what_people_did(empty_db_url: str) -> Non
 
     from sqlalchemy import text
 
-    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    script = ScriptDirectory.from_config(schema.alembic_config("sqlite://"))
     before = script.get_revision("0006_nag_snooze_windows").down_revision
     assert isinstance(before, str)
-    db.upgrade(empty_db_url, before)
+    schema.upgrade(empty_db_url, before)
     engine = store.make_engine(empty_db_url)
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     try:
@@ -174,7 +174,7 @@ def test_0006_fills_last_activity_from_what_people_did(empty_db_url: str) -> Non
                                       tzinfo=None), "actor": actor})
     finally:
         engine.dispose()
-    db.upgrade(empty_db_url)
+    schema.upgrade(empty_db_url)
     engine = store.make_engine(empty_db_url)
     try:
         with store.make_session_factory(engine)() as session:

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot import db
+from bot import schema
 from bot.config import Settings
 from bot.core import policy_from
 from bot.local.localslack import LocalSlack
@@ -162,7 +162,7 @@ class World:
 
 @pytest.fixture
 def world(pg_url: str, tmp_path: Path) -> Iterator[World]:
-    db.upgrade(pg_url)
+    schema.upgrade(pg_url)
     slack = LocalSlack().start()
     for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (LEAD, "lena")):
         slack.add_user(uid, name)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import Settings, load_settings
+from bot.settings_parse import ConfigError
 
 BOT_TOKEN = "xoxb-1111-2222-BoTsEcReTvAlUe"
 APP_TOKEN = "xapp-1-A111-3333-ApPsEcReTvAlUe"

@@ -7,8 +7,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bot.app import People
 from bot.config import Settings
+from bot.listeners.deps import People
 from bot.slack.client import make_lookup_client
 
 

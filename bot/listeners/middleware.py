@@ -1,0 +1,49 @@
+"""The two checks every request passes before any listener: Slack's retried events are dropped,
+and a user's request from a paused workspace resumes it.
+
+Bolt runs these in the order they are registered (`register`), before whichever listener the
+request is for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App, BoltResponse
+
+from bot.listeners.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# Only a person can send these, and Slack delivers them only to an installed app.
+USER_REQUESTS = ("block_actions", "view_submission")
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.middleware
+    def drop_retried_events(body: dict, next: Callable[[], None]) -> BoltResponse | None:
+        """Slack re-sends an event it thinks we missed; handle each event_id once."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not deps.service.remember_event(body.get("team_id", ""), event_id):
+            log.info("event %s already handled; ignoring the retry", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    @app.middleware
+    def resume_when_reinstalled(body: dict, next: Callable[[], None]) -> None:
+        """A slash command or a click reaches only an installed app: if the team was paused
+        (tokens revoked, uninstalled), it has been installed again.
+
+        The pause is read from the database on every such request, not cached: the outbox and
+        other replicas pause a team too, and a cached "not paused" would keep its sends
+        paused after the reinstall. Events never pay for the read.
+        """
+        team = body.get("team_id") or (body.get("team") or {}).get("id")
+        is_user_request = bool(body.get("command")) or body.get("type") in USER_REQUESTS
+        if team and is_user_request and deps.lifecycle.paused(team) is not None \
+                and deps.lifecycle.resume(team):
+            log.warning("team %s uses the app again: sends resume", team)
+            deps.wake_outbox()
+        next()
