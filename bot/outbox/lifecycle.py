@@ -24,10 +24,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
-from playbook.domain import rules
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link
 from playbook.domain.verbs import Ctx
+from playbook.domain.verbs.views import status_text
 from playbook.services.lifecycle import Change, LifecycleService
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class Lifecycle:
         if not self.usable(inc):
             return
         ctx = Ctx(now=self.runner.clock(), policy=self.runner.service.config.policy)
-        text = (f"👋 Welcome to {inc.key}. Where we are:\n{rules.status_text(inc, ctx)}\n"
+        text = (f"👋 Welcome to {inc.key}. Where we are:\n{status_text(inc, ctx)}\n"
                 "The pinned card has the details; `/incident help` lists what you can do.")
         assert inc.channel_id is not None
         self.client.chat_postEphemeral(channel=inc.channel_id, user=payload["user"], text=text)

@@ -32,7 +32,7 @@ from playbook.domain.model import (
     Status,
     Step,
 )
-from playbook.domain.reopen import Period, first_resolved_at, open_time, periods
+from playbook.domain.periods import Period, first_resolved_at, open_time, periods
 from playbook.domain.timeline import Line
 
 __all__ = ["Skip", "StepSummary", "Summary", "summarize"]

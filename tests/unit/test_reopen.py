@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks.summary import summary_markdown
-from playbook.domain import cadence, rules, stats
+from playbook.domain import cadence, rules, stats, verbs
 from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
 from playbook.domain.export import report_json
 from playbook.domain.model import (
@@ -21,7 +21,7 @@ from playbook.domain.model import (
     Step,
     Target,
 )
-from playbook.domain.reopen import first_resolved_at, open_time, periods
+from playbook.domain.periods import first_resolved_at, open_time, periods
 from playbook.domain.summary import summarize
 from tests.playbooks import default_policy
 
@@ -46,7 +46,7 @@ def at(minutes: float) -> datetime:
 
 def play(inc: Incident, script: list[tuple[float, str]], actor: Actor = ALICE) -> Incident:
     for minute, line in script:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, actor, now=at(minute), policy=POLICY).incident
     return inc
 

@@ -12,7 +12,7 @@ from playbook.domain.parse.common import PastError, SureError, code, echo, norm,
 from playbook.domain.parse.durations import read_duration
 from playbook.domain.text import esc
 
-__all__ = ["PROMISE_FORMS", "parse_due", "read_due", "split_when"]
+__all__ = ["PROMISE_FORMS", "parse_due", "picked_due", "read_due", "split_when"]
 
 _CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?\s*(am|pm|a\.m\.|p\.m\.)?")
 _DAYS = (("today", 0), ("tonight", 0), ("tomorrow", 1), ("tmrw", 1))
@@ -237,3 +237,17 @@ def split_when(text: str, *, now: datetime, tz: str) -> tuple[str, datetime]:
     if sure is not None:
         raise sure
     raise ParseError(f"I couldn't tell when that is due. {PROMISE_FORMS}")
+
+
+def picked_due(due: datetime, *, now: datetime) -> datetime:
+    """A due time picked in a form, to the minute (what a date picker holds), in UTC.
+
+    Refused as the same time typed after ``by`` would be, so a form and `/incident promise`
+    agree on what has already passed.
+    """
+    if due.tzinfo is None or due.utcoffset() is None:
+        raise ValueError("a picked due time must be an aware datetime")
+    minute = due.astimezone(UTC).replace(second=0, microsecond=0)
+    if minute <= now:
+        raise ParseError(f"{echo('by ' + minute.strftime('%Y-%m-%dT%H:%MZ'))} has already passed.")
+    return minute

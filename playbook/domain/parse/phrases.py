@@ -7,7 +7,7 @@ import re
 from playbook.domain.errors import ParseError
 from playbook.domain.parse.common import code, echo, outside, plain_errors, token_spans
 
-__all__ = ["parse_open", "parse_option"]
+__all__ = ["OPTION_USAGE", "parse_open", "parse_option"]
 
 _SEVERITY = re.compile(r"sev-?([0-9]+)(:?)", re.IGNORECASE | re.ASCII)
 _OPEN_USAGE = (
@@ -55,7 +55,7 @@ def parse_open(text: str) -> tuple[str | None, str, str]:
 
 
 _RISK = re.compile(r"(?<!\w)risk\s*:", re.IGNORECASE)
-_OPTION_USAGE = (
+OPTION_USAGE = (
     f"{code('option <text> [risk: <text>]')}, e.g. "
     f"{code('option roll back to 4.2 risk: loses today’s settings')}"
 )
@@ -76,7 +76,7 @@ def parse_option(text: str) -> tuple[str, str | None]:
     marks = [m for m in _RISK.finditer(s) if outside(m.start(), spans)]
     if not marks:
         if not s:
-            raise ParseError(f"Describe the option: {_OPTION_USAGE}.")
+            raise ParseError(f"Describe the option: {OPTION_USAGE}.")
         return s, None
     mark = marks[-1]
     option = s[: mark.start()].rstrip()
@@ -85,7 +85,7 @@ def parse_option(text: str) -> tuple[str, str | None]:
         option, risk = option[:-1].rstrip(), risk[:-1].rstrip()
     option = option.rstrip(" ,;:-–—").rstrip()
     if not option:
-        raise ParseError(f"Describe the option before its risk: {_OPTION_USAGE}.")
+        raise ParseError(f"Describe the option before its risk: {OPTION_USAGE}.")
     if not risk:
-        raise ParseError(f"Say what the risk is after `risk:`, or leave it out: {_OPTION_USAGE}.")
+        raise ParseError(f"Say what the risk is after `risk:`, or leave it out: {OPTION_USAGE}.")
     return option, risk
