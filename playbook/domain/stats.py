@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from playbook.domain.cadence import adherence
+from playbook.domain.cadence_walk import adherence
 from playbook.domain.errors import ParseError
 from playbook.domain.model import Incident, PromiseStatus, Status
 from playbook.domain.parse import normalize_customer

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from playbook.domain.cadence import Adherence, adherence
+from playbook.domain.cadence_walk import Adherence, adherence
 from playbook.domain.model import (
     STEPS,
     Action,

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from playbook.domain import reminders, rules, verbs
 from playbook.domain.cadence import (
     ReminderKind,
-    adherence,
     chasing,
     due_reminders,
     next_wakeup,
     snoozed_until,
     upcoming,
 )
+from playbook.domain.cadence_walk import adherence
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, Incident, Policy, Post, Snooze, Status, Target
 from playbook.domain.verbs.snooze import parse_snooze
