@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, Incident, Policy
 from playbook.domain.timeline import Entry
 from playbook.services.playbooks import builtin_playbook
@@ -37,7 +37,7 @@ def big_incident(updates: int = 200, timeline: int = 5000) -> tuple[Incident, li
     lines += [(1, "rootcause " + "r" * 2000), (1, "lesson " + "l" * 1500)]
     for minutes, line in lines:
         now += timedelta(minutes=minutes)
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=POLICY).incident
     entries = [Entry(n + 1, n + 1, T0 + timedelta(seconds=n), "note", f"line {n} " + "t" * 120,
                      "U0ALICE") for n in range(timeline)]

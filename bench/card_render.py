@@ -37,7 +37,7 @@ import slack_sdk
 
 from bot import blocks
 from bot.blocks import _kit
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, Incident, Policy
 from playbook.services.playbooks import builtin_playbook
 
@@ -52,7 +52,7 @@ PLAYBOOK = builtin_playbook()
 def _run(inc: Incident, lines: list[str], now: datetime) -> tuple[Incident, datetime]:
     for line in lines:
         now += timedelta(minutes=1)
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=POLICY).incident
     return inc, now
 

@@ -13,8 +13,9 @@ inside the functions that draw, never at module import: without it `chart_availa
 The canvas is sized for a phone: 1080 x 1350 px (4:5 portrait, what Slack and phone screens show
 whole) with fonts of 13 pt and up at 150 dpi. Times are UTC.
 
-The due times are derived by walking cadence changes and updates exactly as
-`playbook.domain.cadence.adherence` counts them (`cadence_timeline`); a test pins the two together.
+What is drawn of the update clock (due times, judged updates, gaps) is
+`playbook.domain.cadence_walk.cadence_timeline`, the very walk the adherence figures are counted
+from; this module only draws it.
 """
 
 from __future__ import annotations
@@ -24,30 +25,20 @@ import io
 import threading
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from playbook.domain import cadence, windows
-from playbook.domain.cadence import cadence_active
-from playbook.domain.model import CadenceChange, CustomerUpdate, Incident, Status
+from playbook.domain.cadence_walk import DueState, cadence_timeline
+from playbook.domain.model import Incident, Status
 from playbook.domain.steps import STEP_TITLES
 from playbook.domain.summary import summarize
 from playbook.domain.text import fmt_duration
-from playbook.domain.windows import Window
 
 __all__ = [
     "DPI",
     "ENABLE_HINT",
     "HEIGHT_PX",
     "WIDTH_PX",
-    "CadenceTimeline",
-    "Due",
-    "DueState",
-    "Gap",
-    "MissedRun",
-    "cadence_timeline",
     "chart_available",
     "chart_filename",
     "render_cadence_chart",
@@ -58,145 +49,8 @@ ENABLE_HINT = (
 )
 
 WIDTH_PX, HEIGHT_PX, DPI = 1080, 1350, 150
-MAX_MISSED_MARKS = 200  # a longer run of missed dues is drawn as one bar, not one mark each
 
 _LOCK = threading.Lock()  # rcParams are process-global: one render at a time
-
-
-# --- the due times, from state alone (no matplotlib) -------------------------------------------
-
-
-class DueState(StrEnum):
-    ON_TIME = "on-time"  # answered by an update at or before it
-    LATE = "late"  # answered by an update after it
-    MISSED = "missed"  # a further full interval went by with no update at all
-    NEXT = "next"  # the clock is still running and this one is not reached yet
-
-
-@dataclass(frozen=True)
-class Due:
-    at: datetime
-    state: DueState
-
-
-@dataclass(frozen=True)
-class MissedRun:
-    """`count` missed dues from `first` to `last`, every interval (too many to mark each)."""
-
-    first: datetime
-    last: datetime
-    count: int
-
-
-@dataclass(frozen=True)
-class Gap:
-    """The time between two clock events (clock start or update) and the interval in force."""
-
-    start: datetime
-    end: datetime
-    interval: timedelta
-
-    @property
-    def over(self) -> bool:
-        return self.end - self.start > self.interval
-
-
-@dataclass
-class CadenceTimeline:
-    """What the chart draws of the update clock, counted like `playbook.domain.cadence.adherence`.
-
-    ``window_end`` is None when no cadence was in force in the window. ``gaps`` are the
-    measured ones (clock start to first update, then update to update); ``open_gap`` is the
-    stretch from the last of those to the window's end, which adherence does not call a gap
-    (its lapses are the missed dues) but which the chart shades when it ran over.
-    """
-
-    window_end: datetime | None
-    dues: list[Due] = field(default_factory=list)
-    missed_runs: list[MissedRun] = field(default_factory=list)
-    judged: list[tuple[CustomerUpdate, bool]] = field(default_factory=list)  # (update, on time)
-    unjudged: list[CustomerUpdate] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    open_gap: Gap | None = None
-    changes: list[CadenceChange] = field(default_factory=list)
-
-    def count(self, state: DueState) -> int:
-        extra = sum(r.count for r in self.missed_runs) if state is DueState.MISSED else 0
-        return sum(1 for d in self.dues if d.state is state) + extra
-
-
-def _lapsed(base: datetime, interval: timedelta, t: datetime,
-            window: Window | None = None) -> int:
-    """How many ``k >= 1`` have ``base + k*interval < t``: `cadence._lapsed_between` itself,
-    so the chart and the summary can never count differently (cadence windows included)."""
-    return cadence._lapsed_between(base, interval, t, window)
-
-
-def cadence_timeline(incident: Incident, until: datetime) -> CadenceTimeline:
-    """Every due time and judged update from the first cadence up to `until`.
-
-    The walk is `playbook.domain.cadence.adherence`'s, step for step: the window ends at the
-    earliest of `until`, the customer being told of the resolution and the close; at the same
-    instant a cadence change goes before an update; a change restarts the clock (unanswered dues of
-    the old clock before it are missed); an update answers the due ``clock start + interval`` on
-    time or late, and each further full interval before it is a missed due; the open stretch
-    after the last event counts its dues strictly before the window's end as missed. So the
-    on-time, late and missed dues here add up to adherence's counts.
-    """
-    if until.tzinfo is None or until.utcoffset() is None:
-        raise ValueError("until must be an aware (UTC) datetime")
-    end = until
-    for t in (incident.customer_informed_at, incident.closed_at):
-        if t is not None and t < end:
-            end = t
-    changes = sorted(incident.cadence_changes, key=lambda c: c.at)
-    if not changes or changes[0].at > end:
-        return CadenceTimeline(None, unjudged=list(incident.updates))
-
-    out = CadenceTimeline(end, changes=[c for c in changes if c.at <= end])
-    events: list[tuple[datetime, int, CadenceChange | CustomerUpdate]] = [
-        (c.at, 0, c) for c in out.changes
-    ]
-    for u in incident.updates:
-        if changes[0].at <= u.at <= end:
-            events.append((u.at, 1, u))
-        else:
-            out.unjudged.append(u)
-    events.sort(key=lambda e: (e[0], e[1]))
-
-    def missed(base: datetime, interval: timedelta, n: int) -> None:
-        """The `n` dues after `base`, every interval (of window time, with a window)."""
-        def nth(k: int) -> datetime:
-            return windows.advance(window, base, k * interval)
-        if n > MAX_MISSED_MARKS:
-            out.missed_runs.append(MissedRun(nth(1), nth(n), n))
-        else:
-            out.dues.extend(Due(nth(k), DueState.MISSED) for k in range(1, n + 1))
-
-    reset, interval, window = changes[0].at, changes[0].interval, changes[0].window
-    previous = changes[0].at
-    for at, _, event in events:
-        if isinstance(event, CadenceChange):
-            missed(reset, interval, _lapsed(reset, interval, at, window))
-            reset, interval, window = at, event.interval, event.window
-            continue
-        due = windows.advance(window, reset, interval)
-        on_time = at <= due
-        out.dues.append(Due(due, DueState.ON_TIME if on_time else DueState.LATE))
-        out.judged.append((event, on_time))
-        if not on_time:
-            missed(due, interval, _lapsed(due, interval, at, window))
-        out.gaps.append(Gap(previous, at, interval))
-        previous = reset = at
-    lapsed = _lapsed(reset, interval, end, window)
-    missed(reset, interval, lapsed)
-    if end - previous > interval:
-        out.open_gap = Gap(previous, end, interval)
-    if end == until and cadence_active(incident) and interval > timedelta(0):
-        out.dues.append(Due(windows.advance(window, reset, (lapsed + 1) * interval),
-                            DueState.NEXT))
-    out.dues.sort(key=lambda d: d.at)
-    return out
 
 
 # --- availability -------------------------------------------------------------------------------

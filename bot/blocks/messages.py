@@ -14,7 +14,7 @@ from bot.blocks._kit import (
     section,
     sections,
 )
-from playbook.domain.snooze import CHOICES as SNOOZE_CHOICES
+from playbook.domain.verbs.snooze import CHOICES as SNOOZE_CHOICES
 
 __all__ = ["BUTTONS", "SNOOZE_BUTTONS", "reply", "timeline_message"]
 
@@ -44,7 +44,8 @@ def timeline_message(kind: str, text: str, incident_id: int) -> dict[str, Any]:
     return message(text, blocks)
 
 
-# Snoozing an overdue reminder or a nag: minutes -> (label, action_id); see playbook.domain.snooze.
+# Snoozing an overdue reminder or a nag: minutes -> (label, action_id); see
+# playbook.domain.verbs.snooze.
 SNOOZE_BUTTONS: tuple[tuple[str, str], ...] = tuple(
     (f"Snooze {m} min" if m < 60 else f"Snooze {m // 60} h", f"card:snooze{m}")
     for m in SNOOZE_CHOICES

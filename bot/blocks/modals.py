@@ -49,10 +49,10 @@ from bot.blocks._kit import (
 )
 from playbook.domain.model import Incident, Status
 from playbook.domain.playbook_file import Playbook, Severity
-from playbook.domain.snooze import CHOICES as SNOOZE_CHOICES
-from playbook.domain.snooze import MAX_SNOOZE
 from playbook.domain.steps import STEP_TITLES, all_complete, missing
 from playbook.domain.text import channel_link, esc, fmt_duration, mention, truncate
+from playbook.domain.verbs.snooze import CHOICES as SNOOZE_CHOICES
+from playbook.domain.verbs.snooze import MAX_SNOOZE
 
 __all__ = [
     "DRIVERS",

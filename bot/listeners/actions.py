@@ -13,10 +13,10 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.listeners.deps import Deps
-from playbook.domain import rules
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
+from playbook.domain.verbs.views import status_text
 from playbook.services.outbox import Origin
 
 DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
@@ -54,7 +54,7 @@ def register(app: App, deps: Deps) -> None:
         origin = Origin(channel_id=_where(body) or inc.channel_id,
                         response_url=body.get("response_url"), reply_later=True)
         if what == "status":
-            deps.service.tell(inc.id, user, rules.status_text(
+            deps.service.tell(inc.id, user, status_text(
                 inc, Ctx(now=deps.clock(), policy=deps.service.policy_for(inc))), origin)
             deps.wake_outbox()
         elif what in DIRECT:

@@ -13,7 +13,7 @@ from bot import blocks
 from bot.blocks.outage import outage_lines
 from bot.listeners.deps import Deps
 from bot.listeners.errors import ephemeral
-from playbook.domain import cadence, rules, stats
+from playbook.domain import cadence, stats, verbs
 from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Incident
@@ -48,14 +48,14 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
         if len(text) > MAX_TEXT:
             raise ParseError(f"That's {len(text)} characters; keep it under {MAX_TEXT}. "
                              "Split long notes over several commands.")
-        verb, arg = rules.split_verb(text)
+        verb, arg = verbs.split_verb(text)
         user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
         origin = Origin(channel_id=channel, response_url=body.get("response_url"))
         if verb in ("", "help"):
             inc = deps.service.incident_for_channel(channel)
             out = deps.outages.for_channel(channel) if inc is None else None
             playbook = deps.service.playbook_for(inc) if inc else deps.service.playbook
-            ack(ephemeral(outage_rules.help_text(out) if out else rules.help_text(inc, playbook)))
+            ack(ephemeral(outage_rules.help_text(out) if out else verbs.help_text(inc, playbook)))
         elif verb == "open":
             if not arg:
                 # a trigger_id lives 3 seconds: open the modal before anything else (the open
@@ -86,7 +86,7 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
                                         invite=deps.settings.responders)
             ack(ephemeral(result.reply))
             deps.wake_outbox()
-        elif verb in rules.COMMANDS:
+        elif verb in verbs.COMMANDS:
             inc, arg = _named_incident(deps, team, arg) if verb in BY_NUMBER else (None, arg)
             if inc is None:
                 inc = deps.service.incident_for_channel(channel)
@@ -114,7 +114,7 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
             ack(ephemeral(outcome.reply))
             deps.after(outcome, saved=True)
         else:
-            raise ParseError(rules.suggest(verb))
+            raise ParseError(verbs.suggest(verb))
 
 
 def list_text(deps: Deps, team: str) -> str:

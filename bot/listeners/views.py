@@ -1,15 +1,16 @@
 """Modal submissions: each modal becomes the same verbs a person could type.
 
-A refused verb comes back as `response_action: errors` on the field that caused it, so the form
-stays open with everything the person wrote. Free text from modals arrives unescaped, so it is
-escaped here to look exactly like typed `/incident` text before it reaches the verbs.
+The form's values reach the verbs as they are (`playbook.domain.verbs.Request`): free text as
+typed, people from the person pickers, the due time from the date picker, so nothing is turned
+back into command text to be parsed again. A refused verb comes back as `response_action:
+errors` on the field that caused it, so the form stays open with everything the person wrote.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slack_bolt import Ack, App
 
@@ -19,86 +20,87 @@ from bot.listeners.forms import submission_key, value
 from playbook.domain import links
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
-from playbook.domain.text import esc
+from playbook.domain.verbs import Request, Said, Written
+from playbook.domain.verbs.followup import AddAction
+from playbook.domain.verbs.handover import HandOver
+from playbook.domain.verbs.listen import AgreeCadence
+from playbook.domain.verbs.own import Comms, Own
+from playbook.domain.verbs.promises import MakePromise
+from playbook.domain.verbs.snooze import SnoozeFor
+from playbook.domain.verbs.solve import AddOption, Choose, Recommend
 from playbook.services.incidents import BatchError, Duplicate
 from playbook.services.outbox import Origin
 
-Steps = list[tuple[str, str, str]]  # (verb, argument, block_id for an inline error)
+Steps = list[tuple[Request, str]]  # (the verb with the form's values, block_id for an error)
 
 MAX_FIELD = 3000
-
-
-def _text(values: dict, block: str) -> str:
-    return esc(value(values, block) or "")
 
 
 def _steps(name: str, inc: Incident, values: dict) -> Steps:
     steps: Steps = []
     if name == "listen":
-        steps.append(("listen", _text(values, "words"), "words"))
+        steps.append((Written("listen", value(values, "words") or ""), "words"))
         if value(values, "impact"):
-            steps.append(("impact", _text(values, "impact"), "impact"))
+            steps.append((Written("impact", value(values, "impact")), "impact"))
         if value(values, "driver"):
-            steps.append(("driver", esc(value(values, "driver")), "driver"))
-        window = " ".join(_text(values, block) for block in
+            steps.append((Written("driver", value(values, "driver")), "driver"))
+        window = " ".join(value(values, block) for block in
                           ("window_days", "window_hours", "window_zone") if value(values, block))
         if value(values, "cadence"):
-            arg = f"{_text(values, 'cadence')} {window}".strip()
-            steps.append(("cadence", arg, "window_hours" if window else "cadence"))
+            steps.append((AgreeCadence(value(values, "cadence"), window),
+                          "window_hours" if window else "cadence"))
         elif window:  # hours without an interval: the cadence verb asks for the interval
-            steps.append(("cadence", "", "cadence"))
+            steps.append((AgreeCadence("", window), "cadence"))
     elif name == "restate":
         typed = value(values, "restatement") or ""
         if typed != (inc.restatement or ""):
-            steps.append(("restate", esc(typed), "restatement"))
+            steps.append((Written("restate", typed), "restatement"))
         confirmed = "yes" in (value(values, "confirmed") or [])
         if confirmed and (inc.restatement_confirmed_at is None or steps):
-            steps.append(("confirm", "", "confirmed"))
+            steps.append((Said("confirm"), "confirmed"))
     elif name == "own":
         owner = value(values, "owner")
         if owner and owner != inc.owner:
-            steps.append(("own", f"<@{owner}>", "owner"))
+            steps.append((Own(owner), "owner"))
         communicator = value(values, "communicator")
         if communicator and communicator != inc.communicator:
-            steps.append(("comms", f"<@{communicator}>", "communicator"))
+            steps.append((Comms(communicator), "communicator"))
         if value(values, "apology"):
-            steps.append(("apology", _text(values, "apology"), "apology"))
+            steps.append((Written("apology", value(values, "apology")), "apology"))
     elif name == "option":
-        text, risk = _text(values, "text"), _text(values, "risk")
-        steps.append(("option", f"{text} risk: {risk}" if risk else text, "text"))
+        steps.append((AddOption(value(values, "text") or "", value(values, "risk")), "text"))
     elif name == "choose":
         recommended = value(values, "recommended")
         if recommended:
-            steps.append(("recommend", f"{recommended} {_text(values, 'why')}", "why"))
+            steps.append((Recommend(int(recommended), value(values, "why") or ""), "why"))
         if value(values, "chosen"):
-            steps.append(("choose", str(value(values, "chosen")), "chosen"))
+            steps.append((Choose(int(value(values, "chosen"))), "chosen"))
     elif name == "promise":
         due = value(values, "due")
-        when = datetime.fromtimestamp(int(due), UTC).strftime("%Y-%m-%dT%H:%MZ") if due else ""
-        steps.append(("promise", f"{_text(values, 'what')} by {when}", "due"))
+        when = datetime.fromtimestamp(int(due), UTC) if due else None
+        steps.append((MakePromise(value(values, "what") or "", when), "due"))
     elif name == "update":
         verb = "send" if "yes" in (value(values, "send") or []) else "update"
-        steps.append((verb, _text(values, "text"), "text"))
+        steps.append((Written(verb, value(values, "text") or ""), "text"))
     elif name == "resolve":
-        steps.append(("resolve", _text(values, "resolution"), "resolution"))
+        steps.append((Written("resolve", value(values, "resolution") or ""), "resolution"))
     elif name == "followup":
         root = value(values, "rootcause")
         if root and root != inc.root_cause:
-            steps.append(("rootcause", esc(root), "rootcause"))
+            steps.append((Written("rootcause", root), "rootcause"))
         if value(values, "lesson"):
-            steps.append(("lesson", _text(values, "lesson"), "lesson"))
+            steps.append((Written("lesson", value(values, "lesson")), "lesson"))
         if value(values, "action"):
-            owner = value(values, "action_owner")
-            text = _text(values, "action") + (f" <@{owner}>" if owner else "")
-            steps.append(("action", text, "action"))
+            steps.append((AddAction(value(values, "action"), value(values, "action_owner")),
+                          "action"))
     elif name == "skip":
-        steps.append(("skip", _text(values, "reason"), "reason"))
+        steps.append((Written("skip", value(values, "reason") or ""), "reason"))
     elif name == "snooze":
-        minutes = value(values, "minutes") or ""
-        steps.append(("snooze", f"{minutes}m {_text(values, 'reason')}".strip(), "reason"))
+        minutes = value(values, "minutes")
+        length = timedelta(minutes=int(minutes)) if minutes else None
+        steps.append((SnoozeFor(length, value(values, "reason") or ""), "reason"))
     elif name == "handover":
-        to = value(values, "to")
-        steps.append(("handover", f"<@{to}> {_text(values, 'notes')}".strip(), "to"))
+        steps.append((HandOver(value(values, "to") or "", value(values, "notes") or ""), "to"))
     return steps
 
 
@@ -169,10 +171,10 @@ def register(app: App, deps: Deps) -> None:
         actor = deps.people.actor(user, with_tz=name in ("promise", "listen"))
         try:
             outcome = deps.service.command_many(
-                inc.id, actor, [(verb, arg) for verb, arg, _ in steps],
+                inc.id, actor, [step for step, _ in steps],
                 origin=Origin(channel_id=inc.channel_id, reply_later=True), dedupe_key=dedupe)
         except BatchError as err:
-            block = steps[err.index][2]
+            block = steps[err.index][1]
             ack(response_action="errors", errors={block: inline_error(err.message)})
             return
         ack()

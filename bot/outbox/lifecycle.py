@@ -25,10 +25,10 @@ from bot import blocks
 from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
 from bot.outbox.context import EffectContext
 from bot.slack.errors import code_of, lost_channel
-from playbook.domain import rules
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link
 from playbook.domain.verbs import Ctx
+from playbook.domain.verbs.views import status_text
 from playbook.services.lifecycle import Change
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def do_brief(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     if not usable(ctx, inc):
         return
     policy_ctx = Ctx(now=ctx.clock(), policy=ctx.service.config.policy)
-    text = (f"👋 Welcome to {inc.key}. Where we are:\n{rules.status_text(inc, policy_ctx)}\n"
+    text = (f"👋 Welcome to {inc.key}. Where we are:\n{status_text(inc, policy_ctx)}\n"
             "The pinned card has the details; `/incident help` lists what you can do.")
     assert inc.channel_id is not None
     ctx.client.chat_postEphemeral(channel=inc.channel_id, user=payload["user"], text=text)

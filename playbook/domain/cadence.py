@@ -1,4 +1,5 @@
-"""When cadence, promise and check-in reminders fire, and how well the cadence was kept.
+"""When cadence, promise and check-in reminders fire (how well the cadence was kept is
+`playbook.domain.cadence_walk`).
 
 The scheduler in the shell is only a cache of the database: it asks this module what is due at
 `now` and when to wake next, and the database claims each ``(incident, kind, due_at, ref)`` once.
@@ -18,21 +19,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from playbook.domain import windows
-from playbook.domain.model import (
-    CadenceChange,
-    CustomerUpdate,
-    Incident,
-    Policy,
-    PromiseStatus,
-    Status,
-)
+from playbook.domain.model import Incident, Policy, PromiseStatus, Status
 from playbook.domain.windows import Window
 
 __all__ = [
-    "Adherence",
     "Reminder",
     "ReminderKind",
-    "adherence",
     "cadence_active",
     "chasing",
     "clock_start",
@@ -449,129 +441,3 @@ def next_wakeup(incident: Incident, policy: Policy, now: datetime) -> datetime |
     """
     _require_aware(now)
     return min((r.due_at for r in _future(incident, policy, now, None)), default=None)
-
-
-# --- adherence ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Adherence:
-    """How well the agreed update cadence was kept (README "Cadence adherence").
-
-    ``updates`` is the number of updates judged against the clock (``on_time + late``); updates
-    logged before any cadence existed had nothing to be judged against. ``interval`` is the
-    cadence in force at the end of the counted window. ``longest_gap`` is only ever measured
-    between real events (clock start to first update, then update to update): an open stretch
-    up to `until` is not a gap that happened, and it already shows up as missed updates.
-    """
-
-    on_time: int
-    late: int
-    missed: int
-    ratio: float | None
-    longest_gap: timedelta | None
-    interval: timedelta | None
-    updates: int
-
-
-def _lapsed_between(base: datetime, interval: timedelta, t: datetime,
-                    window: Window | None = None) -> int:
-    """How many ``k >= 1`` have ``base + k*interval < t``: the full intervals that went by.
-
-    With a window, "base + k*interval" is where k intervals of window time have passed
-    (`windows.advance`), so nights and weekends outside it add no missed updates.
-    """
-    if interval <= timedelta(0) or t <= base:
-        return 0
-    if window is None:
-        return (t - base - _TICK) // interval
-    spent = windows.elapsed(window, base, t)
-    if spent <= timedelta(0):
-        return 0
-    n = (spent - _TICK) // interval
-    # exactly k intervals of window time by t: lapsed too if t lies past that instant (the
-    # window had closed on it)
-    if spent % interval == timedelta(0) and windows.advance(window, base, spent) < t:
-        n += 1
-    return n
-
-
-def adherence(incident: Incident, until: datetime) -> Adherence:
-    """Count on-time, late and missed updates from the first cadence up to `until`.
-
-    The window ends at the earliest of `until`, the moment the customer was told of the
-    resolution (that update is the last one counted: the cadence is over) and the close.
-    Events are walked in time order; at the same instant a cadence change goes before an
-    update, so an update logged together with a new cadence is judged against the new one.
-
-    * A cadence change restarts the clock with its interval; dues of the old clock strictly
-      before the change that no update answered are missed (the first one included).
-    * An update at or before its due (clock start + interval) is on time, after it late; each
-      further full interval that went by before it (``due + k*interval < update``, k >= 1)
-      is one missed update.
-    * The open stretch after the last event counts its dues strictly before the window's end
-      as missed (the first as well: no update came for it).
-    * With a cadence window (the customer's working hours), dues and intervals are in window
-      time, as the reminders are: time outside the window misses nothing, and gaps are
-      measured in window time too. A snooze changes none of this: the customer still waited.
-    """
-    _require_aware(until)
-    end = until
-    for t in (incident.customer_informed_at, incident.closed_at):
-        if t is not None and t < end:
-            end = t
-    changes = sorted(incident.cadence_changes, key=lambda c: c.at)
-    if not changes or changes[0].at > end:
-        return Adherence(0, 0, 0, None, None, None, 0)
-
-    # A reopened incident owed no updates from the end of an earlier period (customer told it
-    # was resolved, else the close) until the reopen, whose cadence change restarts the clock.
-    pauses = [(min(t for t in (r.customer_informed_at, r.closed_at) if t is not None), r.at)
-              for r in incident.reopenings]
-
-    def paused(t: datetime) -> bool:
-        return any(start < t <= stop for start, stop in pauses)
-
-    events: list[tuple[datetime, int, CadenceChange | CustomerUpdate | None]] = [
-        (c.at, 0, c) for c in changes
-        if c.at <= end and not any(start < c.at < stop for start, stop in pauses)
-    ]
-    events += [(u.at, 1, u) for u in incident.updates
-               if changes[0].at <= u.at <= end and not paused(u.at)]
-    events += [(start, 2, None) for start, _ in pauses if start <= end]
-    events.sort(key=lambda e: (e[0], e[1]))
-
-    on_time = late = missed = 0
-    reset: datetime = changes[0].at
-    interval: timedelta = changes[0].interval
-    window: Window | None = changes[0].window
-    previous: datetime = changes[0].at  # the clock's first start, then the last update
-    longest: timedelta | None = None
-    stopped = False  # between a period's end and the reopen: nothing is owed
-    for at, _, event in events:
-        if event is None:
-            missed += _lapsed_between(reset, interval, at, window)
-            stopped = True
-            continue
-        if isinstance(event, CadenceChange):
-            if stopped:
-                stopped, previous = False, at
-            else:
-                missed += _lapsed_between(reset, interval, at, window)  # 0 for the first change
-            reset, interval, window = at, event.interval, event.window
-            continue
-        due = windows.advance(window, reset, interval)
-        if at <= due:
-            on_time += 1
-        else:
-            late += 1
-            missed += _lapsed_between(due, interval, at, window)
-        gap = windows.elapsed(window, previous, at)
-        longest = gap if longest is None or gap > longest else longest
-        previous = reset = at
-    if not stopped:
-        missed += _lapsed_between(reset, interval, end, window)
-
-    total = on_time + late + missed
-    ratio = on_time / total if total else None
-    return Adherence(on_time, late, missed, ratio, longest, interval, on_time + late)

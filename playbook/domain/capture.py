@@ -3,7 +3,7 @@
 The words a customer wrote in a Slack Connect channel are the best record of what they said:
 the shortcut keeps them verbatim with their author, time and permalink, and files them as the
 customer's words (listen), an update we gave, a promise (with its due time) or a timeline
-note. Recording goes through the same verbs as typing (`playbook.domain.rules.run_command`), so
+note. Recording goes through the same verbs as typing (`playbook.domain.rules.run_request`), so
 gates, the cadence clock and reminders behave exactly as for `/incident listen|update|promise`.
 
 Slack's message text is markup (``<@U123>``, ``<!here>``, ``&lt;``): it is neutralised to the
@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from playbook.domain import rules
 from playbook.domain.errors import ParseError
 from playbook.domain.model import (
     Actor,
@@ -31,6 +32,8 @@ from playbook.domain.model import (
     TimelineEntry,
 )
 from playbook.domain.text import esc, mention, plain, truncate
+from playbook.domain.verbs import Request, Written
+from playbook.domain.verbs.promises import MakePromise
 
 __all__ = [
     "KIND_LABELS",
@@ -104,22 +107,21 @@ def apply_capture(inc: Incident, actor: Actor, kind: CaptureKind, text: str, ref
     `text` is the neutralised text the person kept (they may have trimmed it). A promise needs
     `due`; everything the verbs refuse (a past due time, a closed incident) is refused here too.
     """
-    from playbook.domain import rules  # rules -> commands; this module is used by the shell only
-
     words = " ".join(text.split()) if kind is not CaptureKind.LISTEN else text.strip()
     if not words:
         raise ParseError("There is no text to add: keep at least a few words of the message.")
     if len(words) > TEXT_MAX:
         raise ParseError(f"Keep the text under {TEXT_MAX} characters (it is {len(words)}).")
     verb = _VERBS.get(kind)
+    request: Request | None = None
     if kind is CaptureKind.PROMISE:
         if due is None:
             raise ParseError("A promise needs a due time: pick when it is due.")
-        arg = f"{esc(words)} by {due.astimezone(UTC).strftime('%Y-%m-%dT%H:%MZ')}"
-    else:
-        arg = esc(words)
-    if verb is not None:
-        outcome = rules.run_command(inc, verb, arg, actor, now=now, policy=policy)
+        request = MakePromise(words, due)
+    elif verb is not None:
+        request = Written(verb, words)
+    if request is not None:
+        outcome = rules.run_request(inc, request, actor, now=now, policy=policy)
     else:
         if inc.status is Status.CLOSED:
             raise ParseError(f"{inc.key} is closed; reopen it first to add messages.")

@@ -4,7 +4,8 @@ Slack sends a pasted address as ``<https://…>`` (or ``<https://…|label>`` wh
 it text) with ``& < >`` as entities (the manifest sets `should_escape`), and a modal's URL field
 sends it as typed. Both come here. Only http and https addresses with a host are kept: the link
 is posted back as ``<url|label>`` markup and added as a channel bookmark, so anything else
-(``javascript:``, ``mailto:``, a mention or a channel token) is refused with what to type.
+(``javascript:``, ``mailto:``, a mention or a channel token) is refused with what to type. The
+verb itself is `playbook.domain.verbs.links`; the open form links a ticket through `add_link` too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import datetime
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, AddBookmark, Incident, Link, TimelineEntry
 from playbook.domain.text import esc, mention, plain, truncate
-from playbook.domain.verbs import Ctx, Result
 
 __all__ = [
     "KIND_NAMES",
@@ -25,7 +25,6 @@ __all__ = [
     "add_link",
     "default_label",
     "guess_kind",
-    "link",
     "link_markup",
     "parse_link",
     "parse_url",
@@ -84,7 +83,6 @@ def _split(url: str) -> _Parts:
     elif port_text and int(port_text) > 65535:
         bad_port = "Port out of range 0-65535"
     return _Parts(scheme, host.lower() or None, path, bad_port)
-
 
 
 KIND_NAMES = {"ticket": "ticket", "crm": "CRM record", "doc": "document", "link": "link"}
@@ -179,15 +177,3 @@ def add_link(inc: Incident, actor: Actor, url: str, label: str | None, now: date
                           f"{KIND_NAMES[link.kind]}: {link_markup(link)} (L{number})",
                           actor.user_id)
     return link, entry, AddBookmark(number)
-
-
-def link(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    """`/incident link <url> [label]`: on the card, in the summary, and as a channel bookmark."""
-    url, label = parse_link(arg)
-    added, entry, bookmark = add_link(inc, actor, url, label, ctx.now)
-    return Result(
-        f"Linked L{added.number}: {link_markup(added)}. It is on the card and I'm adding it "
-        "to the channel's bookmarks.",
-        [entry],
-        [bookmark],
-    )

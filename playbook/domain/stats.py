@@ -11,11 +11,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from playbook.domain.cadence import adherence
+from playbook.domain.cadence_walk import adherence
 from playbook.domain.errors import ParseError
 from playbook.domain.model import Incident, PromiseStatus, Status
 from playbook.domain.parse import normalize_customer
-from playbook.domain.reopen import first_resolved_at
+from playbook.domain.periods import first_resolved_at
 from playbook.domain.text import esc, fmt_duration
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from playbook.domain.model import STEPS, Incident, Step, StepRecord
+from playbook.domain.model import STEPS, Incident, Status, Step, StepRecord
+from playbook.domain.text import esc
 
 if TYPE_CHECKING:
     from playbook.domain.playbook_file import Playbook
@@ -155,3 +156,14 @@ def outstanding(inc: Incident, playbook: Playbook) -> list[tuple[Step, Checklist
         if inc.step_record(step) is None
         for item in missing(inc, step, playbook)
     ]
+
+
+def next_missing(inc: Incident, playbook: Playbook) -> str:
+    """One line: what the current step still needs, with the command that supplies it."""
+    if inc.status is Status.CLOSED:
+        return f"{inc.key} is closed."
+    if inc.step_record(Step.FOLLOW_UP):
+        return "Every step is done: the owner or a lead can `/incident close`."
+    gaps = missing(inc, inc.step, playbook)
+    items = "; ".join(f"{esc(item.label.lower())} ({item.how})" for item in gaps)
+    return f"*{STEP_TITLES[inc.step]}* still needs: {items}."

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from playbook.domain.cadence import Adherence, adherence
+from playbook.domain.cadence_walk import Adherence, adherence
 from playbook.domain.model import (
     STEPS,
     Action,
@@ -32,7 +32,7 @@ from playbook.domain.model import (
     Status,
     Step,
 )
-from playbook.domain.reopen import Period, first_resolved_at, open_time, periods
+from playbook.domain.periods import Period, first_resolved_at, open_time, periods
 from playbook.domain.timeline import Line
 
 __all__ = ["Skip", "StepSummary", "Summary", "summarize"]

@@ -14,7 +14,7 @@ use cases (`playbook.services.reminders`) and the playbooks incidents run under
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.domain import cadence, capture, links, parse, recurrence, rules
+from playbook.domain import cadence, capture, links, parse, recurrence, rules, verbs
 from playbook.domain.errors import NotFound, PermissionDenied, PlaybookError
 from playbook.domain.model import (
     Actor,
@@ -244,7 +244,7 @@ class Service:
             stored = store.children_snapshot(inc)
             outcome = rules.run_command(inc, verb, arg, actor, now=now,
                                         policy=self.policy_for(inc, session))
-            if not rules.COMMANDS[verb].changes:
+            if not verbs.COMMANDS[verb].changes:
                 for kind, payload in outbox_rows(outcome, origin, actor.user_id):
                     store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
                                   payload=payload, requested_by=actor.user_id, now=now)
@@ -258,9 +258,11 @@ class Service:
             self._record_refusal(incident_id, actor, verb, err)  # after the rollback
             raise
 
-    def command_many(self, incident_id: int, actor: Actor, steps: list[tuple[str, str]], *,
+    def command_many(self, incident_id: int, actor: Actor, steps: Sequence[verbs.Request], *,
                      origin: Origin | None = None, dedupe_key: str | None = None) -> Outcome:
         """Several verbs from one modal, all or nothing; a refusal names the step that failed.
+
+        Each step carries the form's values as typed (`playbook.domain.verbs.Request`).
 
         With `dedupe_key` (a hash of the submitted view), a resubmission of the very same form
         changes nothing: the key is recorded in the same transaction, so a submission that
@@ -275,9 +277,9 @@ class Service:
             merged = Outcome(inc, "")
             replies: list[str] = []
             policy = self.policy_for(inc, session)
-            for index, (verb, arg) in enumerate(steps):
+            for index, step in enumerate(steps):
                 try:
-                    outcome = rules.run_command(merged.incident, verb, arg, actor, now=now,
+                    outcome = rules.run_request(merged.incident, step, actor, now=now,
                                                 policy=policy)
                 except PlaybookError as err:
                     raise BatchError(index, err) from err
@@ -294,7 +296,7 @@ class Service:
             return retry_stale(self.sessions, self.clock, work)
         except BatchError as err:
             if isinstance(err.error, PermissionDenied):
-                self._record_refusal(incident_id, actor, steps[err.index][0], err.error)
+                self._record_refusal(incident_id, actor, steps[err.index].verb, err.error)
             raise
 
     def capture(self, incident_id: int, actor: Actor, kind: CaptureKind, text: str,

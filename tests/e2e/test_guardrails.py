@@ -36,7 +36,7 @@ from bot.config import Settings
 from bot.local.localslack import Reply, escape
 from bot.local.localslack.driver import VERIFICATION_TOKEN
 from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
-from playbook.domain import rules
+from playbook.domain import verbs
 from playbook.domain.text import esc, plain
 
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
@@ -72,7 +72,7 @@ FRAGMENTS = [
 ]
 free_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)),
                      max_size=8).map("".join)
-VERBS = sorted({*rules.COMMANDS, *rules.SHELL_COMMANDS, *rules.ALIASES, "LISTEN", "Open",
+VERBS = sorted({*verbs.COMMANDS, *verbs.SHELL_COMMANDS, *verbs.ALIASES, "LISTEN", "Open",
                 "ｏｐｅｎ", "help"})
 command_text = st.one_of(
     free_text,
@@ -149,7 +149,7 @@ def check_reply(reply: Reply, text: str) -> str | None:
     the command was refused (checked to be the person's whole text), None when accepted."""
     assert reply.status == 200, (text, reply.status, reply.body)
     body = reply.body
-    verb, arg = rules.split_verb(text)
+    verb, arg = verbs.split_verb(text)
     if verb == "open" and not arg:
         assert body in (None, "", {}), body  # the open modal, no message
         return None
@@ -208,7 +208,7 @@ def test_arbitrary_commands_never_crash_ping_or_lose_text() -> None:
                                       via=bot.via)
             bot.settle()
             echoed = check_reply(reply, text)
-            verb, arg = rules.split_verb(text)
+            verb, arg = verbs.split_verb(text)
             if echoed is None:
                 counts["accepted"] += 1
                 if verb in PEOPLE_VERBS:

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.cadence import ReminderKind
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, PromiseStatus, Status, Step
+from playbook.domain.verbs import Written
+from playbook.domain.verbs.listen import AgreeCadence
 from playbook.services.incidents import BatchError, Service, ServiceConfig
 from playbook.services.outbox import Origin
 from playbook.store import incidents as incident_store
@@ -89,7 +91,7 @@ def test_a_whole_incident_through_the_service(service: Service, clock: Clock) ->
                  "update told them it is fixed", "rootcause bad state", "action recovery mode",
                  "close"):
         clock.now += timedelta(minutes=5)
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         service.command(inc.id, ALICE, verb, arg)
     done = service.get_by_id(inc.id)
     assert done.status is Status.CLOSED
@@ -102,10 +104,11 @@ def test_a_whole_incident_through_the_service(service: Service, clock: Clock) ->
 def test_modal_batch_is_all_or_nothing_and_names_the_failing_field(service: Service) -> None:
     inc = service.open("T1", ALICE, "Acme: down").incident
     with pytest.raises(BatchError) as caught:
-        service.command_many(inc.id, ALICE, [("listen", "words"), ("cadence", "whenever")])
+        service.command_many(inc.id, ALICE, [Written("listen", "words"),
+                                             AgreeCadence("whenever")])
     assert caught.value.index == 1 and isinstance(caught.value.error, ParseError)
     assert service.get_by_id(inc.id).customer_words == []
-    service.command_many(inc.id, ALICE, [("listen", "words"), ("cadence", "30m")])
+    service.command_many(inc.id, ALICE, [Written("listen", "words"), AgreeCadence("30m")])
     assert service.get_by_id(inc.id).step is Step.RESTATE
 
 

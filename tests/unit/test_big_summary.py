@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import blocks
 from bot.local.localslack import check_blocks
-from playbook.domain import export, rules
+from playbook.domain import export, rules, verbs
 from playbook.domain.model import Actor
 from playbook.domain.summary import summarize
 from playbook.domain.timeline import corrected
@@ -49,7 +49,7 @@ def test_markdown_of_the_thirty_minute_example() -> None:
     inc.number = 7
     for minutes, line in ((0, "cadence 30m"), (25, "update one"), (55, "update two"),
                           (97, "update three")):
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, alice, now=t0 + timedelta(minutes=minutes),
                                 policy=default_policy()).incident
     markdown = blocks.summary_markdown(summarize(inc, t0 + timedelta(minutes=100)))

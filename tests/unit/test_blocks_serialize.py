@@ -52,7 +52,7 @@ from bot.blocks.modals import choose_modal, handover_modal, open_modal
 from bot.blocks.outage import draft_message, draft_modal, outage_card, outage_lines, resolve_prompt
 from bot.blocks.shortcut import CaptureMeta, capture_loading, capture_modal, capture_unavailable
 from bot.blocks.timeline import edit_modal, timeline_list
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, CaptureKind, Incident
 from playbook.domain.model import Option as IncidentOption
 from playbook.domain.outage import Draft, DraftStatus, Outage
@@ -81,7 +81,7 @@ LEAD = Actor("U1", is_lead=True)
 
 def _run(inc: Incident, *lines: str, minute: int) -> Incident:
     for line in lines:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, LEAD, now=at(minute),
                                 policy=default_policy()).incident
     return inc

@@ -16,10 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playbook.domain.cadence import (
-    Adherence,
     Reminder,
     ReminderKind,
-    adherence,
     cadence_active,
     clock_start,
     due_reminders,
@@ -28,6 +26,7 @@ from playbook.domain.cadence import (
     overdue_by,
     upcoming,
 )
+from playbook.domain.cadence_walk import Adherence, adherence
 from playbook.domain.model import (
     CadenceChange,
     Checkin,

@@ -10,7 +10,7 @@ import pytest
 from bot.blocks.shortcut import CaptureMeta, capture_modal
 from bot.listeners.shortcuts import default_incident, default_kind
 from bot.local.localslack.limits import check_view
-from playbook.domain import cadence, rules
+from playbook.domain import cadence, rules, verbs
 from playbook.domain.capture import (
     MessageRef,
     apply_capture,
@@ -114,7 +114,7 @@ def test_a_closed_incident_takes_no_messages() -> None:
     inc = opened()
     now = T0
     for line in ("own", "skip a", "skip b", "skip c", "skip d", "close"):
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         now += timedelta(minutes=1)
         inc = rules.run_command(inc, verb, arg, ALICE, now=now, policy=POLICY).incident
     for kind in CaptureKind:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from playbook.domain import export, rules
+from playbook.domain import export, rules, verbs
 from playbook.domain.model import Actor
 from playbook.domain.summary import summarize
 from playbook.domain.timeline import Entry, Revision, corrected
@@ -21,7 +21,7 @@ def test_report_json_shape_and_values() -> None:
     inc.number = 4
     for minutes, line in ((5, "cadence 30m"), (10, "own"), (30, "update on it"),
                           (40, "promise call in 1h"), (50, "resolve fixed")):
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=T0 + timedelta(minutes=minutes),
                                 policy=default_policy()).incident
     entries = [Entry(1, 1, T0, "open", "opened", "U0ALICE"),

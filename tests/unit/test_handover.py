@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
-from playbook.domain.handover import handover_note, split_handover
 from playbook.domain.model import Actor, Incident, Invite, Post, Reschedule, Target
+from playbook.domain.verbs.handover import handover_note, split_handover
 from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -24,7 +24,7 @@ def incident(*lines: str, owner: Actor = ALICE) -> Incident:
     inc.id, inc.number, inc.channel_id = 1, 4, "C0INC"
     now = T0
     for line in lines:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         now += timedelta(minutes=1)
         inc = rules.run_command(inc, verb, arg, owner, now=now, policy=POLICY).incident
     return inc

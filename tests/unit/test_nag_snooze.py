@@ -13,19 +13,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbook.domain import reminders, rules
+from playbook.domain import reminders, rules, verbs
 from playbook.domain.cadence import (
     ReminderKind,
-    adherence,
     chasing,
     due_reminders,
     next_wakeup,
     snoozed_until,
     upcoming,
 )
+from playbook.domain.cadence_walk import adherence
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, Incident, Policy, Post, Snooze, Status, Target
-from playbook.domain.snooze import parse_snooze
+from playbook.domain.verbs.snooze import parse_snooze
 from tests.playbooks import default_policy
 
 K = ReminderKind
@@ -48,7 +48,7 @@ def opened(policy: Policy = POLICY) -> Incident:
 
 def run(inc: Incident, line: str, at: datetime, actor: Actor = ALICE,
         policy: Policy = POLICY) -> Incident:
-    verb, arg = rules.split_verb(line)
+    verb, arg = verbs.split_verb(line)
     return rules.run_command(inc, verb, arg, actor, now=at, policy=policy).incident
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks.outage import draft_message, outage_card, resolve_prompt
-from playbook.domain import outage, rules
+from playbook.domain import outage, rules, verbs
 from playbook.domain.errors import NotFound, ParseError, PlaybookError
 from playbook.domain.model import Actor, Incident, Status
 from playbook.domain.outage import Draft, DraftStatus, Outage, OutageCtx, OutageStatus
@@ -25,7 +25,7 @@ def incident(number: int, customer: str, *commands: str, at: datetime = T0) -> I
                               severity=None, actor=ALICE, now=at, policy=POLICY).incident
     inc.id, inc.number, inc.channel_id = number, number, f"C{number}"
     for line in commands:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=at, policy=POLICY).incident
     return inc
 

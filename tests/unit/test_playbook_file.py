@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks import card
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.cadence import Reminder, ReminderKind
 from playbook.domain.errors import GateError, NotFound, ParseError
 from playbook.domain.model import (
@@ -23,7 +23,7 @@ from playbook.domain.model import (
 )
 from playbook.domain.playbook_file import PlaybookFileError, dump_playbook, parse_playbook
 from playbook.domain.reminders import fire
-from playbook.domain.steps import missing
+from playbook.domain.steps import missing, next_missing
 from playbook.services.playbooks import builtin_playbook, builtin_text
 from tests.playbooks import as_toml, default_policy, edited, with_items
 
@@ -256,7 +256,7 @@ def _open(policy: Policy) -> Incident:
 
 def _run(inc: Incident, policy: Policy, *lines: str) -> Incident:
     for line in lines:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=T0, policy=policy).incident
     return inc
 
@@ -267,7 +267,7 @@ def test_a_required_added_item_holds_the_gate_until_ticked_with_its_value() -> N
     inc = _run(_open(policy), policy, "listen it is all broken", "cadence 30m")
     assert inc.step is Step.LISTEN, "the added item is part of the gate"
     assert [i.key for i in missing(inc, Step.LISTEN, pb)] == ["contract"]
-    assert "`/incident check contract &lt;value&gt;`" in rules.next_missing(inc, pb)
+    assert "`/incident check contract &lt;value&gt;`" in next_missing(inc, pb)
     with pytest.raises(ParseError, match="needs a value"):
         _run(inc, policy, "check contract")
     outcome = rules.run_command(inc, "check", "contract Gold &lt;b&gt;", ALICE, now=T0,

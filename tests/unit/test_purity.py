@@ -94,6 +94,32 @@ def _file_reads(tree: ast.AST) -> list[str]:
     return found
 
 
+def _deferred_imports(tree: ast.AST) -> list[str]:
+    """Imports of playbook modules made inside a function: how a cycle hides."""
+    found = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    found += [a.name for a in node.names if a.name.startswith("playbook")]
+                elif isinstance(node, ast.ImportFrom) and (node.level or (
+                        node.module or "").startswith("playbook")):
+                    found.append(node.module or ".")
+    return found
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_the_domain_defers_no_import_of_its_own(name: str) -> None:
+    """Dependencies inside the domain are acyclic, so every one of them is imported at the top
+    (optional extras such as PyYAML may still be imported where they are used)."""
+    assert not _deferred_imports(ast.parse((DOMAIN / name).read_text())), name
+
+
+def test_the_check_catches_deferred_imports() -> None:
+    source = "def f():\n    from playbook.domain import rules\n    import yaml\n"
+    assert _deferred_imports(ast.parse(source)) == ["playbook.domain"]
+
+
 def test_playbook_never_imports_bot() -> None:
     for path in (ROOT / "playbook").rglob("*.py"):
         tree = ast.parse(path.read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook.domain import recurrence, rules
+from playbook.domain import recurrence, rules, verbs
 from playbook.domain.model import Actor, Incident
 from tests.playbooks import default_policy
 
@@ -17,7 +17,7 @@ def inc(number: int, customer: str, what: str, *lines: str) -> Incident:
                             policy=default_policy()).incident
     i.id, i.number, i.channel_id = number, number, f"C{number}"
     for line in lines:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         i = rules.run_command(i, verb, arg, Actor("U1"), now=i.opened_at,
                               policy=default_policy()).incident
     return i

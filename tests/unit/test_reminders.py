@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.cadence import Reminder, ReminderKind, due_reminders, next_update_due
 from playbook.domain.model import Actor, Policy, Post, PromiseStatus, Target
 from playbook.domain.reminders import fire
@@ -30,7 +30,7 @@ def incident(*lines: str):
     ).incident
     inc.id, inc.number = 1, 3
     for line in lines:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=T0, policy=default_policy()).incident
     return inc
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.blocks.summary import summary_markdown
-from playbook.domain import cadence, rules, stats
+from playbook.domain import cadence, cadence_walk, rules, stats, verbs
 from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
 from playbook.domain.export import report_json
 from playbook.domain.model import (
@@ -21,7 +21,7 @@ from playbook.domain.model import (
     Step,
     Target,
 )
-from playbook.domain.reopen import first_resolved_at, open_time, periods
+from playbook.domain.periods import first_resolved_at, open_time, periods
 from playbook.domain.summary import summarize
 from tests.playbooks import default_policy
 
@@ -46,7 +46,7 @@ def at(minutes: float) -> datetime:
 
 def play(inc: Incident, script: list[tuple[float, str]], actor: Actor = ALICE) -> Incident:
     for minute, line in script:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, actor, now=at(minute), policy=POLICY).incident
     return inc
 
@@ -114,7 +114,7 @@ def test_periods_figures_and_summary_after_a_second_close() -> None:
     assert open_time(inc, at(1000)) == timedelta(minutes=120), "closed stretch left out"
     assert first_resolved_at(inc) == at(40)
 
-    a = cadence.adherence(inc, at(1000))
+    a = cadence_walk.adherence(inc, at(1000))
     # period 1: updates at 25 and 45 on time; period 2: 620 and 645 on time; the closed
     # stretch (45 → 600, no updates owed) counts nothing as missed
     assert (a.on_time, a.late, a.missed) == (4, 0, 0), a
@@ -142,7 +142,7 @@ def test_periods_figures_and_summary_after_a_second_close() -> None:
 
 def test_an_open_reopened_incident_owes_updates_from_the_reopen() -> None:
     inc = reopen(closed()).incident
-    a = cadence.adherence(inc, at(700))
+    a = cadence_walk.adherence(inc, at(700))
     # 600 → 700 with a 30-minute cadence: dues at 630, 660, 690 all missed; nothing before
     assert (a.on_time, a.missed) == (2, 3)
     assert cadence.overdue_by(inc, at(700)) == timedelta(minutes=70)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook.domain import rules
+from playbook.domain import rules, verbs
 from playbook.domain.errors import GateError, ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import (
     Actor,
@@ -54,7 +54,7 @@ def run(
 ) -> Incident:
     now = at or T0
     for line in commands:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         now += timedelta(minutes=1)
         inc = rules.run_command(inc, verb, arg, actor, now=now, policy=POLICY).incident
     return inc
@@ -138,7 +138,7 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
 
 
 def test_every_command_has_cases() -> None:
-    assert set(CASES) == set(rules.COMMANDS), "add an accept and a reject case for new verbs"
+    assert set(CASES) == set(verbs.COMMANDS), "add an accept and a reject case for new verbs"
 
 
 @pytest.mark.parametrize("verb", sorted(CASES))
@@ -147,7 +147,7 @@ def test_command_accepted(verb: str) -> None:
     inc = state()
     outcome = rules.run_command(inc, verb, good, ALICE, now=T0 + timedelta(hours=1), policy=POLICY)
     assert outcome.reply
-    spec = rules.COMMANDS[verb]
+    spec = verbs.COMMANDS[verb]
     if spec.changes:
         assert outcome.timeline, f"{verb} leaves a line on the timeline"
     if spec.changes and not spec.timeline_only:
@@ -359,7 +359,7 @@ def test_internal_commands_never_post_to_the_customer() -> None:
         "update told them",
         "resolve fixed",
     ):
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         outcome = rules.run_command(
             inc, verb, arg, ALICE, now=T0 + timedelta(hours=1), policy=POLICY
         )
@@ -399,7 +399,7 @@ def test_channel_name_is_valid_for_slack() -> None:
 
 
 def test_help_in_an_incident_says_what_is_missing_next() -> None:
-    text = rules.help_text(run(opened(), "listen words"), PB)
+    text = verbs.help_text(run(opened(), "listen words"), PB)
     assert text.startswith("*INC-7*")
     assert "/incident cadence" in text.splitlines()[0]
 
@@ -409,10 +409,10 @@ def test_usage_texts_never_contain_raw_angle_brackets() -> None:
     import re
 
     raw = re.compile(r"<(?![@#!])")
-    texts = [spec.usage for spec in rules.COMMANDS.values()]
-    texts += list(rules.SHELL_COMMANDS.values())
+    texts = [spec.usage for spec in verbs.COMMANDS.values()]
+    texts += list(verbs.SHELL_COMMANDS.values())
     texts += [item.how for d in PB.steps.values() for item in d.items]
-    texts += [rules.help_text(None, PB), rules.help_text(opened(), PB)]
+    texts += [verbs.help_text(None, PB), verbs.help_text(opened(), PB)]
     assert not [t for t in texts if raw.search(t)]
     for verb, (state, _, bad, _) in CASES.items():
         if bad is None:

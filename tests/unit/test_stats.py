@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook.domain import rules, stats
+from playbook.domain import rules, stats, verbs
 from playbook.domain.errors import ParseError
 from playbook.domain.model import Actor, Incident
 from tests.playbooks import default_policy
@@ -20,7 +20,7 @@ def incident(customer: str, opened: datetime, script: list[tuple[int, str]]) -> 
                               actor=ALICE, now=opened, policy=default_policy()).incident
     inc.id, inc.number = 1, 1
     for minutes, line in script:
-        verb, arg = rules.split_verb(line)
+        verb, arg = verbs.split_verb(line)
         inc = rules.run_command(inc, verb, arg, ALICE, now=opened + timedelta(minutes=minutes),
                                 policy=default_policy()).incident
     return inc

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playbook.domain.cadence import Adherence
+from playbook.domain.cadence_walk import Adherence
 from playbook.domain.model import (
     Action,
     CadenceChange,

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from playbook.domain import rules, windows
 from playbook.domain.cadence import (
     ReminderKind,
-    adherence,
     due_reminders,
     next_update_due,
     upcoming,
 )
+from playbook.domain.cadence_walk import DueState, adherence, cadence_timeline
 from playbook.domain.errors import ParseError
 from playbook.domain.model import Actor, CustomerUpdate, Incident
 from playbook.domain.parse import parse_cadence, parse_window
@@ -230,8 +230,6 @@ def test_a_window_across_a_dst_weekend_keeps_local_due_times() -> None:
 
 
 def test_the_cadence_chart_counts_a_window_like_adherence() -> None:
-    from bot.chart import DueState, cadence_timeline
-
     friday_1730 = paris(2026, 3, 6, 17, 30)
     inc = incident_with("1h weekdays 9-18 Europe/Paris", friday_1730)
     inc.updates.append(CustomerUpdate(1, "on it", "U0ALICE", paris(2026, 3, 9, 11, 0)))

@@ -11,15 +11,17 @@ nothing is chasing is refused, so a snooze always means something on the timelin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from playbook.domain import cadence, parse
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Actor, Incident, Reschedule, Snooze, TimelineEntry
 from playbook.domain.text import date_token, esc, fmt_duration, mention, plain
-from playbook.domain.verbs import Ctx, Result
+from playbook.domain.verbs.base import Ctx, Result
 
-__all__ = ["CHOICES", "MAX_SNOOZE", "MIN_SNOOZE", "parse_snooze", "snooze"]
+__all__ = ["CHOICES", "MAX_SNOOZE", "MIN_SNOOZE", "SnoozeFor", "parse_snooze", "snooze",
+           "snooze_for"]
 
 CHOICES: tuple[int, ...] = (15, 30, 60)  # minutes offered on reminder buttons
 MIN_SNOOZE = timedelta(minutes=1)
@@ -46,6 +48,15 @@ def parse_snooze(arg: str) -> tuple[timedelta, str]:
 
 def snooze(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     duration, reason = parse_snooze(arg)
+    return snooze_for(inc, actor, duration, reason, ctx)
+
+
+def snooze_for(inc: Incident, actor: Actor, duration: timedelta | None, reason: str,
+               ctx: Ctx) -> Result:
+    """Quiet what is chasing for `duration` (None: not picked); the reason is required."""
+    if duration is None:
+        raise ParseError(f"Start with how long to snooze, like `15m`, `30m` or `1h`: {USAGE}.")
+    reason = " ".join(reason.split())
     if not MIN_SNOOZE <= duration <= MAX_SNOOZE:
         raise ParseError(f"A snooze lasts from 1 minute to {fmt_duration(MAX_SNOOZE)} "
                          f"(you asked for {fmt_duration(duration)}): {USAGE}.")
@@ -69,3 +80,18 @@ def snooze(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
                        actor.user_id)],
         [Reschedule()],
     )
+
+
+@dataclass(frozen=True)
+class SnoozeFor:
+    """`snooze` from a form: the length picked from a select, the reason as typed."""
+
+    duration: timedelta | None
+    reason: str
+
+    @property
+    def verb(self) -> str:
+        return "snooze"
+
+    def apply(self, inc: Incident, actor: Actor, ctx: Ctx) -> Result:
+        return snooze_for(inc, actor, self.duration, self.reason, ctx)

@@ -9,6 +9,7 @@ owner's own notes. Only the owner or a lead may hand over; the timeline names bo
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,14 +26,14 @@ from playbook.domain.model import (
     Target,
     TimelineEntry,
 )
-from playbook.domain.steps import STEP_TITLES, outstanding
+from playbook.domain.steps import STEP_TITLES, next_missing, outstanding
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration, mention, plain
-from playbook.domain.verbs import Ctx, Result
+from playbook.domain.verbs.base import Ctx, Result
 
 if TYPE_CHECKING:
     from playbook.domain.playbook_file import Playbook
 
-__all__ = ["handover", "handover_note", "open_items", "split_handover"]
+__all__ = ["HandOver", "hand_over", "handover", "handover_note", "open_items", "split_handover"]
 
 USAGE = "`/incident handover @someone &lt;what they need to know&gt;`"
 NOTES_MAX = 2000
@@ -51,18 +52,19 @@ def split_handover(arg: str) -> tuple[str, str | None]:
         if first.startswith(("@", "<@", "<!")):
             parse.parse_user(first)  # raises the helpful "pick from the autocomplete" error
         raise ParseError(f"Start with the new owner: {USAGE}.")
-    user = parse.parse_user(m.group(1))
-    notes = plain(text[m.end():]).strip() or None
+    return parse.parse_user(m.group(1)), _notes(plain(text[m.end():]))
+
+
+def _notes(text: str) -> str | None:
+    notes = text.strip() or None
     if notes is not None and len(notes) > NOTES_MAX:
         raise ParseError(f"Keep the handover notes under {NOTES_MAX} characters "
                          f"(they are {len(notes)}); the channel history has the rest.")
-    return user, notes
+    return notes
 
 
 def open_items(inc: Incident, now: datetime, playbook: Playbook) -> list[str]:
     """What is open right now, one mrkdwn line each (user text escaped)."""
-    from playbook.domain import rules  # rules registers this module's handler: import at use
-
     lines: list[str] = []
     owed = [p for p in inc.promises if p.status is PromiseStatus.OPEN]
     for p in owed:
@@ -79,7 +81,7 @@ def open_items(inc: Incident, now: datetime, playbook: Playbook) -> list[str]:
     if gaps:
         lines.append("Still missing: " + "; ".join(
             f"{STEP_TITLES[step]}: {esc(item.label.lower())}" for step, item in gaps))
-    lines.append(f"Next: {rules.next_missing(inc, playbook)}")
+    lines.append(f"Next: {next_missing(inc, playbook)}")
     return lines
 
 
@@ -99,8 +101,15 @@ def handover_note(inc: Incident, now: datetime, playbook: Playbook, *, from_user
 
 
 def handover(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
-    """Pass ownership with a note; only the owner or a lead may, and not to themselves."""
     to_user, notes = split_handover(arg)
+    return hand_over(inc, actor, to_user, notes, ctx)
+
+
+def hand_over(inc: Incident, actor: Actor, to_user: str, notes: str | None, ctx: Ctx) -> Result:
+    """Pass ownership with a note; only the owner or a lead may, and not to themselves."""
+    if not to_user:
+        raise ParseError(f"Name the new owner: {USAGE}.")
+    notes = _notes(notes or "")
     if inc.owner is None:
         raise PlaybookError(f"Nobody owns {inc.key} yet, so there is nothing to hand over: "
                             f"`/incident own {mention(to_user)}` names the owner.")
@@ -128,3 +137,18 @@ def handover(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
         [TimelineEntry(ctx.now, "handover", line, actor.user_id)],
         [Invite((to_user,)), Post(Target.USER, note, user=to_user), Reschedule()],
     )
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """`handover` from a form: the new owner from a person picker, the notes as typed."""
+
+    to_user: str
+    notes: str = ""
+
+    @property
+    def verb(self) -> str:
+        return "handover"
+
+    def apply(self, inc: Incident, actor: Actor, ctx: Ctx) -> Result:
+        return hand_over(inc, actor, self.to_user, self.notes, ctx)

@@ -1,16 +1,13 @@
-"""Reopening a closed incident, and the open periods it then has.
+"""Reopening a closed incident: `/incident reopen <why>`.
 
-`/incident reopen <why>` (owner or lead, reason required) is for a crisis that came back: the
-fix did not hold, or the customer is still affected. The incident returns to *Solve* (a new
-resolution is needed and the customer must be told again), the earlier period's resolution is
-kept on the `Reopening`, and the cadence clock restarts from the reopen time: the time the
-incident spent closed is not an update we owed, so figures skip it (`paused_spans`).
+For a crisis that came back (owner or lead, reason required): the fix did not hold, or the
+customer is still affected. The incident returns to *Solve* (a new resolution is needed and the
+customer must be told again), the earlier period's resolution is kept on the `Reopening`, and
+the cadence clock restarts from the reopen time: the time the incident spent closed is not an
+update we owed, so figures skip it (`playbook.domain.periods`).
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import (
@@ -28,61 +25,12 @@ from playbook.domain.model import (
     TimelineEntry,
 )
 from playbook.domain.text import esc, mention, plain
-from playbook.domain.verbs import Ctx, Result
+from playbook.domain.verbs.base import Ctx, Result
 
-__all__ = ["Period", "first_resolved_at", "open_time", "paused_spans", "periods", "reopen"]
+__all__ = ["REASON_MAX", "reopen"]
 
 REASON_MAX = 2000
 _SOLVED_AGAIN = (Step.SOLVE, Step.FOLLOW_UP)
-
-
-class Period(NamedTuple):
-    """One stretch the incident was open: opened (or reopened) until closed (None: still)."""
-
-    number: int
-    opened_at: datetime
-    closed_at: datetime | None
-    reopened_by: str | None = None
-    reason: str | None = None
-
-
-def periods(inc: Incident) -> list[Period]:
-    """Opened→closed, then reopened→closed again, … in order."""
-    out: list[Period] = []
-    start, by, why = inc.opened_at, None, None
-    for n, r in enumerate(inc.reopenings, start=1):
-        out.append(Period(n, start, r.closed_at, by, why))
-        start, by, why = r.at, r.by, r.reason
-    out.append(Period(len(inc.reopenings) + 1, start, inc.closed_at, by, why))
-    return out
-
-
-def paused_spans(inc: Incident) -> list[tuple[datetime, datetime]]:
-    """Stretches when no customer update was owed before a reopening: from the earlier
-    period's end of updates (the customer told it was resolved, else the close) to the reopen."""
-    spans = []
-    for r in inc.reopenings:
-        stop = min(t for t in (r.customer_informed_at, r.closed_at) if t is not None)
-        spans.append((stop, r.at))
-    return spans
-
-
-def open_time(inc: Incident, until: datetime) -> timedelta:
-    """Time spent open (closed stretches between periods left out) up to `until`."""
-    total = timedelta(0)
-    for p in periods(inc):
-        end = p.closed_at if p.closed_at is not None else until
-        if end > p.opened_at:
-            total += end - p.opened_at
-    return total
-
-
-def first_resolved_at(inc: Incident) -> datetime | None:
-    """When it was first resolved: time to resolution counts the first fix, not the last."""
-    for r in inc.reopenings:
-        if r.resolved_at is not None:
-            return r.resolved_at
-    return inc.resolved_at
 
 
 def reopen(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:

@@ -1,0 +1,92 @@
+"""Updates to the customer: logged (given another way) or sent to the linked customer channel,
+and linking that channel. Every update restarts the cadence clock."""
+
+from __future__ import annotations
+
+from playbook.domain import cadence, parse
+from playbook.domain.errors import GateError, ParseError, PermissionDenied, PlaybookError
+from playbook.domain.model import Actor, CustomerUpdate, Incident, Post, Reschedule, Target
+from playbook.domain.text import channel_link, date_token, esc, mention
+from playbook.domain.verbs.base import Ctx, Result, line, next_due_text, quote, required
+
+__all__ = ["customer_channel", "send", "update"]
+
+
+def _log_update(inc: Incident, actor: Actor, text: str, ctx: Ctx, *, sent: bool) -> str:
+    inc.updates.append(CustomerUpdate(len(inc.updates) + 1, text, actor.user_id, ctx.now, sent))
+    if inc.resolved_at is not None and inc.customer_informed_at is None:
+        inc.customer_informed_at = ctx.now
+        return "Logged the update: the customer knows it is resolved."
+    return f"Logged the customer update. {next_due_text(inc)}"
+
+
+def update(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
+    text = required(text, "what we told the customer",
+                    "`/incident update &lt;what we told them&gt;`")
+    reply = _log_update(inc, actor, text, ctx, sent=False)
+    return Result(
+        reply,
+        [
+            line(
+                ctx,
+                actor,
+                "update",
+                f"{mention(actor.user_id)} updated the customer: {quote(text)}",
+            )
+        ],
+        [Reschedule()],
+    )
+
+
+def send(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
+    text = required(
+        text, "the message for the customer", "`/incident send &lt;customer-ready text&gt;`"
+    )
+    if inc.customer_channel_id is None:
+        raise GateError(
+            "No customer channel is linked yet: `/incident customer-channel "
+            "#channel`. To log an update you gave another way: `/incident update`."
+        )
+    voices = {u for u in (inc.communicator, inc.owner) if u}
+    if not voices:
+        raise PermissionDenied(
+            "Name the single voice to the customer first: "
+            "`/incident comms @someone` (or take ownership: `/incident own`)."
+        )
+    if actor.user_id not in voices:
+        who = " or ".join(mention(u) for u in sorted(voices))
+        raise PermissionDenied(
+            f"Only {who} speaks to the customer for {inc.key}; "
+            "ask them to send it, so the customer hears one voice."
+        )
+    reply = _log_update(inc, actor, text, ctx, sent=True)
+    due = cadence.next_update_due(inc)
+    outgoing = esc(text) + (f"\n_Next update from us by {date_token(due)}._" if due else "")
+    return Result(
+        f"Sent to {channel_link(inc.customer_channel_id)}. {reply}",
+        [line(ctx, actor, "send", f"{mention(actor.user_id)} sent the customer: {quote(text)}")],
+        [Post(Target.CUSTOMER, outgoing), Reschedule()],
+    )
+
+
+def customer_channel(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
+    if not arg.strip():
+        raise ParseError("Name the customer-facing channel: `/incident customer-channel #channel`.")
+    channel = parse.parse_channel(arg.strip())
+    if channel == inc.channel_id:
+        raise PlaybookError(
+            "That is this incident's own channel; link the channel the customer "
+            "is in (for example a Slack Connect channel)."
+        )
+    inc.customer_channel_id = channel
+    return Result(
+        f"Linked {channel_link(channel)}. Only `/incident send` posts there.",
+        [
+            line(
+                ctx,
+                actor,
+                "customer-channel",
+                f"{mention(actor.user_id)} linked the customer channel {channel_link(channel)}.",
+            )
+        ],
+    )
