@@ -18,13 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import settings_parse as parse
 from bot.settings_parse import DEFAULT_API_URL, DEFAULT_DATABASE_URL, ConfigError
-
-if TYPE_CHECKING:
-    from playbook.domain.playbook_file import Playbook
+from playbook.domain.playbook_file import Playbook, PlaybookFileError, parse_playbook
+from playbook.services.playbooks import builtin_playbook
 
 __all__ = [
     "Settings",
@@ -238,8 +237,6 @@ def read_playbook_file(path: str) -> Playbook:
 
     TOML, or YAML for a `.yaml`/`.yml` file (with PyYAML installed).
     """
-    from playbook.domain.playbook_file import PlaybookFileError, parse_playbook
-
     try:
         text = Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as err:
@@ -256,9 +253,6 @@ def load_playbook(settings: Settings) -> Playbook:
     A bad file is a `ConfigError` like any bad setting, so start-up stops with one line naming
     the file, the line and column, and what is wrong.
     """
-    from playbook.domain.playbook_file import PlaybookFileError
-    from playbook.services.playbooks import builtin_playbook
-
     if settings.playbook_path is None:
         return builtin_playbook()
     try:

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.redact import redact
+from playbook.domain import parse as typed_text
+from playbook.domain.errors import ParseError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///crisisbot.db"
@@ -194,11 +196,8 @@ def boolean(get: Get, key: str, default: bool) -> bool:
 
 
 def _parse_duration(key: str, text: str) -> timedelta:
-    from playbook.domain.errors import ParseError
-    from playbook.domain.parse import parse_duration
-
     try:
-        result = parse_duration(text)
+        result = typed_text.parse_duration(text)
     except ParseError:
         result = None
     if not isinstance(result, timedelta):
