@@ -9,11 +9,11 @@ For each payload it prints µs of CPU (``time.process_time``) per render, as the
 `--rounds` rounds of `--iterations` renders, in three modes:
 
 * ``to_dict``  - serialization through slack_sdk's ``to_dict()`` (the path before the change);
-* ``fast``     - the bot's own path (`bot.blocks._kit.serialize`);
+* ``fast``     - the bot's own path (`bot.blocks.kit.serialize`);
 * ``build``    - the builders alone, serialization replaced by nothing (what no serializer
   can save).
 
-Then the serialization alone: the objects one render hands to `_kit.serialize`, turned into
+Then the serialization alone: the objects one render hands to `kit.serialize`, turned into
 dicts by ``to_dict()`` and by `serialize` (same rounds and iterations), and the speed-up.
 
 Run: ``.venv/bin/python bench/card_render.py`` (``--iterations 500 --rounds 5`` by default).
@@ -36,7 +36,7 @@ from typing import Any
 import slack_sdk
 
 from bot import blocks
-from bot.blocks import _kit
+from bot.blocks import kit
 from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, Incident, Policy
 from playbook.services.playbooks import builtin_playbook
@@ -98,24 +98,24 @@ def payloads() -> dict[str, Callable[[], Any]]:
 
 @contextmanager
 def mode(name: str) -> Iterator[None]:
-    """Swap the serializer the builders use (`_kit.serialize`); before the change there was
+    """Swap the serializer the builders use (`kit.serialize`); before the change there was
     none (every builder called ``to_dict()``), so ``fast`` and ``build`` need it."""
-    original = getattr(_kit, "serialize", None)
+    original = getattr(kit, "serialize", None)
     if name == "fast":
         if original is None:
-            raise SystemExit("this checkout has no bot.blocks._kit.serialize: run --modes to_dict")
+            raise SystemExit("this checkout has no bot.blocks.kit.serialize: run --modes to_dict")
         yield
         return
     if original is None and name == "build":
-        raise SystemExit("this checkout has no bot.blocks._kit.serialize: run --modes to_dict")
+        raise SystemExit("this checkout has no bot.blocks.kit.serialize: run --modes to_dict")
     replacement = (lambda obj: obj.to_dict()) if name == "to_dict" else (lambda obj: {})
     if original is not None:
-        _kit.serialize = replacement  # type: ignore[assignment]
+        kit.serialize = replacement  # type: ignore[assignment]
     try:
         yield
     finally:
         if original is not None:
-            _kit.serialize = original  # type: ignore[assignment]
+            kit.serialize = original  # type: ignore[assignment]
 
 
 def measure(render: Callable[[], Any], iterations: int, rounds: int) -> list[float]:
@@ -133,23 +133,23 @@ def measure(render: Callable[[], Any], iterations: int, rounds: int) -> list[flo
 def captured(render: Callable[[], Any]) -> list[Any]:
     """The objects one render serializes (blocks, or the view)."""
     seen: list[Any] = []
-    original = _kit.serialize
+    original = kit.serialize
 
     def record(obj: Any) -> dict[str, Any]:
         seen.append(obj)
         return original(obj)
 
-    _kit.serialize = record  # type: ignore[assignment]
+    kit.serialize = record  # type: ignore[assignment]
     try:
         render()
     finally:
-        _kit.serialize = original  # type: ignore[assignment]
+        kit.serialize = original  # type: ignore[assignment]
     return seen
 
 
 def serialization(render: Callable[[], Any], iterations: int, rounds: int) -> str:
     objs = captured(render)
-    fast = _kit.serialize
+    fast = kit.serialize
     slow = measure(lambda: [o.to_dict() for o in objs], iterations, rounds)
     quick = measure(lambda: [fast(o) for o in objs], iterations, rounds)
     return (f"{statistics.median(slow):>9.0f} ({min(slow):.0f}-{max(slow):.0f})".rjust(22)
@@ -181,7 +181,7 @@ def main() -> int:
         body = render()
         row += f"   {len(body['blocks'])}"
         print(row)
-    if getattr(_kit, "serialize", None) is None:
+    if getattr(kit, "serialize", None) is None:
         return 0
     print("\nserialization alone, µs CPU per render's objects, median of rounds (min-max)")
     print(f"{'payload':<32}{'to_dict':>22}{'fast':>22}{'speed-up':>10}")

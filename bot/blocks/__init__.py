@@ -2,7 +2,7 @@
 
 No Slack calls, no database, no clock: `now` is always a parameter. Every builder goes through
 `slack_sdk.models` (whose checks of Slack's limits run when the objects become dicts, through
-`bot.blocks._kit`'s fast serializer) and escapes user text.
+`bot.blocks.kit`'s fast serializer) and escapes user text.
 """
 
 from bot.blocks.card import card

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     DividerBlock,
 )
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     ACTIONS_MAX_ELEMENTS,
     BUTTON_TEXT_MAX,
     context,

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import VIEW_MAX_BLOCKS, context, header, section, sections, view_dict
+from bot.blocks.kit import VIEW_MAX_BLOCKS, context, header, section, sections, view_dict
 from playbook.domain import cadence
 from playbook.domain.model import Incident, Status
 from playbook.domain.steps import STEP_TITLES, all_complete

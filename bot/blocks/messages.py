@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     BUTTON_TEXT_MAX,
     MESSAGE_MAX_BLOCKS,
     message,

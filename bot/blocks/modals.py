@@ -32,7 +32,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     INPUT_MAX_LENGTH,
     OPTION_TEXT_MAX,
     SELECT_MAX_OPTIONS,
@@ -117,8 +117,8 @@ def _about(inc: Incident) -> Block:
     return context(f"*{inc.key}* · {truncate(label(inc.customer), 200)}")
 
 
-def _input(field: str, title: str, element: InputInteractiveElement, *, optional: bool = False,
-           hint: str | None = None) -> InputBlock:
+def input_block(field: str, title: str, element: InputInteractiveElement, *, optional: bool = False,
+                hint: str | None = None) -> InputBlock:
     return InputBlock(
         block_id=field,
         label=plain(title, 2000),
@@ -135,8 +135,9 @@ def _initial(raw: str | None, limit: int = INPUT_MAX_LENGTH) -> str | None:
     return raw if len(raw) <= limit else raw[:limit]
 
 
-def _text(*, multiline: bool = False, initial: str | None = None, placeholder: str | None = None,
-          max_length: int = INPUT_MAX_LENGTH) -> PlainTextInputElement:
+def text_input(*, multiline: bool = False, initial: str | None = None,
+               placeholder: str | None = None,
+               max_length: int = INPUT_MAX_LENGTH) -> PlainTextInputElement:
     return PlainTextInputElement(
         action_id="v",
         multiline=multiline or None,
@@ -181,12 +182,12 @@ def open_modal(channel_id: str | None, playbook: Playbook,
     blocks: list[Block] = [
         section("Open an incident for an upset customer. The bot creates its channel, posts the "
                 "status card there and walks the team through the playbook."),
-        _input("customer", "Customer", _text(max_length=CUSTOMER_MAX_LENGTH,
-                                             placeholder="Acme Corp")),
-        _input("what", "What happened", _text(multiline=True, max_length=WHAT_MAX_LENGTH,
-                                              placeholder="In a sentence or two")),
-        _input("severity", "Severity", _select(options, initial, "Severity")),
-        _input("ticket", "Support ticket link", UrlInputElement(
+        input_block("customer", "Customer", text_input(max_length=CUSTOMER_MAX_LENGTH,
+                                                       placeholder="Acme Corp")),
+        input_block("what", "What happened", text_input(multiline=True, max_length=WHAT_MAX_LENGTH,
+                                                        placeholder="In a sentence or two")),
+        input_block("severity", "Severity", _select(options, initial, "Severity")),
+        input_block("ticket", "Support ticket link", UrlInputElement(
             action_id="v", placeholder=plain("https://support.example.com/tickets/42", 150)),
             optional=True, hint="Shown on the card and bookmarked in the incident channel."),
     ]
@@ -194,8 +195,8 @@ def open_modal(channel_id: str | None, playbook: Playbook,
         choices = [Option(value=str(number), text=plain(f"OUT-{number} {label(title)}",
                                                         OPTION_TEXT_MAX))
                    for number, title in outages]
-        blocks.append(_input("outage", "Part of an outage?", _select(choices, None, "None"),
-                             optional=True, hint="Outage updates then reach this customer's "
+        blocks.append(input_block("outage", "Part of an outage?", _select(choices, None, "None"),
+                                  optional=True, hint="Outage updates then reach this customer's "
                                                  "incident as drafts."))
     return _modal("open", "Open an incident", blocks, json.dumps({"channel_id": channel_id}),
                   submit="Open")
@@ -217,24 +218,26 @@ def listen_modal(inc: Incident) -> dict[str, Any]:
     blocks: list[Block] = [
         _about(inc),
         section(f"Let them say all of it. {note}"),
-        _input("words", "The customer's own words", _text(multiline=True)),
-        _input("impact", "What it costs their business", _text(multiline=True), optional=True),
-        _input("driver", "What is really upsetting them", _select(drivers, None, "Pick one"),
-               optional=True),
-        _input("cadence", "How often they want updates",
-               _text(initial=cadence, placeholder="30m, 1h, every 2 hours", max_length=50),
-               optional=True, hint="The bot reminds the channel when an update is due."),
-        _input("window_hours", "Only during their hours",
-               _text(initial=window.hours_text() if window else None,
-                     placeholder="9-18 or 09:00-17:30", max_length=30),
-               optional=True, hint="Leave empty for around the clock. Outside these hours "
+        input_block("words", "The customer's own words", text_input(multiline=True)),
+        input_block("impact", "What it costs their business", text_input(multiline=True),
+                    optional=True),
+        input_block("driver", "What is really upsetting them", _select(drivers, None, "Pick one"),
+                    optional=True),
+        input_block("cadence", "How often they want updates",
+                    text_input(initial=cadence, placeholder="30m, 1h, every 2 hours",
+                               max_length=50),
+                    optional=True, hint="The bot reminds the channel when an update is due."),
+        input_block("window_hours", "Only during their hours",
+                    text_input(initial=window.hours_text() if window else None,
+                               placeholder="9-18 or 09:00-17:30", max_length=30),
+                    optional=True, hint="Leave empty for around the clock. Outside these hours "
                                    "reminders pause and nothing counts as late."),
-        _input("window_days", "On these days", _select(days, day_now, "Every day"),
-               optional=True),
-        _input("window_zone", "In their time zone",
-               _text(initial=window.tz if window else None, placeholder="Europe/Paris",
-                     max_length=60),
-               optional=True, hint="An IANA zone name; empty means your own Slack time zone."),
+        input_block("window_days", "On these days", _select(days, day_now, "Every day"),
+                    optional=True),
+        input_block("window_zone", "In their time zone",
+                    text_input(initial=window.tz if window else None, placeholder="Europe/Paris",
+                               max_length=60),
+                    optional=True, hint="An IANA zone name; empty means your own Slack time zone."),
     ]
     return _modal("listen", "Listen to the customer", blocks, _meta(inc))
 
@@ -245,10 +248,10 @@ def restate_modal(inc: Incident) -> dict[str, Any]:
         _about(inc),
         section("Say the problem back in the customer's exact terms, then ask them if it is "
                 "right."),
-        _input("restatement", "The problem, in their terms",
-               _text(multiline=True, initial=inc.restatement)),
-        _input("confirmed", "Confirmed", _yes("The customer confirmed this is right",
-                                              initial=confirmed), optional=True),
+        input_block("restatement", "The problem, in their terms",
+                    text_input(multiline=True, initial=inc.restatement)),
+        input_block("confirmed", "Confirmed", _yes("The customer confirmed this is right",
+                                                   initial=confirmed), optional=True),
     ]
     return _modal("restate", "Restate the problem", blocks, _meta(inc))
 
@@ -258,10 +261,10 @@ def own_modal(inc: Incident) -> dict[str, Any]:
         _about(inc),
         section("One owner answers for the fix; one communicator is the single voice to the "
                 "customer."),
-        _input("owner", "Owner", _users(inc.owner)),
-        _input("communicator", "Communicator", _users(inc.communicator), optional=True),
-        _input("apology", "Apology given (what we said)", _text(multiline=True),
-               optional=True),
+        input_block("owner", "Owner", _users(inc.owner)),
+        input_block("communicator", "Communicator", _users(inc.communicator), optional=True),
+        input_block("apology", "Apology given (what we said)", text_input(multiline=True),
+                    optional=True),
     ]
     return _modal("own", "Owner and communicator", blocks, _meta(inc))
 
@@ -274,8 +277,8 @@ def option_modal(inc: Incident) -> dict[str, Any]:
     blocks: list[Block] = [
         _about(inc),
         section(f"Option {count + 1}. Give the customer real alternatives, each with its risk."),
-        _input("text", "What we could do", _text(multiline=True)),
-        _input("risk", "What could go wrong", _text(multiline=True), optional=True),
+        input_block("text", "What we could do", text_input(multiline=True)),
+        input_block("risk", "What could go wrong", text_input(multiline=True), optional=True),
     ]
     return _modal("option", "Add an option", blocks, _meta(inc))
 
@@ -317,14 +320,14 @@ def choose_modal(inc: Incident) -> dict[str, Any]:
     if notes:
         blocks.append(context(esc(" ".join(notes))))
     blocks += [
-        _input("recommended", "We recommend",
-               _select(list(options.values()), options.get(inc.recommended or 0), "Option"),
-               optional=True),
-        _input("why", "Why we recommend it", _text(multiline=True, initial=inc.recommend_why),
-               optional=True),
-        _input("chosen", "The customer chose",
-               _select(list(options.values()), options.get(inc.chosen or 0), "Option"),
-               optional=True),
+        input_block("recommended", "We recommend",
+                    _select(list(options.values()), options.get(inc.recommended or 0), "Option"),
+                    optional=True),
+        input_block("why", "Why we recommend it",
+                    text_input(multiline=True, initial=inc.recommend_why), optional=True),
+        input_block("chosen", "The customer chose",
+                    _select(list(options.values()), options.get(inc.chosen or 0), "Option"),
+                    optional=True),
     ]
     return _modal("choose", "Recommend and choose", blocks, _meta(inc))
 
@@ -335,10 +338,10 @@ def promise_modal(inc: Incident, initial_ts: int | None = None) -> dict[str, Any
         _about(inc),
         section("Every commitment to the customer gets a due time: the owner is reminded "
                 "before it, and it is marked missed if it passes unkept."),
-        _input("what", "What we promised", _text(multiline=True,
+        input_block("what", "What we promised", text_input(multiline=True,
                                                 placeholder="More information on the fix")),
-        _input("due", "By when", DateTimePickerElement(action_id="v",
-                                                       initial_date_time=initial_ts)),
+        input_block("due", "By when", DateTimePickerElement(action_id="v",
+                                                            initial_date_time=initial_ts)),
     ]
     return _modal("promise", "Make a promise", blocks, _meta(inc))
 
@@ -348,11 +351,12 @@ def update_modal(inc: Incident) -> dict[str, Any]:
     if inc.resolved_at is not None and inc.customer_informed_at is None:
         lines.append("It is resolved: this update tells the customer so.")
     blocks: list[Block] = [_about(inc), section(" ".join(lines)),
-                           _input("text", "What we told the customer", _text(multiline=True))]
+                           input_block("text", "What we told the customer",
+                                       text_input(multiline=True))]
     if inc.customer_channel_id:
-        blocks.append(_input("send", "Customer channel",
-                             _yes("Also post it to the customer channel"), optional=True,
-                             hint="Posted as written, so keep it customer-ready."))
+        blocks.append(input_block("send", "Customer channel",
+                                  _yes("Also post it to the customer channel"), optional=True,
+                                  hint="Posted as written, so keep it customer-ready."))
         blocks.append(context(f"Customer channel: {channel_link(inc.customer_channel_id)}. "
                               "Only the owner or the communicator can post there."))
     return _modal("update", "Log customer update", blocks, _meta(inc))
@@ -365,7 +369,7 @@ def resolve_modal(inc: Incident, initial: str | None = None) -> dict[str, Any]:
     blocks: list[Block] = [
         _about(inc),
         section(note),
-        _input("resolution", "What fixed it", _text(multiline=True, initial=initial)),
+        input_block("resolution", "What fixed it", text_input(multiline=True, initial=initial)),
         context("Then tell the customer and log it with *Log customer update*."),
     ]
     return _modal("resolve", "Resolve", blocks, _meta(inc))
@@ -382,11 +386,11 @@ def followup_modal(inc: Incident) -> dict[str, Any]:
         section(f"Find the cause and make sure it cannot happen again. So far: {lessons} "
                 f"lesson{'s' if lessons != 1 else ''}, {actions} prevention "
                 f"action{'s' if actions != 1 else ''}."),
-        _input("rootcause", "Root cause", _text(multiline=True, initial=inc.root_cause),
-               optional=True),
-        _input("lesson", "A lesson learned", _text(multiline=True), optional=True),
-        _input("action", "A prevention action", _text(multiline=True), optional=True),
-        _input("action_owner", "Owner of that action", _users(), optional=True),
+        input_block("rootcause", "Root cause", text_input(multiline=True, initial=inc.root_cause),
+                    optional=True),
+        input_block("lesson", "A lesson learned", text_input(multiline=True), optional=True),
+        input_block("action", "A prevention action", text_input(multiline=True), optional=True),
+        input_block("action_owner", "Owner of that action", _users(), optional=True),
     ]
     return _modal("followup", "Follow up", blocks, _meta(inc))
 
@@ -405,7 +409,7 @@ def skip_modal(inc: Incident, playbook: Playbook) -> dict[str, Any]:
         section(f"You are skipping *{title}* without its exit criteria.{still}\nOnly the "
                 f"owner or a lead can skip{owner}. The reason goes on the timeline and into "
                 "the summary."),
-        _input("reason", "Why skip it", _text(multiline=True)),
+        input_block("reason", "Why skip it", text_input(multiline=True)),
     ]
     return _modal("skip", "Skip a step", blocks, _meta(inc))
 
@@ -421,10 +425,10 @@ def snooze_modal(inc: Incident, minutes: int = SNOOZE_CHOICES[0]) -> dict[str, A
                 "while. They come back when the snooze ends if they're still needed. The "
                 "snooze and your reason go on the timeline and into the summary; the "
                 "customer's wait still counts in the update figures."),
-        _input("minutes", "For how long", _select(choices, initial, "How long")),
-        _input("reason", "Why", _text(multiline=True, max_length=500,
-                                      placeholder="On a call with their IT lead until 15:30"),
-               hint=f"Required. Longer snoozes (up to {fmt_duration(MAX_SNOOZE)}): "
+        input_block("minutes", "For how long", _select(choices, initial, "How long")),
+        input_block("reason", "Why", text_input(
+            multiline=True, max_length=500, placeholder="On a call with their IT lead until 15:30"),
+                    hint=f"Required. Longer snoozes (up to {fmt_duration(MAX_SNOOZE)}): "
                     "`/incident snooze 2h <why>`."),
     ]
     return _modal("snooze", "Snooze reminders", blocks, _meta(inc), submit="Snooze")
@@ -438,10 +442,10 @@ def handover_modal(inc: Incident) -> dict[str, Any]:
         section(f"{owner}The new owner is invited to the channel and gets a note by DM listing "
                 "what is open: promises, the next customer update, what the playbook still "
                 "needs. Only the owner or a lead can hand over."),
-        _input("to", "New owner", _users(placeholder="Who takes over")),
-        _input("notes", "Notes for them", _text(multiline=True, max_length=2000,
-                                                placeholder="What they need to know first"),
-               optional=True),
+        input_block("to", "New owner", _users(placeholder="Who takes over")),
+        input_block("notes", "Notes for them", text_input(
+            multiline=True, max_length=2000, placeholder="What they need to know first"),
+                    optional=True),
     ]
     return _modal("handover", "Hand over", blocks, _meta(inc))
 

@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     BUTTON_TEXT_MAX,
     HEADER_TEXT_MAX,
     VIEW_TITLE_MAX,
@@ -29,7 +29,7 @@ from bot.blocks._kit import (
     sections,
     view_dict,
 )
-from bot.blocks.modals import _input, _text
+from bot.blocks.modals import input_block, text_input
 from playbook.domain.model import Incident
 from playbook.domain.outage import Draft, DraftStatus, Outage, OutageStatus, customer_rows, row_text
 from playbook.domain.text import date_token, esc, mention, truncate
@@ -117,7 +117,8 @@ def draft_modal(draft: Draft, inc: Incident, out: Outage) -> dict[str, Any]:
                 f"update {draft.update_number}"),
         section("Adjust it for this customer, then log what they were told. It restarts "
                 f"{inc.key}'s update clock."),
-        _input("text", "What we told the customer", _text(multiline=True, initial=draft.text)),
+        input_block("text", "What we told the customer",
+                    text_input(multiline=True, initial=draft.text)),
     ]
     view = View(type="modal", callback_id="modal:draft",
                 title=plain("Edit and log update", VIEW_TITLE_MAX),

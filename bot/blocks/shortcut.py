@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     INPUT_MAX_LENGTH,
     OPTION_TEXT_MAX,
     SELECT_MAX_OPTIONS,

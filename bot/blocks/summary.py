@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
+from bot.blocks.kit import MESSAGE_MAX_BLOCKS, context, header, label, message, sections
 from playbook.domain.model import CapturedMessage, CaptureKind, PromiseStatus, Status
 from playbook.domain.steps import STEP_TITLES
 from playbook.domain.summary import StepSummary, Summary

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks._kit import (
+from bot.blocks.kit import (
     BUTTON_TEXT_MAX,
     INPUT_MAX_LENGTH,
     OPTION_TEXT_MAX,

@@ -22,7 +22,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.blocks._kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
+from bot.blocks.kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
 from bot.outbox.context import EffectContext
 from bot.slack.errors import code_of, lost_channel
 from playbook.domain.model import Incident

@@ -39,8 +39,8 @@ from bot.blocks import (
     timeline_message,
     update_modal,
 )
-from bot.blocks._kit import pack, split_text
 from bot.blocks.card import buttons_for
+from bot.blocks.kit import pack, split_text
 from bot.blocks.modals import DRIVERS
 from playbook.domain import cadence
 from playbook.domain.model import (

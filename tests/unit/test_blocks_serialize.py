@@ -46,7 +46,7 @@ from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.views import View
 
 from bot import blocks
-from bot.blocks import _kit, _serialize
+from bot.blocks import _serialize, kit
 from bot.blocks.messages import BUTTONS
 from bot.blocks.modals import choose_modal, handover_modal, open_modal
 from bot.blocks.outage import draft_message, draft_modal, outage_card, outage_lines, resolve_prompt
@@ -137,7 +137,7 @@ DUE = "🔔 *Customer update due* for INC-3 (Acme &amp; Co): last told 1 h ago. 
 
 
 # name -> a call of the builders (what it returns does not matter: every object they turn
-# into a dict goes through `_kit.serialize`, which the `checked` fixture wraps)
+# into a dict goes through `kit.serialize`, which the `checked` fixture wraps)
 PAYLOADS: dict[str, Callable[[], Any]] = {
     **{f"card:{state}": (lambda s=state: blocks.card(STATES[s](), NOW, PB)) for state in STATES},
     "card:reopened-links-snooze": lambda: blocks.card(reopened_with_links(), at(201), PB),
@@ -216,14 +216,14 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[JsonObject]:
         seen.append(obj)
         return fast
 
-    monkeypatch.setattr(_kit, "serialize", serialize)
+    monkeypatch.setattr(kit, "serialize", serialize)
     return seen
 
 
 @pytest.mark.parametrize("name", PAYLOADS)
 def test_real_payloads_come_out_equal_to_to_dict(name: str, checked: list[JsonObject]) -> None:
     PAYLOADS[name]()
-    assert checked, "the builder serialized nothing through _kit"
+    assert checked, "the builder serialized nothing through kit"
 
 
 def _classes(obj: Any, out: set[type]) -> set[type]:
@@ -416,8 +416,8 @@ def test_the_first_failing_check_wins_as_in_slack_sdk() -> None:
 
 def test_message_refuses_more_than_50_blocks() -> None:
     with pytest.raises(ValueError, match="51 blocks"):
-        _kit.message("t", [DividerBlock()] * 51)
-    assert len(_kit.message("t", [DividerBlock()] * 50)["blocks"]) == 50
+        kit.message("t", [DividerBlock()] * 51)
+    assert len(kit.message("t", [DividerBlock()] * 50)["blocks"]) == 50
 
 
 # --- shapes off the bot's path: the fast path or slack_sdk, the result is to_dict()'s ------------
