@@ -21,13 +21,13 @@ from slack_sdk import WebClient
 from bot import schema
 from bot.app import create_app
 from bot.config import Settings
-from bot.core import build_core, policy_from, tune_gc
 from bot.listeners.deps import Deps, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
 from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
+from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook import store
 from playbook.services.incidents import Service
 
@@ -71,8 +71,8 @@ class Runtime:
         tune_gc()
         if migrate:
             schema.upgrade(settings.database_url)
-        core = build_core(settings, policy, clock)
-        service, client = core.service, core.client
+        wiring = build_wiring(settings, policy, clock)
+        service, client = wiring.service, wiring.client
         threads = settings.outbox_threads if outbox_threads is None else outbox_threads
         processes = settings.outbox_processes if outbox_processes is None else outbox_processes
         worker = build_worker(service, client, settings, clock, threads=threads)
@@ -92,7 +92,7 @@ class Runtime:
                                                            incident_id),
                     schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
-        return cls(settings, service, client, app, worker, scheduler, core.engine, post_ack,
+        return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
                    children)
 
     def start_outbox(self) -> None:

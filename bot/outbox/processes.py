@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.core import build_core, policy_from, tune_gc
 from bot.outbox.worker import build_worker
 from bot.redact import configure_logging
+from bot.wiring import build_wiring, policy_from, tune_gc
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class OutboxProcesses:
 
 def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -> None:
     """An outbox process: the production `OutboxWorker`, woken through its pipe. It builds
-    only what the worker runs (bot/core.py): no Bolt app, no scheduler."""
+    only what the worker runs (bot/wiring.py): no Bolt app, no scheduler."""
     with contextlib.suppress(Exception):
         configure_logging(settings)
     stop = threading.Event()
@@ -150,8 +150,8 @@ def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -
         return datetime.now(UTC) + offset
 
     tune_gc()
-    core = build_core(settings, policy_from(settings), clock)
-    worker = build_worker(core.service, core.client, settings, clock, threads=threads)
+    wiring = build_wiring(settings, policy_from(settings), clock)
+    worker = build_worker(wiring.service, wiring.client, settings, clock, threads=threads)
     worker.start()
     fd = wake.fileno()
 
@@ -170,4 +170,4 @@ def child_main(settings: Settings, threads: int, offset: timedelta, wake: Any) -
         stop.wait()
     finally:
         worker.stop()
-        core.engine.dispose()
+        wiring.engine.dispose()

@@ -65,7 +65,7 @@ def test_a_repeat_crisis_is_flagged_to_the_opener_and_in_the_channel_after_the_a
 
 
 def test_an_outbox_process_builds_only_what_it_runs(tmp_path) -> None:
-    """A child runs the worker over what bot/core.py builds, never the Bolt app, the scheduler
+    """A child runs the worker over what bot/wiring.py builds, never the Bolt app, the scheduler
     or the Runtime that starts it: run one whose parent is already gone (it stops at once)."""
     probe = f"""
 import multiprocessing, sys

@@ -39,9 +39,9 @@ from sqlalchemy import text
 
 from bot import schema
 from bot.config import Settings
-from bot.core import policy_from
 from bot.local.localslack import LocalSlack
 from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, Clock
+from bot.wiring import policy_from
 from playbook import store
 from playbook.domain.model import Actor
 from playbook.services.incidents import Service, ServiceConfig

@@ -49,18 +49,18 @@ def tune_gc() -> None:
 
 
 @dataclass
-class Core:
+class Wiring:
     engine: Any
     sessions: sessionmaker[Session]
     service: Service
     client: KeepAliveWebClient
 
 
-def build_core(settings: Settings, policy: Policy, clock: Callable[[], datetime]) -> Core:
+def build_wiring(settings: Settings, policy: Policy, clock: Callable[[], datetime]) -> Wiring:
     """The engine, sessions, service and Slack client (the database must be migrated)."""
     engine = store.make_engine(settings.database_url)
     sessions = store.make_session_factory(engine)
     config = ServiceConfig(policy=policy, responders=settings.responders,
                            private_channels=settings.private_channels,
                            recurrence_days=settings.recurrence_days)
-    return Core(engine, sessions, Service(sessions, config, clock), make_client(settings))
+    return Wiring(engine, sessions, Service(sessions, config, clock), make_client(settings))
