@@ -6,7 +6,7 @@ timeline; golden cases and a property test pin the counts, including reopened in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
@@ -14,45 +14,7 @@ from hypothesis import strategies as st
 
 from playbook.domain.cadence_walk import DueState, adherence, cadence_timeline
 from playbook.domain.model import CadenceChange, CustomerUpdate, Incident, Reopening, Status
-
-DAY = datetime(2024, 5, 6, tzinfo=UTC)
-
-
-def at(hhmm: str, day: int = 0) -> datetime:
-    h, m = hhmm.split(":")
-    return DAY + timedelta(days=day, hours=int(h), minutes=int(m))
-
-
-def mins(n: float) -> timedelta:
-    return timedelta(minutes=n)
-
-
-def make(
-    cadence: int | None = 30,
-    set_at: str = "10:00",
-    updates: tuple[str, ...] = (),
-    customer: str = "Acme",
-    **fields: object,
-) -> Incident:
-    """An incident opened at 09:50 with a cadence set at `set_at` and updates at given times."""
-    inc = Incident(
-        team_id="T1",
-        number=3,
-        customer=customer,
-        description="exports fail",
-        opened_by="U1",
-        opened_at=at("09:50"),
-    )
-    if cadence is not None:
-        inc.cadence_changes.append(CadenceChange(at(set_at), mins(cadence), agreed=True))
-    inc.updates.extend(
-        CustomerUpdate(number=i + 1, text="u", by="U1", at=at(u)) for i, u in enumerate(updates)
-    )
-    for name, value in fields.items():
-        setattr(inc, name, value)
-    return inc
-
-
+from tests.cadence_incidents import at, make, mins
 
 GOLDEN = [
     # (name, incident, until, on_time, late, missed)

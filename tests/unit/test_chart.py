@@ -14,7 +14,7 @@ import subprocess
 import sys
 import warnings
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,45 +37,12 @@ from playbook.domain.model import (
     Step,
     StepRecord,
 )
+from tests.cadence_incidents import at, make, mins
 
-DAY = datetime(2024, 5, 6, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def at(hhmm: str, day: int = 0) -> datetime:
-    h, m = hhmm.split(":")
-    return DAY + timedelta(days=day, hours=int(h), minutes=int(m))
-
-
-def mins(n: float) -> timedelta:
-    return timedelta(minutes=n)
-
-
-def make(
-    cadence: int | None = 30,
-    set_at: str = "10:00",
-    updates: tuple[str, ...] = (),
-    customer: str = "Acme",
-    **fields: object,
-) -> Incident:
-    """An incident opened at 09:50 with a cadence set at `set_at` and updates at given times."""
-    inc = Incident(
-        team_id="T1",
-        number=3,
-        customer=customer,
-        description="exports fail",
-        opened_by="U1",
-        opened_at=at("09:50"),
-    )
-    if cadence is not None:
-        inc.cadence_changes.append(CadenceChange(at(set_at), mins(cadence), agreed=True))
-    inc.updates.extend(
-        CustomerUpdate(number=i + 1, text="u", by="U1", at=at(u)) for i, u in enumerate(updates)
-    )
-    for name, value in fields.items():
-        setattr(inc, name, value)
-    return inc
 
 
 def png_size(png: bytes) -> tuple[int, int]:
