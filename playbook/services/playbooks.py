@@ -2,8 +2,8 @@
 
 The built-in playbook is read once from the data file shipped inside the package (here, not in
 `playbook.domain.playbook_file`, which is pure and never touches files); a team's own file is
-read by the shell (`bot.playbooks`) and passed in with the policy. Every incident keeps the
-playbook it was opened under, stored by version (`playbook.store.playbooks`).
+read by the shell (`bot.config.load_playbook`) and passed in with the policy. Every incident
+keeps the playbook it was opened under, stored by version (`playbook.store.playbooks`).
 """
 
 from __future__ import annotations
