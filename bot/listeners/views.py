@@ -168,7 +168,9 @@ def register(app: App, deps: Deps) -> None:
         if not steps:
             ack()
             return
-        actor = deps.people.actor(user, with_tz=name in ("promise", "listen"))
+        # the listen form's working hours are read in the person's zone when none is picked;
+        # the promise form's date picker sends an absolute time, so it needs no zone
+        actor = deps.people.actor(user, with_tz=name == "listen")
         try:
             outcome = deps.service.command_many(
                 inc.id, actor, [step for step, _ in steps],

@@ -59,7 +59,6 @@ def _line(change: Change, inc: Incident, *, actor: str | None, name: str | None,
 
 class LifecycleService:
     def __init__(self, service: Service) -> None:
-        self.service = service
         self.sessions = service.sessions
         self.clock = service.clock
 

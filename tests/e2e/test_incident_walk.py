@@ -338,6 +338,22 @@ def test_the_same_form_submitted_twice_changes_nothing_twice(bot: LocalBot) -> N
     assert len(bot.runtime.service.get(bot.slack.team_id, 1).promises) == 1
 
 
+def test_the_promise_form_asks_slack_nothing_before_its_ack(bot: LocalBot) -> None:
+    """Its date picker sends an absolute time: no users.info for the person's zone (each
+    call before an ack is time the person waits, and a slow Slack would cost the ack)."""
+    bot.command("open Acme: down")
+    channel = bot.incident_channel()
+    _click_card(bot, channel, "promise", user=CAROL)
+    before = bot.slack.call_count("users.info")
+    due = datetime.now(UTC) + timedelta(hours=2)
+    assert bot.submit(_open_view(bot, CAROL)["id"], {"what": "a status call", "due": due},
+                      user=CAROL).ok
+    assert bot.slack.call_count("users.info") == before
+    assert bot.runtime is not None
+    [promise] = bot.runtime.service.get(bot.slack.team_id, 1).promises
+    assert promise.due_at == due.replace(second=0, microsecond=0)
+
+
 def test_a_double_clicked_button_changes_nothing_twice(bot: LocalBot) -> None:
     bot.command("open Acme: down")
     channel = bot.incident_channel()
