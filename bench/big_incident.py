@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, Incident, Policy
 from playbook.domain.timeline import Entry
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 
 POLICY = Policy(playbook=builtin_playbook())
 

@@ -39,7 +39,7 @@ from bot import blocks
 from bot.blocks import kit
 from playbook.domain import rules, verbs
 from playbook.domain.model import Actor, Incident, Policy
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 
 POLICY = Policy(playbook=builtin_playbook())
 

@@ -36,8 +36,8 @@ from sqlalchemy.engine import make_url
 from bot import schema
 from playbook import store
 from playbook.domain.model import Actor, Policy
+from playbook.services.builtin import builtin_playbook
 from playbook.services.incidents import Service, ServiceConfig
-from playbook.services.playbooks import builtin_playbook
 
 POLICY = Policy(playbook=builtin_playbook())
 

@@ -23,7 +23,7 @@ from typing import Any
 from bot import settings_parse as parse
 from bot.settings_parse import DEFAULT_API_URL, DEFAULT_DATABASE_URL, ConfigError
 from playbook.domain.playbook_file import Playbook, PlaybookFileError, parse_playbook
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 
 __all__ = [
     "Settings",

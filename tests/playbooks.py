@@ -13,7 +13,7 @@ from playbook.domain.playbook_file import (
     parse_playbook,
     playbook_from_dict,
 )
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 
 
 def builtin_data() -> dict[str, Any]:

@@ -37,8 +37,9 @@ from playbook.domain.model import (
 from playbook.domain.playbook_file import Playbook
 from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
+from playbook.services.builtin import builtin_playbook
 from playbook.services.outbox import Origin, notify, outbox_rows, persist
-from playbook.services.playbooks import PlaybookCatalog, builtin_playbook
+from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.reminders import Fired, ReminderService
 from playbook.services.transactions import retry_stale
 

@@ -1,43 +1,27 @@
 """The playbooks incidents run under: the built-in one, the current one, and every stored version.
 
-The built-in playbook is read once from the data file shipped inside the package (here, not in
-`playbook.domain.playbook_file`, which is pure and never touches files); a team's own file is
-read by the shell (`bot.config.load_playbook`) and passed in with the policy. Every incident
+The built-in playbook is read by `playbook.services.builtin`; a team's own file is read by the
+shell (`bot.config.load_playbook`) and passed in with the policy. Every incident
 keeps the playbook it was opened under, stored by version (`playbook.store.playbooks`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import replace
 from datetime import datetime
-from importlib import resources
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
 from playbook.domain.model import Incident, Policy
-from playbook.domain.playbook_file import Playbook, parse_playbook
+from playbook.domain.playbook_file import Playbook
+from playbook.services.builtin import builtin_playbook
 from playbook.store import playbooks as playbook_store
 
-__all__ = ["BUILTIN_FILE", "BUILTIN_SOURCE", "PlaybookCatalog", "builtin_playbook", "builtin_text"]
+__all__ = ["PlaybookCatalog"]
 
 log = logging.getLogger(__name__)
-
-BUILTIN_FILE = "default_playbook.toml"
-BUILTIN_SOURCE = "built-in playbook"
-
-
-def builtin_text() -> str:
-    return resources.files("playbook").joinpath(BUILTIN_FILE).read_text(encoding="utf-8")
-
-
-@functools.cache
-def builtin_playbook() -> Playbook:
-    """The playbook in force when CRISISBOT_PLAYBOOK is not set (immutable, so shared)."""
-    return parse_playbook(builtin_text(), BUILTIN_SOURCE)
-
 
 class PlaybookCatalog:
     """The current playbook and the stored versions incidents were opened under, each parsed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from playbook.domain.playbook_file import parse_playbook
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 from tests.e2e.test_cli import MARKER, clean_env, crisisbot
 from tests.playbooks import as_toml, with_items
 

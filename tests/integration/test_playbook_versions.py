@@ -16,8 +16,8 @@ from bot.blocks import card
 from playbook.domain.model import Actor, Incident, Policy, Step
 from playbook.domain.playbook_file import Playbook
 from playbook.domain.steps import missing
+from playbook.services.builtin import builtin_playbook
 from playbook.services.incidents import Service, ServiceConfig
-from playbook.services.playbooks import builtin_playbook
 from playbook.store import tables
 from tests.playbooks import edited, with_items
 

@@ -60,7 +60,7 @@ from playbook.domain.model import (
 from playbook.domain.steps import all_complete
 from playbook.domain.summary import summarize
 from playbook.domain.text import date_token, esc, fmt_duration
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PB = builtin_playbook()

@@ -507,7 +507,7 @@ def test_dotenv_example_values_are_accepted_as_placeholders_or_defaults() -> Non
 
 def test_no_playbook_file_means_the_built_in_playbook() -> None:
     from bot.config import load_playbook
-    from playbook.services.playbooks import builtin_playbook
+    from playbook.services.builtin import builtin_playbook
 
     assert load_playbook(load_settings({})) is builtin_playbook()
 
@@ -516,7 +516,7 @@ def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
         tmp_path: Path) -> None:
     from bot.config import load_playbook
     from playbook.domain.playbook_file import dump_playbook
-    from playbook.services.playbooks import builtin_playbook
+    from playbook.services.builtin import builtin_playbook
 
     good = tmp_path / "team.toml"
     good.write_text(dump_playbook(builtin_playbook()).replace('name = "built-in"',
@@ -542,7 +542,7 @@ def test_a_playbook_file_is_read_and_a_bad_one_stops_start_up_in_one_line(
 def test_a_yaml_playbook_file_is_read_as_yaml(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     from bot.config import read_playbook_file
-    from playbook.services.playbooks import builtin_playbook
+    from playbook.services.builtin import builtin_playbook
 
     data = dict(builtin_playbook().data) | {"name": "From YAML"}
     path = tmp_path / "team.yml"

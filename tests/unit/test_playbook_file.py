@@ -24,7 +24,7 @@ from playbook.domain.model import (
 from playbook.domain.playbook_file import PlaybookFileError, dump_playbook, parse_playbook
 from playbook.domain.reminders import fire
 from playbook.domain.steps import missing, next_missing
-from playbook.services.playbooks import builtin_playbook, builtin_text
+from playbook.services.builtin import builtin_playbook, builtin_text
 from tests.playbooks import as_toml, default_policy, edited, with_items
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from playbook.domain import rules, verbs
 from playbook.domain.cadence import Reminder, ReminderKind, due_reminders, next_update_due
 from playbook.domain.model import Actor, Policy, Post, PromiseStatus, Target
 from playbook.domain.reminders import fire
-from playbook.services.playbooks import builtin_playbook
+from playbook.services.builtin import builtin_playbook
 from tests.playbooks import default_policy
 
 PB = builtin_playbook()

@@ -9,6 +9,8 @@ edge worth counting (the package is made of them).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +176,15 @@ def test_local_slack_is_not_production_code() -> None:
     users = {m for m, deps in graph.items()
              if any(d.startswith("bot.local") for d in deps) and not m.startswith("bot.local")}
     assert users <= {"bot.cli.demo"}, users
+
+
+def test_the_command_line_loads_no_database_layer_until_a_command_needs_it() -> None:
+    """`crisisbot --help`, `playbook check` and the settings checks start in a tenth of a
+    second; the store (and SQLAlchemy with it) costs four times that, so it loads on use."""
+    probe = ("import sys, bot.cli, bot.config\n"
+             "print(sorted(m for m in ('sqlalchemy', 'playbook.store', 'slack_bolt')"
+             " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
