@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.config import Settings
-from bot.listeners.errors import slack_reason
+from bot.slack.errors import reason_of
 from playbook.domain.model import Actor, Incident, Outcome
 from playbook.services.incidents import Service, needs_reschedule
 from playbook.services.lifecycle import LifecycleService
@@ -50,7 +50,7 @@ class People:
         try:
             zone = self.client.users_info(user=user_id)["user"].get("tz") or zone
         except (SlackClientError, OSError) as err:  # the settings' zone is a fine answer
-            log.info("users.info %s failed (%s); using %s", user_id, slack_reason(err), zone)
+            log.info("users.info %s failed (%s); using %s", user_id, reason_of(err), zone)
         with self._lock:
             self._tz[user_id] = (now, zone)
         return zone
@@ -69,7 +69,7 @@ class People:
                 try:
                     members.update(self.client.usergroups_users_list(usergroup=group)["users"])
                 except (SlackClientError, OSError) as err:
-                    log.warning("could not read lead group %s: %s", group, slack_reason(err))
+                    log.warning("could not read lead group %s: %s", group, reason_of(err))
             cached = (now, frozenset(members))
             self._group_members = cached
         return user_id in cached[1]

@@ -14,19 +14,13 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
+from bot.slack.errors import reason_of
 from playbook.domain.errors import PlaybookError
 from playbook.domain.text import esc, plain, truncate
 
 log = logging.getLogger(__name__)
-
-
-def slack_reason(err: Exception) -> str:
-    """A Slack call's error name for a log line (``channel_not_found``), or the exception's
-    type when Slack never answered."""
-    return str(err.response.get("error")) if isinstance(err, SlackApiError) else type(err).__name__
 
 
 def ephemeral(text: str) -> dict:
@@ -133,4 +127,4 @@ def _notify(client: WebClient, body: dict, text: str) -> None:
         else:
             client.chat_postMessage(channel=user, text=text)
     except Exception as err:  # the error handler must never fail itself (that would be a 500)
-        log.warning("could not report an error to %s: %s", user, slack_reason(err))
+        log.warning("could not report an error to %s: %s", user, reason_of(err))

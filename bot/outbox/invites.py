@@ -37,7 +37,7 @@ def invite(ctx: EffectContext, channel_id: str | None, users: list[str]) -> list
             code = code_of(err)
             if code in NOTHING_TO_DO:
                 continue
-            if not is_permanent(err) and code not in ALSO_TOLD:
+            if not is_permanent(code) and code not in ALSO_TOLD:
                 raise
             problems.append(f"couldn't invite <@{user}>: {explain(err)}")
     return problems

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks
 from bot.blocks.kit import MESSAGE_MAX_BLOCKS, context, section, to_dicts
 from bot.outbox.context import EffectContext
-from bot.slack.errors import code_of, lost_channel
+from bot.slack.errors import MESSAGE_GONE, Lost, code_of, lost_channel
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link
 from playbook.domain.verbs import Ctx
@@ -39,7 +39,9 @@ CHANNEL_KINDS = {"timeline", "refresh_card", "invite", "draft", "draft_settled",
 # Timeline kinds that are reminders for the people working the incident.
 REMINDER_KINDS = {"nudge", "due", "promise-due", "checkin"}
 # chat.update of the card's copy: these mean the copy is gone, so post a new one.
-COPY_GONE = ("message_not_found", "cant_update_message", "channel_not_found")
+COPY_GONE = MESSAGE_GONE | {"channel_not_found"}
+# What the lifecycle service records for each way Slack says a channel was lost to us.
+LOST_AS = {Lost.ARCHIVED: Change.ARCHIVED, Lost.REMOVED: Change.REMOVED}
 
 
 # --- where ---------------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ def lost_by_error(ctx: EffectContext, inc: Incident, kind: str, payload: dict,
     if lost is None or not targets_channel or inc.channel_id is None:
         return False
     ctx.facts.forget()
-    return ctx.lifecycle.channel_changed(inc.team_id, inc.channel_id, Change(lost.value),
+    return ctx.lifecycle.channel_changed(inc.team_id, inc.channel_id, LOST_AS[lost],
                                          why=f"Slack answered {code}")
 
 

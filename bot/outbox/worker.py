@@ -200,7 +200,7 @@ class OutboxWorker:
                 paused[item.team_id] = str(code)
                 self._hold(item, f"paused: {code}")
                 return "retry"
-            if is_permanent(err) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
+            if is_permanent(code) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
                 with self.sessions.begin() as session:
                     store.fail_outbox(session, item.id, now=now, error=str(err)[:500])

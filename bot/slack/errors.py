@@ -1,7 +1,9 @@
 """What the bot makes of each error name Slack answers with, in one table.
 
-Every place that reacts to a Slack refusal asks here instead of keeping its own set of names,
-so an error is judged the same way everywhere:
+Whether a refusal is worth a retry, means the install is gone, or loses us a channel is decided
+here, so it is judged the same way everywhere; a handler names an error itself only where one
+call gives it a meaning of its own (``already_pinned`` for a pin, ``already_in_channel`` for an
+invite). The kinds:
 
 * **permanent**: a retry will not fix it; the person who asked is told why (`explain`);
 * **transient**: worth another try from the outbox;
@@ -89,8 +91,13 @@ def kind_of(code: str | None) -> SlackError:
     return ERRORS.get(code, _NONE) if code is not None else _NONE
 
 
-def is_permanent(err: Exception) -> bool:
-    return kind_of(code_of(err)).permanent
+def reason_of(err: Exception) -> str:
+    """For a log line: Slack's error name, or the exception's type when Slack never answered."""
+    return code_of(err) or type(err).__name__
+
+
+def is_permanent(code: str | None) -> bool:
+    return kind_of(code).permanent
 
 
 def is_transient(code: str | None) -> bool:

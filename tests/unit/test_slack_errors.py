@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.outbox.lifecycle import LOST_AS
 from bot.slack.errors import (
     ERRORS,
     MESSAGE_GONE,
@@ -19,6 +20,7 @@ from bot.slack.errors import (
     is_revoked,
     is_transient,
     lost_channel,
+    reason_of,
 )
 
 PERMANENT = {
@@ -52,7 +54,7 @@ def refusal(code: str) -> SlackApiError:
 
 @pytest.mark.parametrize("code", EVERY)
 def test_each_error_name_is_judged_as_before(code: str) -> None:
-    assert is_permanent(refusal(code)) is (code in PERMANENT)
+    assert is_permanent(code) is (code in PERMANENT)
     assert is_transient(code) is (code in TRANSIENT)
     assert is_revoked(code) is (code in REVOKED)
     assert lost_channel(code) is LOST.get(code)
@@ -66,8 +68,14 @@ def test_the_table_holds_nothing_else() -> None:
 
 def test_no_answer_is_none_of_the_kinds() -> None:
     lost = SlackClientError("connection reset")
-    assert code_of(lost) is None and not is_permanent(lost)
+    assert code_of(lost) is None and reason_of(lost) == "SlackClientError"
+    assert reason_of(refusal("is_archived")) == "is_archived"
     assert explain(lost) == "Slack could not be reached"
     assert explain(OSError("timed out")) == "Slack could not be reached"
     assert not is_transient(None) and not is_revoked(None) and lost_channel(None) is None
+    assert not is_permanent(None)
     assert explain(SlackApiError("refused", {"ok": False})) == "Slack said `unknown_error`"
+
+
+def test_every_way_of_losing_a_channel_is_recorded_as_a_change() -> None:
+    assert set(LOST_AS) == set(Lost)
