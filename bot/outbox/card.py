@@ -17,6 +17,7 @@ from bot import blocks
 from bot.blocks.outage import outage_lines
 from bot.outbox import outages
 from bot.outbox.context import EffectContext
+from bot.outbox.conversations import pin
 from bot.outbox.lifecycle import fallback_card, usable
 from bot.slack.errors import MESSAGE_GONE
 from playbook.domain import cadence
@@ -32,11 +33,7 @@ def post_card(ctx: EffectContext, inc: Incident) -> None:
     card = blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc))
     resp = ctx.client.chat_postMessage(channel=inc.channel_id, **card)
     ctx.service.set_card(inc.id, resp["ts"])
-    try:
-        ctx.client.pins_add(channel=inc.channel_id, timestamp=resp["ts"])
-    except SlackApiError as err:
-        if err.response.get("error") != "already_pinned":
-            log.warning("%s: could not pin the card: %s", inc.key, err.response.get("error"))
+    pin(ctx, inc.channel_id, resp["ts"], inc.key)
 
 
 def do_refresh_card(ctx: EffectContext, inc: Incident, payload: dict) -> None:

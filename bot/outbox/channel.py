@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.outbox.card import post_card
 from bot.outbox.context import EffectContext
-from bot.outbox.invites import invite
+from bot.outbox.conversations import create_channel, invite
 from bot.outbox.lifecycle import usable
 from bot.slack.errors import code_of, explain, is_transient
 from playbook.domain import rules
@@ -18,45 +18,13 @@ from playbook.services.lifecycle import Change
 
 log = logging.getLogger(__name__)
 
-# conversations.create tries at most this many names before giving up.
-CREATE_TRIES = 25
-
-
-def plain_channel_name(inc: Incident, attempt: int = 0) -> str:
-    """The incident's channel without the customer: `inc-<number>`, then `-2`, `-3`..."""
-    return f"inc-{inc.number}" + (f"-{attempt + 1}" if attempt else "")
-
-
-def create_channel(ctx: EffectContext, inc: Incident, private: bool) -> tuple[str, str]:
-    """Create the incident's channel under its readable name, `-2`, `-3`... while taken.
-    Where Slack refuses the readable name (`invalid_name_*`), the rest of the tries use the
-    plain `inc-<number>` (numbered the same way). Returns the channel's id and name."""
-    last: SlackApiError | None = None
-    readable, taken = True, 0
-    for _ in range(CREATE_TRIES):
-        name = rules.channel_name(inc, taken) if readable else plain_channel_name(inc, taken)
-        try:
-            resp = ctx.client.conversations_create(name=name, is_private=private)
-            return resp["channel"]["id"], resp["channel"]["name"]
-        except SlackApiError as err:
-            last = err
-            code = code_of(err) or ""
-            if code == "name_taken":
-                taken += 1
-                continue
-            if code.startswith("invalid_name") and readable:
-                readable, taken = False, 0
-                continue
-            raise
-    assert last is not None
-    raise last
-
-
 def do_create_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     assert inc.id is not None
     problems: list[str] = []
     if inc.channel_id is None:
-        channel_id, name = create_channel(ctx, inc, bool(payload.get("private")))
+        channel_id, name = create_channel(ctx, lambda n: rules.channel_name(inc, n),
+                                          lambda n: rules.plain_channel_name(inc, n),
+                                          private=bool(payload.get("private")))
         inc = ctx.service.attach_channel(inc.id, channel_id, name)
     assert inc.channel_id is not None
     try:

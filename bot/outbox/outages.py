@@ -13,12 +13,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.outage import draft_message, outage_card, resolve_prompt
 from bot.outbox.context import EffectContext
-from bot.outbox.invites import invite
+from bot.outbox.conversations import create_channel, invite, pin
 from bot.outbox.lifecycle import reminder_target, usable
 from bot.slack.errors import MESSAGE_GONE
 from playbook.domain.model import Incident
 from playbook.domain.outage import Outage
-from playbook.domain.rules import slack_channel_name
+from playbook.domain.rules import numbered, slack_channel_name
 from playbook.store import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,10 @@ def run_outage_row(ctx: EffectContext, item: OutboxItem) -> None:
 def open_outage(ctx: EffectContext, out: Outage, payload: dict) -> None:
     assert out.id is not None
     if out.channel_id is None:
-        for attempt in range(25):
-            try:
-                resp = ctx.client.conversations_create(name=channel_name(out, attempt),
-                                                       is_private=ctx.private_channels)
-            except SlackApiError as err:
-                if err.response.get("error") == "name_taken":
-                    continue
-                raise
-            out = ctx.outages.set_channel(out.id, resp["channel"]["id"], resp["channel"]["name"])
-            break
+        channel_id, name = create_channel(ctx, lambda n: channel_name(out, n),
+                                          lambda n: numbered(f"out-{out.number}", n),
+                                          private=ctx.private_channels)
+        out = ctx.outages.set_channel(out.id, channel_id, name)
     assert out.channel_id is not None
     try:
         ctx.client.conversations_setTopic(channel=out.channel_id,
@@ -81,11 +75,7 @@ def post_card(ctx: EffectContext, out: Outage) -> None:
     card = outage_card(out, ctx.outages.attached(out.id), ctx.clock())
     resp = ctx.client.chat_postMessage(channel=out.channel_id, **card)
     ctx.outages.set_card(out.id, resp["ts"])
-    try:
-        ctx.client.pins_add(channel=out.channel_id, timestamp=resp["ts"])
-    except SlackApiError as err:
-        if err.response.get("error") != "already_pinned":
-            log.warning("%s: could not pin the card: %s", out.key, err.response.get("error"))
+    pin(ctx, out.channel_id, resp["ts"], out.key)
 
 
 def refresh_card(ctx: EffectContext, out: Outage) -> None:

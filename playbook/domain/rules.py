@@ -138,13 +138,22 @@ def slack_channel_name(prefix: str, name: str, fallback: str, attempt: int = 0) 
     e.g. `inc-7-acme-hotels`; `attempt` > 0 (after `name_taken`) adds `-2`, `-3`, ..."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = _SLUG.sub("-", ascii_name.lower()).strip("-")[:40].strip("-") or fallback
-    suffix = f"-{attempt + 1}" if attempt else ""
-    return f"{prefix}-{slug}{suffix}"[:80]
+    return numbered(f"{prefix}-{slug}", attempt)
+
+
+def numbered(name: str, attempt: int = 0) -> str:
+    """`name` for the first try, then `name-2`, `name-3`... after `name_taken` (80 at most)."""
+    return (f"{name}-{attempt + 1}" if attempt else name)[:80]
 
 
 def channel_name(inc: Incident, attempt: int = 0) -> str:
     """The incident's channel: `inc-<number>-<customer>`."""
     return slack_channel_name(f"inc-{inc.number}", inc.customer, "customer", attempt)
+
+
+def plain_channel_name(inc: Incident, attempt: int = 0) -> str:
+    """The incident's channel without the customer, for when Slack refuses the readable one."""
+    return numbered(f"inc-{inc.number}", attempt)
 
 
 def channel_topic(inc: Incident) -> str:

@@ -166,3 +166,13 @@ def test_open_modal_offers_the_open_outages(bot: LocalBot) -> None:
     bot.settle()
     view = bot.slack.home(ALICE)
     assert view is not None and "OUT-1" in json.dumps(view["blocks"])
+
+
+def test_an_outage_name_slack_refuses_falls_back_to_the_number(bot: LocalBot) -> None:
+    """The same rule as an incident's channel: `invalid_name_*` leaves `out-<n>`, not a
+    refused retry of the readable name until the row gives up."""
+    bot.slack.fail_next("conversations.create", "invalid_name_specials")
+    assert "OUT-1" in bot.command("outage Payments API is down").body["text"]
+    outage = _outage_channel(bot)
+    assert bot.slack.channels[outage].name == "out-1"
+    assert bot.card(outage), "the card is posted and pinned there"

@@ -23,7 +23,7 @@ from playbook.domain.model import (
     Step,
     Target,
 )
-from tests.playbooks import with_items
+from tests.playbooks import default_policy, with_items
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 # the built-in playbook plus one optional item of the team's own, so `check` has something to tick
@@ -431,3 +431,14 @@ def test_checkins_can_be_recorded_after_close() -> None:
     inc = run(inc, "checkin")
     with pytest.raises(PlaybookError, match="no check-in waiting"):
         run(inc, "checkin")
+
+
+def test_channel_names_fall_back_to_the_number_and_count_on_after_name_taken() -> None:
+    inc = rules.open_incident(team_id="T1", customer="Ünïcode & Co", description="down",
+                              severity=None, actor=Actor("U1"), now=T0,
+                              policy=default_policy()).incident
+    inc.number = 7
+    assert [rules.channel_name(inc, n) for n in (0, 1)] == [
+        "inc-7-unicode-co", "inc-7-unicode-co-2"]
+    assert [rules.plain_channel_name(inc, n) for n in (0, 2)] == ["inc-7", "inc-7-3"]
+    assert len(rules.numbered("x" * 80, 9)) == 80
