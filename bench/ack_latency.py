@@ -245,28 +245,7 @@ class _SqlTimer:
 # --- experiments: prototypes of proposed app fixes, applied only inside this bench's app ------
 # process (monkeypatches; the app's files are untouched). See bench/README.md "Findings".
 
-EXPERIMENTS = ("no-reread", "recurrence-off", "split-outbox")
-
-
-def _experiment_no_reread() -> None:
-    """After an ack, schedule the incident the command just saved instead of reading it back
-    from the database (bot.listeners.deps.Deps.after -> ReminderScheduler.reschedule ->
-    Service.get_by_id)."""
-    import bot.listeners.deps as deps_module
-    from playbook.domain.model import Reschedule
-
-    def after(self: Any, outcome: Any) -> None:
-        self.wake_outbox()
-        inc = outcome.incident
-        if inc.id is not None and any(isinstance(e, Reschedule) for e in outcome.effects):
-            scheduler = getattr(self.reschedule, "__self__", None)
-            if scheduler is not None and hasattr(scheduler, "schedule"):
-                with getattr(scheduler, "_lock", None) or contextlib.nullcontext():
-                    scheduler.schedule(inc)
-            else:
-                self.reschedule(inc.id)
-
-    deps_module.Deps.after = after
+EXPERIMENTS = ("recurrence-off", "split-outbox")
 
 
 def _experiment_recurrence_off() -> None:
@@ -304,8 +283,6 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
         if cfg.get("outbox_processes") is not None:
             kwargs["outbox_processes"] = int(cfg["outbox_processes"])
         experiments = cfg.get("experiments") or []
-        if "no-reread" in experiments:
-            _experiment_no_reread()
         if "recurrence-off" in experiments:
             _experiment_recurrence_off()
         if "split-outbox" in experiments:  # the outbox runs in its own process (_outbox_child)

@@ -40,10 +40,10 @@ for where in (ROOT, ROOT / "bench"):
 from reminders import (  # noqa: E402
     Child,
     Databases,
-    _slack_child,
     bot_settings,
     insert_incidents,
     plan,
+    slack_child,
 )
 
 MAX_INCIDENTS = 20_000
@@ -74,7 +74,7 @@ def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) ->
     from bot.runtime import Runtime
     from playbook import store
 
-    slack = Child(_slack_child)
+    slack = Child(slack_child)
     runtime: Any = None
     url = ""
     try:

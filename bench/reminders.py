@@ -99,7 +99,7 @@ MAX_SAMPLES = 2_000_000
 # =============================================================================================
 
 
-def _slack_child(conn: Any) -> None:
+def slack_child(conn: Any) -> None:
     from bot.local.localslack import LocalSlack
 
     slack = LocalSlack()
@@ -528,7 +528,7 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
 
     out: dict[str, Any] = {"db": kind, "database": dbs.describe(kind)}
     print(f"… {kind}: local Slack, {opts.incidents} channels", file=sys.stderr, flush=True)
-    slack = Child(_slack_child)
+    slack = Child(slack_child)
     url = ""
     runtime: Any = None
     sampler: Sampler | None = None

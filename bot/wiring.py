@@ -1,5 +1,5 @@
-"""What every process of the bot builds from its settings: the policy, the database engine and
-sessions, the `Service` and the Slack client.
+"""What every process of the bot builds from its settings: the policy, the database engine, the
+`Service` (with its sessions) and the Slack client.
 
 `bot.runtime.Runtime` adds the Bolt app, the scheduler and the outbox to these; an outbox
 child process (bot/outbox/processes.py) adds only the outbox worker. Both build them here, so
@@ -12,9 +12,8 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from bot.config import Settings, load_playbook
 from bot.slack.client import make_client
@@ -50,17 +49,16 @@ def tune_gc() -> None:
 
 @dataclass
 class Wiring:
-    engine: Any
-    sessions: sessionmaker[Session]
+    engine: Engine
     service: Service
     client: KeepAliveWebClient
 
 
 def build_wiring(settings: Settings, policy: Policy, clock: Callable[[], datetime]) -> Wiring:
-    """The engine, sessions, service and Slack client (the database must be migrated)."""
+    """The engine, service and Slack client (the database must be migrated)."""
     engine = store.make_engine(settings.database_url)
     sessions = store.make_session_factory(engine)
     config = ServiceConfig(policy=policy, responders=settings.responders,
                            private_channels=settings.private_channels,
                            recurrence_days=settings.recurrence_days)
-    return Wiring(engine, sessions, Service(sessions, config, clock), make_client(settings))
+    return Wiring(engine, Service(sessions, config, clock), make_client(settings))

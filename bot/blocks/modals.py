@@ -197,7 +197,7 @@ def open_modal(channel_id: str | None, playbook: Playbook,
                    for number, title in outages]
         blocks.append(input_block("outage", "Part of an outage?", _select(choices, None, "None"),
                                   optional=True, hint="Outage updates then reach this customer's "
-                                                 "incident as drafts."))
+                                                      "incident as drafts."))
     return _modal("open", "Open an incident", blocks, json.dumps({"channel_id": channel_id}),
                   submit="Open")
 
@@ -231,7 +231,7 @@ def listen_modal(inc: Incident) -> dict[str, Any]:
                     text_input(initial=window.hours_text() if window else None,
                                placeholder="9-18 or 09:00-17:30", max_length=30),
                     optional=True, hint="Leave empty for around the clock. Outside these hours "
-                                   "reminders pause and nothing counts as late."),
+                                        "reminders pause and nothing counts as late."),
         input_block("window_days", "On these days", _select(days, day_now, "Every day"),
                     optional=True),
         input_block("window_zone", "In their time zone",
@@ -338,8 +338,8 @@ def promise_modal(inc: Incident, initial_ts: int | None = None) -> dict[str, Any
         _about(inc),
         section("Every commitment to the customer gets a due time: the owner is reminded "
                 "before it, and it is marked missed if it passes unkept."),
-        input_block("what", "What we promised", text_input(multiline=True,
-                                                placeholder="More information on the fix")),
+        input_block("what", "What we promised", text_input(
+            multiline=True, placeholder="More information on the fix")),
         input_block("due", "By when", DateTimePickerElement(action_id="v",
                                                             initial_date_time=initial_ts)),
     ]
@@ -429,7 +429,7 @@ def snooze_modal(inc: Incident, minutes: int = SNOOZE_CHOICES[0]) -> dict[str, A
         input_block("reason", "Why", text_input(
             multiline=True, max_length=500, placeholder="On a call with their IT lead until 15:30"),
                     hint=f"Required. Longer snoozes (up to {fmt_duration(MAX_SNOOZE)}): "
-                    "`/incident snooze 2h <why>`."),
+                         "`/incident snooze 2h <why>`."),
     ]
     return _modal("snooze", "Snooze reminders", blocks, _meta(inc), submit="Snooze")
 

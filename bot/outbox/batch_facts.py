@@ -6,7 +6,8 @@ it too). In a burst of reminders that was two extra queries per row. The worker 
 the whole batch in the transaction that claims it; the rows then consult these facts.
 
 They are as fresh as the claim: a channel lost while the batch runs is found out by the next
-call that fails (`Lifecycle.lost_by_error`), exactly as with a read per row a moment later.
+call that fails (`bot.outbox.lifecycle.lost_by_error`), exactly as with a read per row a moment
+later.
 Anything in this thread that records a channel change calls `forget()`, so the rest of the
 batch reads again.
 """

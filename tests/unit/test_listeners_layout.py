@@ -59,3 +59,6 @@ def test_register_all_registers_every_surface_after_the_middlewares(
     listeners.register_all(MagicMock(), MagicMock())
     assert called[0] == "middleware"
     assert sorted(called) == sorted([*SURFACES, "middleware"])
+    # Bolt tries listeners in the order they were added: the outage surface's "modal:draft"
+    # must come before the generic "modal:" submissions of the views surface
+    assert called.index("outage") < called.index("views")

@@ -44,13 +44,14 @@ class _SlowSlack(BaseHTTPRequestHandler):
 
 
 def test_the_lookup_client_waits_as_long_as_it_is_told() -> None:
-    """timeout=1.5 is 1.5 s (it was cut to a whole second): an answer after 1.2 s arrives."""
+    """The default 1.5 s is 1.5 s (it was cut to a whole second): an answer after 1.2 s arrives.
+    The runtime builds its lookup client with the default, so that is what is tested."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowSlack)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         settings = Settings(slack_bot_token="xoxb-1-test",
                             slack_api_url=f"http://127.0.0.1:{server.server_port}/api/")
-        client = make_lookup_client(settings, timeout=1.5)
+        client = make_lookup_client(settings)
         assert client.users_info(user="U0BOB")["user"]["tz"] == "Asia/Tokyo"
         assert client.timeout == 1.5
     finally:
