@@ -18,13 +18,17 @@ from playbook.services.lifecycle import Change
 
 log = logging.getLogger(__name__)
 
+def incident_channel(ctx: EffectContext, inc: Incident, *, private: bool) -> tuple[str, str]:
+    """Create the incident's channel: `inc-<n>-<customer>`, or `inc-<n>` if Slack refuses that."""
+    return create_channel(ctx, lambda n: rules.channel_name(inc, n),
+                          lambda n: rules.plain_channel_name(inc, n), private=private)
+
+
 def do_create_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     assert inc.id is not None
     problems: list[str] = []
     if inc.channel_id is None:
-        channel_id, name = create_channel(ctx, lambda n: rules.channel_name(inc, n),
-                                          lambda n: rules.plain_channel_name(inc, n),
-                                          private=bool(payload.get("private")))
+        channel_id, name = incident_channel(ctx, inc, private=bool(payload.get("private")))
         inc = ctx.service.attach_channel(inc.id, channel_id, name)
     assert inc.channel_id is not None
     try:
@@ -100,7 +104,7 @@ def do_reopen_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
         why = explain(err)
     assert inc.id is not None
     old = inc.channel_id
-    channel_id, name = create_channel(ctx, inc, ctx.private_channels)
+    channel_id, name = incident_channel(ctx, inc, private=ctx.private_channels)
     inc = ctx.service.attach_channel(inc.id, channel_id, name)
     ctx.service.set_card(inc.id, None)
     people = [u for u in (inc.owner, inc.communicator, inc.opened_by, *ctx.responders) if u]
