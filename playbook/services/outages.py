@@ -26,7 +26,7 @@ from playbook.domain.outage import DraftStatus, Outage, OutageCtx, OutageResult
 from playbook.domain.text import esc, mention
 from playbook.services.incidents import Service
 from playbook.services.outbox import Origin, notify, persist
-from playbook.services.transactions import SAVE_RETRIES
+from playbook.services.transactions import retry_stale
 from playbook.store import outages as outage_store
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,9 @@ class OutageService:
         self.clock = service.clock
 
     def _tx(self, work: Callable[[Session, datetime], T]) -> T:
-        for _ in range(SAVE_RETRIES):
-            try:
-                with self.sessions.begin() as session:
-                    return work(session, self.clock())
-            except store.StaleIncident:
-                continue  # an incident changed under us: decide again from a fresh read
-        raise PlaybookError("Too many people changed this at once; please try again.")
+        # an incident changed under us: decide again from a fresh read
+        return retry_stale(self.sessions, self.clock, work,
+                           refusal="Too many people changed this at once; please try again.")
 
     # --- reads --------------------------------------------------------------------------------
 
