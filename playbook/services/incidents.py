@@ -203,11 +203,9 @@ class Service:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 raise NotFound("That incident no longer exists.")
-            notify = {"user": user, "channel": origin.channel_id,
-                      "response_url": origin.response_url}
             store.enqueue(session, team_id=inc.team_id, incident_id=incident_id, kind="tell",
-                          payload={"text": text, "notify": notify}, requested_by=user,
-                          now=self.clock())
+                          payload={"text": text, "notify": reply_to(origin, user)},
+                          requested_by=user, now=self.clock())
 
     def enqueue_home(self, team_id: str, user: str) -> None:
         """Queue a refresh of someone's App Home (rendered by the outbox worker)."""
