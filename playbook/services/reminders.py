@@ -22,7 +22,7 @@ from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.transactions import retry_stale
 from playbook.store import lifecycle as lifecycle_store
 
-__all__ = ["CLAIM_LEASE", "Fired", "ReminderService"]
+__all__ = ["Fired", "ReminderService"]
 
 log = logging.getLogger(__name__)
 

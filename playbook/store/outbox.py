@@ -43,7 +43,6 @@ from playbook.store.engine import begin_reading
 from playbook.store.tables import OutboxRow
 
 __all__ = [
-    "CARD",
     "CHAIN_MAX",
     "Chain",
     "OutboxItem",
