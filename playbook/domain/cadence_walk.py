@@ -36,6 +36,7 @@ MAX_MISSED_MARKS = 200
 """A run of more missed dues than this is listed as one `MissedRun`, not one `Due` each: a
 long-forgotten 1-minute cadence would otherwise list hundreds of thousands."""
 
+
 class DueState(StrEnum):
     ON_TIME = "on-time"  # answered by an update at or before it
     LATE = "late"  # answered by an update after it

@@ -58,6 +58,7 @@ __all__ = [
 
 _ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
 
+
 @dataclass(frozen=True)
 class OutboxItem:
     """A claimed side effect. `attempts` counts earlier failed attempts (0 on the first try)."""
@@ -124,7 +125,6 @@ def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
 # Hot statements built once: building a statement costs more Python than running it.
 _ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
 _ENQUEUE_MANY = insert(OutboxRow.__table__)
-
 
 
 def retry_outbox(
