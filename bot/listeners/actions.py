@@ -17,7 +17,7 @@ from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
 from playbook.domain.verbs.views import status_text
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 
 DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
 

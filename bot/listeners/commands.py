@@ -18,7 +18,7 @@ from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 
 MAX_TEXT = 3000  # longer than any Slack field we copy it into
 # Verbs that also work outside the incident's channel with the incident named first

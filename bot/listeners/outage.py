@@ -21,7 +21,7 @@ from bot.listeners.errors import inline_error
 from bot.listeners.forms import value
 from playbook.domain.errors import PlaybookError
 from playbook.domain.text import esc
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 
 MAX_TEXT = 3000
 

@@ -32,7 +32,7 @@ from playbook.domain.capture import MessageRef, build_permalink, neutralise
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import CaptureKind, Incident
 from playbook.domain.text import esc
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 
 log = logging.getLogger(__name__)
 

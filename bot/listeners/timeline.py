@@ -19,7 +19,7 @@ from bot.listeners.errors import inline_error
 from playbook.domain import timeline as tl
 from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import Incident
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 from playbook.services.timeline import TimelineService
 
 USAGE = "`/incident timeline [page]` or `/incident timeline edit T3`"

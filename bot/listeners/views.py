@@ -29,7 +29,7 @@ from playbook.domain.verbs.promises import MakePromise
 from playbook.domain.verbs.snooze import SnoozeFor
 from playbook.domain.verbs.solve import AddOption, Choose, Recommend
 from playbook.services.incidents import BatchError, Duplicate
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 
 Steps = list[tuple[Request, str]]  # (the verb with the form's values, block_id for an error)
 

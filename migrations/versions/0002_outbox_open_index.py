@@ -1,12 +1,13 @@
-"""Partial index on the outbox's open items, for claim_outbox.
+"""Partial index on the outbox's open items, for the outbox claim.
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 14:30:00
 
-`claim_outbox` looks for the first open items in id order. Without this index that was a scan of
-the whole outbox, done items included, inside the write transaction every worker waits for: it
-grew with the history (about 0.8 ms per claim on SQLite at 20,000 done rows, 0.01 ms with it).
+The outbox claim (now `playbook.store.outbox.claim_chains`) looks for the first open items in id
+order. Without this index that was a scan of the whole outbox, done items included, inside the
+write transaction every worker waits for: it grew with the history (about 0.8 ms per claim on
+SQLite at 20,000 done rows, 0.01 ms with it).
 """
 
 from collections.abc import Sequence

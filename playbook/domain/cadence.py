@@ -23,6 +23,7 @@ from playbook.domain.model import Incident, Policy, PromiseStatus, Status
 from playbook.domain.windows import Window
 
 __all__ = [
+    "TICK",
     "Reminder",
     "ReminderKind",
     "cadence_active",
@@ -32,11 +33,12 @@ __all__ = [
     "next_update_due",
     "next_wakeup",
     "overdue_by",
+    "require_aware",
     "snoozed_until",
     "upcoming",
 ]
 
-_TICK = timedelta(microseconds=1)  # datetime resolution: "strictly before t" == "<= t - _TICK"
+TICK = timedelta(microseconds=1)  # datetime resolution: "strictly before t" == "<= t - TICK"
 
 
 class ReminderKind(StrEnum):
@@ -76,10 +78,11 @@ def _sort_key(r: Reminder) -> tuple[datetime, int, int, str]:
     return (r.due_at, _KIND_ORDER[r.kind], len(r.ref), r.ref)
 
 
-def _require_aware(now: datetime) -> None:
-    """Naive datetimes would compare wrongly (or raise deep inside); refuse them up front."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be an aware (UTC) datetime")
+def require_aware(dt: datetime, name: str) -> None:
+    """Naive datetimes would compare wrongly (or raise deep inside); refuse them up front.
+    `name` is the argument's name, as the error message gives it."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"{name} must be an aware (UTC) datetime")
 
 
 # --- the cadence clock ---------------------------------------------------------------------------
@@ -132,11 +135,11 @@ def overdue_by(incident: Incident, now: datetime) -> timedelta | None:
     update two days late); an update that fell due at the window's close is late by a token
     microsecond until the window opens again, so it still reads as overdue.
     """
-    _require_aware(now)
+    require_aware(now, "now")
     due = next_update_due(incident)
     if due is None or now <= due:
         return None
-    return max(windows.elapsed(incident.window, due, now), _TICK)
+    return max(windows.elapsed(incident.window, due, now), TICK)
 
 
 def snoozed_until(incident: Incident, t: datetime) -> datetime | None:
@@ -332,7 +335,7 @@ def due_reminders(incident: Incident, policy: Policy, now: datetime) -> list[Rem
     (the latest-only rule means a snoozed one is not sent late either): the snooze's end
     brings back what is still outstanding instead.
     """
-    _require_aware(now)
+    require_aware(now, "now")
     out: list[Reminder] = []
 
     def keep(r: Reminder | None) -> None:
@@ -427,7 +430,7 @@ def upcoming(
     it, which is why a due time computed earlier can disappear. Escalations are generated
     lazily, so a long horizon lists each repeat that falls inside it.
     """
-    _require_aware(now)
+    require_aware(now, "now")
     if horizon < timedelta(0):
         return []
     return sorted(_future(incident, policy, now, now + horizon), key=_sort_key)
@@ -439,5 +442,5 @@ def next_wakeup(incident: Incident, policy: Policy, now: datetime) -> datetime |
     Strictly after, so a scheduler that sleeps until this time always makes progress; anything
     due at or before `now` is what `due_reminders` returns.
     """
-    _require_aware(now)
+    require_aware(now, "now")
     return min((r.due_at for r in _future(incident, policy, now, None)), default=None)

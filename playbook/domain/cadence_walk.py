@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from playbook.domain import windows
-from playbook.domain.cadence import cadence_active
+from playbook.domain.cadence import TICK, cadence_active, require_aware
 from playbook.domain.model import CadenceChange, CustomerUpdate, Incident
 from playbook.domain.periods import paused_spans
 from playbook.domain.windows import Window
@@ -35,8 +35,6 @@ __all__ = [
 MAX_MISSED_MARKS = 200
 """A run of more missed dues than this is listed as one `MissedRun`, not one `Due` each: a
 long-forgotten 1-minute cadence would otherwise list hundreds of thousands."""
-
-_TICK = timedelta(microseconds=1)  # datetime resolution: "strictly before t" == "<= t - _TICK"
 
 
 class DueState(StrEnum):
@@ -131,11 +129,11 @@ def _lapsed_between(base: datetime, interval: timedelta, t: datetime,
     if interval <= timedelta(0) or t <= base:
         return 0
     if window is None:
-        return (t - base - _TICK) // interval
+        return (t - base - TICK) // interval
     spent = windows.elapsed(window, base, t)
     if spent <= timedelta(0):
         return 0
-    n = (spent - _TICK) // interval
+    n = (spent - TICK) // interval
     # exactly k intervals of window time by t: lapsed too if t lies past that instant (the
     # window had closed on it)
     if spent % interval == timedelta(0) and windows.advance(window, base, spent) < t:
@@ -169,8 +167,7 @@ def cadence_timeline(incident: Incident, until: datetime, *,
 
     Runs of more than `marks` missed dues are kept as one `MissedRun` instead of a `Due` each.
     """
-    if until.tzinfo is None or until.utcoffset() is None:
-        raise ValueError("until must be an aware (UTC) datetime")
+    require_aware(until, "until")
     end = until
     for t in (incident.customer_informed_at, incident.closed_at):
         if t is not None and t < end:
@@ -267,6 +264,7 @@ class Adherence:
 def adherence(incident: Incident, until: datetime) -> Adherence:
     """On-time, late and missed updates from the first cadence up to `until`, counted from
     `cadence_timeline` (whose docstring gives the rules)."""
+    require_aware(until, "now")  # the message adherence gave before it was a walk
     tl = cadence_timeline(incident, until, marks=0)
     if tl.window_end is None:
         return Adherence(0, 0, 0, None, None, None, 0)

@@ -43,8 +43,6 @@ class PromiseStatus(StrEnum):
     MISSED = "missed"
 
 
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who asked. `is_lead` comes from settings; `tz` is the person's Slack zone for typed times."""

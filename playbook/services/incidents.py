@@ -2,7 +2,7 @@
 once.
 
 Each use case is one database transaction (`playbook.services.transactions`): the new state, its
-timeline lines and the outbox rows for every Slack side effect (`playbook.services.outbox`)
+timeline lines and the outbox rows for every Slack side effect (`playbook.services.outcomes`)
 commit together or not at all, so nothing acknowledged is lost and a crash between "decided" and
 "posted" only delays the post. Conflicting writers are retried from a fresh read (optimistic
 concurrency), so two people acting at once both land.
@@ -38,7 +38,7 @@ from playbook.domain.playbook_file import Playbook
 from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
 from playbook.services.builtin import builtin_playbook
-from playbook.services.outbox import Origin, notify, outbox_rows, persist
+from playbook.services.outcomes import Origin, outbox_rows, persist, reply_to
 from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.reminders import Fired, ReminderService
 from playbook.services.transactions import retry_stale
@@ -129,7 +129,7 @@ class Service:
             # compares the new incident with up to hundreds of earlier ones, which took half
             # the CPU of an open, and its warning is advice, not part of what was recorded.
             store.enqueue(session, team_id=team_id, incident_id=saved.id, kind="recurrence",
-                          payload={"notify": notify(origin, actor.user_id)},
+                          payload={"notify": reply_to(origin, actor.user_id)},
                           requested_by=actor.user_id, now=now)
             # last before the commit: the team's number counter is locked from here to it
             saved = store.number_incident(session, saved)
@@ -203,11 +203,9 @@ class Service:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
                 raise NotFound("That incident no longer exists.")
-            notify = {"user": user, "channel": origin.channel_id,
-                      "response_url": origin.response_url}
             store.enqueue(session, team_id=inc.team_id, incident_id=incident_id, kind="tell",
-                          payload={"text": text, "notify": notify}, requested_by=user,
-                          now=self.clock())
+                          payload={"text": text, "notify": reply_to(origin, user)},
+                          requested_by=user, now=self.clock())
 
     def enqueue_home(self, team_id: str, user: str) -> None:
         """Queue a refresh of someone's App Home (rendered by the outbox worker)."""

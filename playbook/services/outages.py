@@ -25,8 +25,8 @@ from playbook.domain.model import Actor, Incident, Outcome, TimelineEntry
 from playbook.domain.outage import DraftStatus, Outage, OutageCtx, OutageResult
 from playbook.domain.text import esc, mention
 from playbook.services.incidents import Service
-from playbook.services.outbox import Origin, notify, persist
-from playbook.services.transactions import SAVE_RETRIES
+from playbook.services.outcomes import Origin, persist, reply_to
+from playbook.services.transactions import retry_stale
 from playbook.store import outages as outage_store
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,9 @@ class OutageService:
         self.clock = service.clock
 
     def _tx(self, work: Callable[[Session, datetime], T]) -> T:
-        for _ in range(SAVE_RETRIES):
-            try:
-                with self.sessions.begin() as session:
-                    return work(session, self.clock())
-            except store.StaleIncident:
-                continue  # an incident changed under us: decide again from a fresh read
-        raise PlaybookError("Too many people changed this at once; please try again.")
+        # an incident changed under us: decide again from a fresh read
+        return retry_stale(self.sessions, self.clock, work,
+                           refusal="Too many people changed this at once; please try again.")
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -134,7 +130,7 @@ class OutageService:
                origin: Origin | None, now: datetime,
                invite: tuple[str, ...] = ()) -> OutageResult:
         user = ctx.actor.user_id
-        told = notify(origin, user)
+        told = reply_to(origin, user)
         team = ctx.team_id
 
         def enqueue(kind: str, payload: dict, incident_id: int | None = None) -> None:
@@ -235,7 +231,7 @@ class OutageService:
             store.append_timeline(session, inc.id, inc.team_id, [line])
             store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="timeline",
                           payload={"text": line.text, "kind": line.kind,
-                                   "notify": notify(origin, actor.user_id)},
+                                   "notify": reply_to(origin, actor.user_id)},
                           requested_by=actor.user_id, now=now)
             self._after_settle(session, inc, draft, actor, now)
             return (f"Dismissed: {inc.key}'s customer does not get {out.key} update "

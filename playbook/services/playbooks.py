@@ -23,6 +23,7 @@ __all__ = ["PlaybookCatalog"]
 
 log = logging.getLogger(__name__)
 
+
 class PlaybookCatalog:
     """The current playbook and the stored versions incidents were opened under, each parsed
     once (immutable values) and read from the database only when first needed."""

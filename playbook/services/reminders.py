@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from playbook import store
 from playbook.domain import cadence, reminders
 from playbook.domain.model import Effect, Incident
-from playbook.services.outbox import persist
+from playbook.services.outcomes import persist
 from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.transactions import retry_stale
 from playbook.store import lifecycle as lifecycle_store
 
-__all__ = ["CLAIM_LEASE", "Fired", "ReminderService"]
+__all__ = ["Fired", "ReminderService"]
 
 log = logging.getLogger(__name__)
 

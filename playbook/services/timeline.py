@@ -18,6 +18,7 @@ from playbook.domain.errors import NotFound
 from playbook.domain.model import Actor, Incident, TimelineEntry
 from playbook.domain.text import mention
 from playbook.domain.timeline import CAPTURED, Entry, Line, check_correction, corrected
+from playbook.services.outcomes import Origin, reply_to
 from playbook.store import timeline as timeline_store
 
 __all__ = ["TimelineService"]
@@ -44,8 +45,7 @@ class TimelineService:
             store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="capture",
                           payload={"channel": channel_id, "ts": message_ts, "by": by, "via": via,
                                    "message": message,
-                                   "notify": {"user": by, "channel": channel_id,
-                                              "response_url": None}},
+                                   "notify": reply_to(Origin(channel_id), by)},
                           requested_by=by, now=self.clock())
 
     def capture(self, inc: Incident, *, channel_id: str, message_ts: str, author: str | None,
@@ -68,8 +68,7 @@ class TimelineService:
             else:
                 say = f"{whose} is already on the {inc.key} timeline as *T{number}*."
             store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind="tell",
-                          payload={"text": say, "notify": {"user": by, "channel": channel_id,
-                                                           "response_url": None}},
+                          payload={"text": say, "notify": reply_to(Origin(channel_id), by)},
                           requested_by=by, now=now)
         return number, added
 

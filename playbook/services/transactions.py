@@ -28,9 +28,12 @@ SAVE_RETRIES = 25
 
 
 def retry_stale(sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                work: Callable[[Session, datetime], T]) -> T:
+                work: Callable[[Session, datetime], T], *,
+                refusal: str = "Too many people changed this incident at once; please try again.",
+                ) -> T:
     """`work` in a transaction of its own, again from the start while a save finds the
-    incident changed since it was read (`store.StaleIncident`)."""
+    incident changed since it was read (`store.StaleIncident`); `refusal` is the message of
+    the `PlaybookError` raised once the retries are used up."""
     for attempt in range(SAVE_RETRIES):
         try:
             with sessions.begin() as session:
@@ -39,4 +42,4 @@ def retry_stale(sessions: sessionmaker[Session], clock: Callable[[], datetime],
             log.debug("concurrent change; retrying (attempt %d)", attempt + 1)
             # jittered backoff so racing writers stop colliding in lockstep
             time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-    raise PlaybookError("Too many people changed this incident at once; please try again.")
+    raise PlaybookError(refusal)

@@ -1,7 +1,7 @@
 """All children of some incidents in ONE statement.
 
-Eight (now twelve) child tables meant a SELECT each per incident load (and as many in every
-save, to diff against), although most incidents have rows in one or two of them: statement
+The child tables (`playbook.store.mapping.CHILDREN`) meant a SELECT each per incident load (and
+as many in every save, to diff against), although most incidents have rows in one or two: statement
 overhead was most of the CPU of a reminder. Instead, one UNION ALL of the tables, each projected
 onto the same typed "slots" (tag, id, incident_id, number, then 8 text, 4 datetime, 1 integer
 and 1 boolean), padded with typed NULLs; the slots' types carry SQLAlchemy's result processing
@@ -114,7 +114,7 @@ class _Columns(dict[str, Any]):
 
 CHILDREN_OF_ONE = children_union(lambda child: child.c.incident_id == bindparam("incident_id"))
 # Built once: SQLAlchemy memoizes a statement's cache key on the object, and generating the key
-# of this eight-part UNION anew for every load cost more CPU than running it.
+# of this UNION (a part per child table) anew for every load cost more CPU than running it.
 CHILDREN_OF_IDS = children_union(
     lambda child: child.c.incident_id.in_(bindparam("incident_ids", expanding=True)))
 

@@ -402,7 +402,6 @@ def active_versions(session: Session) -> dict[int, int]:
     return {incident_id: version for incident_id, version in rows}
 
 
-
 RECURRENCE_SIMILAR_LIMIT = 200
 """How many of the team's latest incidents the similar-problem check compares against (every
 incident of the same customer in the window is always compared): a bound on the work done

@@ -355,6 +355,7 @@ CHILDREN: tuple[ChildSpec, ...] = (
     ),
 )
 
+
 def _window(spec: str | None) -> Window | None:
     """A stored cadence window read back; one that no longer parses (a zone dropped from the
     tz database) becomes "around the clock" rather than an incident that can't be loaded."""

@@ -43,7 +43,6 @@ from playbook.store.engine import begin_reading
 from playbook.store.tables import OutboxRow
 
 __all__ = [
-    "CARD",
     "CHAIN_MAX",
     "Chain",
     "OutboxItem",
@@ -58,6 +57,7 @@ __all__ = [
 ]
 
 _ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
+
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -125,7 +125,6 @@ def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
 # Hot statements built once: building a statement costs more Python than running it.
 _ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
 _ENQUEUE_MANY = insert(OutboxRow.__table__)
-
 
 
 def retry_outbox(

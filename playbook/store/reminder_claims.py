@@ -45,7 +45,7 @@ def take_reminder(
     values = {"team_id": team_id, "incident_id": incident_id, "kind": kind, "due_at": due_at,
               "ref": ref, "claimed_by": worker, "claimed_at": now, "lease_until": now + lease,
               "sent_at": now}
-    # (the settings accept only these two databases, see bot/config.py)
+    # (the settings accept only these two databases, see bot/settings_parse.py)
     stmt = _TAKE_REMINDER[session.get_bind().dialect.name]
     if session.execute(stmt, values).first() is not None:
         return True

@@ -123,7 +123,6 @@ def has_timeline_kind(session: Session, incident_id: int, kind: str) -> bool:
     return found is not None
 
 
-
 def load_entries(session: Session, incident_id: int) -> list[Entry]:
     """Every entry of the incident, numbered, with who captured it and all its revisions."""
     t = TimelineRow.__table__

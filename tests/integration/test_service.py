@@ -17,7 +17,7 @@ from playbook.domain.model import Actor, PromiseStatus, Status, Step
 from playbook.domain.verbs import Written
 from playbook.domain.verbs.listen import AgreeCadence
 from playbook.services.incidents import BatchError, Service, ServiceConfig
-from playbook.services.outbox import Origin
+from playbook.services.outcomes import Origin
 from playbook.store import incidents as incident_store
 from playbook.store import outbox as store_outbox
 from tests.playbooks import default_policy

@@ -1,7 +1,9 @@
 """The cadence walk: due times, judged updates and gaps, and adherence counted from them.
 
 `adherence` is computed from `cadence_timeline`, and the chart (bot/chart.py) draws the same
-timeline; golden cases and a property test pin the counts, including reopened incidents.
+timeline; golden cases pin the counts, and a property test holds `adherence` to the
+pre-refactor algorithm (tests/cadence_reference.py, an independent oracle), with cadence
+windows and reopened incidents.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from hypothesis import strategies as st
 
 from playbook.domain.cadence_walk import DueState, adherence, cadence_timeline
 from playbook.domain.model import CadenceChange, CustomerUpdate, Incident, Reopening, Status
+from playbook.domain.windows import Window
 from tests.cadence_incidents import at, make, mins
+from tests.cadence_reference import reference_adherence
 
 GOLDEN = [
     # (name, incident, until, on_time, late, missed)
@@ -58,7 +62,8 @@ def test_timeline_counts_like_adherence(
     a = adherence(inc, at(until))
     got = (tl.count(DueState.ON_TIME), tl.count(DueState.LATE), tl.count(DueState.MISSED))
     assert got == (on_time, late, missed) == (a.on_time, a.late, a.missed)
-    assert max((g.end - g.start for g in tl.gaps), default=None) == a.longest_gap
+    assert a == reference_adherence(inc, at(until))  # the pre-refactor algorithm, independent
+    assert max((g.length for g in tl.gaps), default=None) == a.longest_gap
 
 
 def test_timeline_of_the_design_example() -> None:
@@ -128,30 +133,69 @@ def test_timeline_refuses_naive_until() -> None:
 
 
 _minute = st.integers(min_value=0, max_value=600)
+_window = st.none() | st.builds(
+    lambda days, start, length, tz: Window(days, start, min(start + length, 24 * 60), tz),
+    days=st.frozensets(st.integers(min_value=0, max_value=6), min_size=1),
+    start=st.integers(min_value=0, max_value=23 * 60),
+    length=st.integers(min_value=1, max_value=12 * 60),
+    tz=st.sampled_from(["UTC", "Europe/Paris"]),
+)
+
+
+@st.composite
+def _reopenings(draw: st.DrawFn, first: int) -> list[tuple[int, int, int | None, bool]]:
+    """(closed, reopened, customer told or None, cadence restarted) in minutes, in order."""
+    out: list[tuple[int, int, int | None, bool]] = []
+    t = first
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        closed = t + draw(st.integers(min_value=1, max_value=300))
+        told = draw(st.none() | st.integers(min_value=0, max_value=closed - t))
+        t = closed + draw(st.integers(min_value=1, max_value=600))
+        out.append((closed, t, None if told is None else closed - told, draw(st.booleans())))
+    return out
+
+
+# a day from 09:00 (cadence windows open and close in it); ends drawn late-biased, so most
+# incidents have a clock to judge (hypothesis favours small integers)
+_later = st.integers(min_value=0, max_value=1440).map(lambda m: 1440 - m)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     changes=st.lists(
-        st.tuples(_minute, st.integers(min_value=0, max_value=120)), min_size=0, max_size=4
+        st.tuples(_minute, st.integers(min_value=0, max_value=120), _window),
+        min_size=1,
+        max_size=4,
     ),
-    updates=st.lists(_minute, max_size=25),
-    until=_minute,
-    informed=st.none() | _minute,
-    closed=st.none() | _minute,
+    updates=st.lists(st.integers(min_value=0, max_value=1440), max_size=25),
+    until=_later,
+    informed=st.none() | _later,
+    closed=st.none() | _later,
+    reopenings=_reopenings(first=0),
 )
-def test_timeline_agrees_with_adherence(
-    changes: list[tuple[int, int]],
+def test_adherence_agrees_with_the_pre_refactor_algorithm(
+    changes: list[tuple[int, int, Window | None]],
     updates: list[int],
     until: int,
     informed: int | None,
     closed: int | None,
+    reopenings: list[tuple[int, int, int | None, bool]],
 ) -> None:
+    """The walk against an independent oracle (tests/cadence_reference.py), with cadence
+    windows and reopened incidents (each reopen may restart the clock, as the verb does)."""
     base = at("09:00")
     inc = make(cadence=None)
     inc.cadence_changes = [
-        CadenceChange(base + mins(t), mins(i), agreed=True) for t, i in changes
+        CadenceChange(base + mins(t), mins(i), agreed=True, window=w) for t, i, w in changes
     ]
+    for n, (closed_at, reopened_at, told, restart) in enumerate(reopenings, start=1):
+        inc.reopenings.append(Reopening(
+            n, base + mins(reopened_at), "U1", "back", closed_at=base + mins(closed_at),
+            customer_informed_at=None if told is None else base + mins(told)))
+        if restart and inc.cadence_changes:
+            last = max(inc.cadence_changes, key=lambda c: c.at)
+            inc.cadence_changes.append(CadenceChange(
+                base + mins(reopened_at), last.interval, agreed=True, window=last.window))
     inc.updates = [
         CustomerUpdate(n + 1, "u", "U1", base + mins(t)) for n, t in enumerate(sorted(updates))
     ]
@@ -159,14 +203,12 @@ def test_timeline_agrees_with_adherence(
     if closed is not None:
         inc.closed_at, inc.status = base + mins(closed), Status.CLOSED
     end = base + mins(until)
-    tl = cadence_timeline(inc, end)
     a = adherence(inc, end)
-    assert tl.count(DueState.ON_TIME) == a.on_time
-    assert tl.count(DueState.LATE) == a.late
-    assert tl.count(DueState.MISSED) == a.missed
+    assert a == reference_adherence(inc, end)
+    tl = cadence_timeline(inc, end)
     assert len(tl.judged) == a.updates
     assert len(tl.judged) + len(tl.unjudged) == len(inc.updates)
-    assert max((g.end - g.start for g in tl.gaps), default=None) == a.longest_gap
+    assert max((g.length for g in tl.gaps), default=None) == a.longest_gap
     assert [d.at for d in tl.dues] == sorted(d.at for d in tl.dues)
     assert all(d.at < (tl.window_end or end) for d in tl.dues if d.state is DueState.MISSED)
 
@@ -188,3 +230,4 @@ def test_a_reopened_incident_owes_nothing_while_closed() -> None:
     assert [u.at for u in tl.unjudged] == [at("12:00")]
     assert (a.on_time, a.late, a.missed) == (2, 0, 1)
     assert a.longest_gap == mins(25)
+    assert a == reference_adherence(inc, at("14:40"))

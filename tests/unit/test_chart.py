@@ -43,8 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-
-
 def png_size(png: bytes) -> tuple[int, int]:
     """Width and height from the IHDR chunk, which the PNG spec puts first."""
     assert png[:8] == PNG_MAGIC

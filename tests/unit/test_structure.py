@@ -128,15 +128,9 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
-def test_the_cycle_finder_sees_deferred_imports() -> None:
+def test_the_cycle_finder_reports_the_cycle_not_its_callers() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
-    tree_text = "def f():\n    from playbook.domain import rules\n"
-    names = set()
-    for node in ast.walk(ast.parse(tree_text)):
-        if isinstance(node, ast.ImportFrom):
-            names.add(node.module)
-    assert names == {"playbook.domain"}, "a deferred import is still an import"
 
 
 def test_type_checking_imports_are_not_edges(tmp_path: Path) -> None:

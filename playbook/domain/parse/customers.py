@@ -6,6 +6,7 @@ import unicodedata
 
 __all__ = ["normalize_customer"]
 
+
 def normalize_customer(name: str) -> str:
     """A key for recognising the same customer again ("third time in 90 days").
 

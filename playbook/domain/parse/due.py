@@ -12,7 +12,7 @@ from playbook.domain.parse.common import PastError, SureError, code, echo, norm,
 from playbook.domain.parse.durations import read_duration
 from playbook.domain.text import esc
 
-__all__ = ["PROMISE_FORMS", "parse_due", "picked_due", "read_due", "split_when"]
+__all__ = ["PROMISE_FORMS", "parse_due", "picked_due", "split_when"]
 
 _CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?\s*(am|pm|a\.m\.|p\.m\.)?")
 _DAYS = (("today", 0), ("tonight", 0), ("tomorrow", 1), ("tmrw", 1))

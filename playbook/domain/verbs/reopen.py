@@ -9,7 +9,7 @@ update we owed, so figures skip it (`playbook.domain.periods`).
 
 from __future__ import annotations
 
-from playbook.domain.errors import ParseError, PermissionDenied, PlaybookError
+from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import (
     Actor,
     CadenceChange,
@@ -25,7 +25,7 @@ from playbook.domain.model import (
     TimelineEntry,
 )
 from playbook.domain.text import esc, mention, plain
-from playbook.domain.verbs.base import Ctx, Result
+from playbook.domain.verbs.base import Ctx, Result, owner_or_lead
 
 __all__ = ["REASON_MAX", "reopen"]
 
@@ -39,9 +39,7 @@ def reopen(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
     if inc.status is not Status.CLOSED:
         raise PlaybookError(f"{inc.key} is not closed ({inc.status.value}), so there is nothing "
                             "to reopen; carry on in this channel.")
-    if not (actor.is_lead or (inc.owner is not None and actor.user_id == inc.owner)):
-        who = f"the owner ({mention(inc.owner)}) or a lead" if inc.owner else "a lead"
-        raise PermissionDenied(f"Only {who} can reopen {inc.key}.")
+    owner_or_lead(inc, actor, "reopen")
     if not reason:
         raise ParseError("Say why it is reopened: `/incident reopen &lt;what came back&gt;`.")
     if len(reason) > REASON_MAX:

@@ -19,6 +19,7 @@ from playbook.domain.verbs.base import Ctx, Result, line, quote, required
 __all__ = ["AddOption", "Choose", "Recommend", "add_option", "choose", "choose_option", "option",
            "recommend", "recommend_option", "resolve"]
 
+
 def _option(inc: Incident, n: int) -> Option:
     found = next((o for o in inc.options if o.number == n), None)
     if found is None:

@@ -1,5 +1,5 @@
-"""Outbox rows: how a decided outcome becomes the rows the outbox worker carries out, and saving
-the outcome's incident, timeline lines and those rows in one transaction.
+"""Saving a decided outcome (`persist`): its incident, timeline lines and outbox rows in one
+transaction, and how the outcome becomes the rows the outbox worker carries out.
 
 Every Slack side effect is a row written with the state that asked for it, so nothing
 acknowledged is lost and a crash between "decided" and "posted" only delays the post.
@@ -27,7 +27,7 @@ from playbook.domain.model import (
 )
 from playbook.domain.timeline import display
 
-__all__ = ["Origin", "notify", "outbox_rows", "persist"]
+__all__ = ["Origin", "outbox_rows", "persist", "reply_to"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,9 @@ class Origin:
     reply_later: bool = False
 
 
-def notify(origin: Origin | None, requested_by: str | None) -> dict[str, Any]:
-    """Whom an effect's failure (or a later answer) is told, and where they asked."""
+def reply_to(origin: Origin | None, requested_by: str | None) -> dict[str, Any]:
+    """Where to answer the person who asked (the rows' ``notify`` payload): whom an effect's
+    failure (or a later answer) is told, and where they asked."""
     return {"user": requested_by, "channel": origin.channel_id if origin else None,
             "response_url": origin.response_url if origin else None}
 
@@ -50,7 +51,7 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
                 requested_by: str | None = None) -> list[tuple[str, dict]]:
     """Translate effects and timeline lines into outbox rows, in the order they must run."""
     rows: list[tuple[str, dict]] = []
-    told = notify(origin, requested_by)
+    told = reply_to(origin, requested_by)
     for effect in outcome.effects:
         if isinstance(effect, CreateChannel):
             rows.append(("create_channel", {"private": effect.private,
