@@ -68,7 +68,7 @@ class ProtoScheduler(ReminderScheduler):
 
     def resync(self) -> None:
         try:
-            incidents = self.service.active_incidents()
+            incidents = self.service.reminders.active_incidents()
         except Exception:
             log.exception("resync failed; keeping the jobs we have")
             return

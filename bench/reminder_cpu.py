@@ -6,8 +6,8 @@ single-threaded, so a change to the firing path or the outbox can be judged on i
 
 1. N incidents, all overdue, with their channels and cards on a local Slack in its own process
    (its CPU is not counted);
-2. **fire**: `Service.fire_due_many` in batches of `--batch` (as the scheduler fires a slot),
-   process CPU per reminder;
+2. **fire**: `ReminderService.fire_due_many` in batches of `--batch` (as the scheduler fires a
+   slot), process CPU per reminder;
 3. **outbox**: `OutboxWorker.drain_once` until the outbox is empty (the 🔔 post and the card
    refresh per incident), process CPU per reminder.
 
@@ -97,7 +97,7 @@ def run(kind: str, incidents: int, batch: int, profile: bool, dbs: Databases) ->
 
         def fire() -> None:
             for first in range(0, len(ids), batch):
-                out = runtime.service.fire_due_many(ids[first:first + batch], "bench")
+                out = runtime.service.reminders.fire_due_many(ids[first:first + batch], "bench")
                 fired.extend(i for i, f in out.items() if f.effects)
 
         fire_cpu, fire_wall, fire_prof = measured(fire, profile)

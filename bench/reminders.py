@@ -20,8 +20,9 @@ A benchmark, not a test. For each database, in one run:
    time with that offset;
 4. the start-up rebuild is timed: `scheduler.start()`, which runs `resync()` (list_active plus
    one APScheduler job per incident) synchronously;
-5. the real APScheduler fires the reminders, `Service.fire_due` claims each in the database and
-   writes its outbox rows, and the outbox worker posts the 🔔 line and refreshes the card;
+5. the real APScheduler fires the reminders, `ReminderService.fire_due` claims each in the
+   database and writes its outbox rows, and the outbox worker posts the 🔔 line and refreshes
+   the card;
 6. afterwards the local Slack's messages are read: lateness = the 🔔 message's ts (the server's
    wall clock when it accepted chat.postMessage) minus the incident's due time in wall time.
    Checked: one 🔔 per incident (duplicates), none missing (misses), no reminder claim other than
@@ -570,11 +571,12 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
         timer = SqlTimer(runtime.engine) if opts.profile else None
 
         # observe (bench only): list_active and every resync's wall time, every fire_due
+        reminder_service = service.reminders
         list_active: list[float] = []
         resyncs: list[tuple[float, float]] = []
         fires: list[tuple[int, float, float]] = []
-        orig_active, orig_resync, orig_fire = (service.active_incidents, sched.resync,
-                                               service.fire_due)
+        orig_active, orig_resync, orig_fire = (reminder_service.active_incidents, sched.resync,
+                                               reminder_service.fire_due)
 
         def active_incidents() -> Any:
             t0 = time.perf_counter()
@@ -597,7 +599,7 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
             finally:
                 fires.append((incident_id, w0, time.time()))
 
-        orig_fire_many = getattr(service, "fire_due_many", None)
+        orig_fire_many = getattr(reminder_service, "fire_due_many", None)
 
         def fire_due_many(incident_ids: Any, worker: str) -> Any:  # a batch: each its time
             ids = list(incident_ids)
@@ -610,11 +612,11 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
                 fire_batches.append(len(ids))
 
         fire_batches: list[int] = []
-        service.active_incidents = active_incidents  # type: ignore[method-assign]
+        reminder_service.active_incidents = active_incidents  # type: ignore[method-assign]
         sched.resync = resync  # type: ignore[method-assign]
-        service.fire_due = fire_due  # type: ignore[method-assign]
+        reminder_service.fire_due = fire_due  # type: ignore[method-assign]
         if orig_fire_many is not None:
-            service.fire_due_many = fire_due_many  # type: ignore[method-assign]
+            reminder_service.fire_due_many = fire_due_many  # type: ignore[method-assign]
 
         clock.offset = base - datetime.now(UTC)  # the bot's "now" is `base` from here on
         offset_s = clock.offset.total_seconds()

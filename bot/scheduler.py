@@ -1,8 +1,9 @@
 """APScheduler wiring: wake-ups grouped into short time slots, rebuilt from the database.
 
 The database is the truth. This scheduler only remembers *when* to look next; at each wake-up
-`Service.fire_due` works out from the saved incident what is due and claims every reminder in
-the database before it is sent, so a restart, a resync or a second replica never sends twice.
+`ReminderService.fire_due` works out from the saved incident what is due and claims every
+reminder in the database before it is sent, so a restart, a resync or a second replica never
+sends twice.
 Jobs live in memory (never a shared job store), use `misfire_grace_time=None` so a wake-up
 that was due while the process was busy or down still runs, and are rebuilt at every start and
 by a periodic resync that picks up changes made by other replicas.
@@ -132,14 +133,14 @@ class ReminderScheduler:
             abs(offset - self._synced_offset) >= SAME_TIME
         try:
             if full:
-                incidents = self.service.active_incidents()
+                incidents = self.service.reminders.active_incidents()
                 active = {inc.id for inc in incidents}
             else:
-                versions = self.service.active_versions()
+                versions = self.service.reminders.active_versions()
                 active = set(versions)
                 with self._lock:
                     changed = [i for i, v in versions.items() if not self._in_line(i, v)]
-                incidents = self.service.incidents_by_id(changed)
+                incidents = self.service.reminders.incidents_by_id(changed)
         except Exception:
             log.exception("resync failed; keeping the jobs we have")
             return
@@ -224,8 +225,8 @@ class ReminderScheduler:
 
         Wake-ups that come due together are fired together: each incident is queued, and up
         to FIRERS threads at a time take the queue in batches of up to FIRE_BATCH (one read
-        and one transaction per batch, `Service.fire_due_many`); other callers return at once.
-        A lone wake-up is a batch of one (`Service.fire_due`).
+        and one transaction per batch, `ReminderService.fire_due_many`); other callers return at
+        once. A lone wake-up is a batch of one (`ReminderService.fire_due`).
         """
         with self._lock:
             for incident_id in incident_ids:
@@ -256,9 +257,9 @@ class ReminderScheduler:
         started = self.service.clock()
         try:
             if len(batch) == 1:
-                results = {batch[0]: self.service.fire_due(batch[0], self.worker)}
+                results = {batch[0]: self.service.reminders.fire_due(batch[0], self.worker)}
             else:
-                results = self.service.fire_due_many(batch, self.worker)
+                results = self.service.reminders.fire_due_many(batch, self.worker)
         except Exception:
             log.exception("firing reminders for incidents %s failed; retrying in %s",
                           batch, RETRY_AFTER)
@@ -292,10 +293,10 @@ class ReminderScheduler:
         """Fire everything due now by the service's clock (tests and `demo` drive time this way)."""
         fired = 0
         now = self.service.clock()
-        for inc in self.service.active_incidents():
+        for inc in self.service.reminders.active_incidents():
             if cadence.due_reminders(inc, self.service.config.policy, now):
                 assert inc.id is not None
-                if not self.service.fire_due(inc.id, self.worker).paused:
+                if not self.service.reminders.fire_due(inc.id, self.worker).paused:
                     fired += 1
         if fired:
             self.on_fired()

@@ -46,8 +46,8 @@ def register(app: App, deps: Deps) -> None:
         assert inc.id is not None
         builder = blocks.MODALS.get(action["action_id"])
         if builder is not None:
-            view = builder(inc, deps.service.playbook_for(inc)) if builder is blocks.skip_modal \
-                else builder(inc)
+            view = builder(inc, deps.service.playbooks.playbook_for(inc)) \
+                if builder is blocks.skip_modal else builder(inc)
             client.views_open(trigger_id=body["trigger_id"], view=view)
             ack()
             return
@@ -55,7 +55,7 @@ def register(app: App, deps: Deps) -> None:
                         response_url=body.get("response_url"), reply_later=True)
         if what == "status":
             deps.service.tell(inc.id, user, status_text(
-                inc, Ctx(now=deps.clock(), policy=deps.service.policy_for(inc))), origin)
+                inc, Ctx(now=deps.clock(), policy=deps.service.playbooks.policy_for(inc))), origin)
             deps.wake_outbox()
         elif what in DIRECT:
             deps.after(deps.service.command(inc.id, deps.people.actor(user), DIRECT[what], "",

@@ -54,7 +54,8 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
         if verb in ("", "help"):
             inc = deps.service.incident_for_channel(channel)
             out = deps.outages.for_channel(channel) if inc is None else None
-            playbook = deps.service.playbook_for(inc) if inc else deps.service.playbook
+            playbooks = deps.service.playbooks
+            playbook = playbooks.playbook_for(inc) if inc else playbooks.current
             ack(ephemeral(outage_rules.help_text(out) if out else verbs.help_text(inc, playbook)))
         elif verb == "open":
             if not arg:
@@ -62,7 +63,7 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
                 # outages are one indexed read, well inside that)
                 choices = [(o.number, o.title) for o, _ in deps.outages.list_open(team)]
                 client.views_open(trigger_id=body["trigger_id"],
-                                  view=blocks.open_modal(channel, deps.service.playbook,
+                                  view=blocks.open_modal(channel, deps.service.playbooks.current,
                                                          choices[:100]))
                 ack()
                 return

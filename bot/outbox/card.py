@@ -30,7 +30,7 @@ ZERO = timedelta(0)
 
 def post_card(ctx: EffectContext, inc: Incident) -> None:
     assert inc.id is not None and inc.channel_id is not None
-    card = blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc))
+    card = blocks.card(inc, ctx.clock(), ctx.service.playbooks.playbook_for(inc))
     resp = ctx.client.chat_postMessage(channel=inc.channel_id, **card)
     ctx.service.set_card(inc.id, resp["ts"])
     pin(ctx, inc.channel_id, resp["ts"], inc.key)
@@ -45,8 +45,9 @@ def do_refresh_card(ctx: EffectContext, inc: Incident, payload: dict) -> None:
         post_card(ctx, inc)
     else:
         try:
+            playbook = ctx.service.playbooks.playbook_for(inc)
             ctx.client.chat_update(channel=inc.channel_id, ts=inc.card_ts,
-                                   **blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc)))
+                                   **blocks.card(inc, ctx.clock(), playbook))
         except SlackApiError as err:
             if err.response.get("error") not in MESSAGE_GONE:
                 raise

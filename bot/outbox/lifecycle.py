@@ -98,7 +98,7 @@ def fallback_card(ctx: EffectContext, inc: Incident) -> None:
     assert inc.channel_id is not None
     state = ctx.lifecycle.channel_state(inc.team_id, inc.channel_id)
     why = "archived" if state.archived_at else "not open to me"
-    msg = blocks.card(inc, ctx.clock(), ctx.service.playbook_for(inc))
+    msg = blocks.card(inc, ctx.clock(), ctx.service.playbooks.playbook_for(inc))
     note = context(f"📌 A copy of {inc.key}'s card: its channel {channel_link(inc.channel_id)} "
                    f"is {why}. Kept current here until it is back.")
     msg["blocks"] = [*to_dicts([note]), *msg["blocks"]][:MESSAGE_MAX_BLOCKS]

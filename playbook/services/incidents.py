@@ -34,13 +34,12 @@ from playbook.domain.model import (
     Status,
     TimelineEntry,
 )
-from playbook.domain.playbook_file import Playbook
 from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
 from playbook.services.builtin import builtin_playbook
 from playbook.services.outcomes import Origin, outbox_rows, persist, reply_to
 from playbook.services.playbooks import PlaybookCatalog
-from playbook.services.reminders import Fired, ReminderService
+from playbook.services.reminders import ReminderService
 from playbook.services.transactions import retry_stale
 
 __all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule"]
@@ -77,19 +76,6 @@ class Service:
         self.clock = clock
         self.playbooks = PlaybookCatalog(sessions, config.policy)
         self.reminders = ReminderService(sessions, clock, self.playbooks)
-
-    @property
-    def playbook(self) -> Playbook:
-        """The playbook new incidents open under (the team's file, or the built-in one)."""
-        return self.playbooks.current
-
-    def playbook_for(self, incident: Incident, session: Session | None = None) -> Playbook:
-        """The playbook `incident` was opened under: its checklist, gates and reminder texts."""
-        return self.playbooks.playbook_for(incident, session)
-
-    def policy_for(self, incident: Incident, session: Session | None = None) -> Policy:
-        """The policy for commands on `incident`: the settings' timings, its own playbook."""
-        return self.playbooks.policy_for(incident, session)
 
     # --- use cases ----------------------------------------------------------------------------
 
@@ -242,7 +228,7 @@ class Service:
                 raise NotFound("That incident no longer exists.")
             stored = store.children_snapshot(inc)
             outcome = rules.run_command(inc, verb, arg, actor, now=now,
-                                        policy=self.policy_for(inc, session))
+                                        policy=self.playbooks.policy_for(inc, session))
             if not verbs.COMMANDS[verb].changes:
                 for kind, payload in outbox_rows(outcome, origin, actor.user_id):
                     store.enqueue(session, team_id=inc.team_id, incident_id=inc.id, kind=kind,
@@ -275,7 +261,7 @@ class Service:
                 return Outcome(inc, "")
             merged = Outcome(inc, "")
             replies: list[str] = []
-            policy = self.policy_for(inc, session)
+            policy = self.playbooks.policy_for(inc, session)
             for index, step in enumerate(steps):
                 try:
                     outcome = rules.run_request(merged.incident, step, actor, now=now,
@@ -309,7 +295,7 @@ class Service:
             if dedupe_key and not store.remember_event(session, inc.team_id, dedupe_key, now):
                 return Outcome(inc, "")
             outcome = capture.apply_capture(inc, actor, kind, text, message, due=due, now=now,
-                                            policy=self.policy_for(inc, session))
+                                            policy=self.playbooks.policy_for(inc, session))
             saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
                             now=now)
             return replace(outcome, incident=saved)
@@ -359,26 +345,6 @@ class Service:
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
         with store.reading(self.sessions) as session:
             return store.get_timeline(session, incident_id)
-
-    # --- reminders (playbook.services.reminders) ---------------------------------------------
-
-    def active_incidents(self) -> list[Incident]:
-        return self.reminders.active_incidents()
-
-    def active_versions(self) -> dict[int, int]:
-        return self.reminders.active_versions()
-
-    def incidents_by_id(self, ids: Iterable[int], chunk: int = 500) -> list[Incident]:
-        return self.reminders.incidents_by_id(ids, chunk)
-
-    def fire_due(self, incident_id: int, worker: str) -> Fired:
-        return self.reminders.fire_due(incident_id, worker)
-
-    def fire_due_many(self, incident_ids: Iterable[int], worker: str) -> dict[int, Fired]:
-        return self.reminders.fire_due_many(incident_ids, worker)
-
-    def next_wakeup(self, incident: Incident) -> datetime | None:
-        return self.reminders.next_wakeup(incident)
 
 
 def needs_reschedule(outcome: Outcome) -> bool:

@@ -200,8 +200,9 @@ class OutageService:
             if inc is None:
                 raise NotFound("That incident no longer exists.")
             arg = text if text is not None else esc(draft.text)
+            policy = self.service.playbooks.policy_for(inc, session)
             outcome = incident_rules.run_command(inc, "update", arg, actor, now=now,
-                                                 policy=self.service.policy_for(inc, session))
+                                                 policy=policy)
             saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
                             now=now)
             if not outage_store.settle_draft(session, draft_id, DraftStatus.LOGGED,

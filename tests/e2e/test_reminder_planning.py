@@ -29,7 +29,7 @@ def _due_in(bot: LocalBot, number: int) -> timedelta:
     """How far ahead the next reminder is by a fresh read of the incident, in service time."""
     assert bot.runtime is not None
     inc = bot.runtime.service.get(bot.slack.team_id, number)
-    when = bot.runtime.service.next_wakeup(inc)
+    when = bot.runtime.service.reminders.next_wakeup(inc)
     assert when is not None
     return when - bot.clock()
 

@@ -1,4 +1,4 @@
-"""Reminders fired in batches (`Service.fire_due_many`), as the scheduler does in a burst.
+"""Reminders fired in batches (`ReminderService.fire_due_many`), as the scheduler does in a burst.
 
 The same guarantees as one at a time: each due reminder fires once across workers, an incident
 with nothing due is left alone, and one that changes between the read and the write is fired
@@ -48,8 +48,9 @@ def test_a_batch_fires_each_due_reminder_once(session_factory: sessionmaker[Sess
     clock.now = T0 + timedelta(minutes=30)
     quiet = service.open("T1", ALICE, "Globex: slow").incident  # just opened: nothing due
 
-    fired = service.fire_due_many([*due, quiet.id], "w1")
-    again = service.fire_due_many([*due, quiet.id], "w2")  # a second replica finds the claims
+    fired = service.reminders.fire_due_many([*due, quiet.id], "w1")
+    # a second replica finds the claims
+    again = service.reminders.fire_due_many([*due, quiet.id], "w2")
 
     assert all(fired[i].effects and fired[i].incident is not None for i in due)
     assert fired[quiet.id].effects == [] and fired[quiet.id].incident is not None
@@ -87,7 +88,7 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
     changed: list[bool] = []
     service.reminders.sessions = changing_reads  # type: ignore[assignment]
     service.reminders.sessions.begin = read.begin  # type: ignore[attr-defined]
-    fired = service.fire_due_many([first.id, second.id], "w1")
+    fired = service.reminders.fire_due_many([first.id, second.id], "w1")
     service.reminders.sessions = read
 
     assert changed and _dues(service, first.id) == 1 and _dues(service, second.id) == 1

@@ -52,7 +52,7 @@ def test_an_open_incident_keeps_its_checklist_after_the_file_changes(
 
     after = _service(session_factory, VERSION_2)  # the bot restarted with the changed file
     old = after.get("T1", old.number)
-    stored = after.playbook_for(old)
+    stored = after.playbooks.playbook_for(old)
     assert stored.version == VERSION_1.version and stored is not VERSION_1, "read back from the DB"
     assert "Their words, verbatim (v1)" in str(card(old, T0, stored))
     assert "Contract tier" not in str(card(old, T0, stored))
@@ -64,7 +64,8 @@ def test_an_open_incident_keeps_its_checklist_after_the_file_changes(
     assert new.playbook_version == VERSION_2.version
     new = _listen(after, new)
     assert new.step is Step.LISTEN, "version 2's gate holds new incidents"
-    assert [i.key for i in missing(new, Step.LISTEN, after.playbook_for(new))] == ["contract"]
+    gate = missing(new, Step.LISTEN, after.playbooks.playbook_for(new))
+    assert [i.key for i in gate] == ["contract"]
     assert new.id is not None
     new = after.command(new.id, ALICE, "check", "contract gold").incident
     assert new.step is Step.RESTATE and new.checks == {"contract": "gold"}
@@ -83,7 +84,7 @@ def test_incidents_from_before_playbook_files_use_the_built_in_one(
     with session_factory.begin() as session:  # as the migration leaves an older incident
         session.execute(tables.IncidentRow.__table__.update().values(playbook_version=None))
     inc = service.get("T1", inc.number)
-    assert service.playbook_for(inc) is builtin_playbook()
+    assert service.playbooks.playbook_for(inc) is builtin_playbook()
     assert _listen(service, inc).step is Step.RESTATE
 
 

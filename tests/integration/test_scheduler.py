@@ -90,13 +90,13 @@ def test_a_due_reminder_fires_once_at_its_time(bot: LocalBot) -> None:
     assert inc.id is not None
     rt = _runtime(bot)
     calls: list[float] = []
-    fire_due = rt.service.fire_due
+    fire_due = rt.service.reminders.fire_due
 
     def counted(incident_id: int, worker: str):  # type: ignore[no-untyped-def]
         calls.append(time.monotonic())
         return fire_due(incident_id, worker)
 
-    rt.service.fire_due = counted  # type: ignore[method-assign]
+    rt.service.reminders.fire_due = counted  # type: ignore[method-assign]
     due = _due_at(bot)
     _bring_within(bot, due, 2.0)
     rt.scheduler.reschedule(inc.id)

@@ -166,12 +166,12 @@ def test_reminders_fire_once_and_mark_promises_missed(service: Service, clock: C
     service.command(inc.id, ALICE, "promise", "a call back in 45m")
     outbox(service)
     clock.now = T0 + timedelta(minutes=30)
-    service.fire_due(inc.id, "w1")
-    service.fire_due(inc.id, "w2")  # a second replica finds the claim
+    service.reminders.fire_due(inc.id, "w1")
+    service.reminders.fire_due(inc.id, "w2")  # a second replica finds the claim
     kinds = [e.kind for e in service.timeline(inc.id)]
     assert kinds.count(ReminderKind.DUE.value) == 1
     clock.now = T0 + timedelta(minutes=46)
-    service.fire_due(inc.id, "w1")
+    service.reminders.fire_due(inc.id, "w1")
     assert service.get_by_id(inc.id).promises[0].status is PromiseStatus.MISSED
 
 
