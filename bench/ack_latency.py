@@ -308,7 +308,7 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
         def incident(ack: Any) -> None:
             ack("ok")
 
-        wsgi = make_wsgi(app, lambda: True)
+        wsgi = make_wsgi(app, lambda: True, signing_secret=cfg["signing_secret"])
 
     from bot.web import serve
 

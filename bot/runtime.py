@@ -115,7 +115,9 @@ class Runtime:
         return store.ping(self.engine)
 
     def wsgi(self) -> Callable[..., Any]:
-        return make_wsgi(self.app, self.healthy)
+        # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
+        return make_wsgi(self.app, self.healthy,
+                         signing_secret=self.settings.slack_signing_secret or "")
 
     def http_server(self, port: int, host: str = "0.0.0.0") -> Any:
         return serve(self.wsgi(), host=host, port=port)

@@ -2,25 +2,66 @@
 
 Served by waitress (a production WSGI server), never by Bolt's development server, whose tiny
 listen backlog drops connections under a burst.
+
+Every POST to /slack/events has its signature checked here (`bot.slack.signature.check`) before
+Bolt reads it: a request whose timestamp or signature does not parse, is stale or does not
+match is a 401 and nothing else runs (Bolt's own check raises on a malformed timestamp and so
+reaches the error handler, which would answer the unverified payload's user).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.slack import signature
+
 EVENTS_PATH = "/slack/events"
+MAX_BODY = 4 * 1024 * 1024  # far above any payload Slack sends (a modal's state included)
 
 log = logging.getLogger(__name__)
 
 
-def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+def _plain(start_response: Callable[..., Any], status: str, error: str) -> Iterable[bytes]:
+    body = json.dumps({"ok": False, "error": error}).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
+                 secret: str) -> Iterable[bytes] | None:
+    """None when the request is signed by Slack (its body is put back for Bolt to read);
+    else the 401 (or 413) already answered."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_BODY:
+        return _plain(start_response, "413 Payload Too Large", "request_too_large")
+    stream = environ.get("wsgi.input")
+    body = stream.read(length) if stream is not None and length else b""
+    why = signature.check(body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
+                          environ.get("HTTP_X_SLACK_SIGNATURE"), secret=secret, now=time.time())
+    if why is not None:
+        log.warning("refused an unsigned request to %s: %s", EVENTS_PATH, why)
+        return _plain(start_response, "401 Unauthorized", "invalid_request")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+def make_wsgi(app: App, healthy: Callable[[], bool], *,
+              signing_secret: str) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -32,6 +73,10 @@ def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[b
                            [("Content-Type", "application/json"),
                             ("Content-Length", str(len(body)))])
             return [body]
+        if path == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            refused = _signed_only(environ, start_response, signing_secret)
+            if refused is not None:
+                return refused
         try:
             return slack(environ, start_response)
         except Exception:
