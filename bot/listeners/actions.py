@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
@@ -22,9 +22,9 @@ from playbook.services.outcomes import Origin
 DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
 
 
-def _incident(deps: Deps, value: str | None) -> Incident:
+def _incident(deps: Deps, team: str, value: str | None) -> Incident:
     try:
-        inc = deps.service.get_by_id(int(value or ""))
+        inc = deps.service.owned(team, int(value or ""))
     except ValueError:
         inc = None
     if inc is None:
@@ -39,10 +39,12 @@ def _where(body: dict) -> str | None:
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^card:"))
-    def on_card_button(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+    def on_card_button(ack: Ack, body: dict, action: dict, client: WebClient,
+                       context: BoltContext) -> None:
         what = action["action_id"].split(":", 1)[1]
         user = body["user"]["id"]
-        inc = _incident(deps, action.get("value"))
+        team = acting_team(context)
+        inc = _incident(deps, team, action.get("value"))
         assert inc.id is not None
         builder = blocks.MODALS.get(action["action_id"])
         if builder is not None:
@@ -54,12 +56,12 @@ def register(app: App, deps: Deps) -> None:
         origin = Origin(channel_id=_where(body) or inc.channel_id,
                         response_url=body.get("response_url"), reply_later=True)
         if what == "status":
-            deps.service.tell(inc.id, user, status_text(
+            deps.service.tell(team, inc.id, user, status_text(
                 inc, Ctx(now=deps.clock(), policy=deps.service.playbooks.policy_for(inc))), origin)
             deps.wake_outbox()
         elif what in DIRECT:
             deps.after(deps.service.command(inc.id, deps.people.actor(user), DIRECT[what], "",
-                                            origin=origin), saved=True)
+                                            team_id=team, origin=origin), saved=True)
         else:
             raise PlaybookError("That button is no longer supported; use `/incident help`.")
         ack()

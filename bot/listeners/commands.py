@@ -52,8 +52,8 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
         user, channel, team = body["user_id"], body["channel_id"], body["team_id"]
         origin = Origin(channel_id=channel, response_url=body.get("response_url"))
         if verb in ("", "help"):
-            inc = deps.service.incident_for_channel(channel)
-            out = deps.outages.for_channel(channel) if inc is None else None
+            inc = deps.service.incident_for_channel(team, channel)
+            out = deps.outages.for_channel(team, channel) if inc is None else None
             playbooks = deps.service.playbooks
             playbook = playbooks.playbook_for(inc) if inc else playbooks.current
             ack(ephemeral(outage_rules.help_text(out) if out else verbs.help_text(inc, playbook)))
@@ -90,8 +90,8 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
         elif verb in verbs.COMMANDS:
             inc, arg = _named_incident(deps, team, arg) if verb in BY_NUMBER else (None, arg)
             if inc is None:
-                inc = deps.service.incident_for_channel(channel)
-            out = deps.outages.for_channel(channel) if inc is None else None
+                inc = deps.service.incident_for_channel(team, channel)
+            out = deps.outages.for_channel(team, channel) if inc is None else None
             if out is not None and out.id is not None:
                 if verb not in outage_rules.CHANNEL_VERBS:
                     raise PlaybookError(
@@ -99,7 +99,7 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
                         "`resolve` and `status`. Customer-specific steps happen in each "
                         "customer's incident channel.")
                 result = deps.outages.channel_command(out.id, deps.people.actor(user), verb,
-                                                      arg, origin=origin)
+                                                      arg, team_id=team, origin=origin)
                 ack(ephemeral(result.reply))
                 deps.wake_outbox()
                 return
@@ -111,7 +111,8 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
                                     "`/incident open &lt;customer&gt;: &lt;what happened&gt;` "
                                     "starts one.")
             actor = deps.people.actor(user, with_tz=verb in ("promise", "cadence"))
-            outcome = deps.service.command(inc.id, actor, verb, arg, origin=origin)
+            outcome = deps.service.command(inc.id, actor, verb, arg, team_id=team,
+                                           origin=origin)
             ack(ephemeral(outcome.reply))
             deps.after(outcome, saved=True)
         else:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
@@ -22,6 +23,15 @@ from playbook.services.lifecycle import LifecycleService
 from playbook.services.outages import OutageService
 
 log = logging.getLogger(__name__)
+
+
+def acting_team(context: BoltContext) -> str:
+    """The workspace a request acts for, as Bolt reads it from the payload (an event's
+    `authorizations`, an interaction's `team`, a form's installed team): the same value
+    `bot.listeners.middleware` checks against the installed workspace. Every service call a
+    request makes passes it, and the services find nothing another workspace owns.
+    """
+    return context.team_id or ""
 
 
 @dataclass

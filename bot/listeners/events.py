@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from slack_bolt import App, BoltContext
 
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from playbook.services.timeline import TimelineService
 
 
@@ -23,7 +23,7 @@ def register(app: App, deps: Deps) -> None:
                 message: dict | None, context: BoltContext) -> None:
         if not channel or not ts or not by or by == context.bot_user_id:
             return
-        inc = deps.service.incident_for_channel(channel)
+        inc = deps.service.incident_for_channel(acting_team(context), channel)
         if inc is None or inc.id is None:
             return  # not an incident channel: pins and reactions there are none of our business
         if ts == inc.card_ts:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from playbook.services.lifecycle import Change
 
 log = logging.getLogger(__name__)
@@ -37,62 +37,68 @@ def _channel_id(event: dict) -> str:
     return str(channel.get("id", "")) if isinstance(channel, dict) else str(channel or "")
 
 
+def _actor(event: dict) -> str | None:
+    """Who archived or unarchived: ``channel_*`` events name them in `user`, while
+    ``group_unarchive`` (a private channel) names them in `actor_id` (Slack's event types)."""
+    found = event.get("user") or event.get("actor_id")
+    return str(found) if found else None
+
+
 def register(app: App, deps: Deps) -> None:
-    def changed(body: dict, change: Change, *, actor: str | None = None,
-                name: str | None = None) -> None:
-        event = body.get("event") or {}
+    def changed(context: BoltContext, event: dict, change: Change, *,
+                actor: str | None = None, name: str | None = None) -> None:
         channel = _channel_id(event)
-        if channel and deps.lifecycle.channel_changed(body.get("team_id", ""), channel, change,
+        if channel and deps.lifecycle.channel_changed(acting_team(context), channel, change,
                                                       actor=actor, name=name):
             deps.wake_outbox()
 
     @app.event("channel_archive")
     @app.event("group_archive")
-    def on_archive(body: dict, event: dict) -> None:
-        changed(body, Change.ARCHIVED, actor=event.get("user"))
+    def on_archive(event: dict, context: BoltContext) -> None:
+        changed(context, event, Change.ARCHIVED, actor=_actor(event))
 
     @app.event("channel_unarchive")
     @app.event("group_unarchive")
-    def on_unarchive(body: dict, event: dict) -> None:
-        changed(body, Change.UNARCHIVED, actor=event.get("user"))
+    def on_unarchive(event: dict, context: BoltContext) -> None:
+        changed(context, event, Change.UNARCHIVED, actor=_actor(event))
 
     @app.event("channel_rename")
     @app.event("group_rename")
-    def on_rename(body: dict, event: dict) -> None:
+    def on_rename(event: dict, context: BoltContext) -> None:
         name = (event.get("channel") or {}).get("name")
-        changed(body, Change.RENAMED, name=str(name) if name else None)
+        changed(context, event, Change.RENAMED, name=str(name) if name else None)
 
     @app.event("channel_left")
     @app.event("group_left")
-    def on_bot_left(body: dict, event: dict) -> None:
-        changed(body, Change.REMOVED, actor=event.get("actor_id"))
+    def on_bot_left(event: dict, context: BoltContext) -> None:
+        changed(context, event, Change.REMOVED, actor=event.get("actor_id"))
 
     @app.event("member_left_channel")
-    def on_member_left(body: dict, event: dict, context: Any) -> None:
+    def on_member_left(body: dict, event: dict, context: BoltContext) -> None:
         if event.get("user") == _bot_user(body, context):
-            changed(body, Change.REMOVED)
+            changed(context, event, Change.REMOVED)
 
     @app.event("member_joined_channel")
-    def on_member_joined(body: dict, event: dict, context: Any) -> None:
+    def on_member_joined(body: dict, event: dict, context: BoltContext) -> None:
         bot = _bot_user(body, context)
         user = event.get("user")
         if user == bot:
-            changed(body, Change.REJOINED, actor=event.get("inviter"))
+            changed(context, event, Change.REJOINED, actor=event.get("inviter"))
         elif user and event.get("inviter") != bot and deps.lifecycle.brief(
-                body.get("team_id", ""), _channel_id(event), str(user)):
+                acting_team(context), _channel_id(event), str(user)):
             deps.wake_outbox()
 
     @app.event("tokens_revoked")
-    def on_tokens_revoked(body: dict, event: dict) -> None:
+    def on_tokens_revoked(event: dict, context: BoltContext) -> None:
         tokens = event.get("tokens") or {}
         if "bot" in tokens and not tokens.get("bot"):
             log.info("Slack revoked user tokens only; the bot token is unaffected")
             return
-        _pause(deps, body.get("team_id", ""), "tokens_revoked")
+        _pause(deps, acting_team(context), "tokens_revoked")
 
     @app.event("app_uninstalled")
-    def on_uninstalled(body: dict) -> None:
-        _pause(deps, body.get("team_id", ""), "app_uninstalled")
+    def on_uninstalled(context: BoltContext) -> None:
+        _pause(deps, acting_team(context), "app_uninstalled")
 
 
 def _pause(deps: Deps, team: str, reason: str) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
 from bot.blocks.outage import draft_modal
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import value
 from playbook.domain.errors import PlaybookError
@@ -35,14 +35,16 @@ def _int(raw: object) -> int:
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^draft:(log|edit|dismiss)$"))
-    def on_draft(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+    def on_draft(ack: Ack, body: dict, action: dict, client: WebClient,
+                 context: BoltContext) -> None:
         what = action["action_id"].split(":", 1)[1]
         user = body["user"]["id"]
-        draft = deps.outages.draft(_int(action.get("value")))
+        team = acting_team(context)
+        draft = deps.outages.owned_draft(team, _int(action.get("value")))
         if draft is None or draft.id is None:
             raise PlaybookError("I can't find that draft any more.")
-        inc = deps.service.get_by_id(draft.incident_id)
-        out = deps.outages.get(draft.outage_id)
+        inc = deps.service.owned(team, draft.incident_id)
+        out = deps.outages.owned(team, draft.outage_id)
         if inc is None or inc.id is None or out is None:
             raise PlaybookError("That incident or outage no longer exists.")
         if what == "edit":
@@ -54,18 +56,21 @@ def register(app: App, deps: Deps) -> None:
                         reply_later=True)
         if what == "log":
             deps.after(deps.outages.log_draft(draft.id, deps.people.actor(user), None,
-                                              origin=origin))
+                                              team_id=team, origin=origin))
         else:
-            reply = deps.outages.dismiss_draft(draft.id, deps.people.actor(user), origin=origin)
-            deps.service.tell(inc.id, user, reply, origin)
+            reply = deps.outages.dismiss_draft(draft.id, deps.people.actor(user), team_id=team,
+                                               origin=origin)
+            deps.service.tell(team, inc.id, user, reply, origin)
             deps.wake_outbox()
         ack()
 
     @app.action("outage:resolve")
-    def on_resolve(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+    def on_resolve(ack: Ack, body: dict, action: dict, client: WebClient,
+                   context: BoltContext) -> None:
         incident_id, _, outage_id = str(action.get("value") or "").partition(":")
-        inc = deps.service.get_by_id(_int(incident_id))
-        out = deps.outages.get(_int(outage_id))
+        team = acting_team(context)
+        inc = deps.service.owned(team, _int(incident_id))
+        out = deps.outages.owned(team, _int(outage_id))
         if inc is None or out is None:
             raise PlaybookError("That incident or outage no longer exists.")
         client.views_open(trigger_id=body["trigger_id"],
@@ -73,7 +78,8 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.view("modal:draft")
-    def on_draft_submit(ack: Ack, body: dict, view: dict) -> None:
+    def on_draft_submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        team = acting_team(context)
         values = view["state"]["values"]
         text = value(values, "text") or ""
         if not text:
@@ -84,12 +90,12 @@ def register(app: App, deps: Deps) -> None:
                                                           "characters."})
             return
         meta = json.loads(view.get("private_metadata") or "{}")
-        inc = deps.service.get_by_id(_int(meta.get("incident_id", 0)))
+        inc = deps.service.owned(team, _int(meta.get("incident_id", 0)))
         origin = Origin(channel_id=inc.channel_id if inc else None, reply_later=True)
         try:
             outcome = deps.outages.log_draft(_int(meta.get("draft_id", 0)),
                                              deps.people.actor(body["user"]["id"]), esc(text),
-                                             origin=origin)
+                                             team_id=team, origin=origin)
         except PlaybookError as err:
             ack(response_action="errors", errors={"text": inline_error(err.message)})
             return

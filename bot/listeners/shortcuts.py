@@ -14,7 +14,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -25,7 +25,7 @@ from bot.blocks.shortcut import (
     capture_modal,
     capture_unavailable,
 )
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import submission_key
 from playbook.domain.capture import MessageRef, build_permalink, neutralise
@@ -98,7 +98,7 @@ def register(app: App, deps: Deps) -> None:
             opened[body["trigger_id"]] = resp["view"]["id"]
         ack()
 
-    def fill_in(body: dict, client: WebClient) -> None:
+    def fill_in(body: dict, client: WebClient, context: BoltContext) -> None:
         """After the ack: list the open incidents and put the real form in the modal."""
         with lock:
             view_id = opened.pop(body.get("trigger_id", ""), None)
@@ -108,8 +108,7 @@ def register(app: App, deps: Deps) -> None:
             message = body.get("message") or {}
             channel_id = (body.get("channel") or {}).get("id") or ""
             ts = body.get("message_ts") or message.get("ts") or ""
-            team = (body.get("team") or {}).get("id") or body.get("team_id") or ""
-            incidents = deps.service.open_incidents_by_urgency(team)
+            incidents = deps.service.open_incidents_by_urgency(acting_team(context))
             meta = CaptureMeta(channel_id, ts, message.get("user") or message.get("bot_id"),
                                _author_name(message),
                                _permalink(client, body, channel_id, ts))
@@ -130,7 +129,8 @@ def register(app: App, deps: Deps) -> None:
     app.shortcut(CALLBACK_ID)(ack=open_first, lazy=[fill_in])
 
     @app.view(CALLBACK)
-    def on_submit(ack: Ack, body: dict, view: dict) -> None:
+    def on_submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        team = acting_team(context)
         values = view["state"]["values"]
         user = body["user"]["id"]
         meta = CaptureMeta.from_json(view.get("private_metadata") or "")
@@ -149,7 +149,7 @@ def register(app: App, deps: Deps) -> None:
             incident_id = int(_selected(values, "incident") or 0)
         except ValueError:
             incident_id = 0
-        inc = deps.service.get_by_id(incident_id)
+        inc = deps.service.owned(team, incident_id)
         if inc is None or inc.id is None:
             ack(response_action="errors", errors={"incident": "Pick an incident."})
             return
@@ -157,7 +157,7 @@ def register(app: App, deps: Deps) -> None:
                          meta.permalink)
         try:
             outcome = deps.service.capture(
-                inc.id, deps.people.actor(user), kind, text, ref, due=due,
+                inc.id, deps.people.actor(user), kind, text, ref, team_id=team, due=due,
                 origin=Origin(channel_id=inc.channel_id, reply_later=True),
                 dedupe_key=submission_key(view))
         except PlaybookError as err:

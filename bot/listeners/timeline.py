@@ -10,11 +10,11 @@ import json
 import re
 from datetime import UTC, datetime
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from bot.listeners.errors import inline_error
 from playbook.domain import timeline as tl
 from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
@@ -29,8 +29,8 @@ def _service(deps: Deps) -> TimelineService:
     return TimelineService(deps.service.sessions, deps.service.clock)
 
 
-def _incident_here(deps: Deps, channel: str) -> Incident:
-    inc = deps.service.incident_for_channel(channel)
+def _incident_here(deps: Deps, team: str, channel: str) -> Incident:
+    inc = deps.service.incident_for_channel(team, channel)
     if inc is None or inc.id is None:
         raise PlaybookError("`/incident timeline` works in an incident's channel. "
                             "`/incident list` shows the open ones.")
@@ -39,7 +39,7 @@ def _incident_here(deps: Deps, channel: str) -> Incident:
 
 def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> None:
     """`timeline [page]` lists; `timeline edit Tn` (or `timeline Tn`) opens the form."""
-    inc = _incident_here(deps, body["channel_id"])
+    inc = _incident_here(deps, body["team_id"], body["channel_id"])
     assert inc.id is not None
     words = arg.split()
     if words and words[0].lower() in ("edit", "correct", "remove", "fix"):
@@ -65,9 +65,11 @@ def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> No
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^timeline:edit:\d+$"))
-    def on_correct(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+    def on_correct(ack: Ack, body: dict, action: dict, client: WebClient,
+                   context: BoltContext) -> None:
         incident_id, _, entry_id = str(action.get("value") or "").partition(":")
-        inc = deps.service.get_by_id(int(incident_id)) if incident_id.isdigit() else None
+        team = acting_team(context)
+        inc = deps.service.owned(team, int(incident_id)) if incident_id.isdigit() else None
         entries = _service(deps).entries(inc.id) if inc and inc.id else []
         entry = next((e for e in entries if str(e.id) == entry_id), None)
         if inc is None or entry is None:
@@ -77,7 +79,8 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.view("timeline:edit")
-    def on_submit(ack: Ack, body: dict, view: dict) -> None:
+    def on_submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
+        team = acting_team(context)
         meta = json.loads(view.get("private_metadata") or "{}")
         values = view["state"]["values"]
         typed = ((values.get("text") or {}).get("v") or {}).get("value") or ""
@@ -93,15 +96,15 @@ def register(app: App, deps: Deps) -> None:
             deps.clock()  # unused for a removal, which keeps the entry's time
         try:
             reply = _service(deps).correct(incident_id, int(meta.get("entry_id", 0)),
-                                           deps.people.actor(user), typed=typed, at=at,
-                                           remove=remove)
-        except (ParseError, PermissionDenied) as err:
+                                           deps.people.actor(user), team_id=team,
+                                           typed=typed, at=at, remove=remove)
+        except (ParseError, PermissionDenied, NotFound) as err:
             field = "at" if re.search(r"\btime\b", err.message) else "text"
             ack(response_action="errors", errors={field: inline_error(err.message)})
             return
         ack()
-        inc = deps.service.get_by_id(incident_id)
+        inc = deps.service.owned(team, incident_id)
         if inc is not None and inc.id is not None:
-            deps.service.tell(inc.id, user, reply,
+            deps.service.tell(team, inc.id, user, reply,
                               Origin(channel_id=inc.channel_id, reply_later=True))
             deps.wake_outbox()

@@ -12,9 +12,9 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, acting_team
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import submission_key, value
 from playbook.domain import links
@@ -116,10 +116,10 @@ def _too_long(values: dict) -> dict[str, str]:
 
 def register(app: App, deps: Deps) -> None:
     @app.view(re.compile(r"^modal:"))
-    def on_submit(ack: Ack, body: dict, view: dict) -> None:
+    def on_submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:
         name = view["callback_id"].split(":", 1)[1]
         values = view["state"]["values"]
-        user, team = body["user"]["id"], body["team"]["id"]
+        user, team = body["user"]["id"], acting_team(context)
         meta = json.loads(view.get("private_metadata") or "{}")
         if errors := _too_long(values):
             ack(response_action="errors", errors=errors)
@@ -155,13 +155,14 @@ def register(app: App, deps: Deps) -> None:
                 # refusal (the outage was resolved meanwhile) reaches the person from the outbox
                 try:
                     deps.outages.attach_incident(outcome.incident.id, deps.people.actor(user),
-                                                 int(number), origin=Origin(channel_id=channel))
+                                                 int(number), team_id=team,
+                                                 origin=Origin(channel_id=channel))
                 except PlaybookError as err:
-                    deps.service.tell(outcome.incident.id, user, err.message,
+                    deps.service.tell(team, outcome.incident.id, user, err.message,
                                       Origin(channel_id=channel, reply_later=True))
                 deps.wake_outbox()
             return
-        inc = deps.service.get_by_id(int(meta.get("incident_id", 0)))
+        inc = deps.service.owned(team, int(meta.get("incident_id", 0)))
         if inc is None or inc.id is None:
             raise PlaybookError("I can't find that incident any more.")
         steps = _steps(name, inc, values)
@@ -173,7 +174,7 @@ def register(app: App, deps: Deps) -> None:
         actor = deps.people.actor(user, with_tz=name == "listen")
         try:
             outcome = deps.service.command_many(
-                inc.id, actor, [step for step, _ in steps],
+                inc.id, actor, [step for step, _ in steps], team_id=team,
                 origin=Origin(channel_id=inc.channel_id, reply_later=True), dedupe_key=dedupe)
         except BatchError as err:
             block = steps[err.index][1]

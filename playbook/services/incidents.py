@@ -42,7 +42,25 @@ from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.reminders import ReminderService
 from playbook.services.transactions import retry_stale
 
-__all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule"]
+__all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule",
+           "owned_incident"]
+
+GONE = "That incident no longer exists."
+
+
+def owned_incident(session: Session, team_id: str, incident_id: int) -> Incident:
+    """The incident `incident_id` of workspace `team_id`, or `NotFound`.
+
+    Every use case a request starts loads its incident through this (or
+    `Service.incident_for_channel` / `Service.get`): ids and channels arrive in payloads, and a
+    payload from another workspace must find nothing here, never act on this one's incidents.
+    Another workspace's incident is "not found", in the very words of a missing one, so a
+    request learns nothing about what other workspaces keep.
+    """
+    inc = store.get_incident_by_id(session, incident_id)
+    if inc is None or inc.team_id != team_id:
+        raise NotFound(GONE)
+    return inc
 
 
 class Duplicate(PlaybookError):
@@ -183,12 +201,11 @@ class Service:
                           payload={"text": entry.text, "kind": entry.kind},
                           requested_by=actor.user_id, now=now)
 
-    def tell(self, incident_id: int, user: str, text: str, origin: Origin) -> None:
+    def tell(self, team_id: str, incident_id: int, user: str, text: str,
+             origin: Origin) -> None:
         """Queue an ephemeral answer for someone (a button's result has nowhere else to go)."""
         with self.sessions.begin() as session:
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                raise NotFound("That incident no longer exists.")
+            inc = owned_incident(session, team_id, incident_id)
             store.enqueue(session, team_id=inc.team_id, incident_id=incident_id, kind="tell",
                           payload={"text": text, "notify": reply_to(origin, user)},
                           requested_by=user, now=self.clock())
@@ -204,9 +221,20 @@ class Service:
         with self.sessions.begin() as session:
             return store.remember_event(session, team_id, event_id, self.clock())
 
-    def incident_for_channel(self, channel_id: str) -> Incident | None:
+    def incident_for_channel(self, team_id: str, channel_id: str) -> Incident | None:
+        """The incident of this channel, when workspace `team_id` owns it."""
         with store.reading(self.sessions) as session:
-            return store.get_incident_by_channel(session, channel_id)
+            inc = store.get_incident_by_channel(session, channel_id)
+        return inc if inc is not None and inc.team_id == team_id else None
+
+    def owned(self, team_id: str, incident_id: int) -> Incident | None:
+        """The incident `incident_id` when workspace `team_id` owns it (a button's value, a
+        form's metadata: ids a request carries)."""
+        with store.reading(self.sessions) as session:
+            try:
+                return owned_incident(session, team_id, incident_id)
+            except NotFound:
+                return None
 
     def get(self, team_id: str, number: int) -> Incident:
         with store.reading(self.sessions) as session:
@@ -216,16 +244,17 @@ class Service:
         return inc
 
     def get_by_id(self, incident_id: int) -> Incident | None:
+        """Any workspace's incident: for the outbox and the scheduler, which act on rows the
+        database already tied to a workspace. Requests use `owned`."""
         with store.reading(self.sessions) as session:
             return store.get_incident_by_id(session, incident_id)
 
-    def command(self, incident_id: int, actor: Actor, verb: str, arg: str, *,
+    def command(self, incident_id: int, actor: Actor, verb: str, arg: str, *, team_id: str,
                 origin: Origin | None = None) -> Outcome:
-        """Run one `/incident` verb on an incident, saving everything it decided."""
+        """Run one `/incident` verb on an incident of workspace `team_id`, saving everything it
+        decided."""
         def work(session: Session, now: datetime) -> Outcome:
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                raise NotFound("That incident no longer exists.")
+            inc = owned_incident(session, team_id, incident_id)
             stored = store.children_snapshot(inc)
             outcome = rules.run_command(inc, verb, arg, actor, now=now,
                                         policy=self.playbooks.policy_for(inc, session))
@@ -244,7 +273,8 @@ class Service:
             raise
 
     def command_many(self, incident_id: int, actor: Actor, steps: Sequence[verbs.Request], *,
-                     origin: Origin | None = None, dedupe_key: str | None = None) -> Outcome:
+                     team_id: str, origin: Origin | None = None,
+                     dedupe_key: str | None = None) -> Outcome:
         """Several verbs from one modal, all or nothing; a refusal names the step that failed.
 
         Each step carries the form's values as typed (`playbook.domain.verbs.Request`).
@@ -254,9 +284,7 @@ class Service:
         failed can still be sent again.
         """
         def work(session: Session, now: datetime) -> Outcome:
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                raise NotFound("That incident no longer exists.")
+            inc = owned_incident(session, team_id, incident_id)
             if dedupe_key and not store.remember_event(session, inc.team_id, dedupe_key, now):
                 return Outcome(inc, "")
             merged = Outcome(inc, "")
@@ -285,13 +313,12 @@ class Service:
             raise
 
     def capture(self, incident_id: int, actor: Actor, kind: CaptureKind, text: str,
-                message: capture.MessageRef, *, due: datetime | None = None,
+                message: capture.MessageRef, *, team_id: str, due: datetime | None = None,
                 origin: Origin | None = None, dedupe_key: str | None = None) -> Outcome:
-        """File a Slack message on an incident (the "Add to incident…" shortcut)."""
+        """File a Slack message on an incident of workspace `team_id` (the "Add to
+        incident…" shortcut)."""
         def work(session: Session, now: datetime) -> Outcome:
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                raise NotFound("That incident no longer exists.")
+            inc = owned_incident(session, team_id, incident_id)
             if dedupe_key and not store.remember_event(session, inc.team_id, dedupe_key, now):
                 return Outcome(inc, "")
             outcome = capture.apply_capture(inc, actor, kind, text, message, due=due, now=now,
@@ -309,7 +336,7 @@ class Service:
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
-                raise NotFound("That incident no longer exists.")
+                raise NotFound(GONE)
             inc.channel_id, inc.channel_name = channel_id, name
             return Outcome(store.save_incident(session, inc), "")
         return retry_stale(self.sessions, self.clock, work).incident
@@ -318,7 +345,7 @@ class Service:
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)
             if inc is None:
-                raise NotFound("That incident no longer exists.")
+                raise NotFound(GONE)
             inc.card_ts = card_ts
             return Outcome(store.save_incident(session, inc), "")
         retry_stale(self.sessions, self.clock, work)

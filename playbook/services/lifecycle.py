@@ -72,8 +72,9 @@ class LifecycleService:
             now = self.clock()
             inc = store.get_incident_by_channel(session, channel_id)
             out = None if inc else outage_store.get_outage_by_channel(session, channel_id)
-            if inc is None and out is None:
-                return False
+            owner = inc.team_id if inc is not None else out.team_id if out is not None else None
+            if owner != team_id:
+                return False  # not ours, or another workspace's: none of this one's business
             before = lifecycle_store.get_channel_state(session, team_id, channel_id)
             fields: dict[str, object] = {}
             if change is Change.ARCHIVED:
@@ -145,7 +146,7 @@ class LifecycleService:
         """Queue a "where we are" brief for someone who joined an incident's channel."""
         with self.sessions.begin() as session:
             inc = store.get_incident_by_channel(session, channel_id)
-            if inc is None or inc.id is None:
+            if inc is None or inc.id is None or inc.team_id != team_id:
                 return False
             store.enqueue(session, team_id=team_id, incident_id=inc.id, kind="brief",
                           payload={"user": user}, requested_by=None, now=self.clock())

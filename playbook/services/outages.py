@@ -24,7 +24,7 @@ from playbook.domain.errors import NotFound, PlaybookError
 from playbook.domain.model import Actor, Incident, Outcome, TimelineEntry
 from playbook.domain.outage import DraftStatus, Outage, OutageCtx, OutageResult
 from playbook.domain.text import esc, mention
-from playbook.services.incidents import Service
+from playbook.services.incidents import Service, owned_incident
 from playbook.services.outcomes import Origin, persist, reply_to
 from playbook.services.transactions import retry_stale
 from playbook.store import outages as outage_store
@@ -48,13 +48,21 @@ class OutageService:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def for_channel(self, channel_id: str) -> Outage | None:
+    def for_channel(self, team_id: str, channel_id: str) -> Outage | None:
+        """The outage of this channel, when workspace `team_id` owns it."""
         with store.reading(self.sessions) as session:
-            return outage_store.get_outage_by_channel(session, channel_id)
+            out = outage_store.get_outage_by_channel(session, channel_id)
+        return out if out is not None and out.team_id == team_id else None
 
     def get(self, outage_id: int) -> Outage | None:
+        """Any workspace's outage: for the outbox. Requests use `owned`."""
         with store.reading(self.sessions) as session:
             return outage_store.get_outage_by_id(session, outage_id)
+
+    def owned(self, team_id: str, outage_id: int) -> Outage | None:
+        """The outage `outage_id` when workspace `team_id` owns it (ids from a request)."""
+        out = self.get(outage_id)
+        return out if out is not None and out.team_id == team_id else None
 
     def attached(self, outage_id: int) -> list[Incident]:
         with store.reading(self.sessions) as session:
@@ -76,8 +84,29 @@ class OutageService:
                     for o in outage_store.list_outages(session, team_id) if o.id is not None]
 
     def draft(self, draft_id: int) -> rules.Draft | None:
+        """Any workspace's draft: for the outbox. Requests use `owned_draft`."""
         with store.reading(self.sessions) as session:
             return outage_store.get_draft(session, draft_id)
+
+    def owned_draft(self, team_id: str, draft_id: int) -> rules.Draft | None:
+        """The draft when workspace `team_id` owns its incident (a button's value)."""
+        with store.reading(self.sessions) as session:
+            draft = outage_store.get_draft(session, draft_id)
+            if draft is None:
+                return None
+            try:
+                owned_incident(session, team_id, draft.incident_id)
+            except NotFound:
+                return None
+            return draft
+
+    @staticmethod
+    def _owned_draft(session: Session, team_id: str, draft_id: int) -> rules.Draft:
+        draft = outage_store.get_draft(session, draft_id)
+        if draft is None:
+            raise NotFound("I can't find that draft any more.")
+        owned_incident(session, team_id, draft.incident_id)
+        return draft
 
     # --- verbs --------------------------------------------------------------------------------
 
@@ -88,6 +117,8 @@ class OutageService:
 
         def work(session: Session, now: datetime) -> OutageResult:
             inc = store.get_incident_by_channel(session, channel_id) if channel_id else None
+            if inc is not None and inc.team_id != team_id:
+                inc = None  # another workspace's channel is no incident channel of this one
             current = outage_store.outage_of(session, inc.id) if inc and inc.id else None
             ctx = OutageCtx(now=now, actor=actor, team_id=team_id, incident=inc,
                             current=current,
@@ -96,13 +127,11 @@ class OutageService:
             return self._apply(session, result, ctx, origin, now, invite=invite)
         return self._tx(work)
 
-    def attach_incident(self, incident_id: int, actor: Actor, number: int, *,
+    def attach_incident(self, incident_id: int, actor: Actor, number: int, *, team_id: str,
                         origin: Origin | None = None) -> OutageResult:
         """Attach right after opening (the open modal's outage select)."""
         def work(session: Session, now: datetime) -> OutageResult:
-            inc = store.get_incident_by_id(session, incident_id)
-            if inc is None:
-                raise NotFound("That incident no longer exists.")
+            inc = owned_incident(session, team_id, incident_id)
             ctx = OutageCtx(now=now, actor=actor, team_id=inc.team_id, incident=inc,
                             current=outage_store.outage_of(session, incident_id),
                             find=lambda n: outage_store.get_outage(session, inc.team_id, n))
@@ -110,13 +139,13 @@ class OutageService:
         return self._tx(work)
 
     def channel_command(self, outage_id: int, actor: Actor, verb: str, arg: str, *,
-                        origin: Origin | None = None) -> OutageResult:
+                        team_id: str, origin: Origin | None = None) -> OutageResult:
         """`update`, `resolve`, `status` typed in the outage's channel."""
         spec = rules.CHANNEL_VERBS[verb]
 
         def work(session: Session, now: datetime) -> OutageResult:
             out = outage_store.get_outage_by_id(session, outage_id)
-            if out is None:
+            if out is None or out.team_id != team_id:
                 raise NotFound("That outage no longer exists.")
             ctx = OutageCtx(now=now, actor=actor, team_id=out.team_id, outage=out,
                             attached=self._attached(session, outage_id))
@@ -184,7 +213,7 @@ class OutageService:
 
     # --- drafts -------------------------------------------------------------------------------
 
-    def log_draft(self, draft_id: int, actor: Actor, text: str | None, *,
+    def log_draft(self, draft_id: int, actor: Actor, text: str | None, *, team_id: str,
                   origin: Origin | None = None) -> Outcome:
         """Log a draft as this incident's customer update (`text`: edited, escaped as typed).
 
@@ -192,9 +221,7 @@ class OutageService:
         "customer told it is resolved" gate behave exactly as if it had been typed there.
         """
         def work(session: Session, now: datetime) -> Outcome:
-            draft = outage_store.get_draft(session, draft_id)
-            if draft is None:
-                raise NotFound("I can't find that draft any more.")
+            draft = self._owned_draft(session, team_id, draft_id)
             _pending(draft)
             inc = store.get_incident_by_id(session, draft.incident_id)
             if inc is None:
@@ -212,12 +239,10 @@ class OutageService:
             return replace(outcome, incident=saved)
         return self._tx(work)
 
-    def dismiss_draft(self, draft_id: int, actor: Actor, *,
+    def dismiss_draft(self, draft_id: int, actor: Actor, *, team_id: str,
                       origin: Origin | None = None) -> str:
         def work(session: Session, now: datetime) -> str:
-            draft = outage_store.get_draft(session, draft_id)
-            if draft is None:
-                raise NotFound("I can't find that draft any more.")
+            draft = self._owned_draft(session, team_id, draft_id)
             _pending(draft)
             inc = store.get_incident_by_id(session, draft.incident_id)
             out = outage_store.get_outage_by_id(session, draft.outage_id)

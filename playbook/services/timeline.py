@@ -72,8 +72,8 @@ class TimelineService:
                           requested_by=by, now=now)
         return number, added
 
-    def correct(self, incident_id: int, entry_id: int, actor: Actor, *, typed: str,
-                at: datetime, remove: bool) -> str:
+    def correct(self, incident_id: int, entry_id: int, actor: Actor, *, team_id: str,
+                typed: str, at: datetime, remove: bool) -> str:
         """Record a correction or removal as a new revision; returns the confirmation.
 
         Raises `PermissionDenied` for someone other than the author or a lead, `ParseError`
@@ -82,9 +82,11 @@ class TimelineService:
         now = self.clock()
         with self.sessions.begin() as session:
             inc = store.get_incident_by_id(session, incident_id)
+            if inc is None or inc.team_id != team_id:
+                raise NotFound("That timeline entry no longer exists.")
             entries = timeline_store.load_entries(session, incident_id)
             entry = next((e for e in entries if e.id == entry_id), None)
-            if inc is None or entry is None:
+            if entry is None:
                 raise NotFound("That timeline entry no longer exists.")
             revision = check_correction(entry, actor, typed=typed, at=at, remove=remove, now=now)
             if revision is None:

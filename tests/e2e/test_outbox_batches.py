@@ -22,7 +22,7 @@ def _queue_while_held(bot: LocalBot, words: list[str]) -> None:
     inc = bot.runtime.service.get(bot.slack.team_id, 1)
     assert inc.id is not None
     for text in words:
-        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", text)
+        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", text, team_id=bot.slack.team_id)
 
 
 def _queued(bot: LocalBot, kind: str) -> int:
@@ -105,7 +105,8 @@ def test_one_batch_routes_each_incident_by_its_own_channel_state() -> None:
         for number in (1, 2, 3):
             inc = bot.runtime.service.get(bot.slack.team_id, number)
             assert inc.id is not None
-            bot.runtime.service.command(inc.id, Actor(ALICE), "listen", f"words of {number}")
+            bot.runtime.service.command(inc.id, Actor(ALICE), "listen", f"words of {number}",
+                                        team_id=bot.slack.team_id)
         before = {c: len(bot.slack.messages(c)) for c in (removed, archived)}
         bot.runtime.worker.drain_once(limit=10)  # all three incidents in one batch
         while bot.runtime.worker.drain_once():  # and what that batch queued

@@ -43,7 +43,7 @@ def test_a_batch_fires_each_due_reminder_once(session_factory: sessionmaker[Sess
     due = []
     for n in range(3):
         inc = service.open("T1", ALICE, f"Acme {n}: down").incident
-        service.command(inc.id, ALICE, "cadence", "30m")
+        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
         due.append(inc.id)
     clock.now = T0 + timedelta(minutes=30)
     quiet = service.open("T1", ALICE, "Globex: slow").incident  # just opened: nothing due
@@ -69,7 +69,7 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
     first = service.open("T1", ALICE, "Acme: down").incident
     second = service.open("T1", ALICE, "Initech: down").incident
     for inc in (first, second):
-        service.command(inc.id, ALICE, "cadence", "30m")
+        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
     clock.now = T0 + timedelta(minutes=30)
     read = service.reminders.sessions
 
@@ -81,7 +81,7 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
             original()
             if not changed:
                 changed.append(True)
-                service.command(first.id, ALICE, "listen", "we still cannot pay")
+                service.command(first.id, ALICE, "listen", "we still cannot pay", team_id="T1")
         session.close = close  # type: ignore[method-assign]
         return session
 

@@ -166,18 +166,18 @@ def test_update_fans_out_and_logging_counts_for_one_customer(
         outages.shell("T1", ALICE, "attach", "OUT-1", channel_id=channel)
         ids.append(inc.id)
     clock.now = T0 + timedelta(minutes=10)
-    result = outages.channel_command(out_id, ALICE, "update", "fix rolling out")
+    result = outages.channel_command(out_id, ALICE, "update", "fix rolling out", team_id="T1")
     assert len(result.drafts) == 2
     with service.sessions() as session:
         drafts = [outage_store.drafts_for(session, i)[0] for i in ids]
         kinds = [k for (k,) in session.query(store.OutboxRow.kind).all()]
     assert kinds.count("draft") == 2 and "outage_open" in kinds and "outage_card" in kinds
     assert drafts[0].id is not None
-    outcome = outages.log_draft(drafts[0].id, BOB, None)
+    outcome = outages.log_draft(drafts[0].id, BOB, None, team_id="T1")
     assert [u.text for u in outcome.incident.updates] == ["fix rolling out"]
     assert service.get_by_id(ids[1]).updates == [], "the other customer's clock is untouched"
     with pytest.raises(PlaybookError, match="already logged"):
-        outages.dismiss_draft(drafts[0].id, ALICE)
+        outages.dismiss_draft(drafts[0].id, ALICE, team_id="T1")
 
 
 def test_two_people_logging_one_draft_log_it_once(
@@ -188,7 +188,7 @@ def test_two_people_logging_one_draft_log_it_once(
     assert inc.id is not None and out is not None and out.id is not None
     service.attach_channel(inc.id, "C1", "inc-acme")
     outages.shell("T1", ALICE, "attach", "OUT-1", channel_id="C1")
-    outages.channel_command(out.id, ALICE, "update", "fix rolling out")
+    outages.channel_command(out.id, ALICE, "update", "fix rolling out", team_id="T1")
     with service.sessions() as session:
         draft_id = outage_store.drafts_for(session, inc.id)[0].id
     assert draft_id is not None
@@ -198,7 +198,7 @@ def test_two_people_logging_one_draft_log_it_once(
     def log(actor: Actor) -> None:
         barrier.wait()
         try:
-            outages.log_draft(draft_id, actor, None)
+            outages.log_draft(draft_id, actor, None, team_id="T1")
             outcomes.append("logged")
         except PlaybookError as err:
             outcomes.append(err.message)

@@ -40,8 +40,8 @@ def _service(sessions: sessionmaker[Session], playbook: Playbook) -> Service:
 
 def _listen(service: Service, inc: Incident) -> Incident:
     assert inc.id is not None
-    service.command(inc.id, ALICE, "listen", "it is all broken")
-    return service.command(inc.id, ALICE, "cadence", "30m").incident
+    service.command(inc.id, ALICE, "listen", "it is all broken", team_id="T1")
+    return service.command(inc.id, ALICE, "cadence", "30m", team_id="T1").incident
 
 
 def test_an_open_incident_keeps_its_checklist_after_the_file_changes(
@@ -67,7 +67,7 @@ def test_an_open_incident_keeps_its_checklist_after_the_file_changes(
     gate = missing(new, Step.LISTEN, after.playbooks.playbook_for(new))
     assert [i.key for i in gate] == ["contract"]
     assert new.id is not None
-    new = after.command(new.id, ALICE, "check", "contract gold").incident
+    new = after.command(new.id, ALICE, "check", "contract gold", team_id="T1").incident
     assert new.step is Step.RESTATE and new.checks == {"contract": "gold"}
 
     with session_factory() as session:

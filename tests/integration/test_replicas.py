@@ -197,13 +197,14 @@ class _Service:
         self.clock.offset = OFFSET - CADENCE - timedelta(minutes=1)
         inc = self.service.open(self.team_id, self.alice, f"sev2 Customer {number}: checkout fails")
         assert inc.incident.id is not None
-        self.service.command(inc.incident.id, self.alice, "own", "")
+        self.service.command(inc.incident.id, self.alice, "own", "", team_id=self.team_id)
         return inc.incident.id
 
     def cadence_due_at(self, incident_id: int, wall: float) -> datetime:
         """Agree a 30-minute cadence that comes due, for the replicas, at wall time `wall`."""
         self.clock.offset = OFFSET - CADENCE + timedelta(seconds=wall - time.time())
-        saved = self.service.command(incident_id, self.alice, "cadence", "30m").incident
+        saved = self.service.command(incident_id, self.alice, "cadence", "30m",
+                                     team_id=self.team_id).incident
         return saved.cadence_changes[-1].at + CADENCE
 
     def channels(self) -> dict[int, str | None]:

@@ -234,7 +234,8 @@ def test_a_periodic_resync_picks_up_what_another_replica_changed(bot: LocalBot) 
     assert before is not None
     other = Runtime.build(rt.settings, clock=bot.clock, migrate=False)  # never started
     try:
-        saved = other.service.command(inc.id, Actor(ALICE), "cadence", "10m").incident
+        saved = other.service.command(inc.id, Actor(ALICE), "cadence", "10m",
+                                      team_id=bot.slack.team_id).incident
     finally:
         other.stop()
     assert saved is not None

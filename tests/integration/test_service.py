@@ -79,7 +79,7 @@ def test_a_refused_command_changes_nothing(service: Service) -> None:
     inc = service.open("T1", ALICE, "Acme: down").incident
     outbox(service)
     with pytest.raises(PlaybookError):
-        service.command(inc.id, ALICE, "confirm", "")
+        service.command(inc.id, ALICE, "confirm", "", team_id="T1")
     assert service.get_by_id(inc.id) == inc
     assert outbox(service) == []
 
@@ -92,7 +92,7 @@ def test_a_whole_incident_through_the_service(service: Service, clock: Clock) ->
                  "close"):
         clock.now += timedelta(minutes=5)
         verb, arg = verbs.split_verb(line)
-        service.command(inc.id, ALICE, verb, arg)
+        service.command(inc.id, ALICE, verb, arg, team_id="T1")
     done = service.get_by_id(inc.id)
     assert done.status is Status.CLOSED
     assert [r.step for r in done.steps] == list(Step)
@@ -105,10 +105,11 @@ def test_modal_batch_is_all_or_nothing_and_names_the_failing_field(service: Serv
     inc = service.open("T1", ALICE, "Acme: down").incident
     with pytest.raises(BatchError) as caught:
         service.command_many(inc.id, ALICE, [Written("listen", "words"),
-                                             AgreeCadence("whenever")])
+                                             AgreeCadence("whenever")], team_id="T1")
     assert caught.value.index == 1 and isinstance(caught.value.error, ParseError)
     assert service.get_by_id(inc.id).customer_words == []
-    service.command_many(inc.id, ALICE, [Written("listen", "words"), AgreeCadence("30m")])
+    service.command_many(inc.id, ALICE, [Written("listen", "words"), AgreeCadence("30m")],
+                         team_id="T1")
     assert service.get_by_id(inc.id).step is Step.RESTATE
 
 
@@ -141,7 +142,7 @@ def test_recurrence_is_flagged_after_open(service: Service, clock: Clock) -> Non
 def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
         service: Service, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
     first = service.open("T1", ALICE, "Acme: lobby screens show a setup error").incident
-    service.command(first.id, ALICE, "action", "add a recovery mode")
+    service.command(first.id, ALICE, "action", "add a recovery mode", team_id="T1")
     clock.now += timedelta(days=1)
     service.open("T1", ALICE, "Globex: the booking page is slow")
     monkeypatch.setattr(incident_store, "RECURRENCE_SIMILAR_LIMIT", 1)
@@ -162,8 +163,8 @@ def test_recurrence_reads_a_bounded_history_and_reports_matches_whole(
 
 def test_reminders_fire_once_and_mark_promises_missed(service: Service, clock: Clock) -> None:
     inc = service.open("T1", ALICE, "Acme: down").incident
-    service.command(inc.id, ALICE, "cadence", "30m")
-    service.command(inc.id, ALICE, "promise", "a call back in 45m")
+    service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
+    service.command(inc.id, ALICE, "promise", "a call back in 45m", team_id="T1")
     outbox(service)
     clock.now = T0 + timedelta(minutes=30)
     service.reminders.fire_due(inc.id, "w1")
@@ -182,7 +183,7 @@ def test_concurrent_commands_on_one_incident_all_land(service: Service) -> None:
     def park(n: int) -> None:
         try:
             for k in range(5):
-                service.command(inc.id, Actor(f"U{n}"), "park", f"topic {n}-{k}")
+                service.command(inc.id, Actor(f"U{n}"), "park", f"topic {n}-{k}", team_id="T1")
         except BaseException as err:
             errors.append(err)
 
@@ -223,7 +224,7 @@ def test_two_writers_who_both_read_first_both_land(service: Service,
 
     def act(verb: str, arg: str) -> None:
         try:
-            results.append(service.command(inc.id, ALICE, verb, arg))
+            results.append(service.command(inc.id, ALICE, verb, arg, team_id="T1"))
         except BaseException as err:
             results.append(err)
 

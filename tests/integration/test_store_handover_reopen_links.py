@@ -37,20 +37,21 @@ def test_new_rows_round_trip_through_the_use_cases(
     for line in ("own", "cadence 30m", "link <https://acme.zendesk.com/t/42|ticket 42>"):
         verb, _, arg = line.partition(" ")
         clock.now += timedelta(minutes=1)
-        service.command(inc.id, ALICE, verb, arg)
+        service.command(inc.id, ALICE, verb, arg, team_id="T1")
     clock.now += timedelta(minutes=1)
-    service.capture(inc.id, ALICE, CaptureKind.LISTEN, "we are losing orders & <money>", ref)
+    service.capture(inc.id, ALICE, CaptureKind.LISTEN, "we are losing orders & <money>", ref,
+                    team_id="T1")
     clock.now += timedelta(minutes=1)
-    service.command(inc.id, ALICE, "handover", "<@U0BOB|bob> RCA call at 4pm")
+    service.command(inc.id, ALICE, "handover", "<@U0BOB|bob> RCA call at 4pm", team_id="T1")
     for line in ("skip customer unreachable", "skip solved in the field", "skip later",
                  "close"):
         verb, _, arg = line.partition(" ")
         clock.now += timedelta(minutes=1)
-        service.command(inc.id, BOB, verb, arg)
+        service.command(inc.id, BOB, verb, arg, team_id="T1")
     closed = service.get_by_id(inc.id)
     assert closed is not None and closed.status is Status.CLOSED, closed
     clock.now += timedelta(hours=5)
-    service.command(inc.id, BOB, "reopen", "it failed again")
+    service.command(inc.id, BOB, "reopen", "it failed again", team_id="T1")
 
     loaded = service.get_by_id(inc.id)
     assert loaded is not None

@@ -89,9 +89,9 @@ def test_corrections_are_new_rows_and_the_original_stays(
     entry = service.entries(inc.id)[1]
 
     reply = service.correct(inc.id, entry.id, BOB, typed="the CDN in eu-west is down",
-                            at=T0 + timedelta(minutes=2), remove=False)
+                            at=T0 + timedelta(minutes=2), remove=False, team_id="T1")
     assert "Corrected T2" in reply
-    reply = service.correct(inc.id, entry.id, LEAD, typed="", at=T0, remove=True)
+    reply = service.correct(inc.id, entry.id, LEAD, typed="", at=T0, remove=True, team_id="T1")
     assert "Removed T2" in reply
 
     with session_factory() as session:
@@ -137,7 +137,7 @@ def test_deleting_an_incident_takes_its_captures_and_revisions(
     _capture(session_factory, inc, "1763902800.000100", "U0ALICE")
     service = TimelineService(session_factory, lambda: T0 + timedelta(hours=1))
     entry = service.entries(inc.id)[1]
-    service.correct(inc.id, entry.id, BOB, typed="x", at=T0, remove=False)
+    service.correct(inc.id, entry.id, BOB, typed="x", at=T0, remove=False, team_id="T1")
     with session_factory.begin() as session:
         session.execute(tables.IncidentRow.__table__.delete())
     with session_factory() as session:
