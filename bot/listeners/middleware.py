@@ -1,5 +1,6 @@
-"""The two checks every request passes before any listener: Slack's retried events are dropped,
-and a user's request from a paused workspace resumes it.
+"""The checks every request passes before any listener: a request for another workspace is
+turned away, Slack's retried events are dropped, and a user's request from a paused workspace
+resumes it.
 
 Bolt runs these in the order they are registered (`register`), before whichever listener the
 request is for.
@@ -7,10 +8,11 @@ request is for.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.listeners.deps import Deps
 
@@ -19,8 +21,45 @@ log = logging.getLogger(__name__)
 # Only a person can send these, and Slack delivers them only to an installed app.
 USER_REQUESTS = ("block_actions", "view_submission")
 
+ELSEWHERE = ("This app is installed in another Slack workspace, so it can't act on anything "
+             "here. Nothing was done.")
+
+
+def foreign_team(context: BoltContext) -> str | None:
+    """The request's workspace when it is not the one whose token we hold, else None.
+
+    A single-token deployment serves the workspace `auth.test` names (Bolt's authorize result);
+    a correctly signed request naming another `team_id` (another install of the same app, or a
+    payload someone edited) is for somebody else. The services refuse another workspace's
+    incidents anyway (`playbook.services.incidents.owned_incident`): this only spares them the
+    work and says so politely. Without a known installed workspace it lets everything through.
+    """
+    result = context.authorize_result
+    installed = result.team_id if result is not None else None
+    if not installed or context.team_id == installed:
+        return None
+    return context.team_id or "(none)"
+
 
 def register(app: App, deps: Deps) -> None:
+    @app.middleware
+    def only_this_workspace(body: dict, context: BoltContext,
+                            next: Callable[[], None]) -> BoltResponse | None:
+        """Turn away requests for another workspace before anything reads or records them:
+        a slash command hears why (its own reply, no Slack call); the rest get an empty 200
+        so Slack does not retry."""
+        stranger = foreign_team(context)
+        if stranger is None:
+            next()
+            return None
+        log.warning("refused a request for workspace %s (installed: %s)", stranger,
+                    context.authorize_result.team_id if context.authorize_result else None)
+        if body.get("command"):
+            return BoltResponse(status=200, body=json.dumps(
+                {"response_type": "ephemeral", "text": ELSEWHERE}),
+                headers={"content-type": "application/json;charset=utf-8"})
+        return BoltResponse(status=200, body="")
+
     @app.middleware
     def drop_retried_events(body: dict, next: Callable[[], None]) -> BoltResponse | None:
         """Slack re-sends an event it thinks we missed; handle each event_id once."""
