@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot import schema
 from bot.app import create_app
 from bot.config import Settings
-from bot.listeners.deps import Deps, People
+from bot.listeners.deps import Deps, Forms, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
@@ -39,6 +39,8 @@ def system_clock() -> datetime:
 
 
 T = TypeVar("T")
+# views.open's own timeout: a trigger_id lives 3 s from Slack's click, and part of that is gone
+FORM_TIMEOUT = 2.0
 
 
 def _submit(executor: ThreadPoolExecutor, fn: Callable[[T], None], arg: T) -> None:
@@ -60,6 +62,8 @@ class Runtime:
     post_ack: ThreadPoolExecutor
     # the outbox in child processes (`CRISISBOT_OUTBOX_PROCESSES`); None: `worker`'s threads
     outbox_processes: OutboxProcesses | None = None
+    # views.open after the ack (`bot.listeners.deps.Forms`)
+    forms: Forms | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
@@ -86,14 +90,15 @@ class Runtime:
         wake = children.wake if children is not None else worker.wake
         scheduler = ReminderScheduler(service, on_fired=wake)
         people = People(make_lookup_client(settings), settings)
+        forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT), client, workers=8)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
-                    wake_outbox=wake,
+                    wake_outbox=wake, forms=forms,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id),
                     schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children)
+                   children, forms)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
@@ -107,6 +112,8 @@ class Runtime:
 
     def stop(self) -> None:
         self.post_ack.shutdown(wait=True, cancel_futures=True)
+        if self.forms is not None:
+            self.forms.close()
         self.scheduler.shutdown()
         (self.outbox_processes or self.worker).stop()
         self.engine.dispose()

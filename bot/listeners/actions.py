@@ -12,7 +12,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.listeners.deps import Deps, acting_team
+from bot.listeners.deps import Deps, FormRequest, acting_team, type_instead
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
 from playbook.domain.verbs import Ctx
@@ -20,6 +20,22 @@ from playbook.domain.verbs.views import status_text
 from playbook.services.outcomes import Origin
 
 DIRECT = {"confirm": "confirm", "close": "close", "checkin": "checkin"}
+# What to type instead of a form's button, offered when the form can't open (mrkdwn, escaped)
+TYPED = {
+    "listen": "listen &lt;the customer's words&gt;", "restate": "restate &lt;their problem&gt;",
+    "own": "own @person", "option": "option &lt;what&gt; risk: &lt;risk&gt;",
+    "choose": "choose &lt;n&gt;", "promise": "promise &lt;what&gt; by &lt;time&gt;",
+    "update": "update &lt;what you told the customer&gt;",
+    "resolve": "resolve &lt;resolution&gt;", "followup": "rootcause &lt;text&gt;",
+    "skip": "skip &lt;why&gt;", "snooze": "snooze &lt;minutes&gt;m &lt;why&gt;",
+    "handover": "handover @person &lt;notes&gt;",
+}
+
+
+def typed(what: str) -> str | None:
+    """The `/incident` command a form's button stands for (``snooze15`` is ``snooze``)."""
+    verb = TYPED.get(what) or TYPED.get(what.rstrip("0123456789"))
+    return f"/incident {verb}" if verb else None
 
 
 def _incident(deps: Deps, team: str, value: str | None) -> Incident:
@@ -50,7 +66,9 @@ def register(app: App, deps: Deps) -> None:
         if builder is not None:
             view = builder(inc, deps.service.playbooks.playbook_for(inc)) \
                 if builder is blocks.skip_modal else builder(inc)
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            deps.open_form(FormRequest(body["trigger_id"], view, user, _where(body),
+                                       body.get("response_url"),
+                                       instead=type_instead(typed(what))))
             ack()
             return
         origin = Origin(channel_id=_where(body) or inc.channel_id,

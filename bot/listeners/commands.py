@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.blocks.outage import outage_lines
-from bot.listeners.deps import Deps
+from bot.listeners.deps import Deps, FormRequest, type_instead
 from bot.listeners.errors import ephemeral
 from playbook.domain import cadence, stats, verbs
 from playbook.domain import outage as outage_rules
@@ -24,6 +24,7 @@ MAX_TEXT = 3000  # longer than any Slack field we copy it into
 # Verbs that also work outside the incident's channel with the incident named first
 # (`/incident reopen INC-4 <why>`): nobody can type in a channel that was archived.
 BY_NUMBER = {"reopen"}
+OPEN_TYPED = "/incident open &lt;customer&gt;: &lt;what happened&gt;"
 _KEY = re.compile(r"^INC-(\d{1,9})\b\s*", re.IGNORECASE)
 
 # A verb another surface answers in full (`/incident timeline` is the timeline's):
@@ -59,12 +60,14 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
             ack(ephemeral(outage_rules.help_text(out) if out else verbs.help_text(inc, playbook)))
         elif verb == "open":
             if not arg:
-                # a trigger_id lives 3 seconds: open the modal before anything else (the open
-                # outages are one indexed read, well inside that)
+                # the modal opens after the ack, at once (a trigger_id lives 3 seconds); the
+                # open outages it offers are one indexed read
                 choices = [(o.number, o.title) for o, _ in deps.outages.list_open(team)]
-                client.views_open(trigger_id=body["trigger_id"],
-                                  view=blocks.open_modal(channel, deps.service.playbooks.current,
-                                                         choices[:100]))
+                deps.open_form(FormRequest(
+                    body["trigger_id"], blocks.open_modal(
+                        channel, deps.service.playbooks.current, choices[:100]),
+                    user, channel, body.get("response_url"),
+                    instead=type_instead(OPEN_TYPED)))
                 ack()
                 return
             outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)

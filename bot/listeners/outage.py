@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.blocks.outage import draft_modal
-from bot.listeners.deps import Deps, acting_team
+from bot.listeners.deps import Deps, FormRequest, acting_team, type_instead
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import value
 from playbook.domain.errors import PlaybookError
@@ -48,7 +48,11 @@ def register(app: App, deps: Deps) -> None:
         if inc is None or inc.id is None or out is None:
             raise PlaybookError("That incident or outage no longer exists.")
         if what == "edit":
-            client.views_open(trigger_id=body["trigger_id"], view=draft_modal(draft, inc, out))
+            deps.open_form(FormRequest(
+                body["trigger_id"], draft_modal(draft, inc, out), user,
+                (body.get("channel") or {}).get("id"), body.get("response_url"),
+                instead=type_instead(
+                    "/incident update &lt;what you told the customer&gt;")))
             ack()
             return
         where = (body.get("channel") or {}).get("id") or inc.channel_id
@@ -73,8 +77,10 @@ def register(app: App, deps: Deps) -> None:
         out = deps.outages.owned(team, _int(outage_id))
         if inc is None or out is None:
             raise PlaybookError("That incident or outage no longer exists.")
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=blocks.resolve_modal(inc, initial=out.resolution))
+        deps.open_form(FormRequest(
+            body["trigger_id"], blocks.resolve_modal(inc, initial=out.resolution),
+            body["user"]["id"], (body.get("channel") or {}).get("id"), body.get("response_url"),
+            instead=type_instead("/incident resolve &lt;resolution&gt;")))
         ack()
 
     @app.view("modal:draft")

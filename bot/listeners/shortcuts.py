@@ -1,16 +1,15 @@
 """The "Add to incident…" message shortcut: keep a Slack message in an incident.
 
-Works on any message, including one a customer wrote in a Slack Connect channel. The modal
-opens first (a trigger_id lives three seconds) with a placeholder, and the ack goes out; the
-lookups (open incidents, the message's permalink) run after it as a Bolt lazy listener, which
-then fills the modal in with `views.update`. The submission records through
-`playbook.services.incidents.Service.capture`, like every other change: validated, saved, acked.
+Works on any message, including one a customer wrote in a Slack Connect channel. The ack goes
+out at once; right after it a placeholder modal opens (a trigger_id lives three seconds), and
+the lookups (open incidents, the message's permalink) fill it in with `views.update`. The
+submission records through `playbook.services.incidents.Service.capture`, like every other
+change: validated, saved, acked.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from bot.blocks.shortcut import (
     capture_modal,
     capture_unavailable,
 )
-from bot.listeners.deps import Deps, acting_team
+from bot.listeners.deps import Deps, FormRequest, acting_team
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import submission_key
 from playbook.domain.capture import MessageRef, build_permalink, neutralise
@@ -87,28 +86,13 @@ def _selected(values: dict, block: str) -> Any:
 
 
 def register(app: App, deps: Deps) -> None:
-    # The lazy listener runs in this process right after the ack: it finds the modal to fill
-    # in by the shortcut's trigger_id (Bolt hands it a fresh copy of the request).
-    opened: dict[str, str] = {}
-    lock = threading.Lock()
-
-    def open_first(ack: Ack, body: dict, client: WebClient) -> None:
-        resp = client.views_open(trigger_id=body["trigger_id"], view=capture_loading())
-        with lock:
-            opened[body["trigger_id"]] = resp["view"]["id"]
-        ack()
-
-    def fill_in(body: dict, client: WebClient, context: BoltContext) -> None:
-        """After the ack: list the open incidents and put the real form in the modal."""
-        with lock:
-            view_id = opened.pop(body.get("trigger_id", ""), None)
-        if view_id is None:
-            return
+    def fill_in(view_id: str, body: dict, client: WebClient, team: str) -> None:
+        """Once the placeholder is open: list the open incidents and put the real form in."""
         try:
             message = body.get("message") or {}
             channel_id = (body.get("channel") or {}).get("id") or ""
             ts = body.get("message_ts") or message.get("ts") or ""
-            incidents = deps.service.open_incidents_by_urgency(acting_team(context))
+            incidents = deps.service.open_incidents_by_urgency(team)
             meta = CaptureMeta(channel_id, ts, message.get("user") or message.get("bot_id"),
                                _author_name(message),
                                _permalink(client, body, channel_id, ts))
@@ -126,7 +110,18 @@ def register(app: App, deps: Deps) -> None:
                                        "incidents. Please try the shortcut again.")
         _update(client, view_id, form)
 
-    app.shortcut(CALLBACK_ID)(ack=open_first, lazy=[fill_in])
+    @app.shortcut(CALLBACK_ID)
+    def on_shortcut(ack: Ack, body: dict, client: WebClient, context: BoltContext) -> None:
+        """Ack at once; the placeholder modal opens right after (`Forms`), then the lookups
+        (open incidents, the message's permalink) run and fill it in with `views.update`."""
+        team = acting_team(context)
+        deps.open_form(FormRequest(
+            body["trigger_id"], capture_loading(), body["user"]["id"],
+            (body.get("channel") or {}).get("id"), body.get("response_url"),
+            instead=f"Or add the :{deps.settings.capture_reaction}: reaction to the message to "
+                    "put it on its incident's timeline.",
+            then=lambda view_id: fill_in(view_id, body, client, team)))
+        ack()
 
     @app.view(CALLBACK)
     def on_submit(ack: Ack, body: dict, view: dict, context: BoltContext) -> None:

@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.timeline import PAGE_SIZE, edit_modal, timeline_list
-from bot.listeners.deps import Deps, acting_team
+from bot.listeners.deps import Deps, FormRequest, acting_team, type_instead
 from bot.listeners.errors import inline_error
 from playbook.domain import timeline as tl
 from playbook.domain.errors import NotFound, ParseError, PermissionDenied, PlaybookError
@@ -58,8 +58,9 @@ def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> No
         raise ParseError(f"I can't read that: {USAGE}.")
     entry = tl.find(_service(deps).entries(inc.id), tl.parse_ref(ref))
     tl.check_may_correct(entry, deps.people.actor(body["user_id"]))
-    # a trigger_id lives 3 seconds: the form opens before anything else
-    client.views_open(trigger_id=body["trigger_id"], view=edit_modal(inc, entry))
+    # after the ack, at once: a trigger_id lives 3 seconds
+    deps.open_form(FormRequest(body["trigger_id"], edit_modal(inc, entry), body["user_id"],
+                               body["channel_id"], body.get("response_url")))
     ack()
 
 
@@ -75,7 +76,11 @@ def register(app: App, deps: Deps) -> None:
         if inc is None or entry is None:
             raise NotFound("I can't find that timeline entry any more.")
         tl.check_may_correct(entry, deps.people.actor(body["user"]["id"]))
-        client.views_open(trigger_id=body["trigger_id"], view=edit_modal(inc, entry))
+        deps.open_form(FormRequest(body["trigger_id"], edit_modal(inc, entry),
+                                   body["user"]["id"], (body.get("channel") or {}).get("id"),
+                                   body.get("response_url"),
+                                   instead=type_instead(
+                                       f"/incident timeline edit {entry.ref}")))
         ack()
 
     @app.view("timeline:edit")

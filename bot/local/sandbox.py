@@ -184,7 +184,11 @@ class LocalBot:
         assert self.runtime is not None
         sessions = self.runtime.service.sessions
 
+        forms = self.runtime.forms
+
         def drained() -> bool:
+            if forms is not None and not forms.idle():  # a modal opening after its ack
+                return False
             with sessions() as session:
                 return store.pending_outbox_count(session) == 0
         self.slack.wait_for(drained, timeout, message="the outbox to drain")

@@ -107,6 +107,7 @@ class Workspace:
         self._triggers: dict[str, Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._faults: dict[str, deque[Fault]] = {}
+        self._delays: dict[str, deque[list[float]]] = {}  # method -> [[seconds, remaining]]
         self._ids: set[str] = set()
         self._last_ts_us = 0
         self._seq = 0
@@ -229,6 +230,24 @@ class Workspace:
         with self._lock:
             self._faults.setdefault(method, deque()).append(
                 Fault(error, status, retry_after, times))
+
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``method`` answer only after ``seconds`` (a slow
+        Slack; a client whose timeout is shorter gives up first)."""
+        with self._lock:
+            self._delays.setdefault(method, deque()).append([seconds, float(times)])
+
+    def _take_delay(self, method: str) -> float:
+        with self._lock:
+            queue = self._delays.get(method)
+            if not queue:
+                return 0.0
+            seconds, remaining = queue[0]
+            if remaining <= 1:
+                queue.popleft()
+            else:
+                queue[0][1] = remaining - 1
+            return seconds
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:

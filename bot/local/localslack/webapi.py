@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from . import api_conversations, api_messages, api_views  # noqa: F401  (register methods)
@@ -24,6 +25,9 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     recorded = {k: v for k, v in params.items() if k != "token"}
     with ws._lock:
         ws.calls.append(Call(method, recorded))
+    delay = ws._take_delay(method)
+    if delay:
+        time.sleep(delay)  # outside the lock: a slow method must not stall the others
     fault = ws._take_fault(method)
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
