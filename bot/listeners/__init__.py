@@ -24,6 +24,7 @@ from bot.listeners import (
 )
 from bot.listeners.deps import Deps
 from bot.listeners.errors import handle_error
+from playbook.domain.errors import PermissionDenied
 
 __all__ = ["register_all"]
 
@@ -34,6 +35,8 @@ def register_all(app: App, deps: Deps) -> None:
     @app.error
     def on_error(error: Exception, body: dict, response: BoltResponse,
                  client: WebClient) -> BoltResponse:
+        if isinstance(error, PermissionDenied) and isinstance(body, dict):
+            error = _unchecked_lead(deps, error, body)
         return handle_error(error, body, response, client)
 
     middleware.register(app, deps)
@@ -41,3 +44,14 @@ def register_all(app: App, deps: Deps) -> None:
     # outage before views: its "modal:draft" must not fall to the generic "modal:" listener
     for surface in (actions, outage, views, events, lifecycle, home, timeline, shortcuts):
         surface.register(app, deps)
+
+
+def _unchecked_lead(deps: Deps, error: PermissionDenied, body: dict) -> PermissionDenied:
+    """A refusal that a lead would not get, for someone whose lead group Slack did not let us
+    read: say so, rather than let a lead believe they are not one."""
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    if not isinstance(user, str) or not deps.people.lead_unknown(user):
+        return error
+    return PermissionDenied(f"{error.message} (If you are a lead through a user group: I "
+                            "couldn't check the lead groups in Slack just now; please try again "
+                            "in a minute.)")

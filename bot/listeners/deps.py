@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -26,6 +27,7 @@ from playbook.services.lifecycle import LifecycleService
 from playbook.services.outages import OutageService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def acting_team(context: BoltContext) -> str:
@@ -37,6 +39,10 @@ def acting_team(context: BoltContext) -> str:
     return context.team_id or ""
 
 
+def _in_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, daemon=True, name="people-refresh").start()
+
+
 @dataclass
 class People:
     """Who is a lead, and each person's time zone, cached so a listener rarely calls Slack.
@@ -44,48 +50,133 @@ class People:
     Its `client` must be a short-timeout one without retries
     (`bot.slack.client.make_lookup_client`): a lookup runs before the ack, and a slow Slack
     must cost the fallback, not the ack.
+
+    Only answers are cached, never failures: one 429 or timeout must not make every lead by
+    user group a non-lead (or everyone's zone the default) for the whole `ttl`. A stale answer
+    is used while `refresh` reads it again in the background; a failed read is tried again off
+    the ack path (in the background, `retry_waits` apart; requests within `backoff` of a
+    failure never wait on Slack), and meanwhile the last good answer serves. With no answer at
+    all, `lead_unknown` says so, so a refusal can tell the person their lead status could not
+    be checked.
     """
 
     client: WebClient
     settings: Settings
     ttl: float = 600.0
+    backoff: float = 10.0
+    refresh: Callable[[Callable[[], None]], None] = _in_thread
+    # a background read waits this long before each try (Slack just failed or is busy)
+    retry_waits: tuple[float, ...] = (0.5, 5.0, 30.0)
     _tz: dict[str, tuple[float, str]] = field(default_factory=dict)
-    _group_members: tuple[float, frozenset[str]] | None = None
+    _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    _failed: dict[str, float] = field(default_factory=dict)  # key -> when a read last failed
+    _busy: set[str] = field(default_factory=set)  # keys being refreshed in the background
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    # --- time zones ---------------------------------------------------------------------------
+
     def tz(self, user_id: str) -> str:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._tz.get(user_id)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        zone = self.settings.timezone
+        zone = self._cached(f"tz:{user_id}", self._tz.get(user_id),
+                            lambda: self._read_tz(user_id))
+        return zone if zone is not None else self.settings.timezone
+
+    def _read_tz(self, user_id: str) -> str | None:
         try:
-            zone = self.client.users_info(user=user_id)["user"].get("tz") or zone
-        except (SlackClientError, OSError) as err:  # the settings' zone is a fine answer
-            log.info("users.info %s failed (%s); using %s", user_id, reason_of(err), zone)
+            found = self.client.users_info(user=user_id)["user"].get("tz")
+        except (SlackClientError, OSError) as err:  # the settings' zone serves meanwhile
+            log.info("users.info %s failed (%s); using %s for now", user_id, reason_of(err),
+                     self.settings.timezone)
+            return None
+        zone = str(found) if found else self.settings.timezone  # no zone set: an answer
         with self._lock:
-            self._tz[user_id] = (now, zone)
+            self._tz[user_id] = (time.monotonic(), zone)
         return zone
 
-    def is_lead(self, user_id: str) -> bool:
+    # --- leads --------------------------------------------------------------------------------
+
+    def _lead_groups(self) -> list[str]:
+        return [g for g in self.settings.leads if g.startswith("S")]
+
+    def lead_status(self, user_id: str) -> bool | None:
+        """True or False; None when a lead group that could make them one can't be read."""
         if user_id in self.settings.leads:
             return True
-        groups = [g for g in self.settings.leads if g.startswith("S")]
-        if not groups:
+        unknown = False
+        for group in self._lead_groups():
+            members = self._cached(f"group:{group}", self._groups.get(group),
+                                   lambda group=group: self._read_group(group))
+            if members is None:
+                unknown = True
+            elif user_id in members:
+                return True
+        return None if unknown else False
+
+    def is_lead(self, user_id: str) -> bool:
+        return self.lead_status(user_id) is True
+
+    def lead_unknown(self, user_id: str) -> bool:
+        """From what is cached, no Slack call: could `user_id` be a lead we failed to see?"""
+        if user_id in self.settings.leads:
             return False
+        with self._lock:
+            known = [self._groups.get(g) for g in self._lead_groups()]
+        if any(hit is not None and user_id in hit[1] for hit in known):
+            return False
+        return any(hit is None for hit in known)
+
+    def _read_group(self, group: str) -> frozenset[str] | None:
+        try:
+            members = frozenset(self.client.usergroups_users_list(usergroup=group)["users"])
+        except (SlackClientError, OSError) as err:
+            log.warning("could not read lead group %s: %s", group, reason_of(err))
+            return None
+        with self._lock:
+            self._groups[group] = (time.monotonic(), members)
+        return members
+
+    # --- the cache ----------------------------------------------------------------------------
+
+    def _cached(self, key: str, hit: tuple[float, T] | None,
+                read: Callable[[], T | None]) -> T | None:
+        """A fresh answer as is; a stale one while `read` runs in the background; none: one
+        quick `read` now, unless one failed within `backoff` (then in the background)."""
         now = time.monotonic()
-        cached = self._group_members
-        if cached is None or now - cached[0] >= self.ttl:
-            members: set[str] = set()
-            for group in groups:
-                try:
-                    members.update(self.client.usergroups_users_list(usergroup=group)["users"])
-                except (SlackClientError, OSError) as err:
-                    log.warning("could not read lead group %s: %s", group, reason_of(err))
-            cached = (now, frozenset(members))
-            self._group_members = cached
-        return user_id in cached[1]
+        if hit is not None:
+            if now - hit[0] >= self.ttl:
+                self._in_background(key, read)
+            return hit[1]
+        with self._lock:
+            failed = self._failed.get(key)
+        if failed is not None and now - failed < self.backoff:
+            self._in_background(key, read)
+            return None
+        found = read()
+        if found is None:
+            with self._lock:
+                self._failed[key] = now
+            self._in_background(key, read)
+        return found
+
+    def _in_background(self, key: str, read: Callable[[], object]) -> None:
+        with self._lock:
+            if key in self._busy:
+                return
+            self._busy.add(key)
+
+        def work() -> None:
+            try:
+                for wait in self.retry_waits:
+                    time.sleep(wait)
+                    found = read()
+                    with self._lock:
+                        if found is not None:
+                            self._failed.pop(key, None)
+                            return
+                        self._failed[key] = time.monotonic()
+            finally:
+                with self._lock:
+                    self._busy.discard(key)
+        self.refresh(work)
 
     def actor(self, user_id: str, *, with_tz: bool = False) -> Actor:
         tz = self.tz(user_id) if with_tz else self.settings.timezone
