@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ from bot import blocks
 from bot.blocks.outage import outage_lines
 from bot.listeners.deps import Deps, FormRequest, type_instead
 from bot.listeners.errors import ephemeral
-from playbook.domain import cadence, stats, verbs
+from playbook.domain import cadence, parse, stats, verbs
 from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
 from playbook.domain.model import Incident
@@ -25,7 +24,6 @@ MAX_TEXT = 3000  # longer than any Slack field we copy it into
 # (`/incident reopen INC-4 <why>`): nobody can type in a channel that was archived.
 BY_NUMBER = {"reopen"}
 OPEN_TYPED = "/incident open &lt;customer&gt;: &lt;what happened&gt;"
-_KEY = re.compile(r"^INC-(\d{1,9})\b\s*", re.IGNORECASE)
 
 # A verb another surface answers in full (`/incident timeline` is the timeline's):
 # ``handler(deps, ack, body, client, arg)``.
@@ -33,11 +31,12 @@ Subcommand = Callable[[Deps, Ack, dict, WebClient, str], None]
 
 
 def _named_incident(deps: Deps, team: str, arg: str) -> tuple[Incident | None, str]:
-    """``(incident, rest)`` when `arg` starts with ``INC-<n>``, else ``(None, arg)``."""
-    m = _KEY.match(arg)
-    if m is None:
+    """``(incident, rest)`` when `arg` starts with ``INC-<n>``, else ``(None, arg)``; a key
+    that names no incident of this workspace is refused, never taken for the channel's."""
+    number, rest = parse.split_incident_key(arg)
+    if number is None:
         return None, arg
-    return deps.service.get(team, int(m.group(1))), arg[m.end():]
+    return deps.service.get(team, number), rest
 
 
 def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> None:

@@ -156,10 +156,12 @@ def test_common_features(name: str, request: pytest.FixtureRequest) -> None:
     m = request.getfixturevalue(name)
     assert m["display_information"]["name"] == "Crisis Playbook"
     assert m["features"]["bot_user"] == {"display_name": "crisisbot", "always_online": True}
+    # The Messages tab shows what the bot sends people (escalations, failures it reports),
+    # but nothing answers messages typed there, so people can't type there: read-only.
     assert m["features"]["app_home"] == {
         "home_tab_enabled": True,
         "messages_tab_enabled": True,
-        "messages_tab_read_only_enabled": False,
+        "messages_tab_read_only_enabled": True,
     }
     assert [s["callback_id"] for s in m["features"]["shortcuts"]] == ["add_to_incident"], \
         "declare a shortcut only with its listener (bot/listeners/shortcuts.py)"

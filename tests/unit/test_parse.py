@@ -25,6 +25,7 @@ from playbook.domain.parse import (
     parse_option,
     parse_ref,
     parse_user,
+    split_incident_key,
     split_trailing_user,
     split_when,
 )
@@ -1009,3 +1010,31 @@ def test_parse_due_iso_refused(typed: str) -> None:
 def test_split_when_with_iso_from_the_promise_modal() -> None:
     what, due = split_when("send the RCA by 2026-11-23T16:00Z", now=ISO_NOW, tz="Asia/Tokyo")
     assert (what, due) == ("send the RCA", datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+
+
+# --- the incident named first: `/incident reopen INC-4 <why>` ---------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("INC-4 it failed again", (4, "it failed again")),
+    ("inc-12 why", (12, "why")),
+    ("INC-4", (4, "")),
+    ("  INC-7   spaced out", (7, "spaced out")),
+    ("INC-123456789 nine digits", (123456789, "nine digits")),
+    ("INC-0 zero", (0, "zero")),  # a number nobody has: the lookup says so
+    ("it failed again", (None, "it failed again")),
+    ("INC-abc why", (None, "INC-abc why")),
+    ("INC-12x why", (None, "INC-12x why")),
+    ("INC-4-5 why", (None, "INC-4-5 why")),
+    ("INC-\u0664 arabic-indic digit", (None, "INC-\u0664 arabic-indic digit")),
+    ("the INC-4 later", (None, "the INC-4 later")),
+    ("", (None, "")),
+])
+def test_split_incident_key_accepts(text: str, expected: tuple[int | None, str]) -> None:
+    assert split_incident_key(text) == expected
+
+
+@pytest.mark.parametrize("text", ["INC-1234567890 it broke", "INC-12345678901234567890",
+                                  "inc-00000000001 why"])
+def test_split_incident_key_refuses_numbers_too_long_to_exist(text: str) -> None:
+    message = refused(split_incident_key, text)
+    assert "There is no" in message and "at most 9 digits" in message, message

@@ -26,7 +26,7 @@ from __future__ import annotations
 from playbook.domain.parse.customers import normalize_customer
 from playbook.domain.parse.due import parse_due, split_when
 from playbook.domain.parse.durations import MAX_DURATION, parse_duration
-from playbook.domain.parse.numbers import parse_numbered, parse_ref
+from playbook.domain.parse.numbers import parse_numbered, parse_ref, split_incident_key
 from playbook.domain.parse.people import parse_channel, parse_user, split_trailing_user
 from playbook.domain.parse.phrases import parse_open, parse_option
 from playbook.domain.parse.working_hours import parse_cadence, parse_window
@@ -44,6 +44,7 @@ __all__ = [
     "parse_ref",
     "parse_user",
     "parse_window",
+    "split_incident_key",
     "split_trailing_user",
     "split_when",
 ]

@@ -1,4 +1,5 @@
-"""Numbers people type for what the card numbers: ``P2``, ``A1``, ``recommend 2 <why>``."""
+"""Numbers people type for what the card numbers: ``P2``, ``A1``, ``recommend 2 <why>``, and the
+incident named first (``reopen INC-4 <why>``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import re
 from playbook.domain.errors import ParseError
 from playbook.domain.parse.common import code, echo, plain_errors
 
-__all__ = ["parse_numbered", "parse_ref"]
+__all__ = ["MAX_INCIDENT_DIGITS", "parse_numbered", "parse_ref", "split_incident_key"]
+
+MAX_INCIDENT_DIGITS = 9  # incident numbers are per team; a billion is out of reach
+# ``INC-`` and a run of ASCII digits as one word: ``INC-12x`` or ``INC-`` alone name nothing
+_INCIDENT_KEY = re.compile(r"INC-([0-9]+)(?![\w-])\s*", re.IGNORECASE | re.ASCII)
 
 
 def _article(noun: str) -> str:
@@ -55,3 +60,21 @@ def parse_numbered(text: str, noun: str, *, command: str = "recommend") -> tuple
     if not why:
         raise ParseError(f"Give the reason after the number: {usage}.")
     return int(m.group(1)), why
+
+
+@plain_errors
+def split_incident_key(text: str) -> tuple[int | None, str]:
+    """``(n, rest)`` when `text` starts with the key ``INC-<n>``, else ``(None, text)``.
+
+    A key too long to be a number we give out (``INC-12345678901``) is refused, never read as
+    something else: before, such a key fell through and the command acted on the incident of
+    the channel it was typed in.
+    """
+    m = _INCIDENT_KEY.match(text.lstrip())
+    if m is None:
+        return None, text
+    digits = m.group(1)
+    if len(digits) > MAX_INCIDENT_DIGITS:
+        raise ParseError(f"There is no {echo('INC-' + digits)}: incident numbers have at most "
+                         f"{MAX_INCIDENT_DIGITS} digits. `/incident list` shows the open ones.")
+    return int(digits), text.lstrip()[m.end():]
