@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 
 from bot import blocks
 from bot.listeners.deps import Deps, FormRequest, acting_team, type_instead
@@ -55,7 +54,7 @@ def _where(body: dict) -> str | None:
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^card:"))
-    def on_card_button(ack: Ack, body: dict, action: dict, client: WebClient,
+    def on_card_button(ack: Ack, body: dict, action: dict,
                        context: BoltContext) -> None:
         what = action["action_id"].split(":", 1)[1]
         user = body["user"]["id"]

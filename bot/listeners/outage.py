@@ -12,7 +12,6 @@ import json
 import re
 
 from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
 
 from bot import blocks
 from bot.blocks.outage import draft_modal
@@ -35,7 +34,7 @@ def _int(raw: object) -> int:
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^draft:(log|edit|dismiss)$"))
-    def on_draft(ack: Ack, body: dict, action: dict, client: WebClient,
+    def on_draft(ack: Ack, body: dict, action: dict,
                  context: BoltContext) -> None:
         what = action["action_id"].split(":", 1)[1]
         user = body["user"]["id"]
@@ -69,7 +68,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.action("outage:resolve")
-    def on_resolve(ack: Ack, body: dict, action: dict, client: WebClient,
+    def on_resolve(ack: Ack, body: dict, action: dict,
                    context: BoltContext) -> None:
         incident_id, _, outage_id = str(action.get("value") or "").partition(":")
         team = acting_team(context)

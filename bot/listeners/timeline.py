@@ -66,7 +66,7 @@ def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> No
 
 def register(app: App, deps: Deps) -> None:
     @app.action(re.compile(r"^timeline:edit:\d+$"))
-    def on_correct(ack: Ack, body: dict, action: dict, client: WebClient,
+    def on_correct(ack: Ack, body: dict, action: dict,
                    context: BoltContext) -> None:
         incident_id, _, entry_id = str(action.get("value") or "").partition(":")
         team = acting_team(context)
