@@ -29,6 +29,7 @@ _INCIDENT_COLUMNS = (
     ("relief", sa.Text()),
     ("relief_at", sa.DateTime(timezone=True)),
     ("relief_by", sa.String(length=64)),
+    ("leader_call_asked_at", sa.DateTime(timezone=True)),
     ("leader_call_due_at", sa.DateTime(timezone=True)),
     ("leader_call_at", sa.DateTime(timezone=True)),
     ("leader_call_by", sa.String(length=64)),

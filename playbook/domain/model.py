@@ -337,6 +337,7 @@ class Incident:
     escalations_fired: int = 0
     # a lead contacts the customer personally (top severity): asked at open or when raised,
     # reminded at `leader_call_due_at`, recorded with `/incident leader-call <note>`
+    leader_call_asked_at: datetime | None = None
     leader_call_due_at: datetime | None = None
     leader_call_at: datetime | None = None
     leader_call_by: str | None = None

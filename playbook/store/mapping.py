@@ -112,6 +112,7 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "root_cause",
     "reminders_fired",
     "escalations_fired",
+    "leader_call_asked_at",
     "leader_call_due_at",
     "leader_call_at",
     "leader_call_by",

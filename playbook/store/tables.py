@@ -97,6 +97,7 @@ class IncidentRow(Base):
     # across steps
     reminders_fired: Mapped[int] = mapped_column(server_default=text("0"))
     escalations_fired: Mapped[int] = mapped_column(server_default=text("0"))
+    leader_call_asked_at: Mapped[datetime | None]
     leader_call_due_at: Mapped[datetime | None]
     leader_call_at: Mapped[datetime | None]
     leader_call_by: Mapped[str | None] = mapped_column(slack_id())
