@@ -298,3 +298,42 @@ def test_stats_time_to_relief_median_and_p90() -> None:
     assert figures.median_to_resolution == timedelta(minutes=100)
     text = stats.render(figures, 7)
     assert "Time to relief: median 40 min, p90 5 h\n" in text
+
+
+# --- the card ------------------------------------------------------------------------------------
+
+def _card_text(inc: Incident, now: datetime) -> str:
+    from bot.blocks.card import card
+    body = card(inc, now, POLICY.playbook)
+    return "\n".join(b.get("text", {}).get("text", "") for b in body["blocks"]
+                     if isinstance(b.get("text"), dict))
+
+
+def test_the_card_keeps_the_apology_until_recorded() -> None:
+    from bot.blocks.card import buttons_for
+    inc = run(opened("sev1"), (1, "listen down"), (2, "cadence 30m"), (3, "restate down"),
+              (4, "confirm"), (5, "own"))
+    assert inc.step.value == "solve", "the own step is done without the apology"
+    now = T0 + timedelta(minutes=6)
+    text = _card_text(inc, now)
+    assert "*Apology:* not recorded yet" in text
+    assert "*The customer has:* no relief yet" in text
+    assert "a lead should contact the customer personally by <!date^" in text
+    assert "relief" in buttons_for(inc)
+    inc = run(inc, (7, "apology we are sorry the lobby went dark"),
+              (8, "relief screens powered down"))
+    inc = run(inc, (9, "leader-call called their COO"), actor=LEAD)
+    text = _card_text(inc, now)
+    assert "Apology" not in text and "*The customer has:* relief since <!date^" in text
+    assert "*Leader call:* <@U0LEAD> contacted the customer" in text
+    assert "relief" not in buttons_for(inc)
+    text = _card_text(run(inc, (10, "resolve firmware fixed")), now)
+    assert "*The customer has:* the lasting fix" in text
+
+
+def test_every_report_field_is_documented() -> None:
+    from pathlib import Path
+    doc = (Path(__file__).parents[2] / "docs" / "report-format.md").read_text()
+    body = export.report_json(summarize(_worked(), T0 + timedelta(hours=1)))["summary"]
+    missing = [key for key in body if f"`{key}`" not in doc]
+    assert not missing, missing
