@@ -50,6 +50,7 @@ class Settings:
     nudge_before: timedelta = timedelta(minutes=5)
     escalate_after: timedelta = timedelta(minutes=15)
     escalate_repeat: timedelta = timedelta(minutes=30)
+    leader_call: timedelta | None = timedelta(minutes=30)  # top severity; None: off
     checkins: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=7))
     stale_after: timedelta = timedelta(days=2)
     stale_resolved: timedelta = timedelta(days=3)
@@ -170,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         escalate_repeat=parse.duration(
             get, "CRISISBOT_ESCALATE_REPEAT", timedelta(minutes=30), minimum=timedelta(minutes=1)
         ),
+        leader_call=parse.leader_call(get),
         checkins=parse.checkins(get),
         stale_after=parse.duration(get, "CRISISBOT_STALE_AFTER", timedelta(days=2),
                                    minimum=timedelta(hours=1)),

@@ -225,6 +225,18 @@ def duration(
     return result
 
 
+def leader_call(get: Get) -> timedelta | None:
+    """CRISISBOT_LEADER_CALL: within how long a lead calls the customer at the top severity;
+    ``off`` (or none/0) asks for no call. Default 30m."""
+    key = "CRISISBOT_LEADER_CALL"
+    value = get(key)
+    if value is None:
+        return timedelta(minutes=30)
+    if value.strip().casefold() in ("off", "none", "no", "0", "false"):
+        return None
+    return duration(get, key, timedelta(minutes=30), minimum=timedelta(minutes=1))
+
+
 def checkins(get: Get) -> tuple[timedelta, ...]:
     key = "CRISISBOT_CHECKINS"
     value = get(key)

@@ -27,6 +27,7 @@ def policy_from(settings: Settings) -> Policy:
     """Timings from settings and the playbook file (a bad file raises `ConfigError`)."""
     return Policy(nudge_before=settings.nudge_before, escalate_after=settings.escalate_after,
                   escalate_repeat=settings.escalate_repeat, checkins=settings.checkins,
+                  leader_call=settings.leader_call,
                   playbook=load_playbook(settings),
                   has_leads_channel=settings.leads_channel is not None,
                   stale_after=settings.stale_after, stale_resolved=settings.stale_resolved)

@@ -57,6 +57,7 @@ BUTTON_LABELS: dict[str, str] = {
     "own": "Take ownership",
     "option": "Add option",
     "choose": "Recommend / choose",
+    "relief": "Customer has relief",
     "resolve": "Mark resolved",
     "followup": "Follow-up notes",
     "promise": "Make a promise",
@@ -106,6 +107,7 @@ def buttons_for(inc: Incident) -> list[str]:
         "own": inc.owner is None or inc.communicator is None,
         "option": inc.step is Step.SOLVE and inc.resolution is None,
         "choose": inc.step is Step.SOLVE and bool(inc.options),
+        "relief": inc.relief_at is None and inc.resolved_at is None,
         "resolve": inc.resolution is None and inc.step in (Step.SOLVE, Step.FOLLOW_UP),
         "followup": inc.step is Step.FOLLOW_UP,
         "promise": True,
@@ -261,6 +263,7 @@ def _people(inc: Incident, now: datetime) -> str:
     for line in (_cadence_line(inc, now), _snooze_line(inc, now)):
         if line:
             lines.append(line)
+    lines += _depth_lines(inc, now)
     if inc.customer_channel_id:
         lines.append(f"*Customer channel:* {channel_link(inc.customer_channel_id)}")
     if inc.parked:
@@ -269,6 +272,33 @@ def _people(inc: Incident, now: datetime) -> str:
     if links:
         lines.append(links)
     return "\n".join(lines)
+
+
+def _depth_lines(inc: Incident, now: datetime) -> list[str]:
+    """What the customer has (relief, the fix or nothing yet), the leader call, and the
+    apology while it is still owed (shown past the Own step, until it is recorded)."""
+    if inc.status is Status.CLOSED:
+        return []
+    if inc.resolved_at is not None:
+        has = f"the lasting fix (since {date_token(inc.resolved_at)})"
+    elif inc.relief_at is not None:
+        has = (f"relief since {date_token(inc.relief_at)}: "
+               f"{quote(inc.relief or '', DESCRIPTION_MAX)}; the lasting fix is still to come")
+    else:
+        has = ("no relief yet. Stopping the pain comes first "
+               "(`/incident relief &lt;what did it&gt;`)")
+    lines = [f"*The customer has:* {has}"]
+    if inc.leader_call_at is not None:
+        lines.append(f"📞 *Leader call:* {mention(inc.leader_call_by)} contacted the customer "
+                     f"{date_token(inc.leader_call_at)}")
+    elif inc.leader_call_due_at is not None:
+        late = " ⚠️ overdue" if inc.leader_call_due_at <= now else ""
+        lines.append(f"📞 *Leader call:* a lead should contact the customer personally by "
+                     f"{date_token(inc.leader_call_due_at)}{late} "
+                     "(`/incident leader-call &lt;what you told them&gt;`)")
+    if inc.apology_at is None and inc.step is not Step.LISTEN and inc.step is not Step.RESTATE:
+        lines.append("🙏 *Apology:* not recorded yet (`/incident apology &lt;what we said&gt;`)")
+    return lines
 
 
 def _links(inc: Incident) -> str | None:

@@ -65,6 +65,7 @@ __all__ = [
     "option_modal",
     "own_modal",
     "promise_modal",
+    "relief_modal",
     "resolve_modal",
     "restate_modal",
     "skip_modal",
@@ -276,9 +277,14 @@ def option_modal(inc: Incident) -> dict[str, Any]:
     count = len(inc.options)
     blocks: list[Block] = [
         _about(inc),
-        section(f"Option {count + 1}. Give the customer real alternatives, each with its risk."),
+        section(f"Option {count + 1}. Give the customer real alternatives, each with its risk. "
+                "Something that stops the pain tonight can come before the lasting fix."),
         input_block("text", "What we could do", text_input(multiline=True)),
-        input_block("risk", "What could go wrong", text_input(multiline=True), optional=True),
+        input_block("risk", "What could go wrong", text_input(multiline=True), optional=True,
+                    hint="An option with no stated risk can't be recommended without a reason."),
+        input_block("relief", "Relief or fix",
+                    _yes("Relief: it stops the pain now, the cause stays to fix"),
+                    optional=True),
     ]
     return _modal("option", "Add an option", blocks, _meta(inc))
 
@@ -375,6 +381,18 @@ def resolve_modal(inc: Incident, initial: str | None = None) -> dict[str, Any]:
     return _modal("resolve", "Resolve", blocks, _meta(inc))
 
 
+def relief_modal(inc: Incident) -> dict[str, Any]:
+    """Record that immediate relief reached the customer (the lasting fix still to come)."""
+    blocks: list[Block] = [
+        _about(inc),
+        section("The customer's pain has stopped for now, before the lasting fix: say what "
+                "did it. Time to relief is counted from when the incident was opened."),
+        input_block("relief", "What stopped the pain", text_input(multiline=True)),
+        context("The lasting fix is still recorded with *Mark resolved*."),
+    ]
+    return _modal("relief", "Customer has relief", blocks, _meta(inc))
+
+
 # --- follow-up and skip -----------------------------------------------------------------------
 
 
@@ -459,6 +477,7 @@ MODALS: dict[str, Callable[..., dict[str, Any]]] = {
     "card:promise": promise_modal,
     "card:update": update_modal,
     "card:resolve": resolve_modal,
+    "card:relief": relief_modal,
     "card:followup": followup_modal,
     "card:skip": skip_modal,
     **{f"card:snooze{m}": functools.partial(snooze_modal, minutes=m) for m in SNOOZE_CHOICES},

@@ -245,13 +245,28 @@ def _extras(s: Summary, f: _Fmt) -> list[Group]:
     return groups
 
 
+def _leader_call(s: Summary, f: _Fmt) -> list[str]:
+    """The leader call, when one was asked for or made."""
+    head = f.bold("Leader call:")
+    if s.leader_call_at is not None:
+        note = f": {f.quote(s.leader_call_note)}" if s.leader_call_note else ""
+        return [f"{head} {f.who(s.leader_call_by)} contacted the customer "
+                f"{f.when(s.leader_call_at)}{note}"]
+    if s.leader_call_due_at is not None:
+        return [f"{head} asked for by {f.when(s.leader_call_due_at)}, not recorded"]
+    return []
+
+
 def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Group]:
     none = f.italic("none recorded")
     words = _words(s, f) or [none]
     listen = [*words,
               f"{f.bold('Impact:')} {f.quote(s.impact) if s.impact else none}",
               f"{f.bold('What is behind it:')} "
-              f"{', '.join(f.quote(d) for d in s.drivers) if s.drivers else none}"]
+              f"{', '.join(f.quote(d) for d in s.drivers) if s.drivers else none}",
+              f"{f.bold('How they noticed:')} {f.quote(s.noticed) if s.noticed else none}",
+              f"{f.bold('Context we gave them:')} "
+              f"{f.quote(s.context_given) if s.context_given else none}"]
     restate = [f.quote(s.restatement) if s.restatement else none]
     if s.restatement:
         restate.append("Confirmed by the customer." if s.restatement_confirmed
@@ -259,6 +274,8 @@ def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Grou
     timings = [
         f"Owner named after {_dur(s.time_to_owner)}",
         f"Restatement confirmed after {_dur(s.time_to_restatement_confirmed)}",
+        f"Relief after {_dur(s.time_to_relief)}"
+        + (" (the fix itself)" if s.relief_at is None and s.time_to_relief is not None else ""),
         f"Resolved after {_dur(s.time_to_resolution)}"
         + (" (first resolution)" if s.reopenings else ""),
         f"Total {'duration' if s.is_final else 'so far'}: {_dur(s.total_duration)}"
@@ -284,12 +301,14 @@ def _groups(s: Summary, f: _Fmt, timeline_limit: int | None = None) -> list[Grou
         ("Listen: the customer's words", listen),
         ("Restate", restate),
         ("Own", [f"{f.bold('Owner:')} {f.who(s.owner)} · "
-                 f"{f.bold('Communicator:')} {f.who(s.communicator)}"]),
+                 f"{f.bold('Communicator:')} {f.who(s.communicator)}", *_leader_call(s, f)]),
         ("Timings", timings),
         ("Steps", [_step_line(st, s, f) for st in s.steps]),
         ("Customer updates", _cadence(s, f)),
         ("Promises", _promises(s, f)),
         ("Options", _options(s, f)),
+        ("Relief", [f"{f.quote(s.relief)} ({f.when(s.relief_at)}, {f.who(s.relief_by)})"
+                    if s.relief and s.relief_at else none]),
         ("Resolution", [f.quote(s.resolution) if s.resolution else none]),
         ("Root cause", [f.quote(s.root_cause) if s.root_cause else none]),
         ("Lessons", [f"• {f.quote(x)}" for x in s.lessons] or [none]),

@@ -68,7 +68,8 @@ def _steps(name: str, inc: Incident, values: dict) -> Steps:
         if value(values, "apology"):
             steps.append((Written("apology", value(values, "apology")), "apology"))
     elif name == "option":
-        steps.append((AddOption(value(values, "text") or "", value(values, "risk")), "text"))
+        steps.append((AddOption(value(values, "text") or "", value(values, "risk"),
+                                relief="yes" in (value(values, "relief") or [])), "text"))
     elif name == "choose":
         recommended = value(values, "recommended")
         if recommended:
@@ -84,6 +85,8 @@ def _steps(name: str, inc: Incident, values: dict) -> Steps:
         steps.append((Written(verb, value(values, "text") or ""), "text"))
     elif name == "resolve":
         steps.append((Written("resolve", value(values, "resolution") or ""), "resolution"))
+    elif name == "relief":
+        steps.append((Written("relief", value(values, "relief") or ""), "relief"))
     elif name == "followup":
         root = value(values, "rootcause")
         if root and root != inc.root_cause:

@@ -29,6 +29,9 @@ def targets(ctx: EffectContext, inc: Incident, target: Target, user: str | None)
         return [inc.channel_id] if inc.channel_id else []
     if target is Target.USER:
         return [user] if user else []
+    if target is Target.LEAD_DMS:  # a personal ask: each lead by DM, else the leads channel
+        people = [u for u in ctx.leads if not u.startswith("S")]
+        return people or ([ctx.leads_channel] if ctx.leads_channel else [])
     if ctx.leads_channel:
         return [ctx.leads_channel]
     return [u for u in ctx.leads if not u.startswith("S")]

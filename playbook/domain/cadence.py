@@ -53,6 +53,9 @@ class ReminderKind(StrEnum):
     OWNER_NAG = "owner-nag"  # nobody owns the incident yet: nag the channel (last: the leads)
     SNOOZE_END = "snooze-end"  # a snooze ran out: bring back what is still outstanding
     STALE = "stale"  # no activity for a stale period: tell the owner what is still missing
+    LEADER_ASK = "leader-ask"  # top severity: ask the leads (DM) to contact the customer
+    LEADER_DUE = "leader-due"  # the leader call is due and nobody made it: remind them (DM)
+    LEADER_ESCALATE = "leader-escalate"  # still no call after the grace: the leads channel
 
 
 _KIND_ORDER = {kind: i for i, kind in enumerate(ReminderKind)}
@@ -308,6 +311,69 @@ def _stale_k(incident: Incident, policy: Policy, now: datetime) -> int:
     return (now - last_activity(incident)) // period
 
 
+def _leader_times(incident: Incident, policy: Policy
+                  ) -> tuple[datetime, datetime, datetime, timedelta | None] | None:
+    """(asked, due, first escalation, repeat) of a leader call still owed; None when none is.
+
+    All from the state (`leader_call_asked_at`, `leader_call_due_at`) and the policy's grace,
+    like the cadence's: the same state always gives the same claim keys.
+    """
+    asked, due = incident.leader_call_asked_at, incident.leader_call_due_at
+    if (asked is None or due is None or incident.leader_call_at is not None
+            or incident.status is Status.CLOSED):
+        return None
+    first = due + max(policy.escalate_after, timedelta(0))
+    repeat = policy.escalate_repeat if policy.escalate_repeat > timedelta(0) else None
+    return asked, due, first, repeat
+
+
+def _leader_escalation(first: datetime, repeat: timedelta | None, k: int) -> Reminder:
+    return Reminder(ReminderKind.LEADER_ESCALATE, first + k * (repeat or timedelta(0)),
+                    str(k + 1))
+
+
+def _leader_due(incident: Incident, policy: Policy, now: datetime) -> list[Reminder]:
+    """The leader-call reminders reached at `now`, latest-only like the cadence's: the ask
+    only before the call is due, the due reminder once due, the latest escalation reached."""
+    times = _leader_times(incident, policy)
+    if times is None:
+        return []
+    asked, due, first, repeat = times
+    out = []
+    if asked <= now < due:
+        out.append(Reminder(ReminderKind.LEADER_ASK, asked))
+    if now >= due:
+        out.append(Reminder(ReminderKind.LEADER_DUE, due))
+    if now >= first:
+        k = (now - first) // repeat if repeat is not None else 0
+        out.append(_leader_escalation(first, repeat, k))
+    return out
+
+
+def _leader_future(incident: Incident, policy: Policy, now: datetime,
+                   end: datetime | None) -> Iterator[Reminder]:
+    """Leader-call reminders strictly after `now` (up to `end`; only the next escalation
+    when `end` is None)."""
+    times = _leader_times(incident, policy)
+    if times is None:
+        return
+    asked, due, first, repeat = times
+    for r in (Reminder(ReminderKind.LEADER_ASK, asked), Reminder(ReminderKind.LEADER_DUE, due)):
+        if now < r.due_at and (end is None or r.due_at <= end):
+            yield r
+    k = 0 if now < first or repeat is None else (now - first) // repeat + 1
+    if now >= first and repeat is None:
+        return
+    while True:
+        r = _leader_escalation(first, repeat, k)
+        if end is not None and r.due_at > end:
+            return
+        yield r
+        if end is None or repeat is None:
+            return
+        k += 1
+
+
 # --- what fires ---------------------------------------------------------------------------------
 
 
@@ -330,6 +396,8 @@ def due_reminders(incident: Incident, policy: Policy, now: datetime) -> list[Rem
     * OWNER_NAG: the latest nag reached while nobody owns the open incident.
     * SNOOZE_END: the latest snooze (chain) end reached, while not closed.
     * STALE: the latest full stale period reached since the last activity.
+    * LEADER_ASK while ``asked <= now < due``, LEADER_DUE once due and LEADER_ESCALATE (the
+      latest reached) for a leader call no lead has recorded yet, while not closed.
 
     NUDGE, DUE, ESCALATE and OWNER_NAG whose time falls inside a snooze are not sent at all
     (the latest-only rule means a snoozed one is not sent late either): the snooze's end
@@ -357,6 +425,7 @@ def due_reminders(incident: Incident, policy: Policy, now: datetime) -> list[Rem
     stale = _stale(incident, policy, _stale_k(incident, policy, now))
     if stale is not None:
         out.append(stale)
+    out += _leader_due(incident, policy, now)
     for pr in incident.promises:
         if pr.status != PromiseStatus.OPEN:
             continue
@@ -406,6 +475,7 @@ def _future(
         if end is None:
             break
         k += 1
+    yield from _leader_future(incident, policy, now, end)
     for pr in incident.promises:
         if pr.status != PromiseStatus.OPEN:
             continue

@@ -74,9 +74,16 @@ class Policy:
     has_leads_channel: bool = True
     stale_after: timedelta = timedelta(days=2)  # no activity on an open incident
     stale_resolved: timedelta = timedelta(days=3)  # resolved, not closed, no activity
+    # CRISISBOT_LEADER_CALL: within how long a lead contacts the customer personally, for the
+    # top severity (None: off); a playbook file's `leader_call` per severity overrides it
+    leader_call: timedelta | None = timedelta(minutes=30)
 
     def default_cadence(self, severity: str) -> timedelta:
         return self.playbook.default_cadence(severity)
+
+    def leader_call_within(self, severity: str) -> timedelta | None:
+        """How soon a lead should call the customer at `severity` (None: no call asked)."""
+        return self.playbook.leader_call(severity, self.leader_call)
 
 
 @dataclass
@@ -86,6 +93,9 @@ class Option:
     risk: str | None
     added_by: str
     added_at: datetime
+    # Relief stops the pain now (power the screens down tonight); otherwise it is a fix that
+    # removes the cause. Customers weigh the two differently, so each option says which it is.
+    relief: bool = False
 
 
 @dataclass
@@ -284,6 +294,10 @@ class Incident:
     impact: str | None = None
     drivers: list[str] = field(default_factory=list)
     cadence_changes: list[CadenceChange] = field(default_factory=list)
+    # how the customer noticed (their monitoring, their boss, their end customers) and the
+    # context we gave them: both shape what relief will matter to them
+    noticed: str | None = None
+    context_given: str | None = None
     # restate
     restatement: str | None = None
     restatement_confirmed_at: datetime | None = None
@@ -300,6 +314,11 @@ class Incident:
     chosen_at: datetime | None = None
     resolution: str | None = None
     resolved_at: datetime | None = None
+    # immediate relief (the pain stopped) that reached the customer, before the lasting fix
+    # that `resolution` records; time to relief counts from open
+    relief: str | None = None
+    relief_at: datetime | None = None
+    relief_by: str | None = None
     # follow-up
     customer_informed_at: datetime | None = None
     root_cause: str | None = None
@@ -316,6 +335,13 @@ class Incident:
     snoozes: list[Snooze] = field(default_factory=list)
     reminders_fired: int = 0
     escalations_fired: int = 0
+    # a lead contacts the customer personally (top severity): asked at open or when raised,
+    # reminded at `leader_call_due_at`, recorded with `/incident leader-call <note>`
+    leader_call_asked_at: datetime | None = None
+    leader_call_due_at: datetime | None = None
+    leader_call_at: datetime | None = None
+    leader_call_by: str | None = None
+    leader_call_note: str | None = None
     closed_at: datetime | None = None
     # The last time a person changed anything (commands, buttons, forms): stale nudges count
     # from it. None for incidents saved before it was tracked: `opened_at` stands in.
@@ -360,6 +386,7 @@ class Target(StrEnum):
     INCIDENT = "incident"  # the incident channel
     CUSTOMER = "customer"  # the linked customer-facing channel: customer-ready text only
     LEADS = "leads"  # the leads channel, or each lead by DM when none is configured
+    LEAD_DMS = "lead-dms"  # each lead by DM (a personal ask), whatever the leads channel
     OWNER = "owner"  # DM to the owner (falls back to the incident channel)
     USER = "user"  # DM to `user`
 

@@ -62,3 +62,10 @@ def first_resolved_at(inc: Incident) -> datetime | None:
         if r.resolved_at is not None:
             return r.resolved_at
     return inc.resolved_at
+
+
+def first_relief_at(inc: Incident) -> datetime | None:
+    """When the customer's pain first stopped: the relief recorded, or the lasting fix if that
+    came first (or without any relief before it). Time to relief counts to it from open."""
+    times = [t for t in (inc.relief_at, first_resolved_at(inc)) if t is not None]
+    return min(times, default=None)

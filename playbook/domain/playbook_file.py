@@ -23,7 +23,7 @@ import json
 import re
 import string
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
@@ -32,6 +32,7 @@ from typing import Any
 from playbook.domain.errors import ParseError
 from playbook.domain.model import STEPS, Step
 from playbook.domain.parse import parse_duration
+from playbook.domain.playbook_where import Locator, Path, locator_of, toml_locator
 from playbook.domain.steps import BUILTIN_ITEMS, ChecklistItem, StepDef
 from playbook.domain.text import esc
 
@@ -82,9 +83,14 @@ class PlaybookFileError(Exception):
 
 @dataclass(frozen=True)
 class Severity:
+    """A level. `leader_call` is the file's own (None: off) when `leader_call_set`; unset, the
+    top severity takes CRISISBOT_LEADER_CALL and the others ask for no leader call."""
+
     name: str
     description: str
     cadence: timedelta
+    leader_call: timedelta | None = None
+    leader_call_set: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +125,14 @@ class Playbook:
         found = self.severity(severity) or self.severity(self.default_severity)
         return found.cadence if found else timedelta(hours=1)
 
+    def leader_call(self, severity: str, setting: timedelta | None) -> timedelta | None:
+        """Within how long a lead calls the customer at `severity`: the file's own value, else
+        `setting` (CRISISBOT_LEADER_CALL) for the most severe level, else none."""
+        found = self.severity(severity)
+        if found is not None and found.leader_call_set:
+            return found.leader_call
+        return setting if severity == min(self.severity_names) else None
+
     def item(self, key: str) -> tuple[Step, ChecklistItem] | None:
         for step in STEPS:
             for item in self.steps[step].items:
@@ -137,8 +151,6 @@ class Playbook:
 
 # --- reading ------------------------------------------------------------------------------------
 
-Path = tuple[str | int, ...]
-Locator = Callable[[Path], tuple[int | None, int | None]]
 
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
@@ -264,7 +276,7 @@ class _Reader:
         for index, entry in enumerate(entries):
             at: Path = (*path, index)
             keys = ("name", "description", "cadence")
-            entry = self.table(entry, at, keys, keys)
+            entry = self.table(entry, at, (*keys, "leader_call"), keys)
             name = self.text(entry["name"], (*at, "name"), 20)
             if not _SEVERITY_NAME.fullmatch(name):
                 raise self.fail((*at, "name"), f"severity name `{name}`: use sev1 … sev9 "
@@ -281,9 +293,27 @@ class _Reader:
             if cadence is None or cadence < MIN_CADENCE:
                 raise self.fail((*at, "cadence"), f"cadence `{cadence_text}` of {name} is not "
                                 "a duration I can read (at least 1 minute, e.g. 30m, 1h, 4h, 1d)")
-            found.append(Severity(name, description, cadence))
-            data.append({"name": name, "description": description, "cadence": cadence_text})
+            row = {"name": name, "description": description, "cadence": cadence_text}
+            call, has_call = None, "leader_call" in entry
+            if has_call:
+                row["leader_call"] = self.text(entry["leader_call"], (*at, "leader_call"), 40)
+                call = self.leader_call(row["leader_call"], (*at, "leader_call"), name)
+            found.append(Severity(name, description, cadence, call, has_call))
+            data.append(row)
         return tuple(found), data
+
+    def leader_call(self, text: str, at: Path, name: str) -> timedelta | None:
+        """`30m`, `1h`, ... or `off`: within how long a lead calls the customer at `name`."""
+        if text.strip().lower() == "off":
+            return None
+        try:
+            within = parse_duration(text)
+        except ParseError:
+            within = None
+        if within is None or within < MIN_CADENCE:
+            raise self.fail(at, f"leader_call `{text}` of {name}: write a duration of at least "
+                            "1 minute (e.g. 30m, 1h) or `off`")
+        return within
 
     def steps(self, value: Any) -> tuple[dict[Step, StepDef], dict[str, Any]]:
         path: Path = ("steps",)
@@ -400,70 +430,6 @@ class _Reader:
         return out, data
 
 
-# --- locating keys in TOML text ------------------------------------------------------------------
-
-_HEADER = re.compile(r"\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY_LINE = re.compile(r"(\s*)([A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*)\s*=\s*")
-
-
-def _split_key(text: str) -> tuple[str, ...]:
-    return tuple(part.strip().strip("\"'") for part in text.split("."))
-
-
-def toml_locator(text: str) -> Locator:
-    """Where each table and key of a TOML text is (line and column, 1-based).
-
-    A line scanner, not a parser: it follows `[table]` and `[[array]]` headers and `key =`
-    lines, skipping multi-line strings. Errors deeper than it can see (inside an inline table)
-    are reported at the nearest enclosing key it found.
-    """
-    places: dict[Path, tuple[int, int]] = {}
-    counts: dict[tuple[str, ...], int] = {}
-    current: Path = ()
-    in_string: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if in_string is not None:
-            if in_string in line:
-                in_string = None
-            continue
-        header = _HEADER.match(line)
-        if header and not line.lstrip().startswith(("'", '"')):
-            names = _split_key(header.group(2))
-            column = line.index(header.group(1)) + 1
-            if header.group(1) == "[[":
-                index = counts.get(names, 0)
-                counts[names] = index + 1
-                parent = _resolve(names[:-1], counts)
-                current = (*parent, names[-1], index)
-                places.setdefault((*parent, names[-1]), (number, column))
-            else:
-                current = _resolve(names, counts)
-            places[current] = (number, column)
-            continue
-        key = _KEY_LINE.match(line)
-        if key:
-            path = (*current, *_split_key(key.group(2)))
-            places[path] = (number, len(key.group(1)) + 1)
-            rest = line[key.end():]
-            for quote in ('"""', "'''"):
-                if rest.startswith(quote) and rest.count(quote) == 1:
-                    in_string = quote
-
-    return _locator(places)
-
-
-def _locator(places: dict[Path, tuple[int, int]]) -> Locator:
-    """Where `path` is, or else its nearest enclosing table or list that has a place."""
-
-    def locate(path: Path) -> tuple[int | None, int | None]:
-        for end in range(len(path), -1, -1):
-            if path[:end] in places:
-                return places[path[:end]]
-        return None, None
-
-    return locate
-
-
 # --- YAML (optional) ------------------------------------------------------------------------------
 
 
@@ -490,7 +456,7 @@ def _parse_yaml(text: str, source: str) -> Playbook:
     if root is not None:
         places[()] = (root.start_mark.line + 1, root.start_mark.column + 1)
         _yaml_places(source, root, (), places)
-    return playbook_from_dict(data if data is not None else {}, source, _locator(places))
+    return playbook_from_dict(data if data is not None else {}, source, locator_of(places))
 
 
 def _yaml_places(source: str, node: Any, path: Path,
@@ -512,16 +478,6 @@ def _yaml_places(source: str, node: Any, path: Path,
         for index, item in enumerate(node.value):
             places[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
             _yaml_places(source, item, (*path, index), places)
-
-
-def _resolve(names: tuple[str, ...], counts: dict[tuple[str, ...], int]) -> Path:
-    """A header's path, with the current index of every array of tables it passes through."""
-    path: list[str | int] = []
-    for end in range(1, len(names) + 1):
-        path.append(names[end - 1])
-        if names[:end] in counts and end < len(names):
-            path.append(counts[names[:end]] - 1)
-    return tuple(path)
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -550,6 +506,8 @@ def dump_playbook_data(data: Mapping[str, Any]) -> str:
         lines += ["", "[[severities]]", f"name = {_str(sev['name'])}",
                   f"description = {_str(sev['description'])}",
                   f"cadence = {_str(sev['cadence'])}"]
+        if "leader_call" in sev:
+            lines.append(f"leader_call = {_str(sev['leader_call'])}")
     for step in STEPS:
         body = data["steps"][step.value]
         lines += ["", f"[steps.{step.value}]", f"prompt = {_str(body['prompt'])}"]

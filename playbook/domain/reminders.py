@@ -162,10 +162,42 @@ def fire(incident: Incident, reminder: Reminder, now: datetime,
         line(f"{text} Owner: {mention(inc.owner) if inc.owner else 'nobody yet'}.")
         if inc.owner:
             effects.append(Post(Target.OWNER, text))
+    elif kind in (ReminderKind.LEADER_ASK, ReminderKind.LEADER_DUE,
+                  ReminderKind.LEADER_ESCALATE):
+        if (inc.leader_call_at is not None or inc.leader_call_due_at is None
+                or inc.status is Status.CLOSED):
+            return None
+        inc.reminders_fired += 1
+        text = _leader_text(inc, kind, now) + late
+        if kind is ReminderKind.LEADER_ESCALATE:
+            inc.escalations_fired += 1
+            line(f"{text} Escalated to the leads channel.")
+            effects.append(Post(Target.LEADS, text))
+        else:
+            line(f"{text} Asked the leads by DM.")
+            effects.append(Post(Target.LEAD_DMS, text))
     else:  # pragma: no cover - a new kind must be handled above
         raise ValueError(f"unknown reminder kind {kind}")
     effects.append(Reschedule())
     return Outcome(incident=inc, reply="", timeline=entries, effects=effects)
+
+
+def _leader_text(inc: Incident, kind: ReminderKind, now: datetime) -> str:
+    """The leader-call ask, reminder or escalation (our words; the customer's name escaped)."""
+    due = inc.leader_call_due_at
+    assert due is not None
+    about = f"{inc.key} ({esc(inc.customer)}, {inc.severity})"
+    record = "When you have, `/incident leader-call &lt;what you told them&gt;`."
+    if kind is ReminderKind.LEADER_ASK:
+        return (f"📞 {about} needs a lead to contact the customer personally by "
+                f"{date_token(due)}: hearing from someone in charge tells them this has our "
+                f"full attention. You don't need the details, the owner "
+                f"({mention(inc.owner) if inc.owner else 'nobody yet'}) has them. {record}")
+    if kind is ReminderKind.LEADER_DUE:
+        return (f"📞 The leader call for {about} is due now and no lead has recorded one. "
+                f"Please contact the customer personally. {record}")
+    return (f"🚨 {about}: no lead has contacted the customer personally, "
+            f"{fmt_duration(now - due)} after it was due. {record}")
 
 
 def _quote(text: str) -> str:

@@ -32,6 +32,7 @@ from playbook.domain.model import (
 from playbook.domain.steps import STEP_TITLES, advance, next_step
 from playbook.domain.text import esc, mention
 from playbook.domain.verbs import COMMANDS, Ctx, Request, Said, suggest
+from playbook.domain.verbs.leader import ask as ask_leader_call
 
 
 def run_command(
@@ -114,6 +115,7 @@ def open_incident(
     inc.cadence_changes.append(
         CadenceChange(now, policy.default_cadence(inc.severity), agreed=False, by=None)
     )
+    ask_leader_call(inc, policy, now)  # the ask itself goes out as a reminder, numbered
     invite = tuple(dict.fromkeys((actor.user_id, *responders)))
     entry = TimelineEntry(
         now,

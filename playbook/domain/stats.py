@@ -15,7 +15,7 @@ from playbook.domain.cadence_walk import adherence
 from playbook.domain.errors import ParseError
 from playbook.domain.model import Incident, PromiseStatus, Status
 from playbook.domain.parse import normalize_customer
-from playbook.domain.periods import first_resolved_at
+from playbook.domain.periods import first_relief_at, first_resolved_at
 from playbook.domain.text import esc, fmt_duration
 
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
@@ -31,6 +31,8 @@ class Stats:
     p90_to_owner: timedelta | None
     median_to_resolution: timedelta | None
     p90_to_resolution: timedelta | None
+    median_to_relief: timedelta | None
+    p90_to_relief: timedelta | None
     updates_on_time: int
     updates_due: int
     promises_kept: int
@@ -71,6 +73,8 @@ def compute(incidents: list[Incident], *, since: datetime, now: datetime) -> Sta
     to_owner = [i.owner_set_at - i.opened_at for i in chosen if i.owner_set_at]
     # the first fix: a reopened incident's later resolution would count its closed stretch
     to_fix = [fixed - i.opened_at for i in chosen if (fixed := first_resolved_at(i))]
+    # relief: when the pain first stopped (the fix counts when no relief came before it)
+    to_relief = [eased - i.opened_at for i in chosen if (eased := first_relief_at(i))]
     on_time = due = kept = settled = open_actions = 0
     for inc in chosen:
         counted = adherence(inc, inc.closed_at or now)
@@ -93,6 +97,7 @@ def compute(incidents: list[Incident], *, since: datetime, now: datetime) -> Sta
         still_open=sum(i.status is not Status.CLOSED for i in chosen),
         median_to_owner=percentile(to_owner, 0.5), p90_to_owner=percentile(to_owner, 0.9),
         median_to_resolution=percentile(to_fix, 0.5), p90_to_resolution=percentile(to_fix, 0.9),
+        median_to_relief=percentile(to_relief, 0.5), p90_to_relief=percentile(to_relief, 0.9),
         updates_on_time=on_time, updates_due=due, promises_kept=kept, promises_settled=settled,
         repeat_customers=repeats, open_actions=open_actions,
         by_severity=tuple(sorted(severities.items())),
@@ -115,6 +120,8 @@ def render(stats: Stats, days: int) -> str:
         + (f" ({', '.join(f'{s}: {n}' for s, n in stats.by_severity)})"
            if stats.by_severity else ""),
         f"Time to owner: median {dur(stats.median_to_owner)}, p90 {dur(stats.p90_to_owner)}",
+        f"Time to relief: median {dur(stats.median_to_relief)}, "
+        f"p90 {dur(stats.p90_to_relief)}",
         f"Time to resolution: median {dur(stats.median_to_resolution)}, "
         f"p90 {dur(stats.p90_to_resolution)}",
         f"Customer updates on time: {_pct(stats.adherence)} "

@@ -32,10 +32,16 @@ from playbook.domain.model import (
     Status,
     Step,
 )
-from playbook.domain.periods import Period, first_resolved_at, open_time, periods
+from playbook.domain.periods import (
+    Period,
+    first_relief_at,
+    first_resolved_at,
+    open_time,
+    periods,
+)
 from playbook.domain.timeline import Line
 
-__all__ = ["Skip", "StepSummary", "Summary", "summarize"]
+__all__ = ["Skip", "StepSummary", "Summary", "customer_has", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,20 @@ class Summary:
     handovers: tuple[Handover, ...] = ()
     links: tuple[Link, ...] = ()
     messages: tuple[CapturedMessage, ...] = ()
+    # added with relief, how they noticed and the leader call (issue 19). `time_to_relief`
+    # counts from open to when the pain first stopped: the relief recorded, or the fix if no
+    # relief came before it. `customer_has` is "fix", "relief" or "none".
+    noticed: str | None = None
+    context_given: str | None = None
+    relief: str | None = None
+    relief_at: datetime | None = None
+    relief_by: str | None = None
+    time_to_relief: timedelta | None = None
+    customer_has: str = "none"
+    leader_call_due_at: datetime | None = None
+    leader_call_at: datetime | None = None
+    leader_call_by: str | None = None
+    leader_call_note: str | None = None
 
 
 def _since(start: datetime, t: datetime | None) -> timedelta | None:
@@ -232,4 +252,22 @@ def summarize(incident: Incident, now: datetime, timeline: Sequence[Line] = ()) 
         handovers=tuple(incident.handovers),
         links=tuple(incident.links),
         messages=tuple(incident.captures),
+        noticed=incident.noticed,
+        context_given=incident.context_given,
+        relief=incident.relief,
+        relief_at=incident.relief_at,
+        relief_by=incident.relief_by,
+        time_to_relief=_since(opened, first_relief_at(incident)),
+        customer_has=customer_has(incident),
+        leader_call_due_at=incident.leader_call_due_at,
+        leader_call_at=incident.leader_call_at,
+        leader_call_by=incident.leader_call_by,
+        leader_call_note=incident.leader_call_note,
     )
+
+
+def customer_has(incident: Incident) -> str:
+    """What the customer has now: the lasting "fix", "relief" only, or "none" yet."""
+    if incident.resolved_at is not None:
+        return "fix"
+    return "relief" if incident.relief_at is not None else "none"

@@ -70,6 +70,8 @@ class IncidentRow(Base):
     customer_words: Mapped[list[str]] = mapped_column(JSON)
     impact: Mapped[str | None]
     drivers: Mapped[list[str]] = mapped_column(JSON)
+    noticed: Mapped[str | None]
+    context_given: Mapped[str | None]
     # restate
     restatement: Mapped[str | None]
     restatement_confirmed_at: Mapped[datetime | None]
@@ -85,6 +87,9 @@ class IncidentRow(Base):
     chosen_at: Mapped[datetime | None]
     resolution: Mapped[str | None]
     resolved_at: Mapped[datetime | None]
+    relief: Mapped[str | None]
+    relief_at: Mapped[datetime | None]
+    relief_by: Mapped[str | None] = mapped_column(slack_id())
     # follow-up
     customer_informed_at: Mapped[datetime | None]
     root_cause: Mapped[str | None]
@@ -92,6 +97,11 @@ class IncidentRow(Base):
     # across steps
     reminders_fired: Mapped[int] = mapped_column(server_default=text("0"))
     escalations_fired: Mapped[int] = mapped_column(server_default=text("0"))
+    leader_call_asked_at: Mapped[datetime | None]
+    leader_call_due_at: Mapped[datetime | None]
+    leader_call_at: Mapped[datetime | None]
+    leader_call_by: Mapped[str | None] = mapped_column(slack_id())
+    leader_call_note: Mapped[str | None]
     closed_at: Mapped[datetime | None]
     # the playbook it was opened under (playbook_versions.version; NULL: the built-in one, for
     # incidents from before playbook files) and the items of that playbook ticked so far
@@ -183,6 +193,7 @@ class OptionRow(_Child, Base):
     risk: Mapped[str | None]
     added_by: Mapped[str] = mapped_column(slack_id())
     added_at: Mapped[datetime]
+    relief: Mapped[bool] = mapped_column(server_default=false())
 
 
 class PromiseRow(_Child, Base):

@@ -44,7 +44,7 @@ def test_check_a_good_file_says_ok_with_a_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"ok: {team}: playbook \"Acme support\"")
-    assert "18 checklist items (11 required, 1 added by you)" in lines[0]
+    assert "21 checklist items (11 required, 1 added by you)" in lines[0]
     assert "sev1 every 30 min" in lines[0]
 
 

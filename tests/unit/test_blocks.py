@@ -536,11 +536,12 @@ EXPECTED_FIELDS = {
                "window_hours": True, "window_days": True, "window_zone": True},
     "restate": {"restatement": False, "confirmed": True},
     "own": {"owner": False, "communicator": True, "apology": True},
-    "option": {"text": False, "risk": True},
+    "option": {"text": False, "risk": True, "relief": True},
     "choose": {"recommended": True, "why": True, "chosen": True},
     "promise": {"what": False, "due": False},
     "update": {"text": False, "send": True},
     "resolve": {"resolution": False},
+    "relief": {"relief": False},
     "followup": {"rootcause": True, "lesson": True, "action": True, "action_owner": True},
     "skip": {"reason": False},
     "snooze": {"minutes": False, "reason": False},
@@ -647,7 +648,7 @@ def test_open_modal() -> None:
 def test_modals_map_card_actions_to_builders() -> None:
     inc = mid_solve()
     assert set(MODALS) == {f"card:{w}" for w in (
-        "listen", "restate", "own", "option", "choose", "promise", "update", "resolve",
+        "listen", "restate", "own", "option", "choose", "promise", "update", "resolve", "relief",
         "followup", "skip", "snooze15", "snooze30", "snooze60", "handover")}
     for action, build in MODALS.items():
         view = build(inc, PB) if build is skip_modal else build(inc)

@@ -32,6 +32,7 @@ ALL_KEYS = (
     "CRISISBOT_NUDGE_BEFORE",
     "CRISISBOT_ESCALATE_AFTER",
     "CRISISBOT_ESCALATE_REPEAT",
+    "CRISISBOT_LEADER_CALL",
     "CRISISBOT_CHECKINS",
     "CRISISBOT_STALE_AFTER",
     "CRISISBOT_STALE_RESOLVED",
@@ -279,6 +280,8 @@ MALFORMED = [
     ("CRISISBOT_OUTBOX_PROCESSES", "two"),
     ("CRISISBOT_OUTBOX_THREADS", "0"),
     ("CRISISBOT_OUTBOX_THREADS", "4.5"),
+    ("CRISISBOT_LEADER_CALL", "soon"),
+    ("CRISISBOT_LEADER_CALL", "30s"),
 ]
 
 
@@ -555,3 +558,12 @@ def test_stale_periods_default_and_accept_durations() -> None:
     assert load_settings({}).stale_resolved == timedelta(days=3)
     s = load_settings({"CRISISBOT_STALE_AFTER": "36h", "CRISISBOT_STALE_RESOLVED": "1 week"})
     assert (s.stale_after, s.stale_resolved) == (timedelta(hours=36), timedelta(days=7))
+
+
+@pytest.mark.parametrize(("value", "expect"), [
+    (None, timedelta(minutes=30)), ("45m", timedelta(minutes=45)), ("1h", timedelta(hours=1)),
+    ("off", None), ("OFF", None), ("none", None), ("0", None),
+])
+def test_leader_call_setting(value: str | None, expect: timedelta | None) -> None:
+    env = {} if value is None else {"CRISISBOT_LEADER_CALL": value}
+    assert load_settings(env).leader_call == expect

@@ -32,19 +32,26 @@ ALICE = Actor("U0ALICE")
 
 # --- the built-in file reproduces the playbook as it was before playbook files --------------------
 
-# (key, label, how, required) of every step, as the code had them before they became data.
+# (key, label, how, required) of every step, as the code had them before they became data, with
+# what issue 19 added since (the vent/never-wrong prompts, noticed, context and relief items).
 BEFORE = {
     "listen": (
-        "Let the customer say all of it, then write down what they said, not what we think.",
+        "Let them vent until they have said all of it; never tell them they are wrong to be "
+        "upset. Ask if there is anything else, then write down their words, not ours.",
         [("words", "The customer's own words", "`/incident listen &lt;what they said&gt;`", True),
          ("impact", "What it costs their business", "`/incident impact &lt;the impact&gt;`",
           False),
          ("driver", "What is really upsetting them (a blocked goal, looking bad to their people, "
           "safety or security, broken trust)", "`/incident driver &lt;what is behind it&gt;`",
           False),
+         ("noticed", "How they noticed (their monitoring, their boss, their own customers)",
+          "`/incident noticed &lt;how they found out&gt;`", False),
+         ("context", "The context we gave them about our side",
+          "`/incident context &lt;what we told them&gt;`", False),
          ("cadence", "How often they want to hear from us", "`/incident cadence 30m`", True)]),
     "restate": (
-        "Say the problem back in the customer's exact terms, and have them agree.",
+        "Once they have finished, say the problem back in their exact terms, not ours, without "
+        "arguing about fault, and have them agree.",
         [("restatement", "The problem in the customer's terms",
           "`/incident restate &lt;the problem, in their words&gt;`", True),
          ("confirmed", "The customer confirmed it", "`/incident confirm`", True)]),
@@ -55,11 +62,15 @@ BEFORE = {
           "`/incident comms @someone`", False),
          ("apology", "An apology given", "`/incident apology &lt;what we said&gt;`", False)]),
     "solve": (
-        "Offer the options with their risks, recommend one, let the customer choose.",
+        "Stop the pain first, then fix the cause. Offer the options with their risks, "
+        "recommend one, let the customer choose.",
         [("options", "Alternatives, each with its risk",
-          "`/incident option &lt;what we could do&gt; risk: &lt;what could go wrong&gt;`", False),
+          "`/incident option [relief:] &lt;what we could do&gt; risk: &lt;what could go "
+          "wrong&gt;`", False),
          ("recommendation", "Our recommendation and why",
           "`/incident recommend &lt;n&gt; &lt;why&gt;`", False),
+         ("relief", "Immediate relief for the customer, before the lasting fix",
+          "`/incident relief &lt;what stopped the pain&gt;`", False),
          ("chosen", "The option the customer chose", "`/incident choose &lt;n&gt;`", True),
          ("resolution", "The resolution in place", "`/incident resolve &lt;what fixed it&gt;`",
           True)]),
@@ -178,7 +189,7 @@ def _error(text: str) -> PlaybookFileError:
 
 
 BUILTIN = dump_playbook(builtin_playbook())
-RESTATE_PROMPT = "prompt = \"Say the problem back"
+RESTATE_PROMPT = "prompt = \"Once they have finished"
 
 
 @pytest.mark.parametrize(("case", "change", "marker", "expect"), [
@@ -232,8 +243,8 @@ def test_a_bad_file_is_one_line_naming_file_line_and_problem(
 
 def test_errors_point_into_multi_line_strings_correctly() -> None:
     text = BUILTIN.replace(
-        'prompt = "Offer the options',
-        'prompt = """Offer\nkey = "not a key"\nthe options').replace(
+        'prompt = "Stop the pain first',
+        'prompt = """Stop\nkey = "not a key"\nthe pain first').replace(
         'recommend one, let the customer choose."', 'recommend one, let the customer choose."""')
     text = text.replace('how = "`/incident choose &lt;n&gt;`"', 'hw = "x"')
     text = text.replace('how = "`/incident choose <n>`"', 'hw = "x"')
@@ -370,7 +381,7 @@ def test_yaml_reads_the_same_keys_to_the_same_playbook() -> None:
 
 
 @pytest.mark.parametrize(("change", "marker", "expect"), [
-    (lambda t: t.replace("  prompt: Say the problem", "  promt: Say the problem"),
+    (lambda t: t.replace("  prompt: Once they have", "  promt: Once they have"),
      "promt:", "unknown key `promt` in steps.restate (did you mean `prompt`?)"),
     (lambda t: t.replace("cadence: 4h", "cadence: fortnightly"),
      "cadence: fortnightly", "cadence `fortnightly` of sev3"),
@@ -395,10 +406,10 @@ def test_the_longest_checklist_a_file_allows_fits_on_the_card() -> None:
     from tests.unit.test_blocks import check_message
 
     long_items = [{"key": f"item{n}", "label": "&" * 150, "how": "<" * 200}
-                  for n in range(6)]
+                  for n in range(4)]  # the built-in listen step has 6: 10 in all
     pb = with_items("listen", *long_items)
     policy = Policy(playbook=pb)
     body = card(_open(policy), T0, pb)
     check_message(body)
     shown = "".join(b.get("text", {}).get("text", "") for b in body["blocks"])
-    assert shown.count("&amp;" * 150) == 6, "every item is on the card, whole"
+    assert shown.count("&amp;" * 150) == 4, "every item is on the card, whole"

@@ -99,7 +99,13 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
         "risk: only a risk",
         ParseError,
     ),
-    "recommend": (at_state("option reboot"), "1 fastest relief", "9 nope", PlaybookError),
+    "noticed": (at_state(), "their brand manager saw the error screens", " ", ParseError),
+    "context": (at_state(), "a full fix takes a day; relief tonight", "", ParseError),
+    "risk": (at_state("option reboot"), "1 may brick the devices", "1", ParseError),
+    "recommend": (at_state("option reboot risk: may brick"), "1 fastest relief", "9 nope",
+                  PlaybookError),
+    "relief": (at_state(), "screens powered down for the night", "", ParseError),
+    "leader-call": (at_state(), "called their IT director, promised updates", "", ParseError),
     "choose": (at_state("option reboot"), "1", "4", PlaybookError),
     "promise": (at_state(), "root cause in writing in 2h", "root cause soon", ParseError),
     "kept": (at_state("promise a call in 1h"), "P1", "P9", PlaybookError),
@@ -137,6 +143,10 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
 }
 
 
+# verbs whose accepted case needs someone other than ALICE (a responder)
+ACTORS: dict[str, Actor] = {"leader-call": LEAD}
+
+
 def test_every_command_has_cases() -> None:
     assert set(CASES) == set(verbs.COMMANDS), "add an accept and a reject case for new verbs"
 
@@ -145,7 +155,8 @@ def test_every_command_has_cases() -> None:
 def test_command_accepted(verb: str) -> None:
     state, good, _, _ = CASES[verb]
     inc = state()
-    outcome = rules.run_command(inc, verb, good, ALICE, now=T0 + timedelta(hours=1), policy=POLICY)
+    outcome = rules.run_command(inc, verb, good, ACTORS.get(verb, ALICE),
+                                now=T0 + timedelta(hours=1), policy=POLICY)
     assert outcome.reply
     spec = verbs.COMMANDS[verb]
     if spec.changes:

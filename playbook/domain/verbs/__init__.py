@@ -1,10 +1,10 @@
 """The `/incident` command table: every verb that works on an incident, built from the verb modules.
 
 One module per group of verbs (`listen`, `restate`, `own`, `solve`, `promises`, `updates`,
-`notes`, `followup`, `gates`, `handover`, `reopen`, `links`, `snooze`, `views`); each handler gets a
-working copy of the incident (copied by `playbook.domain.rules`), the actor, its argument and the
-context, mutates the copy and returns the confirmation, the timeline lines and the effects.
-Refusals are `PlaybookError`s that say what is missing and how to supply it.
+`notes`, `followup`, `gates`, `handover`, `reopen`, `links`, `snooze`, `views`, `leader`);
+each handler gets a working copy of the incident (copied by `playbook.domain.rules`), the actor,
+its argument and the context, mutates the copy and returns the confirmation, the timeline
+lines and the effects. Refusals are `PlaybookError`s that say what is missing and how to supply it.
 
 The table below is the one list of verbs: `/incident help`, the shell's dispatch and the tests
 (an accept and a reject case for every verb) all read it, in this order.
@@ -24,6 +24,7 @@ from playbook.domain.verbs import (
     followup,
     gates,
     handover,
+    leader,
     links,
     listen,
     notes,
@@ -87,6 +88,11 @@ _SPECS = (
                Step.LISTEN),
     _free_text("driver", "driver &lt;text&gt;", "what is really upsetting them", listen.driver,
                Step.LISTEN),
+    _free_text("noticed", "noticed &lt;how they found out&gt;",
+               "how the customer noticed (their monitoring, their boss, their own customers)",
+               listen.noticed, Step.LISTEN),
+    _free_text("context", "context &lt;what we told them&gt;",
+               "the context we gave the customer about our side", listen.context, Step.LISTEN),
     CommandSpec(
         "cadence",
         "cadence &lt;30m|1h|every 2 hours&gt; [weekdays 9-18 Europe/Paris]",
@@ -103,10 +109,14 @@ _SPECS = (
                 Step.OWN),
     _free_text("apology", "apology &lt;what we said&gt;", "record the apology", own.apology,
                Step.OWN),
-    CommandSpec("option", "option &lt;text&gt; [risk: &lt;text&gt;]",
-                "an alternative and its risk", solve.option, Step.SOLVE),
-    CommandSpec("recommend", "recommend &lt;n&gt; &lt;why&gt;", "our recommendation",
-                solve.recommend, Step.SOLVE),
+    CommandSpec("option", "option [relief:] &lt;text&gt; [risk: &lt;text&gt;]",
+                "an alternative and its risk; `relief:` marks one that stops the pain now "
+                "rather than fixing the cause", solve.option, Step.SOLVE),
+    CommandSpec("risk", "risk &lt;n&gt; &lt;text&gt;", "what could go wrong with option n",
+                solve.risk, Step.SOLVE),
+    CommandSpec("recommend", "recommend &lt;n&gt; &lt;why&gt;",
+                "our recommendation (the option needs a stated risk; the owner or a lead may "
+                "add `skip: &lt;reason&gt;`)", solve.recommend, Step.SOLVE),
     CommandSpec("choose", "choose &lt;n&gt;", "the option the customer chose", solve.choose,
                 Step.SOLVE),
     CommandSpec("promise", "promise &lt;what&gt; by &lt;3pm|15:00|tomorrow 9am&gt; | in &lt;2h&gt;",
@@ -114,13 +124,19 @@ _SPECS = (
     CommandSpec("kept", "kept &lt;Pn&gt;", "mark a promise kept", promises.kept),
     _free_text("update", "update &lt;what we told the customer&gt;",
                "log a customer update (restarts the clock)", updates.update),
-    _free_text("send", "send &lt;text&gt;",
-               "post a customer-ready update to the customer channel", updates.send),
+    _free_text("send", "send &lt;text&gt; [+next]",
+               "post a customer-ready update to the customer channel (`+next` adds when they "
+               "hear from us next)", updates.send),
     CommandSpec("customer-channel", "customer-channel #channel",
                 "link the customer-facing channel", updates.customer_channel),
+    _free_text("leader-call", "leader-call &lt;what you told them&gt;",
+               "leads: record that you contacted the customer personally", leader.leader_call),
     _free_text("park", "park &lt;topic&gt;", "park an off-topic demand for after the fix",
                notes.park),
-    _free_text("resolve", "resolve &lt;resolution&gt;", "the solution is in place",
+    _free_text("relief", "relief &lt;what stopped the pain&gt;",
+               "the customer has immediate relief (before the lasting fix)", solve.relief,
+               Step.SOLVE),
+    _free_text("resolve", "resolve &lt;resolution&gt;", "the lasting fix is in place",
                solve.resolve, Step.SOLVE),
     _free_text("rootcause", "rootcause &lt;text&gt;", "why it happened", followup.rootcause,
                Step.FOLLOW_UP),
@@ -181,6 +197,7 @@ ALIASES = {
     "hand-over": "handover",
     "handoff": "handover",
     "re-open": "reopen",
+    "leadercall": "leader-call",
 }
 
 

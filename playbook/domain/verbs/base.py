@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from playbook.domain import cadence
 from playbook.domain.errors import ParseError, PermissionDenied
 from playbook.domain.model import Actor, Effect, Incident, Policy, TimelineEntry
+from playbook.domain.parse.next_step import names_next_step
 from playbook.domain.text import date_token, esc, mention
 
 __all__ = [
@@ -27,6 +29,8 @@ __all__ = [
     "Result",
     "line",
     "next_due_text",
+    "next_update_hint",
+    "next_update_line",
     "owner_or_lead",
     "quote",
     "required",
@@ -90,3 +94,38 @@ def owner_or_lead(inc: Incident, actor: Actor, doing: str) -> None:
 def next_due_text(inc: Incident) -> str:
     due = cadence.next_update_due(inc)
     return f"Next customer update due {date_token(due)}." if due else ""
+
+
+def next_update_line(inc: Incident, tz: str) -> str | None:
+    """``Next update by 15:30 UTC`` for the running cadence, in zone `tz` (None: no clock).
+
+    Plain text for the person to paste into what they tell the customer (a message in Slack
+    gets a date token instead, see `updates.send`); the day is named when it is not today's.
+    """
+    due = cadence.next_update_due(inc)
+    if due is None:
+        return None
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = due.astimezone(zone)
+    now_local = inc.updates[-1].at.astimezone(zone) if inc.updates else local
+    day = "" if local.date() == now_local.date() else local.strftime("%a %d %b ")
+    name = local.tzname() or "UTC"
+    if local.utcoffset() == UTC.utcoffset(None) and name in ("GMT", "Etc/UTC"):
+        name = "UTC"
+    return f"Next update by {day}{local:%H:%M} {name}"
+
+
+def next_update_hint(inc: Incident, actor: Actor, text: str) -> str:
+    """A nudge (never a refusal) when an update names neither a next step nor a next contact
+    time: customers left guessing call back anxious. Empty when the text names one or no
+    cadence is running."""
+    if names_next_step(text):
+        return ""
+    ready = next_update_line(inc, actor.tz)
+    if ready is None:
+        return ""
+    return (f" Tip: this update doesn't say what happens next or when they hear from us again. "
+            f"Next time add a line such as: `{esc(ready)}`")

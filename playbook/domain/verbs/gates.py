@@ -19,8 +19,9 @@ from playbook.domain.model import (
     Target,
 )
 from playbook.domain.steps import STEP_TITLES, all_complete, outstanding, skip_current
-from playbook.domain.text import esc, mention, plain
+from playbook.domain.text import date_token, esc, mention, plain
 from playbook.domain.verbs.base import Ctx, Result, line, owner_or_lead, quote, required
+from playbook.domain.verbs.leader import ask as ask_leader_call
 
 __all__ = ["check", "close", "severity", "skip"]
 
@@ -80,6 +81,12 @@ def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
         interval = ctx.policy.default_cadence(level)
         inc.cadence_changes.append(CadenceChange(ctx.now, interval, agreed=False, by=actor.user_id))
         effects.append(Reschedule())
+    call = ""
+    if ask_leader_call(inc, ctx.policy, ctx.now):
+        effects.append(Reschedule())
+        if inc.leader_call_due_at is not None:
+            call = (f" At {level} a lead should contact the customer personally by "
+                    f"{date_token(inc.leader_call_due_at)}: I'm asking the leads.")
     verb = "raised" if raised else "lowered"
     if raised:
         effects.append(
@@ -90,7 +97,7 @@ def severity(inc: Incident, actor: Actor, arg: str, ctx: Ctx) -> Result:
             )
         )
     return Result(
-        f"Severity {verb} to {level}.",
+        f"Severity {verb} to {level}.{call}",
         [line(ctx, actor, "severity", f"{mention(actor.user_id)} {verb} severity to {level}.")],
         effects,
     )

@@ -15,8 +15,8 @@ from playbook.domain.model import Actor, CadenceChange, Incident, Reschedule
 from playbook.domain.text import fmt_duration, mention, plain
 from playbook.domain.verbs.base import Ctx, Result, line, next_due_text, quote, required
 
-__all__ = ["MIN_CADENCE", "AgreeCadence", "agree_cadence", "driver", "impact", "listen",
-           "set_cadence"]
+__all__ = ["MIN_CADENCE", "AgreeCadence", "agree_cadence", "context", "driver", "impact",
+           "listen", "noticed", "set_cadence"]
 
 MIN_CADENCE = timedelta(minutes=1)
 _CADENCE_USAGE = "`/incident cadence 30m`"
@@ -26,7 +26,8 @@ def listen(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     words = required(text, "what the customer said", "`/incident listen &lt;their words&gt;`")
     inc.customer_words.append(words)
     return Result(
-        "Recorded the customer's words.",
+        "Recorded the customer's words. If there is more, let them finish: ask whether there "
+        "is anything else before answering, and don't argue with how they feel.",
         [
             line(
                 ctx,
@@ -62,6 +63,30 @@ def driver(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
                 f"{mention(actor.user_id)} noted what is upsetting them: {quote(text)}",
             )
         ],
+    )
+
+
+def noticed(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
+    """How the problem reached the customer: it tells us whose pain to relieve first."""
+    text = required(text, "how the customer noticed",
+                    "`/incident noticed &lt;their monitoring, their boss, their customers…&gt;`")
+    inc.noticed = text
+    return Result(
+        "Recorded how the customer noticed. It often shows what would relieve them soonest.",
+        [line(ctx, actor, "noticed",
+              f"{mention(actor.user_id)} noted how the customer noticed: {quote(text)}")],
+    )
+
+
+def context(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
+    """What we told the customer about our side (it will take time; relief first)."""
+    text = required(text, "the context we gave the customer",
+                    "`/incident context &lt;what we told them about our side&gt;`")
+    inc.context_given = text
+    return Result(
+        "Recorded the context we gave the customer.",
+        [line(ctx, actor, "context",
+              f"{mention(actor.user_id)} gave the customer our context: {quote(text)}")],
     )
 
 

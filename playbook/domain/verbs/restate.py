@@ -17,7 +17,9 @@ def restate(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     inc.restatement = text
     inc.restatement_confirmed_at = None
     return Result(
-        "Recorded the restatement. Once the customer agrees it is right: `/incident confirm`.",
+        "Recorded the restatement. Read it back in their words and let them correct it: their "
+        "version wins, and nobody argues about whose fault it was. Once they agree it is "
+        "right: `/incident confirm`.",
         [
             line(
                 ctx,

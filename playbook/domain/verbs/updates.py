@@ -7,7 +7,15 @@ from playbook.domain import cadence, parse
 from playbook.domain.errors import GateError, ParseError, PermissionDenied, PlaybookError
 from playbook.domain.model import Actor, CustomerUpdate, Incident, Post, Reschedule, Target
 from playbook.domain.text import channel_link, date_token, esc, mention
-from playbook.domain.verbs.base import Ctx, Result, line, next_due_text, quote, required
+from playbook.domain.verbs.base import (
+    Ctx,
+    Result,
+    line,
+    next_due_text,
+    next_update_hint,
+    quote,
+    required,
+)
 
 __all__ = ["customer_channel", "send", "update"]
 
@@ -23,7 +31,7 @@ def _log_update(inc: Incident, actor: Actor, text: str, ctx: Ctx, *, sent: bool)
 def update(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     text = required(text, "what we told the customer",
                     "`/incident update &lt;what we told them&gt;`")
-    reply = _log_update(inc, actor, text, ctx, sent=False)
+    reply = _log_update(inc, actor, text, ctx, sent=False) + next_update_hint(inc, actor, text)
     return Result(
         reply,
         [
@@ -38,10 +46,19 @@ def update(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     )
 
 
+NEXT_FLAG = "+next"
+
+
 def send(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     text = required(
         text, "the message for the customer", "`/incident send &lt;customer-ready text&gt;`"
     )
+    # `+next` at the end: append when the customer hears from us next (as a date token, so
+    # each reader sees their own zone)
+    add_next = text.lower().endswith(NEXT_FLAG)
+    if add_next:
+        text = required(text[: -len(NEXT_FLAG)], "the message for the customer",
+                        "`/incident send &lt;customer-ready text&gt; +next`")
     if inc.customer_channel_id is None:
         raise GateError(
             "No customer channel is linked yet: `/incident customer-channel "
@@ -61,7 +78,10 @@ def send(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
         )
     reply = _log_update(inc, actor, text, ctx, sent=True)
     due = cadence.next_update_due(inc)
-    outgoing = esc(text) + (f"\n_Next update from us by {date_token(due)}._" if due else "")
+    outgoing = esc(text) + (f"\nNext update by {date_token(due)}." if due and add_next else "")
+    if not add_next and due is not None and next_update_hint(inc, actor, text):
+        reply += (" Tip: it doesn't say when they hear from us next. End a send with `+next` "
+                  f"and I add “Next update by {date_token(due)}” (in each reader's own zone).")
     return Result(
         f"Sent to {channel_link(inc.customer_channel_id)}. {reply}",
         [line(ctx, actor, "send", f"{mention(actor.user_id)} sent the customer: {quote(text)}")],
