@@ -116,7 +116,7 @@ def test_a_restart_fires_nothing_twice_and_a_call_stops_the_reminders(
         assert _count(restarted, inc.id, ReminderKind.LEADER_DUE) == 1
         assert _count(restarted, inc.id, ReminderKind.LEADER_ASK) == 0, \
             "the ask is not sent late once the call is already due"
-        restarted.command(inc.id, LEAD, "leader-call", "spoke to their COO")
+        restarted.command(inc.id, LEAD, "leader-call", "spoke to their COO", team_id="T1")
         clock.now = T0 + timedelta(hours=3)
         restarted.reminders.fire_due(inc.id, "after-call")
         assert _count(restarted, inc.id, ReminderKind.LEADER_ESCALATE) == 0
