@@ -1,6 +1,6 @@
 """The `/incident` command table: every verb that works on an incident, built from the verb modules.
 
-One module per group of verbs (`listen`, `restate`, `own`, `solve`, `promises`, `updates`,
+One module per group of verbs (`listen`, `restate`, `own`, `solve`, `promises`, `updates`, `email`,
 `notes`, `followup`, `gates`, `handover`, `reopen`, `links`, `snooze`, `views`); each handler gets a
 working copy of the incident (copied by `playbook.domain.rules`), the actor, its argument and the
 context, mutates the copy and returns the confirmation, the timeline lines and the effects.
@@ -21,6 +21,7 @@ from playbook.domain.playbook_file import Playbook
 from playbook.domain.steps import STEP_TITLES, next_missing
 from playbook.domain.text import esc, plain
 from playbook.domain.verbs import (
+    email,
     followup,
     gates,
     handover,
@@ -115,9 +116,13 @@ _SPECS = (
     _free_text("update", "update &lt;what we told the customer&gt;",
                "log a customer update (restarts the clock)", updates.update),
     _free_text("send", "send &lt;text&gt;",
-               "post a customer-ready update to the customer channel", updates.send),
+               "post a customer-ready update to every customer destination (channel, email)",
+               updates.send),
     CommandSpec("customer-channel", "customer-channel #channel",
                 "link the customer-facing channel", updates.customer_channel),
+    CommandSpec("customer-email", "customer-email &lt;address&gt;[, …] | none",
+                "the customer's email addresses for `send` (owner, communicator or lead)",
+                email.customer_email),
     _free_text("park", "park &lt;topic&gt;", "park an off-topic demand for after the fix",
                notes.park),
     _free_text("resolve", "resolve &lt;resolution&gt;", "the solution is in place",
@@ -177,6 +182,8 @@ ALIASES = {
     "apologize": "apology",
     "apologise": "apology",
     "customerchannel": "customer-channel",
+    "customeremail": "customer-email",
+    "customer-emails": "customer-email",
     "sev": "severity",
     "hand-over": "handover",
     "handoff": "handover",

@@ -1,13 +1,22 @@
-"""Updates to the customer: logged (given another way) or sent to the linked customer channel,
-and linking that channel. Every update restarts the cadence clock."""
+"""Updates to the customer: logged (given another way) or sent to every customer destination
+(the linked customer channel, their email), and linking that channel. Every update restarts the
+cadence clock (an email only once the mail server accepted it)."""
 
 from __future__ import annotations
 
 from playbook.domain import cadence, parse
 from playbook.domain.errors import GateError, ParseError, PermissionDenied, PlaybookError
-from playbook.domain.model import Actor, CustomerUpdate, Incident, Post, Reschedule, Target
+from playbook.domain.model import (
+    Actor,
+    CustomerUpdate,
+    Incident,
+    Post,
+    Reschedule,
+    Target,
+)
 from playbook.domain.text import channel_link, date_token, esc, mention
 from playbook.domain.verbs.base import Ctx, Result, line, next_due_text, quote, required
+from playbook.domain.verbs.email import addresses_text, queue_email
 
 __all__ = ["customer_channel", "send", "update"]
 
@@ -42,10 +51,11 @@ def send(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
     text = required(
         text, "the message for the customer", "`/incident send &lt;customer-ready text&gt;`"
     )
-    if inc.customer_channel_id is None:
+    if inc.customer_channel_id is None and not inc.customer_emails:
         raise GateError(
-            "No customer channel is linked yet: `/incident customer-channel "
-            "#channel`. To log an update you gave another way: `/incident update`."
+            "No customer destination yet: link their channel with `/incident customer-channel "
+            "#channel` or give their email with `/incident customer-email name@example.com`. "
+            "To log an update you gave another way: `/incident update`."
         )
     voices = {u for u in (inc.communicator, inc.owner) if u}
     if not voices:
@@ -59,13 +69,25 @@ def send(inc: Incident, actor: Actor, text: str, ctx: Ctx) -> Result:
             f"Only {who} speaks to the customer for {inc.key}; "
             "ask them to send it, so the customer hears one voice."
         )
+    # By email alone, the update counts once the mail server accepts it (mail_events).
+    emailed = queue_email(inc, actor, text, ctx, counts=inc.customer_channel_id is None)
+    mailed = [emailed] if emailed else []
+    to_mail = addresses_text(inc.customer_emails)
+    sent_line = line(ctx, actor, "send", f"{mention(actor.user_id)} sent the customer: "
+                     f"{quote(text)}" + (f" (by email to {to_mail})" if emailed else ""))
+    if inc.customer_channel_id is None:
+        return Result(
+            f"Emailing {to_mail}. It counts as a customer update once their mail server "
+            "accepts it; I'll tell you here if it refuses.",
+            [sent_line], mailed)
     reply = _log_update(inc, actor, text, ctx, sent=True)
     due = cadence.next_update_due(inc)
     outgoing = esc(text) + (f"\n_Next update from us by {date_token(due)}._" if due else "")
+    also = f" and emailing {to_mail}" if emailed else ""
     return Result(
-        f"Sent to {channel_link(inc.customer_channel_id)}. {reply}",
-        [line(ctx, actor, "send", f"{mention(actor.user_id)} sent the customer: {quote(text)}")],
-        [Post(Target.CUSTOMER, outgoing), Reschedule()],
+        f"Sent to {channel_link(inc.customer_channel_id)}{also}. {reply}",
+        [sent_line],
+        [Post(Target.CUSTOMER, outgoing), *mailed, Reschedule()],
     )
 
 
