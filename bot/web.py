@@ -1,4 +1,5 @@
-"""The HTTP front: Slack's requests at POST /slack/events and GET /healthz, as one WSGI app.
+"""The HTTP front: Slack's requests at POST /slack/events, GET /healthz and the customer's
+email replies at POST /email/inbound (bot/email/inbound.py), as one WSGI app.
 
 Served by waitress (a production WSGI server), never by Bolt's development server, whose tiny
 listen backlog drops connections under a burst.
@@ -16,15 +17,20 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 EVENTS_PATH = "/slack/events"
+INBOUND_PATH = "/email/inbound"  # the customer's email replies (bot/email/inbound.py)
 
 log = logging.getLogger(__name__)
 
 
-def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+def make_wsgi(app: App, healthy: Callable[[], bool],
+              inbound: Callable[..., Iterable[bytes]] | None = None,
+              ) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == INBOUND_PATH and inbound is not None:
+            return inbound(environ, start_response)
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             ok = healthy()
             body = json.dumps({"ok": ok, "database": "up" if ok else "down"}).encode()
