@@ -155,9 +155,7 @@ def read_message(raw: bytes, now: datetime) -> ReadMessage:
 def receive_raw(emails: EmailService, raw: bytes, now: datetime) -> Receipt:
     """Read and record one message (`Unreadable` when it can't be read)."""
     read = read_message(raw, now)
-    receipt = emails.receive(read.reply, read.thread)
-    log.info("inbound email %s: %s", receipt.status.value, receipt.incident_key or "no incident")
-    return receipt
+    return emails.receive(read.reply, read.thread)
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -209,6 +207,8 @@ def make_inbound(emails: EmailService, secret: str | None, clock: Callable[[], d
             receipt = receive_raw(emails, body, clock())
         except Unreadable as err:
             return answer(start_response, "400 Bad Request", ok=False, error=str(err))
+        log.info("inbound email %s: %s", receipt.status.value,
+                 receipt.incident_key or "no incident")
         if receipt.status is Received.UNMATCHED:
             return answer(start_response, "404 Not Found", ok=False, error="no_incident",
                           detail="no incident matches this message: nothing was recorded")
