@@ -379,8 +379,8 @@ def email_from(get: Get) -> str | None:
     if value is None:
         return None
     expected = "expected a sender like Acme Support <support@acme.example>"
-    found = getaddresses([value], strict=True)
-    if len(found) != 1 or not found[0][1]:
+    found = getaddresses([value])
+    if len(found) != 1 or not found[0][1] or "@" not in found[0][1]:
         raise ConfigError("CRISISBOT_EMAIL_FROM", f"{expected}, got {shown(value)}")
     try:
         check_address(found[0][1])
