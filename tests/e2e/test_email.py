@@ -298,3 +298,21 @@ def test_summary_and_report_show_emails_and_replies(mailing: tuple[LocalBot, Mai
     bot.command("summary", channel=channel)
     summary = "\n".join(bot.lines(bot.leads.id) + bot.lines(channel))
     assert "replied by email" in summary
+
+
+def test_the_open_form_takes_the_customers_addresses(mailing: tuple[LocalBot, Mailbox]) -> None:
+    bot, box = mailing
+    bot.command("open")
+    view = bot.slack.open_views(ALICE)[-1]
+    fields = {"customer": "Globex", "what": "checkout is down", "severity": "sev1"}
+    reply = bot.submit(view["id"], {**fields, "emails": "ops@globex, cto@globex.example"})
+    assert reply.body["response_action"] == "errors" and "emails" in reply.body["errors"]
+    reply = bot.submit(view["id"], {**fields, "emails": "ops@globex.example, cto@globex.example"})
+    assert reply.ok and not reply.body, reply.body
+    inc = incident(bot)
+    assert inc.customer_emails == ["ops@globex.example", "cto@globex.example"]
+    channel = bot.incident_channel()
+    assert "ops@globex.example" in str(bot.card(channel).blocks)
+    bot.command("own", channel=channel)
+    bot.command("send We are looking at checkout now.", channel=channel)
+    assert box.received[0][0] == ["ops@globex.example", "cto@globex.example"]
