@@ -63,6 +63,11 @@ class Settings:
     # `crisisbot run` starts this many outbox children (bot/outbox/processes.py); the sandbox
     # (demo, tests) sets 0: its worker shares the test clock, which children could not
     outbox_processes: int = 1
+    # email to customers: the SMTP server (the URL may hold a password), the sender, and the
+    # HMAC key of POST /email/inbound (unset: the endpoint answers 404)
+    smtp_url: str | None = None
+    email_from: str | None = None
+    inbound_secret: str | None = None
 
     # -- derived, read-only ------------------------------------------------------------------
 
@@ -72,9 +77,15 @@ class Settings:
         return self.slack_app_token is not None
 
     @property
+    def email_enabled(self) -> bool:
+        """`send` may email customers: an SMTP server and a sender are set."""
+        return self.smtp_url is not None and self.email_from is not None
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """The literal secret values held here (for log redaction); empty ones left out."""
-        values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret]
+        values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
+                  self.inbound_secret, _smtp_password(self.smtp_url)]
         password = _database_password(self.database_url)
         if password:
             values.append(password)
@@ -117,8 +128,10 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("slack_bot_token", "slack_app_token"):
                 value = _mask_token(value)
-            elif f.name == "slack_signing_secret":
+            elif f.name in ("slack_signing_secret", "inbound_secret"):
                 value = None if value is None else "…(redacted)"
+            elif f.name == "smtp_url":
+                value = _mask_smtp_url(value)
             elif f.name == "database_url":
                 value = _mask_database_url(value)
             out[f.name] = value
@@ -155,7 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         value = value.strip()
         return value or None
 
-    return Settings(
+    settings = Settings(
         slack_bot_token=parse.token(get, "SLACK_BOT_TOKEN", "xoxb-", "a bot token"),
         slack_signing_secret=parse.signing_secret(get),
         slack_app_token=parse.token(get, "SLACK_APP_TOKEN", "xapp-", "an app-level token"),
@@ -184,7 +197,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         capture_reaction=parse.capture_reaction(get),
         outbox_threads=parse.whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
         outbox_processes=parse.whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
+        smtp_url=parse.smtp_url(get),
+        email_from=parse.email_from(get),
+        inbound_secret=parse.inbound_secret(get),
     )
+    if settings.smtp_url is not None and settings.email_from is None:
+        raise ConfigError("CRISISBOT_EMAIL_FROM", "required with CRISISBOT_SMTP_URL; expected "
+                          "the sender customers see, like Acme Support <support@acme.example>")
+    return settings
 
 
 def _load_dotenv_from_cwd() -> None:
@@ -216,6 +236,33 @@ def _database_password(url: str) -> str | None:
         return make_url(url).password
     except Exception:
         return None
+
+
+def _smtp_password(url: str | None) -> str | None:
+    from urllib.parse import unquote, urlsplit
+
+    if not url:
+        return None
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def _mask_smtp_url(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "(unreadable URL, not shown)"
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
 
 
 def _mask_database_url(url: str) -> str:

@@ -8,7 +8,9 @@ not to the arguments we think of:
   app-level ``xapp-`` tokens, wherever they appear;
 - the values of credential-looking fields (``"token": "..."``, ``client_secret=...``): the
   legacy verification token in event envelopes has no recognisable shape;
-- any literal secret we were given (the signing secret, the database password).
+- the password in a URL (``smtp://user:password@host``, a database URL), wherever it appears;
+- any literal secret we were given (the signing secret, the database and SMTP passwords,
+  the inbound email secret).
 
 Each is replaced by ``[redacted]``.
 
@@ -41,9 +43,12 @@ REDACTED = "[redacted]"
 _TOKEN_RE = re.compile(r"(?:xox[abeprs](?:\.xox[abp])?|xapp)-[A-Za-z0-9-]+")
 # Credential-looking fields in JSON, Python reprs, query strings and `key=value` text.
 _FIELD_RE = re.compile(
-    r"""(?P<key>["']?\b(?:token|[A-Za-z_]*_token|[A-Za-z_]*secret)["']?\s*[:=]\s*)"""
+    r"""(?P<key>["']?\b(?:token|[A-Za-z_]*_token|[A-Za-z_]*secret|[A-Za-z_]*password)["']?"""
+    r"""\s*[:=]\s*)"""
     r"""(?P<quote>["']?)(?P<value>(?!\[redacted\]|None\b|null\b)[^"'\s,&;}\]]+)"""
 )
+# user:password@ in any URL (smtp://, smtps://, postgresql+psycopg://, ...)
+_URL_PASSWORD_RE = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)")
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Marks objects this module installed, so installing twice replaces rather than stacks.
 _MARK = "_crisisbot_redaction"
@@ -54,6 +59,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _TOKEN_RE.sub(REDACTED, text)
+    text = _URL_PASSWORD_RE.sub(lambda m: f"{m['head']}{REDACTED}", text)
     return _FIELD_RE.sub(lambda m: f"{m['key']}{m['quote']}{REDACTED}", text)
 
 
@@ -103,7 +109,7 @@ def _secrets_of(settings: Any) -> tuple[str, ...]:
     found = getattr(settings, "secrets", None)
     if found is not None:
         return tuple(found)
-    names = ("slack_bot_token", "slack_app_token", "slack_signing_secret")
+    names = ("slack_bot_token", "slack_app_token", "slack_signing_secret", "inbound_secret")
     return tuple(v for v in (getattr(settings, n, None) for n in names) if v)
 
 

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from bot import schema
 from bot.app import create_app
 from bot.config import Settings
+from bot.email.inbound import make_inbound
 from bot.listeners.deps import Deps, Forms, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
@@ -29,6 +30,7 @@ from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook import store
+from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
 
 log = logging.getLogger(__name__)
@@ -122,8 +124,10 @@ class Runtime:
         return store.ping(self.engine)
 
     def wsgi(self) -> Callable[..., Any]:
+        inbound = make_inbound(EmailService(self.service), self.settings.inbound_secret,
+                               self.service.clock, after=self.wake_outbox)
         # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
-        return make_wsgi(self.app, self.healthy,
+        return make_wsgi(self.app, self.healthy, inbound,
                          signing_secret=self.settings.slack_signing_secret or "")
 
     def http_server(self, port: int, host: str = "0.0.0.0") -> Any:

@@ -359,3 +359,61 @@ def _human(delta: timedelta) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{seconds} seconds"
+
+
+# --------------------------------------------------------------------------------------------
+# Email to customers
+
+
+def smtp_url(get: Get) -> str | None:
+    """`CRISISBOT_SMTP_URL`, checked by the parser the outbox uses (never quoted: it may hold
+    the password)."""
+    from bot.email.smtp import parse_smtp_url
+
+    value = get("CRISISBOT_SMTP_URL")
+    if value is None:
+        return None
+    try:
+        parse_smtp_url(value)
+    except ValueError as err:
+        raise ConfigError("CRISISBOT_SMTP_URL", f"{err} (value not shown)") from None
+    return value
+
+
+def email_from(get: Get) -> str | None:
+    """`CRISISBOT_EMAIL_FROM`: ``Name <address>`` or a bare address, checked like the
+    customer's (`playbook.domain.mail.check_address`)."""
+    from email.utils import getaddresses
+
+    from playbook.domain.mail import check_address
+
+    value = get("CRISISBOT_EMAIL_FROM")
+    if value is None:
+        return None
+    expected = "expected a sender like Acme Support <support@acme.example>"
+    found = getaddresses([value])
+    if len(found) != 1 or not found[0][1] or "@" not in found[0][1]:
+        raise ConfigError("CRISISBOT_EMAIL_FROM", f"{expected}, got {shown(value)}")
+    try:
+        check_address(found[0][1])
+    except ParseError as err:
+        raise ConfigError("CRISISBOT_EMAIL_FROM",
+                          f"{expected}: {typed_text_plain(err.message)}") from None
+    return value
+
+
+def inbound_secret(get: Get) -> str | None:
+    value = get("CRISISBOT_INBOUND_SECRET")
+    if value is None:
+        return None
+    if len(value) < 16 or any(ch.isspace() for ch in value):
+        raise ConfigError("CRISISBOT_INBOUND_SECRET", "expected a random secret of at least 16 "
+                          "characters with no spaces, e.g. from `openssl rand -hex 32` "
+                          "(value not shown)")
+    return value
+
+
+def typed_text_plain(mrkdwn: str) -> str:
+    """A refusal written for Slack, as one plain line (backticks and entities gone)."""
+    return mrkdwn.replace("`", "").replace("&lt;", "<").replace("&gt;", ">") \
+        .replace("&amp;", "&")

@@ -1,4 +1,5 @@
-"""The HTTP front: Slack's requests at POST /slack/events and GET /healthz, as one WSGI app.
+"""The HTTP front: Slack's requests at POST /slack/events, GET /healthz and the customer's
+email replies at POST /email/inbound (bot/email/inbound.py), as one WSGI app.
 
 Served by waitress (a production WSGI server), never by Bolt's development server, whose tiny
 listen backlog drops connections under a burst.
@@ -26,6 +27,7 @@ from bot.slack import signature
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 4 * 1024 * 1024  # far above any payload Slack sends (a modal's state included)
+INBOUND_PATH = "/email/inbound"  # the customer's email replies (bot/email/inbound.py)
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +61,17 @@ def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
     return None
 
 
-def make_wsgi(app: App, healthy: Callable[[], bool], *,
+def make_wsgi(app: App, healthy: Callable[[], bool],
+              inbound: Callable[..., Iterable[bytes]] | None = None, *,
               signing_secret: str) -> Callable[..., Iterable[bytes]]:
-    """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt."""
+    """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt, and
+    `inbound` (the customer's email replies) checks its own signature."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == INBOUND_PATH and inbound is not None:
+            return inbound(environ, start_response)
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             ok = healthy()
             body = json.dumps({"ok": ok, "database": "up" if ok else "down"}).encode()

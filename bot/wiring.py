@@ -30,7 +30,8 @@ def policy_from(settings: Settings) -> Policy:
                   leader_call=settings.leader_call,
                   playbook=load_playbook(settings),
                   has_leads_channel=settings.leads_channel is not None,
-                  stale_after=settings.stale_after, stale_resolved=settings.stale_resolved)
+                  stale_after=settings.stale_after, stale_resolved=settings.stale_resolved,
+                  email_enabled=settings.email_enabled)
 
 
 # CPython collects its youngest generation every 700 allocations by default. Reading 10,000

@@ -35,7 +35,15 @@ from bot.blocks.kit import (
 from playbook.domain import cadence, windows
 from playbook.domain.capture import source_line
 from playbook.domain.links import link_markup
-from playbook.domain.model import STEPS, CaptureKind, Incident, PromiseStatus, Status, Step
+from playbook.domain.model import (
+    STEPS,
+    CaptureKind,
+    EmailStatus,
+    Incident,
+    PromiseStatus,
+    Status,
+    Step,
+)
 from playbook.domain.playbook_file import Playbook
 from playbook.domain.steps import STEP_TITLES, all_complete
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration, mention, truncate
@@ -266,6 +274,8 @@ def _people(inc: Incident, now: datetime) -> str:
     lines += _depth_lines(inc, now)
     if inc.customer_channel_id:
         lines.append(f"*Customer channel:* {channel_link(inc.customer_channel_id)}")
+    if inc.customer_emails:
+        lines.append(_email_line(inc))
     if inc.parked:
         lines.append(f"*Parked topics:* {len(inc.parked)} (they come back in the summary)")
     links = _links(inc)
@@ -299,6 +309,18 @@ def _depth_lines(inc: Incident, now: datetime) -> list[str]:
     if inc.apology_at is None and inc.step is not Step.LISTEN and inc.step is not Step.RESTATE:
         lines.append("🙏 *Apology:* not recorded yet (`/incident apology &lt;what we said&gt;`)")
     return lines
+
+
+_EMAIL_STATE = {EmailStatus.PENDING: "waiting for the mail server",
+                EmailStatus.SENT: "delivered", EmailStatus.FAILED: "⚠️ not delivered"}
+
+
+def _email_line(inc: Incident) -> str:
+    """The customer's addresses (escaped: they are typed text) and how the last email went."""
+    shown = ", ".join(esc(a) for a in inc.customer_emails[:5])
+    more = f" and {len(inc.customer_emails) - 5} more" if len(inc.customer_emails) > 5 else ""
+    last = f" (last email: {_EMAIL_STATE[inc.emails[-1].status]})" if inc.emails else ""
+    return f"*Customer email:* {shown}{more}{last}"
 
 
 def _links(inc: Incident) -> str | None:

@@ -168,6 +168,9 @@ def _select(options: Sequence[Option], initial: Option | None = None,
 # --- opening ----------------------------------------------------------------------------------
 
 
+EMAILS_MAX_LENGTH = 1000
+
+
 def _severity_option(level: Severity) -> Option:
     return Option(value=level.name,
                   text=plain(f"{level.name} — {level.description}", OPTION_TEXT_MAX))
@@ -191,6 +194,10 @@ def open_modal(channel_id: str | None, playbook: Playbook,
         input_block("ticket", "Support ticket link", UrlInputElement(
             action_id="v", placeholder=plain("https://support.example.com/tickets/42", 150)),
             optional=True, hint="Shown on the card and bookmarked in the incident channel."),
+        input_block("emails", "Customer email", text_input(
+            max_length=EMAILS_MAX_LENGTH, placeholder="it@customer.example, ops@customer.example"),
+            optional=True, hint="`/incident send` emails these addresses too: only what is "
+                                "sent, never notes or reminders."),
     ]
     if outages:
         choices = [Option(value=str(number), text=plain(f"OUT-{number} {label(title)}",

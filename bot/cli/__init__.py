@@ -1,8 +1,8 @@
 """`crisisbot`: run the bot, migrate the database, and the commands that need no Slack.
 
 This module parses the command line and hands each command to its own module: `run`, `db`,
-`report`, `stats`, `playbook`, `demo`. Every refusal ends the program with one line and exit
-code 2 (`errors`).
+`report`, `stats`, `playbook`, `demo`, `email`. Every refusal ends the program with one line
+and exit code 2 (`errors`); `email receive` exits 1 for a message it cannot record.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE", help="the TOML playbook file")
     pbsub.add_parser("show", help="print the playbook in force (CRISISBOT_PLAYBOOK or the "
                                   "built-in one) as a file you can copy and edit")
+    em = sub.add_parser("email", help="email from customers")
+    emsub = em.add_subparsers(dest="email_command", required=True)
+    emsub.add_parser("receive", help="record one customer reply (an RFC 822 message on "
+                                     "standard input, e.g. from an MTA pipe)")
     return parser
 
 
@@ -85,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with database_errors(settings):
                 return report(settings, args.incident, fmt=args.format, out=args.out,
                               team=args.team, chart_out=args.chart)
+        if args.command == "email":
+            from bot.cli import email as email_cli
+
+            with database_errors(settings):
+                return email_cli.receive(settings)
         if args.command == "stats":
             from bot.cli.stats import print_stats
 

@@ -4,17 +4,23 @@ For someone without a workspace: the same app, store, outbox and scheduler as pr
 `bot.local.localslack` playing Slack. It prints what the incident channel would show, including a
 missed update that the bot reminds about and escalates (time is fast-forwarded), and ends with
 the summary the leads receive. Exit code 0 means every step worked and Slack would have
-accepted every message.
+accepted every message. The customer gets the communicator's updates by email (a local SMTP
+server stands in for the mail provider) and their reply comes back into the channel.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import sys
+import urllib.request
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import TextIO
 
+from bot.local.mailsink import MailSink
 from bot.local.sandbox import ALICE, BOB, CAROL, LocalBot, shown
 from playbook.domain.text import unescape
 
@@ -31,6 +37,8 @@ SCRIPT: list[tuple[str, str, str, int]] = [
     (ALICE, "confirm", "…and he agrees that is the problem.", 1),
     (ALICE, "own", "Alice takes ownership.", 1),
     (ALICE, "comms <@U0BOB|bob>", "Bob will be the one voice to the customer.", 1),
+    (ALICE, "customer-email <mailto:it@acmehotels.example|it@acmehotels.example>",
+     "The hotel's IT manager wants our updates by email.", 1),
     (ALICE, "option Power all 12 screens down tonight risk: dark lobby until morning",
      "The options, with their risks.", 4),
     (ALICE, "option Ship a firmware fix risk: may take two days", "", 1),
@@ -40,11 +48,11 @@ SCRIPT: list[tuple[str, str, str, int]] = [
     (ALICE, "park they want a credit for the month", "Not now: parked for after the fix.", 1),
 ]
 AFTER_LAPSE: list[tuple[str, str, str, int]] = [
-    (BOB, "update Screens powered down remotely; fix rolling out overnight",
-     "Bob updates the customer; the clock restarts.", 0),
+    (BOB, "send Screens powered down remotely; the fix is rolling out overnight.",
+     "Bob emails the customer; the clock restarts once their mail server takes it.", 0),
     (ALICE, "resolve screens powered down; fixed firmware deployed", "The fix is in.", 20),
-    (BOB, "update It's fixed: your screens will boot normally in the morning",
-     "Bob tells the customer it is resolved.", 2),
+    (BOB, "send It's fixed: your screens will boot normally in the morning.",
+     "Bob tells the customer it is resolved, by email in the same thread.", 2),
     (ALICE, "kept P1", "The written root cause went out on time.", 5),
     (ALICE, "rootcause devices kept a stale setup state after the last update",
      "Follow-up: why it happened…", 10),
@@ -87,9 +95,53 @@ class Printer:
         self.seen[channel_id] = len(messages)
 
 
+FROM = "Acme Support <support@acme.example>"
+INBOUND_SECRET = "demo-inbound-secret-not-for-production"
+
+
+def show_email(p: Printer, msg: EmailMessage) -> None:
+    """An email as the customer's mail client shows it."""
+    p.say("\n  The customer's inbox:")
+    for header in ("From", "To", "Subject"):
+        p.say(f"  ✉ {header}: {msg[header]}")
+    part = msg.get_body(preferencelist=("plain",))
+    for line in str(part.get_content() if part else "").strip().splitlines():
+        p.say(f"  ✉ {line}")
+
+
+def customer_replies(bot: LocalBot, answering: EmailMessage, text: str) -> int:
+    """The customer hits Reply; their mail provider posts it to POST /email/inbound."""
+    msg = EmailMessage()
+    msg["From"] = "Sam Patel <it@acmehotels.example>"
+    msg["To"] = FROM
+    msg["Subject"] = f"Re: {answering['Subject']}"
+    msg["Message-ID"] = "<reply-1@acmehotels.example>"
+    msg["In-Reply-To"] = msg["References"] = str(answering["Message-ID"])
+    msg.set_content(f"{text}\n\nOn Tuesday, Acme Support <support@acme.example> wrote:\n"
+                    "> Screens powered down remotely\n")
+    raw = msg.as_bytes()
+    sig = "sha256=" + hmac.new(INBOUND_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"{bot.url}/email/inbound", data=raw, method="POST",
+                                     headers={"Content-Type": "message/rfc822",
+                                              "X-Crisisbot-Signature": sig})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        status = int(resp.status)
+    bot.settle()
+    return status
+
+
 def run_demo(out: TextIO = sys.stdout) -> int:
     logging.getLogger().setLevel(logging.WARNING)
-    with LocalBot() as bot:
+    sink = MailSink().start()
+    try:
+        return _run(out, sink)
+    finally:
+        sink.stop()
+
+
+def _run(out: TextIO, sink: MailSink) -> int:
+    settings = {"smtp_url": sink.url, "email_from": FROM, "inbound_secret": INBOUND_SECRET}
+    with LocalBot(settings=settings) as bot:
         p = Printer(bot, out)
         p.say("crisisbot demo: a customer crisis, start to finish, against a local Slack.\n")
         p.say("alice types in #support: /incident open sev2 Acme Hotels: all lobby screens "
@@ -119,7 +171,25 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             bot.advance(timedelta(minutes=minutes))
             p.channel(channel, name)
         p.channel(bot.leads.id, "#crisis-leads")
-        play(AFTER_LAPSE)
+        play(AFTER_LAPSE[:1])
+        emailed = sink.received
+        if not emailed:
+            p.say("\nThe email did not reach the mail server.")
+            return 1
+        show_email(p, emailed[-1][1])
+        p.say("\nThe IT manager replies from his phone; the reply comes back into the channel:")
+        if customer_replies(bot, emailed[-1][1], "Thanks. Lobby is dark but at least the "
+                            "error is gone. Call me before 7am?") != 200:
+            p.say("\nThe reply was not recorded.")
+            return 1
+        p.channel(channel, name)
+        play(AFTER_LAPSE[1:3])
+        if len(sink.received) != 2:
+            p.say("\nThe second email did not reach the mail server.")
+            return 1
+        show_email(p, sink.received[-1][1])
+        p.say(f"  (in the same thread: In-Reply-To {sink.received[-1][1]['In-Reply-To']})")
+        play(AFTER_LAPSE[3:])
         p.say("\nThe summary, as the leads channel receives it:")
         p.channel(bot.leads.id, "#crisis-leads")
         card = bot.card(channel)

@@ -17,9 +17,10 @@ from slack_bolt import Ack, App, BoltContext
 from bot.listeners.deps import Deps, acting_team
 from bot.listeners.errors import inline_error
 from bot.listeners.forms import submission_key, value
-from playbook.domain import links
+from playbook.domain import links, mail
 from playbook.domain.errors import PlaybookError
 from playbook.domain.model import Incident
+from playbook.domain.text import esc
 from playbook.domain.verbs import Request, Said, Written
 from playbook.domain.verbs.followup import AddAction
 from playbook.domain.verbs.handover import HandOver
@@ -137,13 +138,20 @@ def register(app: App, deps: Deps) -> None:
                 except PlaybookError as err:
                     ack(response_action="errors", errors={"ticket": inline_error(err.message)})
                     return
+            emails: list[str] = []
+            if typed := (value(values, "emails") or "").strip():
+                try:
+                    emails = mail.parse_addresses(esc(typed))
+                except PlaybookError as err:
+                    ack(response_action="errors", errors={"emails": inline_error(err.message)})
+                    return
             try:
                 outcome = deps.service.open_parsed(
                     team, deps.people.actor(user), customer=value(values, "customer") or "",
                     description=value(values, "what") or "",
                     severity=value(values, "severity"),
                     origin=Origin(channel_id=channel, reply_later=True), dedupe_key=dedupe,
-                    ticket_url=ticket)
+                    ticket_url=ticket, customer_emails=emails)
             except Duplicate:
                 ack()
                 return

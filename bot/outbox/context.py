@@ -20,9 +20,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
+from bot.email.smtp import EmailError, SmtpConfig, parse_smtp_url
 from bot.outbox.batch_facts import BatchFacts
 from bot.slack.errors import explain
 from playbook import store
+from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
 from playbook.services.lifecycle import LifecycleService
 from playbook.services.outages import OutageService
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 # What a failed row was doing, in the words of "I couldn't <what>".
 FAILED_WHAT = {"create_channel": "create the incident channel", "post": "post the message",
                "invite": "invite people", "timeline": "post to the channel",
-               "capture": "add that message to the timeline"}
+               "capture": "add that message to the timeline",
+               "email": "email the customer"}
 
 
 @dataclass
@@ -50,6 +53,10 @@ class EffectContext:
     leads: tuple[str, ...]
     responders: tuple[str, ...]
     private_channels: bool
+    # email to customers (bot/outbox/email.py): None / unset when not configured
+    emails: EmailService
+    smtp: SmtpConfig | None = None
+    email_from: str | None = None
     # what the worker read for the batch this thread runs (bot/outbox/batch_facts.py)
     facts: BatchFacts = field(default_factory=BatchFacts)
     # the bot's own user and bot ids (auth.test), asked once (bot/outbox/messages.py)
@@ -62,7 +69,10 @@ class EffectContext:
                    timeline=TimelineService(service.sessions, service.clock),
                    lifecycle=LifecycleService(service), outages=OutageService(service),
                    leads_channel=settings.leads_channel, leads=settings.leads,
-                   responders=settings.responders, private_channels=settings.private_channels)
+                   responders=settings.responders, private_channels=settings.private_channels,
+                   emails=EmailService(service),
+                   smtp=parse_smtp_url(settings.smtp_url) if settings.smtp_url else None,
+                   email_from=settings.email_from)
 
     def tell(self, notify: dict, text: str) -> None:
         """Tell the person who asked, by the most direct route still open."""
@@ -87,6 +97,11 @@ class EffectContext:
     def report_failure(self, item: store.OutboxItem, err: Exception, then: str = "") -> None:
         """Tell the person who asked that a row failed for good (their data is saved)."""
         notify = item.payload.get("notify") or {}
+        if isinstance(err, EmailError) and item.incident_id is not None:
+            # retries ran out: recorded as not delivered, and the sender is told by that
+            self.emails.failed(item.incident_id, int(item.payload["number"]),
+                               f"{err} (gave up after several tries)")
+            return
         if not notify.get("user"):
             return
         inc = self.service.get_by_id(item.incident_id) if item.incident_id else None

@@ -3,7 +3,7 @@
 Listeners only record; the outbox does the slow part after the ack (bot/outbox/worker.py
 claims the rows). Each kind has one handler, a function of an `EffectContext`, the incident
 and the row's payload, in the module of its family: channel.py, card.py, messages.py,
-summary.py, lifecycle.py, outages.py. When a handler finds the incident's channel gone
+summary.py, lifecycle.py, outages.py, email.py. When a handler finds the incident's channel gone
 (archived, or the bot removed without us hearing of it), the runner records that and runs
 the handler once more: the card and reminders then go to the fallback place.
 """
@@ -16,7 +16,7 @@ from typing import Final
 
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox import card, channel, lifecycle, messages, outages, summary
+from bot.outbox import card, channel, email, lifecycle, messages, outages, summary
 from bot.outbox.context import EffectContext
 from playbook import store
 from playbook.domain.model import Incident
@@ -44,6 +44,7 @@ HANDLERS: Final[dict[str, Handler]] = {
     "channel_lost": lifecycle.do_channel_lost,
     "channel_back": lifecycle.do_channel_back,
     "brief": lifecycle.do_brief,
+    "email": email.do_email,
 }
 # Kinds whose handler may save the incident (a channel attached, a card posted, a reopened
 # incident moved to a fresh channel): the rows after them in a chain need it read again.

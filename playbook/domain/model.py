@@ -72,6 +72,8 @@ class Policy:
     owner_nags: tuple[timedelta, ...] = (
         timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20))
     has_leads_channel: bool = True
+    # CRISISBOT_SMTP_URL and CRISISBOT_EMAIL_FROM are set: `send` may email the customer
+    email_enabled: bool = False
     stale_after: timedelta = timedelta(days=2)  # no activity on an open incident
     stale_resolved: timedelta = timedelta(days=3)  # resolved, not closed, no activity
     # CRISISBOT_LEADER_CALL: within how long a lead contacts the customer personally, for the
@@ -260,6 +262,52 @@ class Link:
     added_at: datetime
 
 
+class EmailStatus(StrEnum):
+    PENDING = "pending"  # queued in the outbox, not accepted by the mail server yet
+    SENT = "sent"  # the mail server accepted it
+    FAILED = "failed"  # refused for good (a 5xx, or retries ran out): not an update
+
+
+@dataclass
+class CustomerEmail:
+    """A `send` that goes to the customer by email, through the outbox.
+
+    `counts`: its delivery is what restarts the cadence clock (no customer channel took the
+    same text at once). `message_id` is assigned just before the first attempt and kept, so a
+    retry is the same message and every later email of the incident threads under it.
+    """
+
+    number: int
+    text: str
+    by: str
+    at: datetime
+    recipients: tuple[str, ...]
+    counts: bool
+    status: EmailStatus = EmailStatus.PENDING
+    message_id: str | None = None
+    settled_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class EmailReply:
+    """The customer's email reply, stripped of quoted history and signatures.
+
+    `text` is plain text as the customer wrote it (escaped whenever it is posted);
+    `attachments` are (file name, size in bytes): listed, never stored.
+    """
+
+    number: int
+    sender: str
+    sender_name: str | None
+    subject: str
+    text: str
+    message_id: str
+    written_at: datetime
+    at: datetime
+    attachments: tuple[tuple[str, int], ...] = ()
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of the append-only history. `text` is Slack mrkdwn with user text escaped."""
@@ -289,6 +337,8 @@ class Incident:
     channel_name: str | None = None
     card_ts: str | None = None
     customer_channel_id: str | None = None
+    # the customer's email addresses for `send` (`/incident customer-email`)
+    customer_emails: list[str] = field(default_factory=list)
     # listen
     customer_words: list[str] = field(default_factory=list)
     impact: str | None = None
@@ -351,6 +401,9 @@ class Incident:
     handovers: list[Handover] = field(default_factory=list)
     reopenings: list[Reopening] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    # email to and from the customer
+    emails: list[CustomerEmail] = field(default_factory=list)
+    email_replies: list[EmailReply] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -445,9 +498,16 @@ class ReopenChannel:
     """The incident was reopened: make its channel usable again (unarchive it if archived)."""
 
 
+@dataclass(frozen=True)
+class SendEmail:
+    """Email `Incident.emails` item `number` to the customer (bot/outbox/email.py)."""
+
+    number: int
+
+
 Effect = (
     Post | CreateChannel | Invite | PostSummary | RefreshCard | Reschedule | AddBookmark
-    | ReopenChannel
+    | ReopenChannel | SendEmail
 )
 
 

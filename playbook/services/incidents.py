@@ -107,9 +107,11 @@ class Service:
 
     def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
                     severity: str | None, origin: Origin | None = None,
-                    dedupe_key: str | None = None, ticket_url: str | None = None) -> Outcome:
+                    dedupe_key: str | None = None, ticket_url: str | None = None,
+                    customer_emails: Sequence[str] = ()) -> Outcome:
         """Open an incident; `ticket_url` (checked by `playbook.domain.links.parse_url`) is linked
-        at once: on the card, and as a bookmark once the channel exists."""
+        at once: on the card, and as a bookmark once the channel exists; `customer_emails`
+        (checked by `playbook.domain.mail.parse_addresses`) are where `send` emails."""
         def decide(now: datetime) -> Outcome:
             return rules.open_incident(
                 team_id=team_id, customer=customer, description=description, severity=severity,
@@ -126,6 +128,11 @@ class Service:
                                                     "Support ticket", now)
                 outcome.timeline.append(entry)
                 outcome.effects.append(bookmark)
+            if customer_emails:
+                outcome.incident.customer_emails = list(customer_emails)
+                outcome.timeline.append(TimelineEntry(
+                    now, "customer-email", f"{mention(actor.user_id)} set the customer's email "
+                    f"to {', '.join(esc(a) for a in customer_emails)}.", actor.user_id))
             reply = outcome.reply
             saved = persist(session, outcome, origin=origin, requested_by=actor.user_id,
                             now=now, new=True)

@@ -24,6 +24,7 @@ from playbook.domain.model import (
     PostSummary,
     RefreshCard,
     ReopenChannel,
+    SendEmail,
 )
 from playbook.domain.timeline import display
 
@@ -73,6 +74,8 @@ def outbox_rows(outcome: Outcome, origin: Origin | None = None,
             rows.append(("summary", {"target": effect.target.value}))
         elif isinstance(effect, AddBookmark):
             rows.append(("bookmark", {"number": effect.number, "notify": told}))
+        elif isinstance(effect, SendEmail):  # bot/outbox/email.py
+            rows.append(("email", {"number": effect.number, "notify": told}))
     if any(isinstance(e, RefreshCard) for e in outcome.effects):
         rows.append(("refresh_card", {}))
     if origin is not None and origin.reply_later and outcome.reply:

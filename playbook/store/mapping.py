@@ -22,7 +22,10 @@ from playbook.domain.model import (
     CapturedMessage,
     CaptureKind,
     Checkin,
+    CustomerEmail,
     CustomerUpdate,
+    EmailReply,
+    EmailStatus,
     Handover,
     Incident,
     Link,
@@ -44,12 +47,14 @@ from playbook.store.tables import (
     CapturedMessageRow,
     CheckinRow,
     CustomerUpdateRow,
+    EmailReplyRow,
     HandoverRow,
     LinkRow,
     OptionRow,
     ParkedTopicRow,
     PromiseRow,
     ReopeningRow,
+    SentEmailRow,
     SnoozeRow,
     StepRecordRow,
 )
@@ -121,7 +126,7 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "playbook_version",
     "last_activity_at",
 )
-LIST_FIELDS: tuple[str, ...] = ("customer_words", "drivers", "lessons")
+LIST_FIELDS: tuple[str, ...] = ("customer_words", "drivers", "lessons", "customer_emails")
 
 
 def incident_values(incident: Incident) -> dict[str, Any]:
@@ -365,7 +370,73 @@ CHILDREN: tuple[ChildSpec, ...] = (
             added_at=r.added_at,
         ),
     ),
+    ChildSpec(
+        "emails",
+        SentEmailRow,
+        True,
+        lambda e: {
+            "text": e.text,
+            "by_user": e.by,
+            "at": e.at,
+            "recipients": ",".join(e.recipients),
+            "counts": e.counts,
+            "status": EmailStatus(e.status).value,
+            "message_id": e.message_id,
+            "settled_at": e.settled_at,
+            "error": e.error,
+        },
+        lambda r: CustomerEmail(
+            number=r.number,
+            text=r.text,
+            by=r.by_user,
+            at=r.at,
+            recipients=tuple(a for a in r.recipients.split(",") if a),
+            counts=bool(r.counts),
+            status=EmailStatus(r.status),
+            message_id=r.message_id,
+            settled_at=r.settled_at,
+            error=r.error,
+        ),
+    ),
+    ChildSpec(
+        "email_replies",
+        EmailReplyRow,
+        True,
+        lambda m: {
+            "sender": m.sender,
+            "sender_name": m.sender_name,
+            "subject": m.subject,
+            "text": m.text,
+            "message_id": m.message_id,
+            "written_at": m.written_at,
+            "at": m.at,
+            "attachments": _attachments_text(m.attachments),
+        },
+        lambda r: EmailReply(
+            number=r.number,
+            sender=r.sender,
+            sender_name=r.sender_name,
+            subject=r.subject,
+            text=r.text,
+            message_id=r.message_id,
+            written_at=r.written_at,
+            at=r.at,
+            attachments=_attachments(r.attachments),
+        ),
+    ),
 )
+
+
+def _attachments_text(items: tuple[tuple[str, int], ...]) -> str | None:
+    return "\n".join(f"{size}\t{name}" for name, size in items) or None
+
+
+def _attachments(text: str | None) -> tuple[tuple[str, int], ...]:
+    found = []
+    for line in (text or "").splitlines():
+        size, _, name = line.partition("\t")
+        found.append((name, int(size) if size.isdigit() else 0))
+    return tuple(found)
 
 
 def _window(spec: str | None) -> Window | None:
@@ -413,6 +484,7 @@ def to_incident(values: dict[str, Any]) -> Incident:
         customer_words=list(values["customer_words"] or []),
         drivers=list(values["drivers"] or []),
         lessons=list(values["lessons"] or []),
+        customer_emails=list(values["customer_emails"] or []),
         checks=dict(values["checks"] or {}),
         **{name: values[name] for name in _PLAIN_FIELDS},
     )

@@ -22,6 +22,7 @@ __all__ = [
     "CapturedMessageRow",
     "CheckinRow",
     "CustomerUpdateRow",
+    "EmailReplyRow",
     "HandledEventRow",
     "HandoverRow",
     "IncidentRow",
@@ -33,6 +34,7 @@ __all__ = [
     "PromiseRow",
     "ReminderClaimRow",
     "ReopeningRow",
+    "SentEmailRow",
     "SnoozeRow",
     "StepRecordRow",
     "TeamCounterRow",
@@ -64,6 +66,8 @@ class IncidentRow(Base):
     channel_name: Mapped[str | None] = mapped_column(String(80))
     card_ts: Mapped[str | None] = mapped_column(slack_id())
     customer_channel_id: Mapped[str | None] = mapped_column(slack_id())
+    # the customer's email addresses for `send` (NULL on incidents from before email)
+    customer_emails: Mapped[list[str] | None] = mapped_column(JSON)
     opened_by: Mapped[str] = mapped_column(slack_id())
     opened_at: Mapped[datetime]
     # listen
@@ -149,6 +153,12 @@ class IncidentRow(Base):
     )
     links: Mapped[list[LinkRow]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="LinkRow.number"
+    )
+    emails: Mapped[list[SentEmailRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="SentEmailRow.number"
+    )
+    email_replies: Mapped[list[EmailReplyRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="EmailReplyRow.number"
     )
 
 
@@ -308,6 +318,45 @@ class LinkRow(_Child, Base):
     kind: Mapped[str] = mapped_column(String(16))
     added_by: Mapped[str] = mapped_column(slack_id())
     added_at: Mapped[datetime]
+
+
+class SentEmailRow(_Child, Base):
+    """A `send` emailed to the customer; its Message-ID is how their replies find the incident."""
+
+    __tablename__ = "sent_emails"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number"),
+        Index("ix_sent_emails_message_id", "message_id"),
+    )
+
+    text: Mapped[str]
+    by_user: Mapped[str] = mapped_column(slack_id())
+    at: Mapped[datetime]
+    recipients: Mapped[str]  # comma-separated
+    counts: Mapped[bool]
+    status: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    settled_at: Mapped[datetime | None]
+    error: Mapped[str | None]
+
+
+class EmailReplyRow(_Child, Base):
+    """A customer's email reply; the unique Message-ID per incident records it once."""
+
+    __tablename__ = "email_replies"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number"),
+        UniqueConstraint("incident_id", "message_id"),
+    )
+
+    sender: Mapped[str] = mapped_column(String(255))
+    sender_name: Mapped[str | None]
+    subject: Mapped[str]
+    text: Mapped[str]
+    message_id: Mapped[str] = mapped_column(String(255))
+    written_at: Mapped[datetime]
+    at: Mapped[datetime]
+    attachments: Mapped[str | None]  # one "size<TAB>name" per line
 
 
 class TeamCounterRow(Base):

@@ -640,8 +640,9 @@ def test_open_modal() -> None:
     assert [o["value"] for o in severity["options"]] == ["sev1", "sev2", "sev3", "sev4"]
     assert severity["options"][0]["text"]["text"] == "sev1 — critical customer, business at risk"
     assert severity["initial_option"]["value"] == PB.default_severity == "sev2"
-    assert [k for k, b in fields.items() if b.get("optional")] == ["ticket"]
+    assert [k for k, b in fields.items() if b.get("optional")] == ["ticket", "emails"]
     assert fields["ticket"]["element"]["type"] == "url_text_input"
+    assert fields["emails"]["element"]["type"] == "plain_text_input"
     assert json.loads(open_modal(None, PB)["private_metadata"]) == {"channel_id": None}
 
 

@@ -43,6 +43,9 @@ ALL_KEYS = (
     "CRISISBOT_CAPTURE_REACTION",
     "CRISISBOT_OUTBOX_PROCESSES",
     "CRISISBOT_OUTBOX_THREADS",
+    "CRISISBOT_SMTP_URL",
+    "CRISISBOT_EMAIL_FROM",
+    "CRISISBOT_INBOUND_SECRET",
 )
 
 
@@ -282,6 +285,10 @@ MALFORMED = [
     ("CRISISBOT_OUTBOX_THREADS", "4.5"),
     ("CRISISBOT_LEADER_CALL", "soon"),
     ("CRISISBOT_LEADER_CALL", "30s"),
+    ("CRISISBOT_SMTP_URL", "https://u:SeCrEt@mail.example.com"),
+    ("CRISISBOT_SMTP_URL", "smtp://u:SeCrEt@mail.example.com:70000"),
+    ("CRISISBOT_EMAIL_FROM", "Acme Support"),
+    ("CRISISBOT_INBOUND_SECRET", "SeCrEt"),
 ]
 
 

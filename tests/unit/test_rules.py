@@ -117,6 +117,12 @@ CASES: dict[str, tuple[Callable[[], Incident], str, str | None, type[PlaybookErr
         ParseError,
     ),
     "customer-channel": (at_state(), "<#C0CUST|acme>", "#acme", ParseError),
+    "customer-email": (
+        at_state("own"),
+        "<mailto:it@acme.example|it@acme.example>, ops@acme.example",
+        "it.acme.example",
+        ParseError,
+    ),
     "park": (at_state(), "they want a refund", "", ParseError),
     "resolve": (at_state(), "devices recovered", "", ParseError),
     "rootcause": (at_state(), "a firmware bug", "", ParseError),

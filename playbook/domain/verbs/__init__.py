@@ -1,10 +1,11 @@
 """The `/incident` command table: every verb that works on an incident, built from the verb modules.
 
 One module per group of verbs (`listen`, `restate`, `own`, `solve`, `promises`, `updates`,
-`notes`, `followup`, `gates`, `handover`, `reopen`, `links`, `snooze`, `views`, `leader`);
-each handler gets a working copy of the incident (copied by `playbook.domain.rules`), the actor,
-its argument and the context, mutates the copy and returns the confirmation, the timeline
-lines and the effects. Refusals are `PlaybookError`s that say what is missing and how to supply it.
+`email`, `notes`, `followup`, `gates`, `handover`, `reopen`, `links`, `snooze`, `views`,
+`leader`); each handler gets a working copy of the incident (copied by
+`playbook.domain.rules`), the actor, its argument and the context, mutates the copy and
+returns the confirmation, the timeline lines and the effects. Refusals are `PlaybookError`s
+that say what is missing and how to supply it.
 
 The table below is the one list of verbs: `/incident help`, the shell's dispatch and the tests
 (an accept and a reject case for every verb) all read it, in this order.
@@ -21,6 +22,7 @@ from playbook.domain.playbook_file import Playbook
 from playbook.domain.steps import STEP_TITLES, next_missing
 from playbook.domain.text import esc, plain
 from playbook.domain.verbs import (
+    email,
     followup,
     gates,
     handover,
@@ -125,10 +127,13 @@ _SPECS = (
     _free_text("update", "update &lt;what we told the customer&gt;",
                "log a customer update (restarts the clock)", updates.update),
     _free_text("send", "send &lt;text&gt; [+next]",
-               "post a customer-ready update to the customer channel (`+next` adds when they "
-               "hear from us next)", updates.send),
+               "post a customer-ready update to every customer destination (channel, email); "
+               "`+next` adds when they hear from us next", updates.send),
     CommandSpec("customer-channel", "customer-channel #channel",
                 "link the customer-facing channel", updates.customer_channel),
+    CommandSpec("customer-email", "customer-email &lt;address&gt;[, …] | none",
+                "the customer's email addresses for `send` (owner, communicator or lead)",
+                email.customer_email),
     _free_text("leader-call", "leader-call &lt;what you told them&gt;",
                "leads: record that you contacted the customer personally", leader.leader_call),
     _free_text("park", "park &lt;topic&gt;", "park an off-topic demand for after the fix",
@@ -193,6 +198,8 @@ ALIASES = {
     "apologize": "apology",
     "apologise": "apology",
     "customerchannel": "customer-channel",
+    "customeremail": "customer-email",
+    "customer-emails": "customer-email",
     "sev": "severity",
     "hand-over": "handover",
     "handoff": "handover",
