@@ -52,7 +52,7 @@ def test_email_round_trip_and_replies_matched_once(
                  "send two"):
         verb, _, arg = line.partition(" ")
         clock.now += timedelta(minutes=1)
-        service.command(inc.id, ALICE, verb, arg)
+        service.command(inc.id, ALICE, verb, arg, team_id="T1")
     ready = emails.prepare(inc.id, 1, "acme.example")
     assert ready is not None
     first_id = ready[1].message_id
@@ -104,8 +104,8 @@ def test_the_same_reply_delivered_twice_at_once_is_recorded_once(
     service, emails, _ = _service(session_factory)
     inc = service.open("T1", ALICE, "sev2 Acme: screens down").incident
     assert inc.id is not None
-    service.command(inc.id, ALICE, "own", "")
-    service.command(inc.id, ALICE, "customer-email", "it@acme.example")
+    service.command(inc.id, ALICE, "own", "", team_id="T1")
+    service.command(inc.id, ALICE, "customer-email", "it@acme.example", team_id="T1")
     barrier = threading.Barrier(2)
     results: list[Received] = []
 
