@@ -54,7 +54,8 @@ def register(app: App, deps: Deps) -> None:
     @app.event("channel_unarchive")
     @app.event("group_unarchive")
     def on_unarchive(body: dict, event: dict) -> None:
-        changed(body, Change.UNARCHIVED, actor=event.get("user"))
+        # channel_unarchive names the person in `user`, group_unarchive in `actor_id`.
+        changed(body, Change.UNARCHIVED, actor=event.get("user") or event.get("actor_id"))
 
     @app.event("channel_rename")
     @app.event("group_rename")
