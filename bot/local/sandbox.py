@@ -69,9 +69,10 @@ class LocalBot:
     def __init__(self, *, database_url: str | None = None, socket_mode: bool = False,
                  settings: dict[str, Any] | None = None, start_scheduler: bool = False,
                  kind: bool = False) -> None:
-        # Strict Slack unless ``kind``: a test that needs unlimited calls says so.
-        self.slack = LocalSlack(kind=kind)
         self.clock = Clock()
+        # Strict Slack unless ``kind``: a test that needs unlimited calls says so. Its rate
+        # buckets refill by the bot's clock: hours moved forward are hours for Slack too.
+        self.slack = LocalSlack(kind=kind, rate_clock=lambda: self.clock().timestamp())
         self.socket_mode = socket_mode
         self.start_scheduler = start_scheduler
         self._tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
