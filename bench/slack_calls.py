@@ -43,7 +43,7 @@ def _slack_child(conn: Any) -> None:
     """The local Slack, in its own process: answers "cpu", "conns" and "stop"."""
     from bot.local.localslack import LocalSlack
 
-    with LocalSlack() as slack:
+    with LocalSlack(kind=True) as slack:  # kind: measures our calls, not Slack's tiers
         channel = slack.add_channel("bench-calls", bot_member=True).id
         ts = slack.add_message(channel, slack.bot_user_id, "card").ts
         conn.send({"api_url": slack.api_url, "token": slack.bot_token, "channel": channel,

@@ -6,6 +6,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
 from playbook.domain.model import PromiseStatus, Status, Step
 
@@ -45,6 +47,7 @@ def run_script(bot: LocalBot, channel: str) -> None:
     assert "Sent to" in reply.body["text"], reply.body
 
 
+@pytest.mark.kind_slack("a whole incident typed in seconds: far more than 1 post/s in its channel")
 def test_whole_incident_by_typed_commands(any_bot: LocalBot) -> None:
     bot = any_bot
     reply = bot.command("open sev2 Acme Hotels: all lobby screens show a setup error")
@@ -109,6 +112,7 @@ def _click_card(bot: LocalBot, channel: str, what: str, user: str = ALICE) -> No
     assert reply.ok, (what, reply.body)
 
 
+@pytest.mark.kind_slack("a whole incident typed in seconds: far more than 1 post/s in its channel")
 def test_whole_incident_through_buttons_and_modals(bot: LocalBot) -> None:
     reply = bot.command("open")
     assert reply.ok

@@ -41,7 +41,8 @@ USER = "U0ALICE"
 
 @pytest.fixture
 def slack() -> Iterator[LocalSlack]:
-    with LocalSlack() as server:
+    # kind: these tests count requests per connection; tier 429s would add retried requests
+    with LocalSlack(kind=True) as server:
         server.add_user(USER, "alice")
         yield server
 

@@ -72,6 +72,7 @@ def users_info(ws: Workspace, p: Params) -> dict[str, Any]:
         "id": user.id, "team_id": ws.team_id, "name": user.name, "deleted": user.deleted,
         "real_name": real, "tz": user.tz, "tz_label": label, "tz_offset": offset,
         "is_bot": user.is_bot, "is_app_user": False, "is_admin": False, "is_owner": False,
+        "is_restricted": user.is_restricted, "is_ultra_restricted": user.is_ultra_restricted,
         "updated": int(time.time()),
         "profile": {"real_name": real, "display_name": user.name, "team": ws.team_id},
     }}
@@ -109,7 +110,48 @@ def conversations_create(ws: Workspace, p: Params) -> dict[str, Any]:
                    created=int(time.time()), creator=ws.bot_user_id)
     ws._channels[cid] = chan
     ws._messages[cid] = []
+    joined(ws, chan, ws.bot_user_id)  # the creator joins its new channel, and hears it
     return {"ok": True, "channel": channel_json(ws, chan)}
+
+
+def joined(ws: Workspace, chan: Channel, user_id: str, inviter: str | None = None) -> None:
+    """member_joined_channel as Slack sends it (https://docs.slack.dev/reference/events/
+    member_joined_channel): ``channel_type`` C or G, ``inviter`` when someone added them."""
+    event: dict[str, Any] = {"type": "member_joined_channel", "user": user_id,
+                             "channel": chan.id, "channel_type": "G" if chan.is_private else "C",
+                             "team": ws.team_id}
+    if inviter:
+        event["inviter"] = inviter
+    ws._emit(event)
+
+
+def invite_refusal(ws: Workspace, chan: Channel, uid: str) -> str | None:
+    """Why Slack would refuse to invite ``uid`` (conversations.invite's error table,
+    https://docs.slack.dev/reference/methods/conversations.invite), or None."""
+    user = ws._users.get(uid)
+    if uid == ws.bot_user_id:
+        return "cant_invite_self"  # "Authenticated user cannot invite themselves"
+    if user is None or user.deleted:
+        return "user_not_found"  # "Value passed for users was invalid"
+    if uid in chan.members:
+        return "already_in_channel"
+    if user.org_only:
+        # "One or more members invited are part of the Enterprise organization but not the
+        # specific workspace you're interfacing with."
+        return "org_user_not_in_team"
+    if user.team_id and user.team_id != ws.team_id:
+        # Someone of another organisation: only a Slack Connect channel can hold them, and
+        # even there the app "does not have permission to invite that specific user".
+        return "no_permission" if chan.is_ext_shared else "cant_invite"
+    if user.is_ultra_restricted and any(
+            uid in c.members for c in ws._channels.values() if not c.is_im and not c.is_mpim):
+        # "An invited user is a single-channel guest user ('ultra restricted access') that is
+        # already in the maximum number of conversations."
+        return "ura_max_channels"
+    if user.is_restricted and not user.is_ultra_restricted and chan.id not in user.guest_channels:
+        # "An invited user is a guest user that is restricted from accessing this conversation."
+        return "user_is_restricted"
+    return None
 
 
 @api("conversations.info")
@@ -156,20 +198,18 @@ def conversations_invite(ws: Workspace, p: Params) -> dict[str, Any]:
     errors: list[dict[str, Any]] = []
     valid: list[str] = []
     for uid in users:
-        user = ws._users.get(uid)
-        if uid == ws.bot_user_id:
-            error = "cant_invite_self"
-        elif user is None or user.deleted:
-            error = "user_not_found"
-        elif uid in chan.members:
-            error = "already_in_channel"
-        else:
+        error = invite_refusal(ws, chan, uid)
+        if error is None:
             valid.append(uid)
-            continue
-        errors.append({"user": uid, "ok": False, "error": error})
+        else:
+            errors.append({"user": uid, "ok": False, "error": error})
+    # The page: with several users, one refusal fails the whole call (nobody is invited)
+    # unless ``force`` asks to invite the valid ones anyway.
     if errors and not p.flag("force"):
         raise ApiError(errors[0]["error"], errors=errors)
     chan.members.update(valid)
+    for uid in valid:
+        joined(ws, chan, uid, inviter=ws.bot_user_id)
     out: dict[str, Any] = {"ok": True, "channel": channel_json(ws, chan)}
     if errors:
         out["errors"] = errors
@@ -186,6 +226,8 @@ def conversations_join(ws: Workspace, p: Params) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": True}
     if ws.bot_user_id in chan.members:
         out["warning"] = "already_in_channel"
+    else:
+        joined(ws, chan, ws.bot_user_id)
     chan.members.add(ws.bot_user_id)
     out["channel"] = channel_json(ws, chan)
     return out
@@ -216,7 +258,19 @@ def conversations_archive(ws: Workspace, p: Params) -> dict[str, Any]:
     if ws.bot_user_id not in chan.members:
         raise ApiError("not_in_channel")
     chan.is_archived = True
+    ws._emit(archive_event(chan, ws.bot_user_id, archived=True))
     return {"ok": True}
+
+
+def archive_event(chan: Channel, user_id: str, *, archived: bool) -> dict[str, Any]:
+    """channel_archive, channel_unarchive and group_archive name the person in ``user``
+    (https://docs.slack.dev/reference/events/channel_archive, .../channel_unarchive, the node
+    SDK's GroupArchiveEvent); group_unarchive names them in ``actor_id``
+    (GroupUnarchiveEvent)."""
+    kind = ("group_" if chan.is_private else "channel_") + ("archive" if archived
+                                                            else "unarchive")
+    who = "actor_id" if chan.is_private and not archived else "user"
+    return {"type": kind, "channel": chan.id, who: user_id}
 
 
 @api("conversations.unarchive")
@@ -228,10 +282,11 @@ def conversations_unarchive(ws: Workspace, p: Params) -> dict[str, Any]:
         raise ApiError("channel_not_found")  # private channels are invisible to non-members
     if not chan.is_archived:
         raise ApiError("not_archived")
-    if ws.bot_unarchive_error:
+    if ws.bot_unarchive_error:  # bot tokens cannot unarchive: see Workspace.bot_unarchive_error
         raise ApiError(ws.bot_unarchive_error)
     chan.is_archived = False
     chan.members.add(ws.bot_user_id)  # Slack: "the calling user is added to the conversation"
+    ws._emit(archive_event(chan, ws.bot_user_id, archived=False))
     return {"ok": True}
 
 

@@ -103,6 +103,13 @@ def pins_add(ws: Workspace, p: Params) -> dict[str, Any]:
     if ts in pins:
         raise ApiError("already_pinned")
     pins.append(ts)
+    msg = find_message(ws, chan, ts)
+    # pin_added (https://docs.slack.dev/reference/events/pin_added) reaches the app for its
+    # own pin too: ``user`` is the bot, the item carries the message.
+    ws._emit({"type": "pin_added", "user": ws.bot_user_id, "channel_id": chan.id,
+              "item": {"type": "message", "channel": chan.id, "created": int(time.time()),
+                       "created_by": ws.bot_user_id, "message": message_json(ws, msg)},
+              "pin_count": len(pins)})
     return {"ok": True}
 
 
@@ -132,6 +139,11 @@ def pins_list(ws: Workspace, p: Params) -> dict[str, Any]:
 
 
 BOOKMARK_TITLE_MAX = 255  # longer titles are refused rather than cut
+# bookmarks.add (https://docs.slack.dev/reference/methods/bookmarks.add): a link is at most
+# 2048 characters ("invalid_link"), and a channel holds at most 100 bookmarks
+# ("too_many_bookmarks").
+BOOKMARK_LINK_MAX = 2048
+BOOKMARKS_MAX = 100
 
 
 @api("bookmarks.add")
@@ -145,10 +157,13 @@ def bookmarks_add(ws: Workspace, p: Params) -> dict[str, Any]:
         raise ApiError("invalid_arguments", response_metadata={
             "messages": [f"[ERROR] title is over {BOOKMARK_TITLE_MAX} characters"]})
     link = p.opt("link") or ""
-    if not link.startswith(("http://", "https://")) or any(c in link for c in " <>|\n"):
+    if (not link.startswith(("http://", "https://")) or any(c in link for c in " <>|\n")
+            or len(link) > BOOKMARK_LINK_MAX):
         raise ApiError("invalid_link")
     if chan.bookmarks_restricted:
         raise ApiError("restricted_action")
+    if len(ws._bookmarks.get(chan.id, [])) >= BOOKMARKS_MAX:
+        raise ApiError("too_many_bookmarks")
     mark = Bookmark(ws._new_id("Bk"), chan.id, title, kind, link, p.opt("emoji"))
     ws._bookmarks.setdefault(chan.id, []).append(mark)
     return {"ok": True, "bookmark": {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api_conversations import _check_name
+from .api_conversations import _check_name, archive_event
 from .driver import SlackSide, Via
 from .models import ApiError, Channel, Reply
 
@@ -44,8 +44,7 @@ class LifecycleSide(SlackSide):
             if chan.is_archived:
                 raise ValueError(f"{channel_id} is already archived")
             chan.is_archived = True
-            event: dict[str, Any] = {"type": self._kind(chan, "channel_archive", "group_archive"),
-                                     "channel": chan.id, "user": user_id}
+            event = archive_event(chan, user_id, archived=True)
         return self.event(app_url, event, via=via) if emit else None
 
     def unarchive_channel(self, app_url: str | None, channel_id: str, *, user_id: str,
@@ -57,8 +56,7 @@ class LifecycleSide(SlackSide):
                 raise ValueError(f"{channel_id} is not archived")
             chan.is_archived = False
             chan.members.add(user_id)
-            event = {"type": self._kind(chan, "channel_unarchive", "group_unarchive"),
-                     "channel": chan.id, "user": user_id}
+            event = archive_event(chan, user_id, archived=False)  # group_*: actor_id
         return self.event(app_url, event, via=via)
 
     def rename_channel(self, app_url: str | None, channel_id: str, name: str, *,

@@ -39,6 +39,13 @@ PLACEHOLDER_MAX = 150
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 SELECT_MAX_OPTIONS = 100
+# Radio buttons and checkboxes: "maximum number of options is 10"
+# (https://docs.slack.dev/reference/block-kit/block-elements/radio-button-group-element,
+# .../checkboxes-element).
+CHOICE_MAX_OPTIONS = 10
+# plain_text_input: "max_length ... Maximum value is 3000"; min_length likewise at most 3000
+# (https://docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element).
+TEXT_INPUT_MAX = 3000
 URL_MAX = 3000
 ALT_TEXT_MAX = 2000
 
@@ -111,6 +118,9 @@ def _check_element(el: Any, pointer: str, errors: list[str]) -> None:
                                    pointer + "/options"))
             if kind == "overflow" and not 2 <= len(options) <= 5:
                 errors.append(_err("overflow needs 2 to 5 options", pointer + "/options"))
+            if kind in ("radio_buttons", "checkboxes") and len(options) > CHOICE_MAX_OPTIONS:
+                errors.append(_err(f"no more than {CHOICE_MAX_OPTIONS} items allowed",
+                                   pointer + "/options"))
             for i, opt in enumerate(options):
                 p = f"{pointer}/options/{i}"
                 if not isinstance(opt, dict):
@@ -119,6 +129,51 @@ def _check_element(el: Any, pointer: str, errors: list[str]) -> None:
                 _check_text(opt.get("text"), p + "/text", OPTION_TEXT_MAX, errors,
                             plain_only=kind not in ("radio_buttons", "checkboxes"))
                 _check_len(opt.get("value"), OPTION_VALUE_MAX, p + "/value", errors)
+        _check_initial_options(el, pointer, errors)
+    elif kind == "plain_text_input":
+        _check_text_input(el, pointer, errors)
+
+
+def _same_option(a: Any, b: Any) -> bool:
+    return (isinstance(a, dict) and isinstance(b, dict) and a.get("value") == b.get("value")
+            and _text_of(a.get("text")) == _text_of(b.get("text")))
+
+
+def _check_initial_options(el: dict[str, Any], pointer: str, errors: list[str]) -> None:
+    """initial_option / initial_options "must exactly match one of the options" of the element
+    (the select, radio button and checkbox element pages of Block Kit's reference)."""
+    options = list(el.get("options") or [])
+    for group in el.get("option_groups") or []:
+        if isinstance(group, dict):
+            options.extend(group.get("options") or [])
+    if el.get("type") in ("external_select", "multi_external_select"):
+        return  # options come from the app's options endpoint: nothing to match here
+    chosen: list[tuple[str, Any]] = []
+    if isinstance(el.get("initial_option"), dict):
+        chosen.append(("/initial_option", el["initial_option"]))
+    if isinstance(el.get("initial_options"), list):
+        chosen.extend((f"/initial_options/{i}", o)
+                      for i, o in enumerate(el["initial_options"]))
+    for where, opt in chosen:
+        if not any(_same_option(opt, o) for o in options):
+            errors.append(_err("initial option must match one of the options", pointer + where))
+
+
+def _check_text_input(el: dict[str, Any], pointer: str, errors: list[str]) -> None:
+    """plain_text_input's bounds: max_length at most 3000, min_length no more than max_length,
+    an initial_value that fits."""
+    low, high = el.get("min_length"), el.get("max_length")
+    if isinstance(high, int) and high > TEXT_INPUT_MAX:
+        errors.append(_err(f"must be no more than {TEXT_INPUT_MAX}", pointer + "/max_length"))
+    if isinstance(low, int) and low > TEXT_INPUT_MAX:
+        errors.append(_err(f"must be no more than {TEXT_INPUT_MAX}", pointer + "/min_length"))
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        errors.append(_err("min_length must not exceed max_length", pointer + "/min_length"))
+    initial = el.get("initial_value")
+    limit = high if isinstance(high, int) else TEXT_INPUT_MAX
+    if isinstance(initial, str) and len(initial) > limit:
+        errors.append(_err(f"must be less than {limit + 1} characters",
+                           pointer + "/initial_value"))
 
 
 def _check_block(block: Any, pointer: str, errors: list[str]) -> None:
@@ -156,7 +211,14 @@ def _check_block(block: Any, pointer: str, errors: list[str]) -> None:
             return
         if len(elements) > limit:
             errors.append(_err(f"no more than {limit} items allowed", pointer + "/elements"))
+        seen: set[str] = set()
         for i, el in enumerate(elements):
+            aid = el.get("action_id") if isinstance(el, dict) else None
+            if isinstance(aid, str):  # "action_id ... should be unique among all other
+                if aid in seen:       # action_ids in the containing block" (element pages)
+                    errors.append(_err(f"duplicate action_id {aid!r}",
+                                       f"{pointer}/elements/{i}/action_id"))
+                seen.add(aid)
             p = f"{pointer}/elements/{i}"
             if kind == "context" and isinstance(el, dict) and el.get("type") != "image":
                 _check_text(el, p, SECTION_TEXT_MAX, errors)

@@ -39,6 +39,13 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     team_id: str | None = None  # set for a Slack Connect guest from another organisation
+    # Guests (Slack's users.info ``is_restricted`` / ``is_ultra_restricted``): a multi-channel
+    # guest may be invited only to ``guest_channels``; a single-channel guest to one channel.
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
+    guest_channels: set[str] = field(default_factory=set)
+    # In the Enterprise organisation but not in this workspace (invite: org_user_not_in_team).
+    org_only: bool = False
 
 
 @dataclass

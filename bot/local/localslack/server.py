@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .api_messages import post_response_url
+from .echo import EventEcho
 from .lifecycle import LifecycleSide
+from .models import Reply
 from .socketmode import SocketHub
 from .webapi import dispatch
 
@@ -232,7 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LocalSlack(LifecycleSide):
-    """A local Slack: start() binds free ports on 127.0.0.1; use as a context manager."""
+    """A local Slack: start() binds free ports on 127.0.0.1; use as a context manager.
+
+    Strict by default: rate tiers (``rate_limits``), the manifest's scopes, guest and
+    other-org invite refusals, bot tokens that cannot unarchive. ``kind=True`` turns the rate
+    tiers off for a test that needs an unlimited Slack; ``scopes=`` installs other scopes.
+    """
 
     def __init__(self, *, bot_token: str = "xoxb-local-test", app_token: str = "xapp-local-test",
                  signing_secret: str = "local-signing-secret", team_id: str = "T0LOCAL",
@@ -243,6 +250,38 @@ class LocalSlack(LifecycleSide):
         self._httpd: _HTTPServer | None = None
         self._http_thread: threading.Thread | None = None
         self._hub = SocketHub(app_id=self.app_id)
+        self._echo = EventEcho(self._echo_deliver, self.violation)
+        self._emit_sink = self._echo.put
+
+    # ------------------------------------------------------------------ the app's own events
+    def subscribe(self, app_url: str | None, *, via: str = "http") -> None:
+        """Deliver the events Slack sends about the app's own calls (see echo) to the app at
+        ``app_url`` (None with ``via="socket"``)."""
+        self._echo.subscribe(app_url, via)
+
+    def unsubscribe(self) -> None:
+        self._echo.unsubscribe()
+
+    def wait_events_delivered(self, timeout: float = 10.0) -> bool:
+        """True once every event about the app's own calls has been delivered and acked."""
+        return self._echo.wait_idle(timeout)
+
+    @property
+    def events_pending(self) -> bool:
+        return self._echo.busy
+
+    @property
+    def echo_deliveries(self) -> list[tuple[str, int]]:
+        """(event type, HTTP status or 200 for a Socket Mode ack) per delivered event."""
+        return list(self._echo.delivered)
+
+    def _echo_deliver(self, event: dict[str, Any], url: str | None, via: str) -> Reply:
+        return self.event(url, event, via="socket" if via == "socket" else "http")
+
+    @property
+    def ratelimited(self) -> dict[str, int]:
+        """How many 429s each method got (for tests and benchmarks)."""
+        return dict(self.rate_limits.limited)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalSlack:
@@ -260,6 +299,7 @@ class LocalSlack(LifecycleSide):
 
     def stop(self) -> None:
         """Close websockets first (so connected apps stop), then the Web API."""
+        self._echo.unsubscribe()
         self._hub.stop()
         if self._httpd is not None:
             self._httpd.shutdown()

@@ -30,6 +30,8 @@ from .models import (
     User,
     UserGroup,
 )
+from .ratelimits import RateLimiter
+from .scopes import manifest_events, manifest_scopes
 
 T = TypeVar("T")
 _ALNUM = string.ascii_uppercase + string.digits
@@ -73,7 +75,9 @@ class Workspace:
                  signing_secret: str = "local-signing-secret", team_id: str = "T0LOCAL",
                  bot_user_id: str = "UBOT", bot_name: str = "crisisbot",
                  team_domain: str = "localslack", app_id: str = "A0LOCAL",
-                 bot_id: str = "B0LOCAL", chat_write_public: bool = False) -> None:
+                 bot_id: str = "B0LOCAL", chat_write_public: bool = False,
+                 kind: bool = False, scopes: Iterable[str] | None = None,
+                 rate_clock: Callable[[], float] | None = None) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.signing_secret = signing_secret
@@ -83,10 +87,24 @@ class Workspace:
         self.app_id = app_id
         self.bot_id = bot_id
         self.chat_write_public = chat_write_public
-        # Slack's method page has long said bot tokens cannot unarchive, while its scope table
-        # lists bot scopes for it; set an error code here to play the refusing Slack (None:
-        # conversations.unarchive works with the bot token; people use `unarchive_channel`).
-        self.bot_unarchive_error: str | None = None
+        # conversations.unarchive's page (https://docs.slack.dev/reference/methods/
+        # conversations.unarchive) carries a "Bug alert": bot tokens (xoxb-) cannot currently
+        # unarchive conversations; use a user token. Its error table names no error of its own
+        # for that, so the stand-in answers with the table's token-type error,
+        # `not_allowed_token_type` ("the token type used in this request is not allowed").
+        # None: a kind Slack that lets the bot unarchive (people use `unarchive_channel`).
+        self.bot_unarchive_error: str | None = "not_allowed_token_type"
+        # Strict by default: rate tiers on (``kind=True`` turns them off), the bot token holds
+        # the bot scopes of manifest.yml unless ``scopes`` says otherwise.
+        self.kind = kind
+        # ``rate_clock`` (seconds): the buckets refill by it, so a test whose clock jumps an
+        # hour has given Slack's buckets that hour too (default: real time).
+        self.rate_limits = RateLimiter(enabled=not kind, clock=rate_clock or time.monotonic)
+        self.scopes: frozenset[str] | None = (frozenset(scopes) if scopes is not None
+                                              else manifest_scopes())
+        self.subscribed_events: frozenset[str] | None = manifest_events()
+        self.emitted: list[dict[str, Any]] = []  # events Slack sent about the app's own calls
+        self._emit_sink: Callable[[dict[str, Any]], None] | None = None
         self.base_url = "http://127.0.0.1:0"  # set by LocalSlack.start()
         self._lock = threading.RLock()
         self.violations: list[str] = []
@@ -135,6 +153,18 @@ class Workspace:
             self._seq += 1
             return self._seq
 
+    def _emit(self, event: dict[str, Any]) -> None:
+        """Slack's event about something the app just did (see echo): kept in ``emitted``
+        and handed to the subscribed app, if the manifest subscribes to its type."""
+        if self.subscribed_events is not None and event["type"] not in self.subscribed_events:
+            return
+        event = {**event, "event_ts": f"{time.time():.6f}"}
+        with self._lock:
+            self.emitted.append(copy.deepcopy(event))
+            sink = self._emit_sink
+        if sink is not None:
+            sink(event)
+
     def violation(self, text: str) -> None:
         """Record something real Slack would refuse or warn about (a test asserts none)."""
         with self._lock:
@@ -142,13 +172,22 @@ class Workspace:
 
     # ------------------------------------------------------------------ seeding
     def add_user(self, user_id: str, name: str, tz: str = "UTC", real_name: str | None = None,
-                 is_bot: bool = False, team_id: str | None = None) -> User:
+                 is_bot: bool = False, team_id: str | None = None, *,
+                 guest: str | None = None, guest_channels: Iterable[str] = (),
+                 org_only: bool = False) -> User:
         """Seed a workspace member; users.info, invites and DMs only know seeded users
         (the driver seeds the users it acts as). ``team_id`` other than the workspace's makes
-        a Slack Connect guest: their messages carry ``user_team``/``source_team``."""
+        a Slack Connect guest: their messages carry ``user_team``/``source_team``, and
+        conversations.invite refuses them. ``guest="multi"`` makes a multi-channel guest
+        (invitable only to ``guest_channels``), ``guest="single"`` a single-channel guest;
+        ``org_only`` a member of the Enterprise org who is not in this workspace."""
+        if guest not in (None, "multi", "single"):
+            raise ValueError(f"guest must be 'multi' or 'single', not {guest!r}")
         with self._lock:
             user = User(user_id, name, tz=tz, real_name=real_name or name, is_bot=is_bot,
-                        team_id=team_id)
+                        team_id=team_id, is_restricted=guest is not None,
+                        is_ultra_restricted=guest == "single",
+                        guest_channels=set(guest_channels), org_only=org_only)
             self._users[user_id] = user
             return copy.deepcopy(user)
 

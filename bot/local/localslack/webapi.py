@@ -1,7 +1,8 @@
-"""Web API dispatch: fault injection, token checks, then the method implementation.
+"""Web API dispatch: fault injection, token checks, rate tiers, scopes, then the method.
 
-Order matters and follows Slack: an injected fault (standing in for Slack's own rate limiter
-or an outage) comes first, then an unknown method, then authentication, then the method.
+Order matters and follows Slack: an injected fault (standing in for an outage) comes first,
+then an unknown method, then authentication, then the method's rate tier (HTTP 429 with
+Retry-After, see ratelimits), then its scope (missing_scope, see scopes), then the method.
 """
 
 from __future__ import annotations
@@ -14,7 +15,31 @@ from typing import Any
 from . import api_conversations, api_messages, api_views  # noqa: F401  (register methods)
 from .apibase import APP_TOKEN_METHODS, METHODS, Params
 from .models import ApiError, Call
+from .scopes import needed, require
 from .state import Workspace
+
+
+def _scope_of(ws: Workspace, method: str, params: dict[str, Any]) -> str | None:
+    """The scope this call needs: for conversations.* it depends on the conversation."""
+    if method == "conversations.create":
+        return needed(method, private=Params(method, params).flag("is_private"))
+    if method == "conversations.open" and not params.get("channel"):
+        users = [u for u in Params(method, params).csv("users") if u != ws.bot_user_id]
+        return needed(method, dm=len(users) <= 1, mpim=len(users) > 1)
+    cid = params.get("channel") or params.get("channel_id")
+    chan = ws._channels.get(cid) if isinstance(cid, str) else None
+    return needed(method, chan)
+
+
+def _post_channel(ws: Workspace, params: dict[str, Any]) -> str | None:
+    """The conversation a chat.postMessage lands in, for its per-channel limit."""
+    target = params.get("channel")
+    if not isinstance(target, str):
+        return None
+    with ws._lock:
+        if target[:1] in "UW" and target in ws._users:
+            return ws.dm_channel_id(target) or "dm:" + target
+    return target
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +71,14 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
         return 200, {"ok": False, "error": revoked}, {}
     if (token == ws.app_token) != (method in APP_TOKEN_METHODS):
         return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+    channel = _post_channel(ws, params) if method == "chat.postMessage" else None
+    wait = ws.rate_limits.check(ws.team_id, method, channel)
+    if wait is not None:
+        log.debug("localslack: %s rate limited (Retry-After %d)", method, wait)
+        return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
     try:
         with ws._lock:
+            require(ws.scopes, _scope_of(ws, method, params))
             body = handler(ws, Params(method, params))
     except ApiError as exc:
         body = exc.body()
