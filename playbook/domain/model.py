@@ -325,6 +325,9 @@ class Incident:
     handovers: list[Handover] = field(default_factory=list)
     reopenings: list[Reopening] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    # people Slack would not let the bot invite to the channel: user id -> Slack's refusal
+    # (e.g. "user_is_restricted" for a guest), shown on the card until they are invited
+    not_invited: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
