@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from bot import schema
 from bot.app import create_app
 from bot.config import Settings
+from bot.health import Health, HealthCheck, migration_heads
 from bot.listeners.deps import Deps, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
@@ -28,7 +29,6 @@ from bot.scheduler import ReminderScheduler
 from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
-from playbook import store
 from playbook.services.incidents import Service
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Runtime:
     post_ack: ThreadPoolExecutor
     # the outbox in child processes (`CRISISBOT_OUTBOX_PROCESSES`); None: `worker`'s threads
     outbox_processes: OutboxProcesses | None = None
+    _health: HealthCheck | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
@@ -111,8 +112,13 @@ class Runtime:
         (self.outbox_processes or self.worker).stop()
         self.engine.dispose()
 
-    def healthy(self) -> bool:
-        return store.ping(self.engine)
+    def healthy(self) -> Health:
+        """The database takes writes, its schema is this code's, its file is the one opened
+        at start (bot/health.py)."""
+        if self._health is None:
+            self._health = HealthCheck(lambda: self.engine, migration_heads(),
+                                       self.settings.secrets)
+        return self._health()
 
     def wsgi(self) -> Callable[..., Any]:
         return make_wsgi(self.app, self.healthy)

@@ -15,23 +15,20 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.health import Health, respond
+
 EVENTS_PATH = "/slack/events"
 
 log = logging.getLogger(__name__)
 
 
-def make_wsgi(app: App, healthy: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
+def make_wsgi(app: App, healthy: Callable[[], Health]) -> Callable[..., Iterable[bytes]]:
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            ok = healthy()
-            body = json.dumps({"ok": ok, "database": "up" if ok else "down"}).encode()
-            start_response("200 OK" if ok else "503 Service Unavailable",
-                           [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body)))])
-            return [body]
+            return respond(healthy(), start_response)  # bot/health.py: what is checked
         try:
             return slack(environ, start_response)
         except Exception:
