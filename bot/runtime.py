@@ -30,6 +30,7 @@ from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook.services.incidents import Service
+from playbook.services.retention import RetentionService
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ class Runtime:
             children = OutboxProcesses(settings, processes=processes, threads=threads,
                                        clock=clock)
         wake = children.wake if children is not None else worker.wake
-        scheduler = ReminderScheduler(service, on_fired=wake)
+        pruning = RetentionService(service.sessions, clock, settings.retention)
+        scheduler = ReminderScheduler(service, on_fired=wake, housekeeping=pruning.prune)
         people = People(make_lookup_client(settings), settings)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
                     wake_outbox=wake,

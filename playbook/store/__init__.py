@@ -10,7 +10,8 @@ the migrations and `alembic check` read from here. The modules, innermost first:
 * `tables`: the core tables (incidents and their children, timeline, outbox, claims, events).
 * `mapping`: incidents <-> rows; `children`: every child row of some incidents in one UNION.
 * `incidents`, `timeline`, `outbox`, `reminder_claims`, `events`, `outages`, `lifecycle`,
-  `playbooks`: the repositories (outages, lifecycle and timeline declare their own extra tables).
+  `playbooks`, `retention` (pruning finished outbox rows and old event ids): the
+  repositories (outages, lifecycle and timeline declare their own extra tables).
 
 Decisions worth knowing before changing anything here:
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 # The repositories other packages use as modules (``from playbook.store import outages``);
 # importing them here also puts their tables on `metadata`.
-from playbook.store import lifecycle, outages, outbox, playbooks, timeline
+from playbook.store import lifecycle, outages, outbox, playbooks, retention, timeline
 from playbook.store.base import UTCDateTime, metadata
 from playbook.store.engine import (
     DatabaseFileLost,
@@ -113,6 +114,7 @@ __all__ = [
     "reading",
     "recurrence_candidates",
     "remember_event",
+    "retention",
     "retry_outbox",
     "save_incident",
     "take_reminder",

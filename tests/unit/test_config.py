@@ -36,6 +36,7 @@ ALL_KEYS = (
     "CRISISBOT_STALE_AFTER",
     "CRISISBOT_STALE_RESOLVED",
     "CRISISBOT_RECURRENCE_DAYS",
+    "CRISISBOT_RETENTION",
     "CRISISBOT_TIMEZONE",
     "CRISISBOT_PLAYBOOK",
     "LOG_LEVEL",
@@ -267,6 +268,9 @@ MALFORMED = [
     ("CRISISBOT_RECURRENCE_DAYS", "0"),
     ("CRISISBOT_RECURRENCE_DAYS", "-5"),
     ("CRISISBOT_RECURRENCE_DAYS", "ninety"),
+    ("CRISISBOT_RETENTION", "forever"),
+    ("CRISISBOT_RETENTION", "10m"),
+    ("CRISISBOT_RETENTION", "0d"),
     ("CRISISBOT_TIMEZONE", "Mars/Olympus_Mons"),
     ("CRISISBOT_TIMEZONE", "../../etc/passwd"),
     ("CRISISBOT_PLAYBOOK", "/nonexistent/crisis-playbook.yml"),
@@ -280,6 +284,12 @@ MALFORMED = [
     ("CRISISBOT_OUTBOX_THREADS", "0"),
     ("CRISISBOT_OUTBOX_THREADS", "4.5"),
 ]
+
+
+def test_retention_defaults_to_30_days_and_reads_durations() -> None:
+    assert load_settings({}).retention == timedelta(days=30)
+    assert load_settings({"CRISISBOT_RETENTION": "90d"}).retention == timedelta(days=90)
+    assert load_settings({"CRISISBOT_RETENTION": "12h"}).retention == timedelta(hours=12)
 
 
 def test_outbox_processes_and_threads() -> None:
