@@ -35,15 +35,7 @@ from __future__ import annotations
 # importing them here also puts their tables on `metadata`.
 from playbook.store import lifecycle, outages, outbox, playbooks, retention, timeline
 from playbook.store.base import UTCDateTime, metadata
-from playbook.store.engine import (
-    DatabaseFileLost,
-    file_guard,
-    make_engine,
-    make_session_factory,
-    ping,
-    probe_write,
-    reading,
-)
+from playbook.store.engine import make_engine, make_session_factory, probe_write, reading
 from playbook.store.events import remember_event
 from playbook.store.incidents import (
     Snapshot,
@@ -76,7 +68,6 @@ from playbook.store.tables import OutboxRow
 from playbook.store.timeline import append_timeline, get_timeline, has_timeline_kind
 
 __all__ = [
-    "DatabaseFileLost",
     "OutboxItem",
     "OutboxRow",
     "Snapshot",
@@ -89,7 +80,6 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "fail_outbox",
-    "file_guard",
     "find_by_number",
     "get_incident",
     "get_incident_by_channel",
@@ -108,7 +98,6 @@ __all__ = [
     "outages",
     "outbox",
     "pending_outbox_count",
-    "ping",
     "playbooks",
     "probe_write",
     "reading",

@@ -40,7 +40,6 @@ __all__ = [
     "file_guard",
     "make_engine",
     "make_session_factory",
-    "ping",
     "probe_write",
     "reading",
 ]
@@ -360,24 +359,3 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects survive commit (`expire_on_commit=False`): we hand out dataclasses,
     and nothing should lazily hit the database after the transaction is over."""
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def ping(engine: Engine) -> bool:
-    """True when the database answers ``SELECT 1`` (for /healthz); never raises.
-
-    Runs on the raw DBAPI connection, outside SQLAlchemy's transaction handling: on SQLite every
-    transaction begins IMMEDIATE, which would make a health check queue behind a writer.
-    """
-    try:
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute("SELECT 1")
-            cursor.fetchall()
-            cursor.close()
-        finally:
-            raw.close()
-    except Exception as exc:  # DBAPI errors from a raw cursor are not wrapped by SQLAlchemy
-        log.warning("database ping failed: %s", exc)
-        return False
-    return True
