@@ -55,6 +55,8 @@ class Settings:
     stale_after: timedelta = timedelta(days=2)
     stale_resolved: timedelta = timedelta(days=3)
     recurrence_days: int = 90
+    # finished outbox rows and handled event ids older than this are pruned (bot/scheduler.py)
+    retention: timedelta = timedelta(days=30)
     timezone: str = "UTC"
     playbook_path: str | None = None
     log_level: str = "INFO"
@@ -191,6 +193,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         stale_resolved=parse.duration(get, "CRISISBOT_STALE_RESOLVED", timedelta(days=3),
                                       minimum=timedelta(hours=1)),
         recurrence_days=parse.recurrence_days(get),
+        retention=parse.duration(get, "CRISISBOT_RETENTION", timedelta(days=30),
+                                 minimum=timedelta(hours=1)),
         timezone=parse.timezone(get),
         playbook_path=parse.playbook_path(get),
         log_level=parse.log_level(get),

@@ -22,6 +22,7 @@ from bot import schema
 from bot.app import create_app
 from bot.config import Settings
 from bot.email.inbound import make_inbound
+from bot.health import Health, HealthCheck, migration_heads
 from bot.listeners.deps import Deps, Forms, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
@@ -29,9 +30,9 @@ from bot.scheduler import ReminderScheduler
 from bot.slack.client import make_lookup_client
 from bot.web import make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
-from playbook import store
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
+from playbook.services.retention import RetentionService
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Runtime:
     outbox_processes: OutboxProcesses | None = None
     # views.open after the ack (`bot.listeners.deps.Forms`)
     forms: Forms | None = None
+    _health: HealthCheck | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
@@ -90,7 +92,8 @@ class Runtime:
             children = OutboxProcesses(settings, processes=processes, threads=threads,
                                        clock=clock)
         wake = children.wake if children is not None else worker.wake
-        scheduler = ReminderScheduler(service, on_fired=wake)
+        pruning = RetentionService(service.sessions, clock, settings.retention)
+        scheduler = ReminderScheduler(service, on_fired=wake, housekeeping=pruning.prune)
         people = People(make_lookup_client(settings), settings)
         forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT), client, workers=8)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
@@ -120,8 +123,13 @@ class Runtime:
         (self.outbox_processes or self.worker).stop()
         self.engine.dispose()
 
-    def healthy(self) -> bool:
-        return store.ping(self.engine)
+    def healthy(self) -> Health:
+        """The database takes writes, its schema is this code's, its file is the one opened
+        at start (bot/health.py)."""
+        if self._health is None:
+            self._health = HealthCheck(lambda: self.engine, migration_heads(),
+                                       self.settings.secrets)
+        return self._health()
 
     def wsgi(self) -> Callable[..., Any]:
         inbound = make_inbound(EmailService(self.service), self.settings.inbound_secret,

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 # After a failed wake-up (database unreachable, too many conflicts): try again this much later.
 RETRY_AFTER = timedelta(seconds=5)
+# How often finished outbox rows and old event ids are pruned (`housekeeping`); the first run
+# waits a little after start, so a restart is not slowed by it.
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+HOUSEKEEPING_FIRST = timedelta(minutes=1)
 # While Slack has revoked the team's tokens: how often to check whether it was reinstalled.
 PAUSED_RECHECK = timedelta(minutes=5)
 
@@ -69,8 +73,11 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 class ReminderScheduler:
     def __init__(self, service: Service, on_fired: Callable[[], None], *,
                  resync_every: timedelta = timedelta(seconds=60),
-                 executor_threads: int = EXECUTOR_THREADS) -> None:
+                 executor_threads: int = EXECUTOR_THREADS,
+                 housekeeping: Callable[[], object] | None = None) -> None:
         self.service = service
+        # pruning (playbook/services/retention.py), run every HOUSEKEEPING_EVERY
+        self.housekeeping = housekeeping
         self.on_fired = on_fired
         self.resync_every = resync_every
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
@@ -110,6 +117,11 @@ class ReminderScheduler:
             self.scheduler.add_job(self.resync, "interval",
                                    seconds=self.resync_every.total_seconds(), id="resync",
                                    replace_existing=True)
+            if self.housekeeping is not None:
+                self.scheduler.add_job(
+                    self.housekeeping, "interval", id="housekeeping", replace_existing=True,
+                    seconds=HOUSEKEEPING_EVERY.total_seconds(),
+                    next_run_time=datetime.now(UTC) + HOUSEKEEPING_FIRST)
         finally:
             self.scheduler.resume()
 

@@ -23,6 +23,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.health import Health, respond
 from bot.slack import signature
 
 EVENTS_PATH = "/slack/events"
@@ -61,7 +62,7 @@ def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
     return None
 
 
-def make_wsgi(app: App, healthy: Callable[[], bool],
+def make_wsgi(app: App, healthy: Callable[[], Health],
               inbound: Callable[..., Iterable[bytes]] | None = None, *,
               signing_secret: str) -> Callable[..., Iterable[bytes]]:
     """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt, and
@@ -73,12 +74,7 @@ def make_wsgi(app: App, healthy: Callable[[], bool],
         if path == INBOUND_PATH and inbound is not None:
             return inbound(environ, start_response)
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            ok = healthy()
-            body = json.dumps({"ok": ok, "database": "up" if ok else "down"}).encode()
-            start_response("200 OK" if ok else "503 Service Unavailable",
-                           [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body)))])
-            return [body]
+            return respond(healthy(), start_response)  # bot/health.py: what is checked
         if path == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
             refused = _signed_only(environ, start_response, signing_secret)
             if refused is not None:

@@ -32,6 +32,7 @@ from bot.blocks.kit import (
     section,
     sections,
 )
+from bot.slack.errors import invite_refusal
 from playbook.domain import cadence, windows
 from playbook.domain.capture import source_line
 from playbook.domain.links import link_markup
@@ -268,6 +269,9 @@ def _people(inc: Incident, now: datetime) -> str:
     owner = mention(inc.owner) if inc.owner else "nobody yet"
     voice = mention(inc.communicator) if inc.communicator else "nobody yet"
     lines = [f"*Owner:* {owner}   *Communicator:* {voice}"]
+    refused = _not_invited(inc)
+    if refused:
+        lines.append(refused)
     for line in (_cadence_line(inc, now), _snooze_line(inc, now)):
         if line:
             lines.append(line)
@@ -321,6 +325,21 @@ def _email_line(inc: Incident) -> str:
     more = f" and {len(inc.customer_emails) - 5} more" if len(inc.customer_emails) > 5 else ""
     last = f" (last email: {_EMAIL_STATE[inc.emails[-1].status]})" if inc.emails else ""
     return f"*Customer email:* {shown}{more}{last}"
+
+
+NOT_INVITED_SHOWN = 5  # people named on the card; the rest are counted
+
+
+def _not_invited(inc: Incident) -> str | None:
+    """``*Couldn't invite:* @ann (why) · …``: people Slack would not let the bot add, so the
+    channel knows they are not reading it and someone reaches them another way."""
+    if not inc.not_invited:
+        return None
+    shown = [f"{mention(user)} ({invite_refusal(code) or f'Slack said {esc(code)}'})"
+             for user, code in list(inc.not_invited.items())[:NOT_INVITED_SHOWN]]
+    more = len(inc.not_invited) - len(shown)
+    tail = f" · …and {more} more" if more > 0 else ""
+    return "*Couldn't invite:* " + " · ".join(shown) + tail
 
 
 def _links(inc: Incident) -> str | None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot import blocks
+from bot.cli.output import check_target, write_atomic
 from bot.config import Settings
 from playbook import store
 from playbook.domain import export
@@ -47,6 +47,9 @@ def report(settings: Settings, key: str, *, fmt: str, out: str | None,
 
         if not chart.chart_available():  # fail fast, before the database
             raise PlaybookError(chart.ENABLE_HINT)
+    for target in (out, chart_out):  # a path that can never be written fails before any work
+        if target:
+            check_target(target)
     inc, entries = _incident(settings, key, team)
     now = datetime.now(UTC)
     summary = summarize(inc, now, corrected(entries))
@@ -55,13 +58,13 @@ def report(settings: Settings, key: str, *, fmt: str, out: str | None,
     else:
         text = blocks.summary_markdown(summary)
     if out:
-        Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_atomic(out, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
         print(f"Wrote {inc.key} to {out}.", file=sys.stderr)
     else:
         print(text)
     if chart_out:
         png = chart.render_cadence_chart(inc, now)
         assert png is not None
-        Path(chart_out).write_bytes(png)
+        write_atomic(chart_out, png)
         print(f"Wrote {inc.key}'s cadence chart to {chart_out}.", file=sys.stderr)
     return 0

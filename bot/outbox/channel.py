@@ -7,9 +7,9 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox.card import post_card
+from bot.outbox.card import do_refresh_card, post_card
 from bot.outbox.context import EffectContext
-from bot.outbox.conversations import create_channel, invite
+from bot.outbox.conversations import Invites, create_channel, invite
 from bot.outbox.lifecycle import usable
 from bot.slack.errors import code_of, explain, is_transient
 from playbook.domain import rules
@@ -24,9 +24,19 @@ def incident_channel(ctx: EffectContext, inc: Incident, *, private: bool) -> tup
                           lambda n: rules.plain_channel_name(inc, n), private=private)
 
 
+def invite_people(ctx: EffectContext, inc: Incident, users: list[str]) -> tuple[Incident, Invites]:
+    """Invite people to the incident's channel and keep its card's "couldn't invite" list
+    current: whoever Slack refused is added (with Slack's reason), whoever is in now removed.
+    Returns the incident as saved (changed only when that list changed) and the result."""
+    assert inc.id is not None
+    result = invite(ctx, inc.channel_id, users)
+    if result.refused or set(result.joined) & set(inc.not_invited):
+        inc = ctx.service.note_invites(inc.id, result.refused, result.joined) or inc
+    return inc, result
+
+
 def do_create_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     assert inc.id is not None
-    problems: list[str] = []
     if inc.channel_id is None:
         channel_id, name = incident_channel(ctx, inc, private=bool(payload.get("private")))
         inc = ctx.service.attach_channel(inc.id, channel_id, name)
@@ -38,13 +48,13 @@ def do_create_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     except SlackApiError as err:  # cosmetic: the incident works without them
         log.warning("%s: could not set topic/purpose: %s", inc.key, err.response.get("error"))
     people = [u for u in payload.get("invite", []) if u]
-    problems.extend(invite(ctx, inc.channel_id, people))
+    inc, invited = invite_people(ctx, inc, people)
     if inc.card_ts is None:
         post_card(ctx, inc)
     notify = payload.get("notify") or {}
     text = f"*{inc.key}* is open: <#{inc.channel_id}>. The pinned card there shows what's next."
-    if problems:
-        text += "\n⚠️ " + "; ".join(problems) + ". The incident works without them."
+    if invited.problems:
+        text += "\n" + invited.told().removesuffix(".") + ". The incident works without them."
     ctx.tell(notify, text)
 
 
@@ -55,9 +65,12 @@ def do_invite(ctx: EffectContext, inc: Incident, payload: dict) -> None:
         ctx.tell(payload.get("notify") or {}, f"⚠️ I can't invite anyone to {inc.key}'s "
                  "channel: it is archived or I'm no longer in it.")
         return
-    problems = invite(ctx, inc.channel_id, list(payload.get("users", [])))
-    if problems:
-        ctx.tell(payload.get("notify") or {}, "⚠️ " + "; ".join(problems) + ".")
+    before = inc.not_invited
+    inc, invited = invite_people(ctx, inc, list(payload.get("users", [])))
+    if inc.not_invited != before:  # the card's "couldn't invite" list changed
+        do_refresh_card(ctx, inc, {})
+    if invited.problems:
+        ctx.tell(payload.get("notify") or {}, invited.told())
 
 
 def do_bookmark(ctx: EffectContext, inc: Incident, payload: dict) -> None:
@@ -108,11 +121,11 @@ def do_reopen_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     inc = ctx.service.attach_channel(inc.id, channel_id, name)
     ctx.service.set_card(inc.id, None)
     people = [u for u in (inc.owner, inc.communicator, inc.opened_by, *ctx.responders) if u]
-    problems = invite(ctx, inc.channel_id, list(dict.fromkeys(people)))
+    inc, invited = invite_people(ctx, inc, list(dict.fromkeys(people)))
     text = (f"I couldn't unarchive <#{old}> to reopen {inc.key} ({why}), so it continues "
             f"in <#{channel_id}>.")
-    if problems:
-        text += "\n⚠️ " + "; ".join(problems) + "."
+    if invited.problems:
+        text += "\n" + invited.told()
     ctx.tell(payload.get("notify") or {}, text)
 
 

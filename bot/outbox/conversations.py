@@ -2,20 +2,21 @@
 Slack accepts, invite people, pin a message.
 
 Invites go one person per call: with several users in one `conversations.invite` call, one
-refusal fails the whole call. A refusal that will not heal is returned as a problem to tell
-the person who asked (the incident or outage works without that member); anything else is
-raised for the outbox to retry.
+refusal fails the whole call. A refusal that will not heal (a guest, someone outside the
+workspace) is returned, to tell the person who asked and to show on the card (the incident or
+outage works without that member); anything else is raised for the outbox to retry.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
 from bot.outbox.context import EffectContext
-from bot.slack.errors import code_of, explain, is_permanent
+from bot.slack.errors import code_of, explain, invite_refusal, is_permanent
 
 log = logging.getLogger(__name__)
 
@@ -24,32 +25,63 @@ CREATE_TRIES = 25
 
 # The person is there already (or it is the bot itself): nothing to do, nothing to say.
 NOTHING_TO_DO = frozenset({"already_in_channel", "cant_invite_self"})
-# Refusals told to the person besides the permanent ones (bot/slack/errors.py).
-ALSO_TOLD = frozenset({"user_is_bot", "user_not_found"})
 
 
-def invite(ctx: EffectContext, channel_id: str | None, users: list[str]) -> list[str]:
-    """Invite `users` (user ids, or `S…` user groups) into the channel; return the problems."""
-    problems = []
+@dataclass
+class Invites:
+    """What inviting people came to: who is in the channel now, who Slack refused (user ->
+    Slack's error name, see `bot.slack.errors.INVITE_REFUSALS`), and every problem in words
+    for the person who asked."""
+
+    joined: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def told(self, lead: str = "⚠️ ") -> str:
+        """The problems as one line for the person who asked ("" when there were none)."""
+        return lead + "; ".join(self.problems) + "." if self.problems else ""
+
+
+def invite(ctx: EffectContext, channel_id: str | None, users: list[str],
+           into: Invites | None = None) -> Invites:
+    """Invite `users` (user ids, or `S…` user groups) into the channel, one per call.
+
+    A person Slack will not let us invite (a guest, someone outside the workspace) is skipped,
+    never retried, and named in the result; so are other refusals that will not heal. Only an
+    error worth a retry (Slack unreachable, rate limits, unknown names) is raised, for the
+    outbox to try again: people invited already answer ``already_in_channel`` the next time.
+    """
+    result = into if into is not None else Invites()
     for user in users:
+        if user in result.joined or user in result.refused:
+            continue  # in a group and named alone, or in two groups: one call is enough
         if user.startswith("S"):
             try:
                 members = ctx.client.usergroups_users_list(usergroup=user)["users"]
-            except SlackApiError as err:
-                problems.append(f"couldn't read group `{user}`: {explain(err)}")
+            except SlackApiError as err:  # its members can still be invited by name
+                result.problems.append(f"couldn't read group `{user}`: {explain(err)}")
                 continue
-            problems.extend(invite(ctx, channel_id, list(members)))
+            invite(ctx, channel_id, list(members), result)
             continue
         try:
             ctx.client.conversations_invite(channel=channel_id, users=user)
         except SlackApiError as err:
             code = code_of(err)
             if code in NOTHING_TO_DO:
+                result.joined.append(user)
                 continue
-            if not is_permanent(code) and code not in ALSO_TOLD:
+            why = invite_refusal(code)
+            if why is not None:
+                log.info("Slack refused to invite %s to %s: %s", user, channel_id, code)
+                result.refused[user] = str(code)
+            elif is_permanent(code):
+                why = explain(err)
+            else:
                 raise
-            problems.append(f"couldn't invite <@{user}>: {explain(err)}")
-    return problems
+            result.problems.append(f"couldn't invite <@{user}>: {why}")
+            continue
+        result.joined.append(user)
+    return result
 
 
 def create_channel(ctx: EffectContext, readable: Callable[[int], str],

@@ -60,7 +60,7 @@ def open_outage(ctx: EffectContext, out: Outage, payload: dict) -> None:
                                           topic=f"{out.key} outage: {out.title}"[:250])
     except SlackApiError as err:
         log.warning("%s: could not set the topic: %s", out.key, err.response.get("error"))
-    problems = invite(ctx, out.channel_id, [u for u in payload.get("invite", []) if u])
+    problems = invite(ctx, out.channel_id, [u for u in payload.get("invite", []) if u]).problems
     if out.card_ts is None:
         post_card(ctx, out)
     text = (f"*{out.key}* is open: <#{out.channel_id}>. Customers' incidents attach with "

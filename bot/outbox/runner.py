@@ -47,8 +47,9 @@ HANDLERS: Final[dict[str, Handler]] = {
     "email": email.do_email,
 }
 # Kinds whose handler may save the incident (a channel attached, a card posted, a reopened
-# incident moved to a fresh channel): the rows after them in a chain need it read again.
-CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card", "reopen_channel"})
+# incident moved to a fresh channel, someone Slack refused to invite noted for the card): the
+# rows after them in a chain need it read again.
+CHANGES_INCIDENT = frozenset({"create_channel", "refresh_card", "reopen_channel", "invite"})
 
 
 class Load:

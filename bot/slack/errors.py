@@ -75,6 +75,29 @@ ERRORS: dict[str, SlackError] = {
 }
 _NONE = SlackError()
 
+# conversations.invite's refusals of one person (not of the channel or the app): the person is
+# skipped, never retried, and named to whoever asked and on the card, with these words after
+# "couldn't invite @person: ". A name not here falls back to the table above (`explain`).
+INVITE_REFUSALS: dict[str, str] = {
+    "user_is_restricted": "they are a guest account, and guests join only the channels a "
+                          "Slack admin adds them to",
+    "ura_max_channels": "they are a single-channel guest who is already in their one channel",
+    "cant_invite": "Slack doesn't allow inviting them to this channel (a guest or "
+                   "workspace setting)",
+    "no_permission": "I'm not allowed to invite people to this channel; ask a Slack admin",
+    "org_user_not_in_team": "they are in the organization but not in this workspace",
+    "user_not_found": "that person isn't in this workspace",
+    "user_is_bot": "it's an app, not a person; add apps from the channel's settings",
+    "user_disabled": "their account is deactivated",
+}
+
+
+def invite_refusal(code: str | None) -> str | None:
+    """Why Slack would not let us invite one person, in words; None if `code` is no such
+    refusal (then it is the channel's or the app's problem, or worth a retry)."""
+    return INVITE_REFUSALS.get(code) if code is not None else None
+
+
 # chat.update of a message that is no longer there to update: post it afresh instead.
 MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 

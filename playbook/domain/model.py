@@ -404,6 +404,9 @@ class Incident:
     # email to and from the customer
     emails: list[CustomerEmail] = field(default_factory=list)
     email_replies: list[EmailReply] = field(default_factory=list)
+    # people Slack would not let the bot invite to the channel: user id -> Slack's refusal
+    # (e.g. "user_is_restricted" for a guest), shown on the card until they are invited
+    not_invited: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

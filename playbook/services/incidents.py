@@ -348,6 +348,26 @@ class Service:
             return Outcome(store.save_incident(session, inc), "")
         return retry_stale(self.sessions, self.clock, work).incident
 
+    def note_invites(self, incident_id: int, refused: dict[str, str],
+                     invited: Iterable[str] = ()) -> Incident | None:
+        """Record who Slack refused to let us invite (user -> Slack's reason) and who is in the
+        channel now, for the card's people line. Returns the incident when that changed what
+        the card shows, else None (nothing saved, so a retried row changes nothing)."""
+        joined = set(invited)
+
+        def work(session: Session, now: datetime) -> Outcome:
+            inc = store.get_incident_by_id(session, incident_id)
+            if inc is None:
+                raise NotFound("That incident no longer exists.")
+            after = {u: why for u, why in inc.not_invited.items() if u not in joined}
+            after.update(refused)
+            if after == inc.not_invited:
+                return Outcome(inc, "")
+            inc.not_invited = after
+            return Outcome(store.save_incident(session, inc), "changed")
+        outcome = retry_stale(self.sessions, self.clock, work)
+        return outcome.incident if outcome.reply else None
+
     def set_card(self, incident_id: int, card_ts: str | None) -> None:
         def work(session: Session, now: datetime) -> Outcome:
             inc = store.get_incident_by_id(session, incident_id)

@@ -10,8 +10,8 @@ the migrations and `alembic check` read from here. The modules, innermost first:
 * `tables`: the core tables (incidents and their children, timeline, outbox, claims, events).
 * `mapping`: incidents <-> rows; `children`: every child row of some incidents in one UNION.
 * `incidents`, `timeline`, `outbox`, `reminder_claims`, `events`, `outages`, `lifecycle`,
-  `playbooks`, `emails`: the repositories (outages, lifecycle and timeline declare their own
-  extra tables).
+  `playbooks`, `emails`, `retention` (pruning finished outbox rows and old event ids): the
+  repositories (outages, lifecycle and timeline declare their own extra tables).
 
 Decisions worth knowing before changing anything here:
 
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 # The repositories other packages use as modules (``from playbook.store import outages``);
 # importing them here also puts their tables on `metadata`.
-from playbook.store import emails, lifecycle, outages, outbox, playbooks, timeline
+from playbook.store import emails, lifecycle, outages, outbox, playbooks, retention, timeline
 from playbook.store.base import UTCDateTime, metadata
-from playbook.store.engine import make_engine, make_session_factory, ping, reading
+from playbook.store.engine import make_engine, make_session_factory, probe_write, reading
 from playbook.store.events import remember_event
 from playbook.store.incidents import (
     Snapshot,
@@ -99,11 +99,12 @@ __all__ = [
     "outages",
     "outbox",
     "pending_outbox_count",
-    "ping",
     "playbooks",
+    "probe_write",
     "reading",
     "recurrence_candidates",
     "remember_event",
+    "retention",
     "retry_outbox",
     "save_incident",
     "take_reminder",

@@ -4,28 +4,43 @@ SQLite: WAL, ``BEGIN IMMEDIATE`` for writers and one writer queue per engine (`m
 a session whose first call is a read begins as a lock-free reader (`begin_reading`, `reading`).
 PostgreSQL: a pre-ping and a connect timeout, so an unreachable database fails a request inside
 Slack's ack window instead of hanging it.
+
+Durability (`FileGuard`): on SQLite the file's identity (device, inode) is taken at the first
+connection, and every commit and every new connection checks it again. SQLite keeps writing to
+a file that was deleted or replaced under it (an open descriptor of a removed inode), and a
+new connection to a missing path makes a new empty database: either way a write would be
+acknowledged and then lost at the next start. Such a commit fails instead, with
+`DatabaseFileLost` (an `OperationalError`, so the person sees "the database is not reachable,
+nothing was changed"). `probe_write` is the health check's real write, rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
     "PG_CONNECT_TIMEOUT",
     "SQLITE_BUSY_TIMEOUT",
+    "DatabaseFileLost",
+    "FileGuard",
     "begin_reading",
+    "file_guard",
     "make_engine",
     "make_session_factory",
-    "ping",
+    "probe_write",
     "reading",
 ]
 
@@ -89,6 +104,8 @@ def make_engine(
     )
     engine = create_engine(url, connect_args=connect_args, **kw)
     busy_ms = int(sqlite_busy_timeout * 1000)
+    guard = FileGuard(parsed.database)
+    _GUARDS[engine] = guard
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -104,6 +121,11 @@ def make_engine(
             cursor.execute(f"PRAGMA foreign_keys={'ON' if sqlite_foreign_keys else 'OFF'}")
         finally:
             cursor.close()
+        guard.check_connect()
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(_conn: Connection) -> None:
+        guard.check()  # before the DBAPI commit: a lost file fails it instead of "saving"
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -209,28 +231,131 @@ class _SQLiteConnection(sqlite3.Connection):
             self.drop_writer()
 
 
+class DatabaseFileLost(OperationalError):
+    """The SQLite file this process writes to was deleted or replaced: nothing can be saved."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__("COMMIT", None, sqlite3.OperationalError(why))
+        self.why = why
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    device: int
+    inode: int
+
+
+class FileGuard:
+    """The identity of one SQLite file, taken at the first connection and checked after.
+
+    `path` None: an in-memory database, nothing to check. Checking is one ``stat``.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        memory = not path or path == ":memory:" or path.startswith("file::memory:")
+        self.path = None if memory else os.path.abspath(path or "")
+        self.identity: FileIdentity | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> FileIdentity | None:
+        """The identity of the file at `path` now (None: there is no file there)."""
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return FileIdentity(st.st_dev, st.st_ino)
+
+    def problem(self) -> str | None:
+        """Why writes cannot be made durable (the file gone or replaced), or None."""
+        if self.path is None or self.identity is None:
+            return None
+        try:
+            now = self.current()
+        except OSError as err:  # e.g. the folder made unreadable
+            return f"the database file {self.path} cannot be checked: {err.strerror}"
+        if now is None:
+            return f"the database file {self.path} was deleted while the bot was running"
+        if now != self.identity:
+            return f"the database file {self.path} was replaced while the bot was running"
+        return None
+
+    def check(self) -> None:
+        why = self.problem()
+        if why is not None:
+            log.error("refusing to commit: %s; restart the bot once the file is back", why)
+            raise DatabaseFileLost(why)
+
+    def check_connect(self) -> None:
+        """On a new connection: remember the file the first time, refuse another one later."""
+        with self._lock:
+            if self.identity is None and self.path is not None:
+                self.identity = self.current()
+                return
+        self.check()
+
+
+_GUARDS: weakref.WeakKeyDictionary[Engine, FileGuard] = weakref.WeakKeyDictionary()
+
+
+def file_guard(engine: Engine) -> FileGuard | None:
+    """The SQLite file guard of an engine made by `make_engine` (None for PostgreSQL)."""
+    return _GUARDS.get(engine)
+
+
+PROBE_TIMEOUT = 2.0
+"""Seconds the health check's write probe waits for a lock before calling the database busy."""
+
+
+def probe_write(engine: Engine) -> list[str]:
+    """Prove the database takes a write, without changing anything; return its schema revisions.
+
+    One transaction that reads ``alembic_version`` and rewrites its row with the same value,
+    then rolls back: it needs the write lock and a writable file (SQLite) or a writable,
+    primary server (PostgreSQL), and leaves no trace, so any number of replicas may run it.
+    On SQLite it uses a connection of its own (never a pooled one, which may still hold a
+    descriptor of a file deleted since), with a short busy timeout, so a write burst cannot
+    stall the check. Raises what the database raised; an empty list means no schema at all.
+    """
+    guard = file_guard(engine)
+    if guard is not None and guard.path is not None:
+        why = guard.problem()
+        if why is not None:
+            raise DatabaseFileLost(why)
+        raw = sqlite3.connect(f"file:{guard.path}?mode=rw", uri=True, timeout=PROBE_TIMEOUT,
+                              isolation_level=None)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                return _probe(raw.execute, raw.execute)
+            finally:
+                raw.execute("ROLLBACK")
+        finally:
+            raw.close()
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            conn.execute(text("SET LOCAL statement_timeout = '3s'"))
+        try:
+            return _probe(lambda sql: conn.exec_driver_sql(sql),
+                          lambda sql: conn.exec_driver_sql(sql))
+        finally:
+            conn.rollback()
+
+
+def _probe(read: Any, write: Any) -> list[str]:
+    try:
+        versions = sorted(str(row[0]) for row in read("SELECT version_num FROM alembic_version"))
+    except Exception as err:
+        if "alembic_version" in str(err):  # no such table: never migrated, or recreated empty
+            return []
+        raise
+    write("UPDATE alembic_version SET version_num = version_num")
+    return versions
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects survive commit (`expire_on_commit=False`): we hand out dataclasses,
     and nothing should lazily hit the database after the transaction is over."""
     return sessionmaker(engine, expire_on_commit=False)
-
-
-def ping(engine: Engine) -> bool:
-    """True when the database answers ``SELECT 1`` (for /healthz); never raises.
-
-    Runs on the raw DBAPI connection, outside SQLAlchemy's transaction handling: on SQLite every
-    transaction begins IMMEDIATE, which would make a health check queue behind a writer.
-    """
-    try:
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute("SELECT 1")
-            cursor.fetchall()
-            cursor.close()
-        finally:
-            raw.close()
-    except Exception as exc:  # DBAPI errors from a raw cursor are not wrapped by SQLAlchemy
-        log.warning("database ping failed: %s", exc)
-        return False
-    return True

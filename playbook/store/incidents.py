@@ -102,8 +102,8 @@ _SAVE_INCIDENT = (
         version=IncidentRow.__table__.c.version + 1,
         **{
             name: bindparam(f"v_{name}", type_=IncidentRow.__table__.c[name].type)
-            for name in (*SCALAR_FIELDS, *LIST_FIELDS, "checks", "customer_key", "status",
-                         "step")
+            for name in (*SCALAR_FIELDS, *LIST_FIELDS, "checks", "not_invited", "customer_key",
+                         "status", "step")
         },
     )
 )

@@ -134,6 +134,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(incident, name) for name in SCALAR_FIELDS}
     values.update({name: list(getattr(incident, name)) for name in LIST_FIELDS})
     values["checks"] = dict(incident.checks)
+    values["not_invited"] = dict(incident.not_invited)
     values["customer_key"] = customer_key(incident.customer)
     values["status"] = Status(incident.status).value
     values["step"] = Step(incident.step).value
@@ -456,7 +457,7 @@ PERSISTED_FIELDS: frozenset[str] = frozenset(
     {"id", "team_id", "number", "version", "status", "step"}
     | set(SCALAR_FIELDS)
     | set(LIST_FIELDS)
-    | {"checks"}
+    | {"checks", "not_invited"}
     | {spec.field for spec in CHILDREN}
 )
 
@@ -486,5 +487,6 @@ def to_incident(values: dict[str, Any]) -> Incident:
         lessons=list(values["lessons"] or []),
         customer_emails=list(values["customer_emails"] or []),
         checks=dict(values["checks"] or {}),
+        not_invited=dict(values["not_invited"] or {}),
         **{name: values[name] for name in _PLAIN_FIELDS},
     )

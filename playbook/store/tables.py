@@ -112,6 +112,8 @@ class IncidentRow(Base):
     playbook_version: Mapped[str | None] = mapped_column(String(64))
     checks: Mapped[dict[str, str] | None] = mapped_column(JSON)
     last_activity_at: Mapped[datetime | None]
+    # people Slack refused to let the bot invite: user id -> Slack's error name (0012)
+    not_invited: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     # Children load eagerly (one SELECT ... IN per table) because every use of an incident
     # needs the whole of it; delete-orphan lets save_incident mirror removals.

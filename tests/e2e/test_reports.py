@@ -75,3 +75,74 @@ def test_report_writes_the_cadence_chart(cli_env: None, tmp_path: Path) -> None:
     chart = tmp_path / "inc1.png"
     assert main(["report", "INC-1", "--chart", str(chart), "--out", str(tmp_path / "r.md")]) == 0
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_report_out_into_a_missing_folder_is_one_line(
+        cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "no-such-folder" / "r.md"
+    assert main(["report", "INC-1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("crisisbot: cannot write to ") and "does not exist" in err
+    assert not out.parent.exists()
+
+
+def test_report_out_to_a_folder_is_one_line(cli_env: None, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    assert main(["report", "INC-1", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "it is a folder" in err
+    assert list(folder.iterdir()) == []
+
+
+def test_report_out_to_a_device_is_one_line_and_leaves_it_alone(
+        cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    before = Path("/dev/full").lstat()
+    assert main(["report", "INC-1", "--out", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a regular file" in err
+    after = Path("/dev/full").lstat()
+    assert (after.st_mode, after.st_rdev) == (before.st_mode, before.st_rdev)
+    assert not [p for p in Path("/dev").iterdir() if p.name.startswith(".full.")]
+
+
+def test_report_out_replaces_a_symlink_instead_of_writing_through_it(
+        cli_env: None, tmp_path: Path) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("do not touch\n")
+    link = tmp_path / "r.md"
+    link.symlink_to(precious)
+    assert main(["report", "INC-1", "--out", str(link)]) == 0
+    assert precious.read_text() == "do not touch\n"
+    assert not link.is_symlink() and link.read_text().startswith("# ")
+
+
+def test_report_out_overwrites_a_file_whole_and_leaves_no_temporary_file(
+        cli_env: None, tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    out.write_text("old report\n" * 1000)
+    assert main(["report", "INC-1", "--out", str(out)]) == 0
+    assert out.read_text().startswith("# ") and "old report" not in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".r.md")) == []
+
+
+def test_report_out_on_a_full_disk_is_one_line_and_keeps_the_old_file(
+        cli_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+    import os
+
+    out = tmp_path / "r.md"
+    out.write_text("yesterday's report\n")
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("bot.cli.output.os.fsync", full)
+    assert main(["report", "INC-1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no space left on device" in err
+    assert out.read_text() == "yesterday's report\n", "the old file is whole"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.md")] == []

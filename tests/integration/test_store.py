@@ -720,11 +720,21 @@ def test_remember_event_is_true_once(session_factory: Factory) -> None:
 # --- engine -----------------------------------------------------------------------------------
 
 
-def test_ping(engine: Engine, tmp_path: Any) -> None:
-    assert store.ping(engine)
+def test_write_probe_reads_the_schema_and_leaves_no_trace(engine: Engine, tmp_path: Any) -> None:
+    from alembic.script import ScriptDirectory
+
+    from bot import schema
+
+    heads = ScriptDirectory.from_config(schema.alembic_config("sqlite://")).get_heads()
+    with engine.connect() as conn:
+        before = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    assert store.probe_write(engine) == sorted(heads)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == before
     broken = store.make_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
     try:
-        assert not store.ping(broken)
+        with pytest.raises(Exception, match="unable to open"):
+            store.probe_write(broken)
     finally:
         broken.dispose()
 

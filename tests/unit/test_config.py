@@ -37,6 +37,7 @@ ALL_KEYS = (
     "CRISISBOT_STALE_AFTER",
     "CRISISBOT_STALE_RESOLVED",
     "CRISISBOT_RECURRENCE_DAYS",
+    "CRISISBOT_RETENTION",
     "CRISISBOT_TIMEZONE",
     "CRISISBOT_PLAYBOOK",
     "LOG_LEVEL",
@@ -271,6 +272,9 @@ MALFORMED = [
     ("CRISISBOT_RECURRENCE_DAYS", "0"),
     ("CRISISBOT_RECURRENCE_DAYS", "-5"),
     ("CRISISBOT_RECURRENCE_DAYS", "ninety"),
+    ("CRISISBOT_RETENTION", "forever"),
+    ("CRISISBOT_RETENTION", "10m"),
+    ("CRISISBOT_RETENTION", "0d"),
     ("CRISISBOT_TIMEZONE", "Mars/Olympus_Mons"),
     ("CRISISBOT_TIMEZONE", "../../etc/passwd"),
     ("CRISISBOT_PLAYBOOK", "/nonexistent/crisis-playbook.yml"),
@@ -290,6 +294,12 @@ MALFORMED = [
     ("CRISISBOT_EMAIL_FROM", "Acme Support"),
     ("CRISISBOT_INBOUND_SECRET", "SeCrEt"),
 ]
+
+
+def test_retention_defaults_to_30_days_and_reads_durations() -> None:
+    assert load_settings({}).retention == timedelta(days=30)
+    assert load_settings({"CRISISBOT_RETENTION": "90d"}).retention == timedelta(days=90)
+    assert load_settings({"CRISISBOT_RETENTION": "12h"}).retention == timedelta(hours=12)
 
 
 def test_outbox_processes_and_threads() -> None:

@@ -79,3 +79,18 @@ def test_no_answer_is_none_of_the_kinds() -> None:
 
 def test_every_way_of_losing_a_channel_is_recorded_as_a_change() -> None:
     assert set(LOST_AS) == set(Lost)
+
+
+def test_every_refusal_of_one_person_slack_documents_for_invites_has_words() -> None:
+    """conversations.invite's refusals of a person (as its method page lists them) are skipped
+    and explained; none of them is retried."""
+    from bot.outbox.conversations import NOTHING_TO_DO
+    from bot.slack.errors import INVITE_REFUSALS, invite_refusal, is_transient
+
+    for code in ("user_is_restricted", "ura_max_channels", "cant_invite", "no_permission",
+                 "org_user_not_in_team", "user_not_found"):
+        words = invite_refusal(code)
+        assert words and "`" not in words and not is_transient(code), code
+    assert {"already_in_channel", "cant_invite_self"} <= NOTHING_TO_DO
+    assert not set(INVITE_REFUSALS) & NOTHING_TO_DO
+    assert invite_refusal("ratelimited") is None and invite_refusal(None) is None
