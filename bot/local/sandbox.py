@@ -190,12 +190,22 @@ class LocalBot:
         self.slack.wait_for(drained, timeout, message="the outbox to drain")
 
     def _pending(self) -> list[tuple[datetime, datetime | None]]:
+        """(next attempt, lease end) of each open row a worker could claim: the first open
+        row of each incident (the rest wait behind it) and every row of no incident."""
         assert self.runtime is not None
         row = store.OutboxRow
         with self.runtime.service.sessions() as session:
-            return [(n, c) for n, c in session.execute(
-                select(row.next_attempt_at, row.claimed_until)
-                .where(row.done_at.is_(None), row.failed_at.is_(None)))]
+            rows = session.execute(
+                select(row.incident_id, row.next_attempt_at, row.claimed_until)
+                .where(row.done_at.is_(None), row.failed_at.is_(None)).order_by(row.id)).all()
+        heads: dict[int, tuple[datetime, datetime | None]] = {}
+        loose = []
+        for incident_id, n, c in rows:
+            if incident_id is None:
+                loose.append((n, c))
+            else:
+                heads.setdefault(incident_id, (n, c))
+        return [*heads.values(), *loose]
 
     def quiet(self) -> bool:
         """No work in flight: no row leased, none due (a worker may be claiming it with the
