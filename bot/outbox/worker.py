@@ -90,8 +90,10 @@ class OutboxWorker:
 
     Each round one transaction leases the queued rows of up to `batch` incidents (each
     incident's rows as one chain, in order, see `playbook.store.outbox`) and reads those incidents;
-    the chains run one after another, every row against the incident read once, and every row
-    that went out is finished in one more transaction. Threads work on different incidents, so
+    the chains run one after another, every row against the incident read once, and each
+    chain's rows are finished in one more transaction as soon as it ran (only while they are
+    still ours; a heartbeat thread renews the leases meanwhile). Threads work on different
+    incidents, so
     one incident's rows never overlap or reorder. Of several card refreshes queued in a chain
     only the last one is carried out (it shows the newest state; the others are finished with
     it). A row that fails is retried later with backoff and the rest of its chain is released
