@@ -301,6 +301,13 @@ class ReminderScheduler:
                 else:
                     self._apply(fired.incident, force=True)
 
+    @property
+    def firing(self) -> bool:
+        """Whether wake-ups are queued or being fired (the sandbox moves its clock only when
+        not: bot/local/sandbox.py)."""
+        with self._lock:
+            return bool(self._queued)
+
     def run_due(self) -> int:
         """Fire everything due now by the service's clock (tests and `demo` drive time this way)."""
         fired = 0

@@ -207,34 +207,61 @@ class LocalBot:
             if drained() and not self.slack.events_pending:
                 return
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Run the outbox dry, moving the clock over retry backoff (never over a lease: a row
-        whose lease ran out would be claimed again while it is still being carried out)."""
+    def _pending(self) -> list[tuple[datetime, datetime | None]]:
+        """(next attempt, lease end) of each open row a worker could claim: the first open
+        row of each incident (the rest wait behind it) and every row of no incident."""
         assert self.runtime is not None
         row = store.OutboxRow
+        with self.runtime.service.sessions() as session:
+            rows = session.execute(
+                select(row.incident_id, row.next_attempt_at, row.claimed_until)
+                .where(row.done_at.is_(None), row.failed_at.is_(None)).order_by(row.id)).all()
+        heads: dict[int, tuple[datetime, datetime | None]] = {}
+        loose = []
+        for incident_id, n, c in rows:
+            if incident_id is None:
+                loose.append((n, c))
+            else:
+                heads.setdefault(incident_id, (n, c))
+        return [*heads.values(), *loose]
+
+    def quiet(self) -> bool:
+        """No work in flight: no row leased, none due (a worker may be claiming it with the
+        time it read), no wake-up being fired. Only then may the clock jump: a jump past a
+        lease while its row is carried out would hand the row to a second worker."""
+        assert self.runtime is not None
+        if self.runtime.scheduler.firing:
+            return False
+        now = self.clock()
+        return all(c is None and n > now for n, c in self._pending())
+
+    def wait_quiet(self, timeout: float = 30.0) -> None:
+        self.slack.wait_for(self.quiet, timeout, message="the work in flight to end")
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Run the outbox dry, moving the clock over retry backoff, and only while nothing is
+        in flight (see `quiet`)."""
+        assert self.runtime is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            now = self.clock()
-            with self.runtime.service.sessions() as session:
-                pending = session.execute(
-                    select(row.next_attempt_at, row.claimed_until)
-                    .where(row.done_at.is_(None), row.failed_at.is_(None))).all()
+            pending = self._pending()
             if not pending:
                 return
-            in_flight = any(c is not None and c > now for _, c in pending)
-            waiting = [n for n, _ in pending if n > now]
-            if not in_flight and waiting:  # a backoff is at most minutes: shorter than a lease
-                self.clock.advance(min(waiting) - now + timedelta(milliseconds=10))
+            if self.quiet():  # everything left waits for its time: a backoff of minutes
+                now = self.clock()
+                self.clock.advance(min(n for n, _ in pending) - now + timedelta(milliseconds=10))
                 self.runtime.wake_outbox()
             time.sleep(0.02)
         raise AssertionError("the outbox did not drain")
 
     def advance(self, delta: timedelta, step: timedelta = timedelta(minutes=1)) -> None:
-        """Let time pass a step at a time, firing what comes due as the scheduler would."""
+        """Let time pass a step at a time, firing what comes due as the scheduler would. Each
+        step waits for the work in flight to end first (see `quiet`)."""
         assert self.runtime is not None
         remaining = delta
         while remaining > timedelta(0):
             moved = min(step, remaining)
+            self.wait_quiet()
             self.clock.advance(moved)
             remaining -= moved
             self.runtime.scheduler.run_due()

@@ -19,9 +19,13 @@ from playbook.services.lifecycle import Change
 log = logging.getLogger(__name__)
 
 def incident_channel(ctx: EffectContext, inc: Incident, *, private: bool) -> tuple[str, str]:
-    """Create the incident's channel: `inc-<n>-<customer>`, or `inc-<n>` if Slack refuses that."""
+    """Create the incident's channel: `inc-<n>-<customer>`, or `inc-<n>` if Slack refuses that.
+    (A channel of that name the bot made in an earlier try is adopted; never the incident's
+    current one, which a reopened incident is moving away from.)"""
+    old = frozenset({inc.channel_id}) if inc.channel_id else frozenset()
     return create_channel(ctx, lambda n: rules.channel_name(inc, n),
-                          lambda n: rules.plain_channel_name(inc, n), private=private)
+                          lambda n: rules.plain_channel_name(inc, n), private=private,
+                          not_these=old)
 
 
 def invite_people(ctx: EffectContext, inc: Incident, users: list[str]) -> tuple[Incident, Invites]:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -22,6 +22,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.config import Settings
 from bot.email.smtp import EmailError, SmtpConfig, parse_smtp_url
 from bot.outbox.batch_facts import BatchFacts
+from bot.outbox.once import CurrentRow, OutboxClient
 from bot.slack.errors import explain
 from playbook import store
 from playbook.services.emails import EmailService
@@ -59,13 +60,18 @@ class EffectContext:
     email_from: str | None = None
     # what the worker read for the batch this thread runs (bot/outbox/batch_facts.py)
     facts: BatchFacts = field(default_factory=BatchFacts)
-    # the bot's own user and bot ids (auth.test), asked once (bot/outbox/messages.py)
+    # the bot's own user and bot ids (auth.test), asked once (`me`)
     identity: dict[str, Any] = field(default_factory=dict)
+    # the outbox row each thread is carrying out: its posts name it (bot/outbox/once.py)
+    row: CurrentRow = field(default_factory=CurrentRow)
 
     @classmethod
     def create(cls, service: Service, client: WebClient, settings: Settings,
                clock: Callable[[], datetime]) -> EffectContext:
-        return cls(client=client, clock=clock, service=service,
+        row = CurrentRow()
+        # (an OutboxClient forwards every call to `client`; it only names and adopts posts)
+        once = cast(WebClient, OutboxClient(client, row, clock))
+        return cls(client=once, clock=clock, service=service, row=row,
                    timeline=TimelineService(service.sessions, service.clock),
                    lifecycle=LifecycleService(service), outages=OutageService(service),
                    leads_channel=settings.leads_channel, leads=settings.leads,
@@ -73,6 +79,14 @@ class EffectContext:
                    emails=EmailService(service),
                    smtp=parse_smtp_url(settings.smtp_url) if settings.smtp_url else None,
                    email_from=settings.email_from)
+
+    def me(self) -> dict[str, Any]:
+        """The bot's own user and bot ids (auth.test), asked once: its own messages are not
+        captured, and a channel it created is known by its creator."""
+        if not self.identity:
+            resp = self.client.auth_test()
+            self.identity.update(user_id=resp.get("user_id"), bot_id=resp.get("bot_id"))
+        return self.identity
 
     def tell(self, notify: dict, text: str) -> None:
         """Tell the person who asked, by the most direct route still open."""

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # conversations.create tries at most this many names before giving up.
 CREATE_TRIES = 25
+# users.conversations pages (of 999) read at most when looking for a channel we made.
+OWN_PAGES = 10
 
 # The person is there already (or it is the bot itself): nothing to do, nothing to say.
 NOTHING_TO_DO = frozenset({"already_in_channel", "cant_invite_self"})
@@ -85,20 +87,37 @@ def invite(ctx: EffectContext, channel_id: str | None, users: list[str],
 
 
 def create_channel(ctx: EffectContext, readable: Callable[[int], str],
-                   plain: Callable[[int], str], *, private: bool) -> tuple[str, str]:
+                   plain: Callable[[int], str], *, private: bool,
+                   not_these: frozenset[str] = frozenset()) -> tuple[str, str]:
     """Create a channel under its readable name, then `-2`, `-3`... while the name is taken.
     Where Slack refuses the readable name (`invalid_name_*`), the remaining tries use the plain
-    name (numbered the same way). Returns the channel's id and name."""
+    name (numbered the same way). Returns the channel's id and name.
+
+    A taken name may be our own channel: an earlier try made it and its answer was lost (a 503
+    after creating, a worker killed before it recorded the channel). Before moving on to the
+    next number, the bot's own live channels are read once (`own_channels`), and a channel of
+    that name the bot created is adopted instead of leaving it empty beside a `-2` copy.
+    `not_these`: channel ids never to adopt (a reopened incident's old channel). A first try
+    that is not refused makes no extra call.
+    """
     last: SlackApiError | None = None
     name_of, taken = readable, 0
+    mine: dict[str, str] | None = None
     for _ in range(CREATE_TRIES):
+        name = name_of(taken)
         try:
-            resp = ctx.client.conversations_create(name=name_of(taken), is_private=private)
+            resp = ctx.client.conversations_create(name=name, is_private=private)
             return resp["channel"]["id"], resp["channel"]["name"]
         except SlackApiError as err:
             last = err
             code = code_of(err) or ""
             if code == "name_taken":
+                if mine is None:
+                    mine = own_channels(ctx)
+                if name in mine and mine[name] not in not_these:
+                    log.info("adopting channel %s (%s), made by an earlier try", name,
+                             mine[name])
+                    return mine[name], name
                 taken += 1
                 continue
             if code.startswith("invalid_name") and name_of is readable:
@@ -107,6 +126,29 @@ def create_channel(ctx: EffectContext, readable: Callable[[int], str],
             raise
     assert last is not None
     raise last
+
+
+def own_channels(ctx: EffectContext) -> dict[str, str]:
+    """Name -> id of the live channels the bot created and is in (users.conversations: only
+    the bot's own conversations, Tier 3, channels:read and groups:read). Empty when Slack
+    refuses: the caller then numbers the name on, as before."""
+    me = ctx.me().get("user_id")
+    found: dict[str, str] = {}
+    cursor: str | None = None
+    try:
+        for _ in range(OWN_PAGES):
+            resp = ctx.client.users_conversations(types="public_channel,private_channel",
+                                                  exclude_archived=True, limit=999,
+                                                  cursor=cursor)
+            for chan in resp.get("channels") or []:
+                if chan.get("creator") == me and chan.get("name"):
+                    found.setdefault(chan["name"], chan["id"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except SlackApiError as err:
+        log.warning("could not list the bot's channels: %s", code_of(err))
+    return found
 
 
 def pin(ctx: EffectContext, channel_id: str, ts: str, key: str) -> None:

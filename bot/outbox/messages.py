@@ -104,10 +104,7 @@ def fetch_message(ctx: EffectContext, channel: str, ts: str) -> dict | None:
 
 def identity(ctx: EffectContext) -> dict[str, Any]:
     """The bot's own user and bot ids (auth.test), asked once: its messages aren't captured."""
-    if not ctx.identity:
-        resp = ctx.client.auth_test()
-        ctx.identity.update(user_id=resp.get("user_id"), bot_id=resp.get("bot_id"))
-    return ctx.identity
+    return ctx.me()
 
 
 def display_name(ctx: EffectContext, user_id: str) -> str:

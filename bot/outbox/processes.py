@@ -9,8 +9,9 @@ keep them (and other replicas) from running a row twice, so nothing else changes
 
 The parent still wakes them at once after each commit that queued rows (a byte down a pipe, so
 nobody waits for a poll). No outbox row moves an incident's reminders (when they are due does
-not depend on its channel), so nothing comes back. A child that dies is started again; rows it
-had leased are taken over when their lease ends.
+not depend on its channel), so nothing comes back. A child that dies is started again; the new
+child frees the rows its dead predecessor had leased as it starts (`OutboxWorker.take_over_dead`),
+and adopts in Slack what the dead one had already made (bot/outbox/once.py).
 """
 
 from __future__ import annotations

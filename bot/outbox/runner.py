@@ -73,7 +73,11 @@ class EffectRunner:
             card.do_home(ctx, item.team_id, item.payload["user"])
             return
         if item.kind.startswith("outage_"):
-            outages.run_outage_row(ctx, item)
+            ctx.row.begin(item)
+            try:
+                outages.run_outage_row(ctx, item)
+            finally:
+                ctx.row.end()
             return
         inc = incident if not isinstance(incident, Load) else \
             (ctx.service.get_by_id(item.incident_id) if item.incident_id else None)
@@ -84,6 +88,14 @@ class EffectRunner:
         if handler is None:
             log.error("outbox %s: unknown kind %r; dropping", item.id, item.kind)
             return
+        ctx.row.begin(item)  # its posts name it, and a retried row adopts what it made
+        try:
+            self._run(handler, item, inc)
+        finally:
+            ctx.row.end()
+
+    def _run(self, handler: Handler, item: store.OutboxItem, inc: Incident) -> None:
+        ctx = self.ctx
         try:
             handler(ctx, inc, item.payload)
         except SlackApiError as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -36,6 +37,45 @@ log = logging.getLogger(__name__)
 MAX_ROW_ATTEMPTS = 6
 # While a team is paused: how often its held effects are looked at again.
 PAUSED_RECHECK = timedelta(minutes=5)
+# Who we are among the workers that lease rows: host, process and a token drawn at process
+# start. A lease names the thread too ("<host>:<pid>:<boot>/<thread>"), so even two threads of
+# one process can never finish each other's rows.
+HOST = os.uname().nodename
+BOOT = secrets.token_hex(4)
+
+
+def worker_name() -> str:
+    return f"{HOST}:{os.getpid()}:{BOOT}"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` of this host still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive, and not ours to judge
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_dead_predecessor(holder: str) -> bool:
+    """Whether the worker that leased rows as `holder` is a dead process of this host: its
+    process is gone, or it had our pid but another start token (we replaced it: a container
+    restarted in place gets the same pid). Leases of other hosts are never judged here: they
+    run out (and the heartbeat of a live worker keeps renewing them)."""
+    host, _, rest = holder.split("/", 1)[0].partition(":")
+    pid_text, _, boot = rest.partition(":")
+    if host != HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return boot != BOOT
+    return not _alive(pid)
 
 
 def build_worker(service: Service, client: WebClient, settings: Settings,
@@ -50,8 +90,10 @@ class OutboxWorker:
 
     Each round one transaction leases the queued rows of up to `batch` incidents (each
     incident's rows as one chain, in order, see `playbook.store.outbox`) and reads those incidents;
-    the chains run one after another, every row against the incident read once, and every row
-    that went out is finished in one more transaction. Threads work on different incidents, so
+    the chains run one after another, every row against the incident read once, and each
+    chain's rows are finished in one more transaction as soon as it ran (only while they are
+    still ours; a heartbeat thread renews the leases meanwhile). Threads work on different
+    incidents, so
     one incident's rows never overlap or reorder. Of several card refreshes queued in a chain
     only the last one is carried out (it shows the newest state; the others are finished with
     it). A row that fails is retried later with backoff and the rest of its chain is released
@@ -66,25 +108,38 @@ class OutboxWorker:
     def __init__(self, runner: EffectRunner, sessions: sessionmaker[Session],
                  clock: Callable[[], datetime], *,
                  threads: int = 4, poll: float = 2.0,
-                 lease: timedelta = timedelta(minutes=2), batch: int = 10) -> None:
+                 lease: timedelta = timedelta(minutes=1), batch: int = 10) -> None:
         self.runner = runner
         self.sessions = sessions
         self.clock = clock
         self.threads = threads
         self.poll = poll
         self.batch = batch
-        # How long a claimed row is ours: a replica that dies holding rows delays them this
-        # long (then another replica takes them over), so it must outlast the slowest batch.
+        # How long a claimed row is ours without news from us: the heartbeat renews it every
+        # quarter of it while we hold rows. A replica of another host that dies delays its rows
+        # this long; a process of this host that replaces a dead one frees them at once.
         self.lease = lease
-        self.name = f"{os.uname().nodename}:{os.getpid()}"
+        self.name = worker_name()
+        # ids each of our claimants (threads) holds, and the ones the heartbeat found lost
+        self._held: dict[str, set[int]] = {}
+        self._lost: set[int] = set()
+        self._held_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start the threads (again, after `stop`)."""
+        """Start the threads (again, after `stop`), first freeing the leases of the dead
+        process this one replaces, so its rows run now rather than when their leases end."""
         self._stop.clear()
         self._threads = []
+        try:
+            self.take_over_dead()
+        except Exception:
+            log.exception("could not look for a dead predecessor's leases")
+        beat = threading.Thread(target=self._heartbeat, name="outbox-heartbeat", daemon=True)
+        beat.start()
+        self._threads.append(beat)
         for n in range(self.threads):
             # all but one thread take posts before card refreshes; the last one takes rows
             # oldest first, so card refreshes keep moving while posts queue
@@ -101,6 +156,54 @@ class OutboxWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def take_over_dead(self) -> int:
+        """Free the rows leased by dead processes of this host; returns how many."""
+        with self.sessions.begin() as session:
+            dead = [h for h in outbox.lease_holders(session) if is_dead_predecessor(h)]
+            freed = outbox.take_over(session, dead) if dead else 0
+        if freed:
+            log.warning("outbox: took over %d row(s) leased by %s, which died", freed,
+                        ", ".join(sorted(dead)))
+        return freed
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of everything our threads hold, every quarter lease."""
+        while not self._stop.wait(max(self.lease.total_seconds() / 4, 0.05)):
+            try:
+                self.beat()
+            except Exception:
+                log.exception("outbox heartbeat failed; will retry")
+
+    def beat(self) -> None:
+        """Renew our leases once; rows found taken over are marked lost (never run, never
+        finished by us)."""
+        with self._held_lock:
+            held = {who: set(ids) for who, ids in self._held.items() if ids}
+        if not held:
+            return
+        with self.sessions.begin() as session:
+            kept = {who: outbox.extend(session, ids, worker=who, now=self.clock(),
+                                       lease=self.lease) for who, ids in held.items()}
+        lost = {i for who, ids in held.items() for i in ids - kept[who]}
+        if lost:
+            log.warning("outbox: lost the lease of row(s) %s; leaving them to their new "
+                        "worker", sorted(lost))
+            with self._held_lock:
+                self._lost |= lost
+
+    def _holding(self, who: str, ids: list[int]) -> None:
+        with self._held_lock:
+            self._held.setdefault(who, set()).update(ids)
+
+    def _let_go(self, who: str, ids: list[int]) -> None:
+        with self._held_lock:
+            self._held.get(who, set()).difference_update(ids)
+            self._lost.difference_update(ids)
+
+    def is_lost(self, item_id: int) -> bool:
+        with self._held_lock:
+            return item_id in self._lost
 
     def _loop(self, urgent: bool = False) -> None:
         while not self._stop.is_set():
@@ -119,7 +222,8 @@ class OutboxWorker:
         `urgent`: posts first, card refreshes only when no post is waiting.
         """
         now = self.clock()
-        claim = {"now": now, "worker": self.name, "lease": self.lease,
+        who = f"{self.name}/{threading.current_thread().name}"
+        claim = {"now": now, "worker": who, "lease": self.lease,
                  "limit": limit or self.batch}
         with self.sessions.begin() as session:
             chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
@@ -131,22 +235,30 @@ class OutboxWorker:
         if not chains:
             return 0
         self._wake.set()  # more may be queued: let an idle thread look while we work
-        done: list[int] = []
         paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
+        self._holding(who, [item.id for chain in chains for item in chain])
         self.runner.ctx.facts.current = facts
         try:
             for chain in chains:
-                self._run_chain(chain, incidents, done, paused)
+                done: list[int] = []
+                try:
+                    self._run_chain(chain, incidents, done, paused, who)
+                finally:
+                    # each chain is marked done as soon as it ran: a worker that dies later
+                    # in the batch leaves only what it had not done yet to run again
+                    if done:
+                        with self.sessions.begin() as session:
+                            outbox.finish(session, done, self.clock(), worker=who)
+                    self._let_go(who, [item.id for item in chain])
         finally:
             self.runner.ctx.facts.forget()
-            if done:
-                with self.sessions.begin() as session:
-                    outbox.finish(session, done, self.clock())
+            self._let_go(who, [item.id for chain in chains for item in chain])
         return sum(len(chain) for chain in chains)
 
     def _run_chain(self, chain: outbox.Chain, incidents: dict[int, Incident],
-                   done: list[int], paused: dict[str, str | None]) -> None:
-        """Run one incident's rows in order; stop at a row to retry, releasing the rest."""
+                   done: list[int], paused: dict[str, str | None], who: str) -> None:
+        """Run one incident's rows in order; stop at a row to retry, releasing the rest, or
+        at a row whose lease we lost (its new worker runs it and what follows it)."""
         head = chain[0]
         inc: Incident | Load | None = LOAD
         if head.incident_id is not None:
@@ -156,17 +268,19 @@ class OutboxWorker:
         if getattr(chain, "card_later", False):
             last_card = len(chain)  # a later refresh is still queued: fold all of these into it
         for n, item in enumerate(chain):
+            if self.is_lost(item.id):
+                return
             if item.kind == "refresh_card" and n < last_card:
                 done.append(item.id)  # folded into the incident's last queued card refresh
                 continue
-            status = self._attempt(item, inc, paused)
+            status = self._attempt(item, inc, paused, who)
             if status == "done":
                 done.append(item.id)
             elif status == "retry":
                 rest = [later.id for later in chain[n + 1:]]
                 if rest:
                     with self.sessions.begin() as session:
-                        outbox.release(session, rest, self.name)
+                        outbox.release(session, rest, who)
                 return
             if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
                 inc = LOAD  # read it again for the next row
@@ -177,7 +291,7 @@ class OutboxWorker:
                                         why=why)
 
     def _attempt(self, item: store.OutboxItem, inc: Incident | Load | None,
-                 paused: dict[str, str | None]) -> str:
+                 paused: dict[str, str | None], who: str) -> str:
         """Run one row: "done", "retry" (scheduled with backoff, or held while the team is
         paused: the rest of the chain waits either way) or "failed" (given up)."""
         lifecycle = self.runner.ctx.lifecycle
@@ -203,19 +317,22 @@ class OutboxWorker:
             if is_permanent(code) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
                 with self.sessions.begin() as session:
-                    store.fail_outbox(session, item.id, now=now, error=str(err)[:500])
-                self.runner.ctx.report_failure(item, err)
+                    mine = store.fail_outbox(session, item.id, now=now, error=str(err)[:500],
+                                             worker=who)
+                if mine:  # (a worker that lost the row leaves the telling to its new one)
+                    self.runner.ctx.report_failure(item, err)
                 return "failed"
             delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
             log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
                      delay, err)
             with self.sessions.begin() as session:
                 store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
-                                   next_attempt_at=now + delay)
+                                   next_attempt_at=now + delay, worker=who)
             return "retry"
         except Exception:
             log.exception("outbox %s (%s) crashed", item.id, item.kind)
             with self.sessions.begin() as session:
-                store.fail_outbox(session, item.id, now=self.clock(), error="internal error")
+                store.fail_outbox(session, item.id, now=self.clock(), error="internal error",
+                                  worker=who)
             return "failed"
         return "done"

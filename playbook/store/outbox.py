@@ -4,8 +4,8 @@ A row is written in the same transaction as the change it carries out (`enqueue`
 `enqueue_many`), so nothing acknowledged is lost. The worker leases rows in batches
 (`claim_chains`): one transaction leases the first open row ("head") of up to `limit` incidents
 together with the rows queued behind each head (its "chain"); the worker runs each chain in
-order and finishes everything it ran in one more transaction (`finish`), or records a failure
-(`retry_outbox`, `fail_outbox`).
+order and finishes what each chain ran in one more transaction (`finish`), or records a
+failure (`retry_outbox`, `fail_outbox`).
 
 Why a chain is safe to lease at once: a row is claimable only when no earlier row of its
 incident is open, so while we hold the head nobody else can claim anything behind it. The
@@ -15,7 +15,14 @@ them to another worker while we still run them). Rows of different incidents are
 Exactly once across replicas: heads are taken by one conditional UPDATE; on PostgreSQL the
 candidates are locked with ``FOR UPDATE SKIP LOCKED`` (a competing claimer skips them instead
 of queueing behind them) and the UPDATE re-checks the conditions on the locked rows; on SQLite
-the write transaction runs alone. A worker that dies holding a chain delays it by the lease.
+the write transaction runs alone.
+
+Leases: a worker renews the lease of what it holds while it runs (`extend`, its heartbeat), so
+a slow Slack never hands a running row to someone else; finishing, retrying and failing are
+conditional on the worker still holding the row, so a worker that lost its lease cannot mark
+another's run. A worker that dies delays its rows by the rest of the lease, unless its
+successor finds it dead at start (`lease_holders`, `take_over`: bot/outbox/worker.py). A row
+taken over comes back `taken_over`, and its handlers look for what it already made in Slack.
 """
 
 from __future__ import annotations
@@ -49,11 +56,14 @@ __all__ = [
     "claim_chains",
     "enqueue",
     "enqueue_many",
+    "extend",
     "fail_outbox",
     "finish",
+    "lease_holders",
     "pending_outbox_count",
     "release",
     "retry_outbox",
+    "take_over",
 ]
 
 _ERROR_LIMIT = 4000  # last_error is for people reading logs, not a traceback archive
@@ -71,6 +81,15 @@ class OutboxItem:
     attempts: int
     requested_by: str | None
     created_at: datetime
+    # Leased before by a worker that neither finished nor gave it back (it died, or lost its
+    # lease): it may have been carried out in part, so its Slack calls look for what they
+    # made before making it again (bot/outbox/context.py).
+    taken_over: bool = False
+
+    @property
+    def retried(self) -> bool:
+        """Whether an earlier try may already have reached Slack."""
+        return self.attempts > 0 or self.taken_over
 
 
 def enqueue(
@@ -127,17 +146,29 @@ _ENQUEUE = insert(OutboxRow.__table__).returning(OutboxRow.__table__.c.id)
 _ENQUEUE_MANY = insert(OutboxRow.__table__)
 
 
+def _mine(item_id: int, worker: str | None) -> list[ColumnElement[bool]]:
+    """The row, open, and (when `worker` is given) still leased by that worker: a worker that
+    lost its lease (another took the row over) must not finish, retry or fail it."""
+    o = OutboxRow.__table__
+    where = [o.c.id == item_id, o.c.done_at.is_(None), o.c.failed_at.is_(None)]
+    if worker is not None:
+        where.append(o.c.claimed_by == worker)
+    return where
+
+
 def retry_outbox(
-    session: Session, item_id: int, *, now: datetime, error: str, next_attempt_at: datetime
-) -> None:
+    session: Session, item_id: int, *, now: datetime, error: str, next_attempt_at: datetime,
+    worker: str | None = None,
+) -> bool:
     """The effect failed but may heal: count the attempt, release the lease, try again later.
 
-    Later items of the same incident keep waiting for this one.
+    Later items of the same incident keep waiting for this one. With `worker`, only while that
+    worker still holds the row; returns whether the row was changed.
     """
     o = OutboxRow.__table__
-    session.execute(
+    result = session.execute(
         update(o)
-        .where(o.c.id == item_id)
+        .where(*_mine(item_id, worker))
         .values(
             attempts=o.c.attempts + 1,
             last_error=error[:_ERROR_LIMIT],
@@ -146,14 +177,17 @@ def retry_outbox(
             claimed_until=None,
         )
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
-def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str) -> None:
-    """Give up on the item (the attempt counts); later items of its incident may now run."""
+def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str,
+                worker: str | None = None) -> bool:
+    """Give up on the item (the attempt counts); later items of its incident may now run.
+    With `worker`, only while that worker still holds the row; returns whether it changed."""
     o = OutboxRow.__table__
-    session.execute(
+    result = session.execute(
         update(o)
-        .where(o.c.id == item_id)
+        .where(*_mine(item_id, worker))
         .values(
             attempts=o.c.attempts + 1,
             failed_at=now,
@@ -162,6 +196,7 @@ def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str) ->
             claimed_until=None,
         )
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def pending_outbox_count(session: Session) -> int:
@@ -180,6 +215,12 @@ CARD = "refresh_card"
 # Longest chain leased for one incident: an incident with a long backlog must not make one
 # worker hold everything (its rows stay in order either way: the rest waits behind the chain).
 CHAIN_MAX = 20
+# Chains headed by one of these make a channel: several rate-limited calls (conversations.create
+# is Tier 2, about 20 a minute per workspace) plus invites and the card, so seconds each. One
+# claim leases at most `slow_max` of them (default SLOW_MAX): a claim holds only what its worker
+# can start at once, and a worker that dies holds up no more than that.
+SLOW_KINDS = frozenset({"create_channel", "reopen_channel"})
+SLOW_MAX = 1
 
 _O = OutboxRow.__table__
 _NOW = bindparam("now", type_=UTCDateTime())
@@ -209,7 +250,7 @@ _LEASE = {"claimed_by": bindparam("v_worker"),
 
 def _heads(*only: ColumnElement[bool]) -> Any:
     return (
-        select(_O.c.id)
+        select(_O.c.id, _O.c.claimed_by, _O.c.kind)
         .where(_OPEN, *only, _O.c.next_attempt_at <= _NOW, _UNLEASED, _FIRST)
         .order_by(_O.c.id)
         .limit(bindparam("n"))
@@ -228,7 +269,8 @@ _CLAIM_HEADS = (
     .returning(*_ITEM_COLUMNS)
 )
 _QUEUED = (
-    select(_O.c.id, _O.c.incident_id, _O.c.kind, _O.c.next_attempt_at, _O.c.claimed_until)
+    select(_O.c.id, _O.c.incident_id, _O.c.kind, _O.c.next_attempt_at, _O.c.claimed_until,
+           _O.c.claimed_by)
     .where(_O.c.incident_id.in_(bindparam("incidents", expanding=True)),
            _O.c.id.not_in(bindparam("heads", expanding=True)), _OPEN)
     .order_by(_O.c.id)
@@ -243,6 +285,31 @@ _FINISH = (
     update(_O)
     .where(_O.c.id.in_(bindparam("ids", expanding=True)))
     .values(done_at=bindparam("v_done_at", type_=UTCDateTime()), claimed_until=None)
+)
+# (only while still ours: a worker that lost the lease must not mark another's run done)
+_FINISH_MINE = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)), _OPEN,
+           _O.c.claimed_by == bindparam("k_worker"))
+    .values(done_at=bindparam("v_done_at", type_=UTCDateTime()), claimed_until=None)
+)
+_EXTEND = (
+    update(_O)
+    .where(_O.c.id.in_(bindparam("ids", expanding=True)), _OPEN,
+           _O.c.claimed_by == bindparam("k_worker"))
+    .values(claimed_until=bindparam("v_until", type_=UTCDateTime()))
+    .returning(_O.c.id)
+)
+_HOLDERS = (
+    select(_O.c.claimed_by).distinct()
+    .where(_OPEN, _O.c.claimed_by.is_not(None), _O.c.claimed_until.is_not(None))
+)
+# A dead worker's rows become free at once; `claimed_by` stays, so whoever claims them next
+# knows they may have been carried out in part (OutboxItem.taken_over).
+_TAKE_OVER = (
+    update(_O)
+    .where(_OPEN, _O.c.claimed_by == bindparam("k_worker"), _O.c.claimed_until.is_not(None))
+    .values(claimed_until=None)
 )
 _RELEASE = (
     update(_O)
@@ -259,13 +326,13 @@ class Chain(list[OutboxItem]):
     card_later = False
 
 
-def _item(row: Any) -> OutboxItem:
-    return OutboxItem(**row._asdict())
+def _item(row: Any, taken_over: bool = False) -> OutboxItem:
+    return OutboxItem(**row._asdict(), taken_over=taken_over)
 
 
 def claim_chains(
     session: Session, *, now: datetime, worker: str, lease: timedelta, limit: int = 10,
-    chain_max: int = CHAIN_MAX, urgent: bool = False,
+    chain_max: int = CHAIN_MAX, urgent: bool = False, slow_max: int = SLOW_MAX,
 ) -> list[Chain]:
     """Lease the open rows of up to `limit` incidents (oldest head first), each list in order.
 
@@ -279,12 +346,27 @@ def claim_chains(
     taken by a claim that is not urgent; they only refresh what the card shows, and the last one
     shows the newest state whenever it runs, so posts (a reminder, a reply) need not wait for
     them while a burst lasts.
+
+    At most `slow_max` chains headed by a row that makes a channel (SLOW_KINDS) are taken; the
+    heads read past them stay free for the next claim (of this worker or another).
+    A row leased before by a worker that neither finished nor released it comes back with
+    `taken_over` set.
     """
     params = {"now": now, "v_worker": worker, "v_until": now + lease}
-    ids = list(session.execute(_HEADS[urgent], {"now": now, "n": limit}).scalars())
+    ids: list[int] = []
+    before: dict[int, str | None] = {}
+    slow = 0
+    for row_id, held_by, kind in session.execute(_HEADS[urgent], {"now": now, "n": limit}):
+        if kind in SLOW_KINDS:
+            if slow >= slow_max:
+                continue
+            slow += 1
+        ids.append(row_id)
+        before[row_id] = held_by
     if not ids:
         return []
-    heads = [_item(r) for r in session.execute(_CLAIM_HEADS, {**params, "ids": ids})]
+    heads = [_item(r, before.get(r.id) is not None)
+             for r in session.execute(_CLAIM_HEADS, {**params, "ids": ids})]
     if not heads:
         return []
     heads.sort(key=lambda item: item.id)
@@ -315,6 +397,7 @@ def claim_chains(
             stopped.add(incident_id)
             continue
         taken[incident_id] += 1
+        before[row.id] = row.claimed_by
         wanted.append(row.id)
         owner[row.id] = incident_id
         kinds[row.id] = row.kind
@@ -330,8 +413,8 @@ def claim_chains(
                   if row_id <= last_post.get(owner[row_id], 0)]
     if not wanted:
         return result
-    got = {item.id: item for item in map(_item, session.execute(
-        _CLAIM_ROWS, {**params, "ids": wanted}))}
+    got = {r.id: _item(r, before.get(r.id) is not None)
+           for r in session.execute(_CLAIM_ROWS, {**params, "ids": wanted})}
     lost: list[int] = []
     broken: set[int] = set()
     for row_id in wanted:  # in id order, so each chain stays in order
@@ -350,11 +433,48 @@ def claim_chains(
     return result
 
 
-def finish(session: Session, ids: Iterable[int], now: datetime) -> None:
-    """These rows happened (or were folded into a later one): done, in one statement."""
+def finish(session: Session, ids: Iterable[int], now: datetime, worker: str | None = None) -> int:
+    """These rows happened (or were folded into a later one): done, in one statement.
+
+    With `worker`, only the rows that worker still holds (a row taken over by another worker
+    after our lease ran out is theirs to finish). Returns how many rows were marked done.
+    """
     ids = list(ids)
-    if ids:
-        session.execute(_FINISH, {"ids": ids, "v_done_at": now})
+    if not ids:
+        return 0
+    if worker is None:
+        result = session.execute(_FINISH, {"ids": ids, "v_done_at": now})
+    else:
+        result = session.execute(_FINISH_MINE, {"ids": ids, "v_done_at": now, "k_worker": worker})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def extend(session: Session, ids: Iterable[int], *, worker: str, now: datetime,
+           lease: timedelta) -> set[int]:
+    """Renew the lease of rows `worker` is running or about to run (its heartbeat); returns
+    the ones it still holds. A row missing from the answer was taken over (or finished by
+    someone else): the worker must not run it, nor finish it."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    return set(session.execute(
+        _EXTEND, {"ids": ids, "k_worker": worker, "v_until": now + lease}).scalars())
+
+
+def lease_holders(session: Session) -> list[str]:
+    """The workers holding leases on open rows (expired or not)."""
+    return [name for (name,) in session.execute(_HOLDERS)]
+
+
+def take_over(session: Session, workers: Iterable[str]) -> int:
+    """Free at once the rows leased by these workers, known to be dead (a process that
+    restarted in their place found them so): nobody waits for their leases to run out.
+    Returns how many rows were freed."""
+    freed = 0
+    for name in workers:
+        result = session.execute(_TAKE_OVER, {"k_worker": name})
+        freed += int(getattr(result, "rowcount", 0) or 0)
+    return freed
 
 
 def release(session: Session, ids: Iterable[int], worker: str) -> None:

@@ -20,7 +20,9 @@ def _claimers(bot: LocalBot) -> set[str]:
     assert bot.runtime is not None
     row = store.OutboxRow
     with bot.runtime.service.sessions() as session:
-        return {c for (c,) in session.execute(select(row.claimed_by).distinct()) if c}
+        # (a lease names "<host>:<pid>:<start token>/<thread>")
+        return {":".join(c.split("/")[0].split(":")[:2])
+                for (c,) in session.execute(select(row.claimed_by).distinct()) if c}
 
 
 def test_an_outbox_process_opens_the_incident_and_a_crashed_one_is_replaced() -> None:

@@ -67,6 +67,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "bookmarks_add": {"bookmarks:write"},
     "bookmarks_list": {"bookmarks:read"},
     "conversations_unarchive": {"channels:manage", "groups:write"},
+    # the channels the bot made: one an earlier try created is adopted, not copied
+    "users_conversations": {"channels:read", "groups:read"},
 }
 
 

@@ -340,9 +340,41 @@ def conversations_history(ws: Workspace, p: Params) -> dict[str, Any]:
         msgs = [m for m in msgs if float(m.ts) < float(latest)
                 or (inclusive and m.ts == latest)]
     limit = int(p.opt("limit", default="100") or 100)
-    newest_first = list(reversed(msgs))[:limit]
-    return {"ok": True, "messages": [message_json(ws, m) for m in newest_first],
-            "has_more": len(msgs) > limit, "response_metadata": {"next_cursor": ""}}
+    newest = list(reversed(msgs))
+    start = int(p.opt("cursor", default="0") or 0)
+    page = newest[start:start + limit]
+    more = start + limit < len(newest)
+    shown = [message_json(ws, m) for m in page]
+    if not p.flag("include_all_metadata"):
+        # Slack: message metadata comes back only with include_all_metadata=true
+        for body in shown:
+            body.pop("metadata", None)
+    return {"ok": True, "messages": shown, "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+
+@api("users.conversations")
+def users_conversations(ws: Workspace, p: Params) -> dict[str, Any]:
+    """The conversations the calling user (here: the bot) is a member of, each with its
+    `creator`. Slack: types default to public_channel; limit at most 999 (Tier 3)."""
+    types = set(p.csv("types") or ["public_channel"])
+    limit = int(p.opt("limit", default="100") or 100)
+    if limit > 999:
+        raise ApiError("invalid_limit")
+    mine = []
+    for chan in ws._channels.values():
+        kind = ("im" if chan.is_im else "mpim" if chan.is_mpim
+                else "private_channel" if chan.is_private else "public_channel")
+        if kind not in types or ws.bot_user_id not in chan.members:
+            continue
+        if chan.is_archived and p.flag("exclude_archived"):
+            continue
+        mine.append(chan)
+    start = int(p.opt("cursor", default="0") or 0)
+    page = mine[start:start + limit]
+    nxt = str(start + limit) if start + limit < len(mine) else ""
+    return {"ok": True, "channels": [channel_json(ws, c) for c in page],
+            "response_metadata": {"next_cursor": nxt}}
 
 
 @api("conversations.replies")

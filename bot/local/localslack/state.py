@@ -126,6 +126,7 @@ class Workspace:
         self._response_urls: dict[str, ResponseUrl] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._delays: dict[str, deque[list[float]]] = {}  # method -> [[seconds, remaining]]
+        self._lost_answers: dict[str, deque[Fault]] = {}
         self._ids: set[str] = set()
         self._last_ts_us = 0
         self._seq = 0
@@ -287,6 +288,25 @@ class Workspace:
             else:
                 queue[0][1] = remaining - 1
             return seconds
+
+    def lose_answer_next(self, method: str, *, times: int = 1, status: int = 503) -> None:
+        """Carry out the next ``times`` calls of ``method``, then answer ``status`` with
+        ``internal_error`` instead of what Slack did (an answer lost on the way back: the
+        channel is made, the message posted, and the app cannot know)."""
+        with self._lock:
+            self._lost_answers.setdefault(method, deque()).append(
+                Fault("internal_error", status, None, times))
+
+    def _take_lost_answer(self, method: str) -> Fault | None:
+        with self._lock:
+            queue = self._lost_answers.get(method)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.popleft()
+            return fault
 
     def _take_fault(self, method: str) -> Fault | None:
         with self._lock:

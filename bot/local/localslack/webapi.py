@@ -87,4 +87,7 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
         return 500, {"ok": False, "error": "internal_error"}, {}
     if not body.get("ok"):
         log.debug("localslack: %s -> %s", method, json.dumps(body)[:500])
+    lost = ws._take_lost_answer(method) if body.get("ok") else None
+    if lost is not None:  # done, but the answer never reaches the app
+        return lost.status, {"ok": False, "error": lost.error}, {}
     return 200, body, {}
