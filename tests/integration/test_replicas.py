@@ -342,10 +342,12 @@ def test_killing_a_replica_mid_run_loses_no_reminder(world: World) -> None:
         ids = _open_incidents(world, svc)
         dues = _arm(svc, ids, first_in=3.0, spread=0.2)
         victim: Replica | None = None
+        seen_posting = False  # the victim was seen holding a due reminder's post
         deadline = time.monotonic() + 15.0
         while victim is None and time.monotonic() < deadline:
             holders = {who for who, _, mark in _posts_in_flight(svc) if mark == DUE}
             victim = next((r for r in replicas if r.worker in holders), None)
+            seen_posting = victim is not None
             if victim is None and sum(_due_claims(svc).values()) >= INCIDENTS // 2:
                 claims = _due_claims(svc)
                 victim = max(replicas, key=lambda r: claims.get(r.worker, 0))
@@ -372,7 +374,9 @@ def test_killing_a_replica_mid_run_loses_no_reminder(world: World) -> None:
           f"max lateness {late[-1]:.2f} s; all done {time.monotonic() - killed_at:.1f} s "
           f"after the kill, {time.monotonic() - began:.1f} s in all")
     assert survivor.proc.poll() is None, "the survivor is still running"
-    assert held or claimed_before, "the killed replica was doing some of the work"
+    # (the post it was seen holding may have finished before the kill landed, and the
+    # reminder it posted may have been claimed by the other replica's scheduler)
+    assert held or claimed_before or seen_posting, "the killed replica was doing some of the work"
     assert all(n >= 1 for n in counts[DUE].values()), f"lost: {counts[DUE]}"
     for mark, by_inc in counts.items():
         for i, n in by_inc.items():
