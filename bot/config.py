@@ -62,6 +62,10 @@ class Settings:
     # `crisisbot run` starts this many outbox children (bot/outbox/processes.py); the sandbox
     # (demo, tests) sets 0: its worker shares the test clock, which children could not
     outbox_processes: int = 1
+    # OAuth install for many workspaces (bot/slack/oauth.py): both set and no bot token
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_scopes: tuple[str, ...] = parse.MANIFEST_BOT_SCOPES
 
     # -- derived, read-only ------------------------------------------------------------------
 
@@ -71,9 +75,17 @@ class Settings:
         return self.slack_app_token is not None
 
     @property
+    def multi_workspace(self) -> bool:
+        """True when the app installs by OAuth into many workspaces (client id and secret
+        set, no single bot token): tokens then come from the installations table."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """The literal secret values held here (for log redaction); empty ones left out."""
-        values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret]
+        values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
+                  self.slack_client_secret]
         password = _database_password(self.database_url)
         if password:
             values.append(password)
@@ -87,7 +99,7 @@ class Settings:
         The bot token is always needed; HTTP mode needs the signing secret; Socket Mode needs
         the app-level token.
         """
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not (http and self.multi_workspace):
             raise ConfigError(
                 "SLACK_BOT_TOKEN",
                 "required to run; expected the bot token (xoxb-…) from your Slack app's "
@@ -116,7 +128,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("slack_bot_token", "slack_app_token"):
                 value = _mask_token(value)
-            elif f.name == "slack_signing_secret":
+            elif f.name in ("slack_signing_secret", "slack_client_secret"):
                 value = None if value is None else "…(redacted)"
             elif f.name == "database_url":
                 value = _mask_database_url(value)
@@ -182,6 +194,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         capture_reaction=parse.capture_reaction(get),
         outbox_threads=parse.whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
         outbox_processes=parse.whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
+        slack_client_id=get("SLACK_CLIENT_ID"),
+        slack_client_secret=get("SLACK_CLIENT_SECRET"),
+        slack_scopes=parse.scopes(get),
     )
 
 

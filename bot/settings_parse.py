@@ -347,3 +347,27 @@ def _human(delta: timedelta) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{seconds} seconds"
+
+
+# The bot scopes of manifest.yml / manifest.http.yml (tests/unit/test_oauth.py keeps them in
+# step): what an OAuth install asks for unless SLACK_SCOPES says otherwise.
+MANIFEST_BOT_SCOPES = (
+    "commands", "chat:write", "channels:manage", "groups:write", "pins:write", "users:read",
+    "usergroups:read", "files:write", "im:write", "reactions:read", "pins:read",
+    "channels:history", "groups:history", "channels:read", "groups:read", "bookmarks:read",
+    "bookmarks:write",
+)
+_SCOPE = re.compile(r"^[a-z][a-z0-9_.]*(:[a-z0-9_.]+)*$")
+
+
+def scopes(get: Get) -> tuple[str, ...]:
+    """SLACK_SCOPES: comma-separated bot scopes asked for at install (default: the manifest's)."""
+    raw = get("SLACK_SCOPES")
+    if raw is None:
+        return MANIFEST_BOT_SCOPES
+    found = tuple(s for s in _split_list(raw) if s)
+    bad = [s for s in found if not _SCOPE.match(s)]
+    if not found or bad:
+        raise ConfigError("SLACK_SCOPES", "expected comma-separated Slack scopes such as "
+                          f"chat:write,commands; got {shown(raw)}")
+    return found

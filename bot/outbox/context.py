@@ -22,6 +22,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.config import Settings
 from bot.outbox.batch_facts import BatchFacts
 from bot.slack.errors import explain
+from bot.slack.installations import acting_for
 from playbook import store
 from playbook.services.incidents import Service
 from playbook.services.lifecycle import LifecycleService
@@ -93,8 +94,9 @@ class EffectContext:
         what = FAILED_WHAT.get(item.kind, "finish that")
         key = f" for {inc.key}" if inc else ""
         try:
-            self.tell({**notify, "response_url": None},
-                      f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
-                      f"saved.{then}")
+            with acting_for(item.team_id):
+                self.tell({**notify, "response_url": None},
+                          f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded "
+                          f"is saved.{then}")
         except (SlackClientError, OSError):
             log.exception("could not report outbox failure %s", item.id)

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import blocks
 from bot.outbox.context import EffectContext
 from bot.outbox.lifecycle import redirect_timeline, reminder_target, usable
+from bot.slack.installations import acting
 from playbook.domain import timeline
 from playbook.domain.model import Incident, Target
 
@@ -100,11 +101,15 @@ def fetch_message(ctx: EffectContext, channel: str, ts: str) -> dict | None:
 
 
 def identity(ctx: EffectContext) -> dict[str, Any]:
-    """The bot's own user and bot ids (auth.test), asked once: its messages aren't captured."""
-    if not ctx.identity:
+    """The bot's own user and bot ids (auth.test), asked once per workspace (each install has
+    its own bot user): its messages aren't captured."""
+    who = acting()
+    key = who.team_id if who is not None else ""
+    found = ctx.identity.get(key)
+    if found is None:
         resp = ctx.client.auth_test()
-        ctx.identity.update(user_id=resp.get("user_id"), bot_id=resp.get("bot_id"))
-    return ctx.identity
+        found = ctx.identity[key] = {"user_id": resp.get("user_id"), "bot_id": resp.get("bot_id")}
+    return dict(found)
 
 
 def display_name(ctx: EffectContext, user_id: str) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 # The repositories other packages use as modules (``from playbook.store import outages``);
 # importing them here also puts their tables on `metadata`.
-from playbook.store import lifecycle, outages, outbox, playbooks, timeline
+from playbook.store import installations, lifecycle, outages, outbox, playbooks, timeline
 from playbook.store.base import UTCDateTime, metadata
 from playbook.store.engine import make_engine, make_session_factory, ping, reading
 from playbook.store.events import remember_event
@@ -85,6 +85,7 @@ __all__ = [
     "get_incident_by_id",
     "get_timeline",
     "has_timeline_kind",
+    "installations",
     "lifecycle",
     "list_active",
     "list_all_incidents",
