@@ -15,7 +15,6 @@ from bot.listeners import (
     commands,
     events,
     home,
-    installs,
     lifecycle,
     middleware,
     outage,
@@ -40,7 +39,6 @@ def register_all(app: App, deps: Deps) -> None:
             error = _unchecked_lead(deps, error, body)
         return handle_error(error, body, response, client)
 
-    installs.register(app, deps)  # multi-workspace mode only: first, so all act for the team
     middleware.register(app, deps)
     commands.register(app, deps, {"timeline": timeline.command})
     # outage before views: its "modal:draft" must not fall to the generic "modal:" listener

@@ -160,7 +160,7 @@ class Installations:
     def __init__(self, engine: Engine, *, client_id: str, client_secret: str,
                  client: WebClient, workspaces: WorkspaceService,
                  ttl: float = TOKEN_TTL) -> None:
-        self.store = CachedStore(SQLAlchemyInstallationStore(client_id=client_id, engine=engine,
+        self.installation_store = CachedStore(SQLAlchemyInstallationStore(client_id=client_id, engine=engine,
                                                              logger=log), ttl=ttl)
         self.states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_TTL, engine=engine,
                                                 logger=log)
@@ -193,9 +193,9 @@ class Installations:
     def bot_for(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:
         """The workspace's own installation, else its org's org-wide one."""
         org = enterprise_id or self.enterprise_of(team_id)
-        bot = self.store.find_bot(enterprise_id=org, team_id=team_id)
+        bot = self.installation_store.find_bot(enterprise_id=org, team_id=team_id)
         if bot is None and org is not None:
-            bot = self.store.find_bot(enterprise_id=org, team_id=None, is_enterprise_install=True)
+            bot = self.installation_store.find_bot(enterprise_id=org, team_id=None, is_enterprise_install=True)
         return bot
 
     def token_for(self, team_id: str, enterprise_id: str | None = None) -> str:
@@ -206,7 +206,7 @@ class Installations:
             fresh = self.rotator.perform_bot_token_rotation(
                 bot=bot, minutes_before_expiration=int(ROTATE_BEFORE.total_seconds() // 60))
             if fresh is not None:
-                self.store.save_bot(fresh)
+                self.installation_store.save_bot(fresh)
                 bot = fresh
         assert bot.bot_token is not None
         return bot.bot_token
@@ -223,7 +223,7 @@ class Installations:
         """Slack took the install (uninstalled, tokens revoked): delete it, so its token is
         never used again. Returns the workspaces it served (for an org-wide install, every
         workspace of the org we have heard from)."""
-        self.store.delete_all(enterprise_id=enterprise_id,
+        self.installation_store.delete_all(enterprise_id=enterprise_id,
                               team_id=None if org_wide else team_id)
         with self._lock:
             self._orgs.clear()

@@ -67,7 +67,7 @@ def bolt_oauth_options(settings: Settings, installs: Installations, client: WebC
 
     oauth = OAuthSettings(
         client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-        scopes=list(settings.slack_scopes), installation_store=installs.store,
+        scopes=list(settings.slack_scopes), installation_store=installs.installation_store,
         installation_store_bot_only=True, state_store=installs.states,
         install_path=INSTALL_PATH, redirect_uri_path=REDIRECT_PATH,
         authorization_url=authorization_url(settings.slack_api_url),
@@ -75,10 +75,10 @@ def bolt_oauth_options(settings: Settings, installs: Installations, client: WebC
         token_rotation_expiration_minutes=rotate_minutes,
     )
     authorize = InstallationStoreAuthorize(
-        logger=log, installation_store=installs.store, client_id=settings.slack_client_id,
+        logger=log, installation_store=installs.installation_store, client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret, bot_only=True, client=client,
         token_rotation_expiration_minutes=rotate_minutes)
-    return {"oauth_settings": oauth, "installation_store": installs.store,
+    return {"oauth_settings": oauth, "installation_store": installs.installation_store,
             "authorize": authorize, "installation_store_bot_only": True}
 
 
