@@ -63,7 +63,9 @@ def register(app: App, deps: Deps) -> None:
         """Turn away requests for another workspace before anything reads or records them:
         a slash command hears why (its own reply, no Slack call); the rest get an empty 200
         so Slack does not retry."""
-        stranger = foreign_team(context)
+        # multi-workspace mode: Bolt's authorize already required an installation for the
+        # request's workspace (or its org); an org-wide install's result names no one team
+        stranger = foreign_team(context) if deps.installations is None else None
         if stranger is None:
             next()
             return None
