@@ -160,8 +160,8 @@ class Installations:
     def __init__(self, engine: Engine, *, client_id: str, client_secret: str,
                  client: WebClient, workspaces: WorkspaceService,
                  ttl: float = TOKEN_TTL) -> None:
-        self.installation_store = CachedStore(SQLAlchemyInstallationStore(client_id=client_id, engine=engine,
-                                                             logger=log), ttl=ttl)
+        self.installation_store = CachedStore(
+            SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=log), ttl=ttl)
         self.states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_TTL, engine=engine,
                                                 logger=log)
         self.rotator = TokenRotator(client_id=client_id, client_secret=client_secret,
@@ -195,7 +195,8 @@ class Installations:
         org = enterprise_id or self.enterprise_of(team_id)
         bot = self.installation_store.find_bot(enterprise_id=org, team_id=team_id)
         if bot is None and org is not None:
-            bot = self.installation_store.find_bot(enterprise_id=org, team_id=None, is_enterprise_install=True)
+            bot = self.installation_store.find_bot(enterprise_id=org, team_id=None,
+                                                   is_enterprise_install=True)
         return bot
 
     def token_for(self, team_id: str, enterprise_id: str | None = None) -> str:

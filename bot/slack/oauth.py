@@ -75,8 +75,9 @@ def bolt_oauth_options(settings: Settings, installs: Installations, client: WebC
         token_rotation_expiration_minutes=rotate_minutes,
     )
     authorize = InstallationStoreAuthorize(
-        logger=log, installation_store=installs.installation_store, client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret, bot_only=True, client=client,
+        logger=log, installation_store=installs.installation_store,
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+        bot_only=True, client=client,
         token_rotation_expiration_minutes=rotate_minutes,
         # auth.test once per token, not once per request before the ack (a new token, after
         # a reinstall or a rotation, is a new key; a revoked one is found out by the outbox)
