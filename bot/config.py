@@ -166,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         value = value.strip()
         return value or None
 
+    client_id, client_secret = parse.client_credentials(get)
     return Settings(
         slack_bot_token=parse.token(get, "SLACK_BOT_TOKEN", "xoxb-", "a bot token"),
         slack_signing_secret=parse.signing_secret(get),
@@ -194,8 +195,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         capture_reaction=parse.capture_reaction(get),
         outbox_threads=parse.whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
         outbox_processes=parse.whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
-        slack_client_id=get("SLACK_CLIENT_ID"),
-        slack_client_secret=get("SLACK_CLIENT_SECRET"),
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
         slack_scopes=parse.scopes(get),
     )
 

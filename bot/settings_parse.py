@@ -371,3 +371,24 @@ def scopes(get: Get) -> tuple[str, ...]:
         raise ConfigError("SLACK_SCOPES", "expected comma-separated Slack scopes such as "
                           f"chat:write,commands; got {shown(raw)}")
     return found
+
+
+_CLIENT_ID = re.compile(r"^\d+\.\d+$")
+
+
+def client_credentials(get: Get) -> tuple[str | None, str | None]:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Basic Information → App Credentials): both or
+    neither. The secret is never shown."""
+    client_id, secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+    if client_id is not None and not _CLIENT_ID.match(client_id):
+        raise ConfigError("SLACK_CLIENT_ID", "expected the Client ID from Basic Information, "
+                          f"digits.digits like 1234567890.1234567890; got {shown(client_id)}")
+    if secret is not None and (any(ch.isspace() for ch in secret) or len(secret) < 8
+                               or secret.lower().startswith("your")):
+        raise ConfigError("SLACK_CLIENT_SECRET", "expected the Client Secret from Basic "
+                          "Information, with no spaces (value not shown)")
+    if (client_id is None) != (secret is None):
+        missing = "SLACK_CLIENT_SECRET" if secret is None else "SLACK_CLIENT_ID"
+        raise ConfigError(missing, "set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install "
+                          "by OAuth into several workspaces, or neither")
+    return client_id, secret
