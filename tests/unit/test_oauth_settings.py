@@ -20,9 +20,9 @@ def test_multi_workspace_needs_both_credentials_and_no_bot_token() -> None:
 
 def test_http_runs_without_a_bot_token_only_in_multi_workspace_mode() -> None:
     load_settings(OAUTH).require_for_run(http=True)
-    with pytest.raises(ConfigError, match="^SLACK_BOT_TOKEN"):
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN"):
         load_settings({"SLACK_SIGNING_SECRET": "sign"}).require_for_run(http=True)
-    with pytest.raises(ConfigError, match="^SLACK_BOT_TOKEN"):
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN"):
         load_settings(OAUTH).require_for_run(http=False)  # the install pages need HTTP
 
 
@@ -39,7 +39,7 @@ def test_scopes_accepted(raw: str | None, expected: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("raw", ["chat:", "Chat:Write", "chat:write,<script>", ":"])
 def test_scopes_refused_with_the_key_named(raw: str) -> None:
-    with pytest.raises(ConfigError, match="^SLACK_SCOPES: "):
+    with pytest.raises(ConfigError, match=r"^SLACK_SCOPES: "):
         load_settings({"SLACK_SCOPES": raw})
 
 
@@ -52,7 +52,7 @@ def test_scopes_refused_with_the_key_named(raw: str) -> None:
 ])
 def test_client_credentials_both_or_neither_and_well_formed(env: dict[str, str],
                                                            key: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{key}: ") as err:
+    with pytest.raises(ConfigError, match=rf"^{key}: ") as err:
         load_settings(env)
     assert "s3cr3t" not in str(err.value)
 
