@@ -166,6 +166,6 @@ def release_held(session: Session, team_id: str, now: datetime) -> int:
     result = session.execute(
         update(o).where(o.c.team_id == team_id, o.c.done_at.is_(None),
                         o.c.failed_at.is_(None), o.c.claimed_by.is_(None),
-                        o.c.last_error.like("paused:%"))
+                        o.c.last_error.like("paused:%"), o.c.next_attempt_at > now)
         .values(next_attempt_at=now))
     return int(result.rowcount or 0)
