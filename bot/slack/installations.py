@@ -169,6 +169,7 @@ class Installations:
         self.workspaces = workspaces
         self._orgs: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
+        self._rotating = threading.Lock()
         self.ttl = ttl
 
     def enterprise_of(self, team_id: str) -> str | None:
@@ -204,11 +205,13 @@ class Installations:
         if bot is None or not bot.bot_token:
             raise _not_installed(team_id)
         if bot.bot_refresh_token:
-            fresh = self.rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=int(ROTATE_BEFORE.total_seconds() // 60))
-            if fresh is not None:
-                self.installation_store.save_bot(fresh)
-                bot = fresh
+            with self._rotating:  # one refresh at a time here; the others use its result
+                bot = self.bot_for(team_id, enterprise_id) or bot
+                fresh = self.rotator.perform_bot_token_rotation(
+                    bot=bot, minutes_before_expiration=int(ROTATE_BEFORE.total_seconds() // 60))
+                if fresh is not None:
+                    self.installation_store.save_bot(fresh)
+                    bot = fresh
         assert bot.bot_token is not None
         return bot.bot_token
 

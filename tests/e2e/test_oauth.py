@@ -154,3 +154,21 @@ def test_an_org_wide_install_serves_two_workspaces_of_the_org(bot: LocalBot) -> 
     assert org_tokens == bot.oauth.tokens_of(south)
     assert all(t in org_tokens for m, t, _ in bot.oauth.token_calls if m != "oauth.v2.access")
     assert _failed_rows(bot) == []
+
+
+def test_rotating_tokens_are_refreshed_before_they_expire() -> None:
+    with LocalBot(oauth=True, rotation=True) as bot:
+        assert bot.oauth is not None
+        bot.oauth.expires_in = 3600  # within Bolt's two hours: refreshed before use
+        assert bot.install(ONE)[0] == 200
+        [first] = bot.oauth.tokens_of(ONE)
+        assert first.startswith("xoxe.xoxb-")
+        assert bot.command("open Acme: lobby screens down").ok
+        assert bot.runtime is not None
+        channel = bot.runtime.service.get(ONE, 1).channel_id
+        assert channel and any("Acme" in line for line in bot.lines(channel))
+        posts = [t for m, t, _ in bot.oauth.token_calls if m == "chat.postMessage"]
+        assert posts and first not in posts, "the expiring token was refreshed, not used"
+        assert all(t in bot.oauth.tokens_of(ONE) for t in posts)
+        assert _failed_rows(bot) == []
+        assert bot.slack.violations == []

@@ -189,7 +189,9 @@ def _access(app: OAuthApp, ws: Workspace, params: dict[str, Any],
             if old is None or old.error:
                 return {"ok": False, "error": "invalid_refresh_token"}
             tenant, user = old, "U0ADMIN"
-            app.tenants.pop(old.token, None)
+            # the previous access token stays good until it expires, and the refresh token
+            # is kept (a process that refreshed a moment ago may still be using either)
+            app.refresh[str(params.get("refresh_token"))] = old
         else:
             found = app.codes.pop(str(params.get("code") or ""), None)
             if found is None:
@@ -201,7 +203,7 @@ def _access(app: OAuthApp, ws: Workspace, params: dict[str, Any],
         tenant.token = f"xoxb-{where}-{secrets.token_hex(6)}"
         if app.rotation:
             tenant.token = "xoxe.xoxb-1-" + tenant.token[5:]
-            tenant.refresh_token = f"xoxe-1-{secrets.token_hex(8)}"
+            tenant.refresh_token = tenant.refresh_token or f"xoxe-1-{secrets.token_hex(8)}"
             tenant.expires_at = time.time() + app.expires_in
             app.refresh[tenant.refresh_token] = tenant
         app.tenants[tenant.token] = tenant
