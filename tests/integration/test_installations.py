@@ -104,3 +104,17 @@ def test_a_reinstall_releases_only_that_workspaces_held_rows(
         assert lifecycle_store.paused_reason(session, "T1") is None
         assert lifecycle_store.paused_reason(session, "T2") == "app_uninstalled"
     assert workspaces.installed(["T1"]) == {}, "nothing more to resume"
+
+
+def test_workspace_rows_keep_the_org_and_the_settings_apart_per_team(
+        session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        assert tables.remember_workspace(session, "T1", "E1") is True
+        assert tables.remember_workspace(session, "T1", "E1") is False
+        tables.save_workspace_settings(session, "T1", {"leads_channel": "C1"}, by="U1", now=NOW)
+        tables.save_workspace_settings(session, "T2", {"leads_channel": "C2"}, by="U2", now=NOW)
+    with session_factory() as session:
+        assert tables.enterprise_of(session, "T1") == "E1"
+        assert tables.workspace_settings(session, "T1") == {"leads_channel": "C1"}
+        assert tables.workspace_settings(session, "T2") == {"leads_channel": "C2"}
+        assert tables.workspace_settings(session, "T3") == {}
