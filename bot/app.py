@@ -8,6 +8,8 @@ request, which is what we want: the listener's own work *is* the ack.
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -17,9 +19,14 @@ from bot.listeners.deps import Deps
 
 
 def create_app(settings: Settings, deps: Deps, *, client: WebClient,
-               token_verification: bool = True) -> App:
-    """Build the Bolt app. The same app serves HTTP (`bot.web`) and Socket Mode."""
+               token_verification: bool = True, oauth: dict[str, Any] | None = None) -> App:
+    """Build the Bolt app. The same app serves HTTP (`bot.web`) and Socket Mode.
+
+    `oauth`: Bolt's OAuth settings and authorize for many workspaces (`bot.slack.oauth`);
+    `client` then holds no token (each request's comes from its installation).
+    """
     app = App(
+        **(oauth or {}),
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         client=client,
         process_before_response=True,

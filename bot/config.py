@@ -70,6 +70,10 @@ class Settings:
     smtp_url: str | None = None
     email_from: str | None = None
     inbound_secret: str | None = None
+    # OAuth install for many workspaces (bot/slack/oauth.py): both set and no bot token
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_scopes: tuple[str, ...] = parse.MANIFEST_BOT_SCOPES
 
     # -- derived, read-only ------------------------------------------------------------------
 
@@ -84,10 +88,18 @@ class Settings:
         return self.smtp_url is not None and self.email_from is not None
 
     @property
+    def multi_workspace(self) -> bool:
+        """True when the app installs by OAuth into many workspaces (client id and secret
+        set, no single bot token): tokens then come from the installations table."""
+        return bool(self.slack_client_id and self.slack_client_secret
+                    and not self.slack_bot_token)
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """The literal secret values held here (for log redaction); empty ones left out."""
         values = [self.slack_bot_token, self.slack_app_token, self.slack_signing_secret,
-                  self.inbound_secret, _smtp_password(self.smtp_url)]
+                  self.inbound_secret, _smtp_password(self.smtp_url),
+                  self.slack_client_secret]
         password = _database_password(self.database_url)
         if password:
             values.append(password)
@@ -101,7 +113,7 @@ class Settings:
         The bot token is always needed; HTTP mode needs the signing secret; Socket Mode needs
         the app-level token.
         """
-        if self.slack_bot_token is None:
+        if self.slack_bot_token is None and not (http and self.multi_workspace):
             raise ConfigError(
                 "SLACK_BOT_TOKEN",
                 "required to run; expected the bot token (xoxb-…) from your Slack app's "
@@ -130,7 +142,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("slack_bot_token", "slack_app_token"):
                 value = _mask_token(value)
-            elif f.name in ("slack_signing_secret", "inbound_secret"):
+            elif f.name in ("slack_signing_secret", "inbound_secret", "slack_client_secret"):
                 value = None if value is None else "…(redacted)"
             elif f.name == "smtp_url":
                 value = _mask_smtp_url(value)
@@ -170,6 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         value = value.strip()
         return value or None
 
+    client_id, client_secret = parse.client_credentials(get)
     settings = Settings(
         slack_bot_token=parse.token(get, "SLACK_BOT_TOKEN", "xoxb-", "a bot token"),
         slack_signing_secret=parse.signing_secret(get),
@@ -204,6 +217,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         smtp_url=parse.smtp_url(get),
         email_from=parse.email_from(get),
         inbound_secret=parse.inbound_secret(get),
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_scopes=parse.scopes(get),
     )
     if settings.smtp_url is not None and settings.email_from is None:
         raise ConfigError("CRISISBOT_EMAIL_FROM", "required with CRISISBOT_SMTP_URL; expected "

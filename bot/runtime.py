@@ -27,7 +27,8 @@ from bot.listeners.deps import Deps, Forms, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
-from bot.slack.client import make_lookup_client
+from bot.slack.client import make_client, make_lookup_client
+from bot.slack.oauth import bolt_oauth_options, resume_on_install
 from bot.web import make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook.services.emails import EmailService
@@ -94,14 +95,23 @@ class Runtime:
         wake = children.wake if children is not None else worker.wake
         pruning = RetentionService(service.sessions, clock, settings.retention)
         scheduler = ReminderScheduler(service, on_fired=wake, housekeeping=pruning.prune)
-        people = People(make_lookup_client(settings), settings)
-        forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT), client, workers=8)
+        installs = wiring.installations  # None: one workspace, one bot token
+        people = People(make_lookup_client(settings, tokens=installs), settings)
+        forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT, tokens=installs),
+                      client, workers=8)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
-                    wake_outbox=wake, forms=forms,
+                    wake_outbox=wake, forms=forms, installations=installs,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id),
                     schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
-        app = create_app(settings, deps, client=client, token_verification=token_verification)
+        bolt_client, oauth = client, None
+        if installs is not None:  # OAuth installs: each request's token from its installation
+            bolt_client = make_client(settings)  # Bolt's own (oauth.v2.access): no token
+            oauth = bolt_oauth_options(settings, installs, bolt_client, resume_on_install(
+                installs, service, wake,
+                lambda inc: _submit(post_ack, scheduler.schedule, inc)))
+        app = create_app(settings, deps, client=bolt_client,
+                         token_verification=token_verification, oauth=oauth)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
                    children, forms)
 

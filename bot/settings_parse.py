@@ -417,3 +417,48 @@ def typed_text_plain(mrkdwn: str) -> str:
     """A refusal written for Slack, as one plain line (backticks and entities gone)."""
     return mrkdwn.replace("`", "").replace("&lt;", "<").replace("&gt;", ">") \
         .replace("&amp;", "&")
+
+
+# The bot scopes of manifest.yml / manifest.http.yml (tests/unit/test_oauth.py keeps them in
+# step): what an OAuth install asks for unless SLACK_SCOPES says otherwise.
+MANIFEST_BOT_SCOPES = (
+    "commands", "chat:write", "channels:manage", "groups:write", "pins:write", "users:read",
+    "usergroups:read", "files:write", "im:write", "reactions:read", "pins:read",
+    "channels:history", "groups:history", "channels:read", "groups:read", "bookmarks:read",
+    "bookmarks:write",
+)
+_SCOPE = re.compile(r"^[a-z][a-z0-9_.]*(:[a-z0-9_.]+)*$")
+
+
+def scopes(get: Get) -> tuple[str, ...]:
+    """SLACK_SCOPES: comma-separated bot scopes asked for at install (default: the manifest's)."""
+    raw = get("SLACK_SCOPES")
+    if raw is None:
+        return MANIFEST_BOT_SCOPES
+    found = tuple(s for s in _split_list(raw) if s)
+    bad = [s for s in found if not _SCOPE.match(s)]
+    if not found or bad:
+        raise ConfigError("SLACK_SCOPES", "expected comma-separated Slack scopes such as "
+                          f"chat:write,commands; got {shown(raw)}")
+    return found
+
+
+_CLIENT_ID = re.compile(r"^\d+\.\d+$")
+
+
+def client_credentials(get: Get) -> tuple[str | None, str | None]:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Basic Information → App Credentials): both or
+    neither. The secret is never shown."""
+    client_id, secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+    if client_id is not None and not _CLIENT_ID.match(client_id):
+        raise ConfigError("SLACK_CLIENT_ID", "expected the Client ID from Basic Information, "
+                          f"digits.digits like 1234567890.1234567890; got {shown(client_id)}")
+    if secret is not None and (any(ch.isspace() for ch in secret) or len(secret) < 8
+                               or secret.lower().startswith("your")):
+        raise ConfigError("SLACK_CLIENT_SECRET", "expected the Client Secret from Basic "
+                          "Information, with no spaces (value not shown)")
+    if (client_id is None) != (secret is None):
+        missing = "SLACK_CLIENT_SECRET" if secret is None else "SLACK_CLIENT_ID"
+        raise ConfigError(missing, "set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install "
+                          "by OAuth into several workspaces, or neither")
+    return client_id, secret

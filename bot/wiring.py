@@ -17,10 +17,12 @@ from sqlalchemy import Engine
 
 from bot.config import Settings, load_playbook
 from bot.slack.client import make_client
+from bot.slack.installations import Installations
 from bot.slack.keepalive import KeepAliveWebClient
 from playbook import store
 from playbook.domain.model import Policy
 from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.workspaces import WorkspaceService
 
 
 def policy_from(settings: Settings) -> Policy:
@@ -54,6 +56,8 @@ class Wiring:
     engine: Engine
     service: Service
     client: KeepAliveWebClient
+    # multi-workspace mode (OAuth installs): where each workspace's token is found
+    installations: Installations | None = None
 
 
 def build_wiring(settings: Settings, policy: Policy, clock: Callable[[], datetime]) -> Wiring:
@@ -63,4 +67,12 @@ def build_wiring(settings: Settings, policy: Policy, clock: Callable[[], datetim
     config = ServiceConfig(policy=policy, responders=settings.responders,
                            private_channels=settings.private_channels,
                            recurrence_days=settings.recurrence_days)
-    return Wiring(engine, Service(sessions, config, clock), make_client(settings))
+    service = Service(sessions, config, clock)
+    installs = None
+    if settings.multi_workspace:
+        assert settings.slack_client_id and settings.slack_client_secret
+        installs = Installations(engine, client_id=settings.slack_client_id,
+                                 client_secret=settings.slack_client_secret,
+                                 client=make_client(settings),
+                                 workspaces=WorkspaceService(sessions, clock))
+    return Wiring(engine, service, make_client(settings, tokens=installs), installs)

@@ -79,6 +79,9 @@ def _build_runtime(settings: Settings, *, migrate: bool) -> Runtime:
     with database_errors(settings):
         try:
             runtime = Runtime.build(settings, migrate=migrate)
+            if settings.multi_workspace:  # no token of our own: each install brings one
+                log.info("serving every workspace that installs the app at /slack/install")
+                return runtime
             auth = runtime.client.auth_test()
         except (BoltError, SlackApiError) as err:
             raise ConfigError("SLACK_BOT_TOKEN", "Slack did not accept the bot token: "

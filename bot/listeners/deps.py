@@ -5,6 +5,7 @@ modals opened after the ack.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
 from bot.slack.errors import code_of, reason_of
+from bot.slack.installations import Installations
 from playbook.domain.model import Actor, Incident, Outcome
 from playbook.services.incidents import Service, needs_reschedule
 from playbook.services.lifecycle import LifecycleService
@@ -40,7 +42,9 @@ def acting_team(context: BoltContext) -> str:
 
 
 def _in_thread(work: Callable[[], None]) -> None:
-    threading.Thread(target=work, daemon=True, name="people-refresh").start()
+    # in the caller's context: the workspace acted for (bot.slack.installations) goes along
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True,
+                     name="people-refresh").start()
 
 
 @dataclass
@@ -244,7 +248,8 @@ class Forms:
         with self._lock:
             self._pending += 1
         try:
-            self._pool.submit(self._run, request)
+            # in the caller's context: the workspace acted for (bot.slack.installations)
+            self._pool.submit(contextvars.copy_context().run, self._run, request)
         except RuntimeError:  # shutting down: the person can click again once we are back
             self._done()
 
@@ -314,6 +319,8 @@ class Deps:
     reschedule: Callable[[int], None] = lambda incident_id: None  # reads the incident again
     schedule: Callable[[Incident], None] = lambda incident: None  # from the incident as saved
     forms: Forms | None = None  # None: opened in the listener's thread on the lookup client
+    # multi-workspace mode (OAuth installs): the installations; None with a single bot token
+    installations: Installations | None = None
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 

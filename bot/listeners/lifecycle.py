@@ -94,14 +94,22 @@ def register(app: App, deps: Deps) -> None:
         if "bot" in tokens and not tokens.get("bot"):
             log.info("Slack revoked user tokens only; the bot token is unaffected")
             return
-        _pause(deps, acting_team(context), "tokens_revoked")
+        _pause(deps, context, "tokens_revoked")
 
     @app.event("app_uninstalled")
     def on_uninstalled(context: BoltContext) -> None:
-        _pause(deps, acting_team(context), "app_uninstalled")
+        _pause(deps, context, "app_uninstalled")
 
 
-def _pause(deps: Deps, team: str, reason: str) -> None:
-    if deps.lifecycle.pause(team, reason):
-        log.warning("Slack says %s for team %s: sends and reminders for that team are paused, "
-                    "all data is kept; reinstall the app to resume.", reason, team)
+def _pause(deps: Deps, context: BoltContext, reason: str) -> None:
+    """Pause the sends of the workspace (of every workspace of the org, for an org-wide
+    install), keeping all data; in multi-workspace mode its installation is deleted, so its
+    token is never used again and the OAuth callback of a reinstall resumes it."""
+    teams = [acting_team(context)]
+    if deps.installations is not None:
+        teams = deps.installations.remove(context.team_id, context.enterprise_id,
+                                          org_wide=bool(context.is_enterprise_install))
+    for team in teams:
+        if deps.lifecycle.pause(team, reason):
+            log.warning("Slack says %s for team %s: sends and reminders for that team are "
+                        "paused, all data is kept; reinstall the app to resume.", reason, team)

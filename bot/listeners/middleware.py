@@ -2,6 +2,14 @@
 turned away, Slack's retried events are dropped, and a user's request from a paused workspace
 resumes it.
 
+In multi-workspace mode (OAuth installs) Bolt's `authorize` (bot/slack/oauth.py) has already
+turned away a workspace without an installation ("a team we have an installation for") and
+given the listener a client with that workspace's token; `act_for_the_workspace` runs first
+and the rest of the request inside `acting_for(team)`, so the shared clients used during and
+after the ack (lookups, forms: bot/listeners/deps.py) carry that workspace's token and no
+other. It also notes the workspace's Grid org (an org-wide install's token serves all of its
+workspaces; the outbox finds it through that note).
+
 Bolt runs these in the order they are registered (`register`), before whichever listener the
 request is for.
 """
@@ -15,8 +23,12 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.listeners.deps import Deps
+from bot.slack.installations import acting_for
 
 log = logging.getLogger(__name__)
+
+# Slack sends these when it has taken the install away: nothing to note about the workspace.
+GONE = ("app_uninstalled", "tokens_revoked")
 
 # Only a person can send these, and Slack delivers them only to an installed app.
 USER_REQUESTS = ("block_actions", "view_submission")
@@ -42,13 +54,18 @@ def foreign_team(context: BoltContext) -> str | None:
 
 
 def register(app: App, deps: Deps) -> None:
+    if deps.installations is not None:
+        _act_for_the_workspace(app, deps)
+
     @app.middleware
     def only_this_workspace(body: dict, context: BoltContext,
                             next: Callable[[], None]) -> BoltResponse | None:
         """Turn away requests for another workspace before anything reads or records them:
         a slash command hears why (its own reply, no Slack call); the rest get an empty 200
         so Slack does not retry."""
-        stranger = foreign_team(context)
+        # multi-workspace mode: Bolt's authorize already required an installation for the
+        # request's workspace (or its org); an org-wide install's result names no one team
+        stranger = foreign_team(context) if deps.installations is None else None
         if stranger is None:
             next()
             return None
@@ -86,3 +103,22 @@ def register(app: App, deps: Deps) -> None:
             log.warning("team %s uses the app again: sends resume", team)
             deps.wake_outbox()
         next()
+
+
+def _act_for_the_workspace(app: App, deps: Deps) -> None:
+    installs = deps.installations
+    assert installs is not None
+
+    @app.middleware
+    def act_for_the_workspace(body: dict, context: BoltContext,
+                              next: Callable[[], None]) -> None:
+        """Multi-workspace mode: the rest of the request acts for its own workspace."""
+        team, org = context.team_id, context.enterprise_id
+        event = (body.get("event") or {}).get("type") if isinstance(body, dict) else None
+        if team and event not in GONE:
+            try:
+                installs.seen(team, org)
+            except Exception:  # the token lookup still works; never hold up the ack for this
+                log.exception("could not record workspace %s", team)
+        with acting_for(team, org):
+            next()

@@ -8,19 +8,24 @@ outbox worker and scheduler run as in production; only Slack is local.
 
 from __future__ import annotations
 
+import re
 import socket
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlencode
 
 from sqlalchemy import select
 
 from bot.config import Settings
 from bot.local.localslack import LocalSlack, Reply
+from bot.local.localslack.api_oauth import approve, enable_oauth
 from bot.runtime import Runtime, system_clock
 from playbook import store
 
@@ -68,11 +73,14 @@ class LocalBot:
 
     def __init__(self, *, database_url: str | None = None, socket_mode: bool = False,
                  settings: dict[str, Any] | None = None, start_scheduler: bool = False,
-                 kind: bool = False) -> None:
+                 kind: bool = False, oauth: bool = False, rotation: bool = False) -> None:
+        """`oauth`: the bot serves many workspaces, each installed by OAuth (`install`);
+        no bot token, no leads channel or responders from the environment."""
         self.clock = Clock()
         # Strict Slack unless ``kind``: a test that needs unlimited calls says so. Its rate
         # buckets refill by the bot's clock: hours moved forward are hours for Slack too.
         self.slack = LocalSlack(kind=kind, rate_clock=lambda: self.clock().timestamp())
+        self.oauth = enable_oauth(self.slack, rotation=rotation) if oauth else None
         self.socket_mode = socket_mode
         self.start_scheduler = start_scheduler
         self._tmp = tempfile.TemporaryDirectory(prefix="crisisbot-")
@@ -101,6 +109,10 @@ class LocalBot:
             slack_api_url=self.slack.api_url, database_url=self.database_url,
             leads=(LEAD,), leads_channel=self.leads.id, responders=(CAROL,),
             outbox_processes=0)
+        if self.oauth is not None:
+            settings = replace(settings, slack_bot_token=None, leads_channel=None, responders=(),
+                               slack_client_id=self.oauth.client_id,
+                               slack_client_secret=self.oauth.client_secret)
         settings = replace(settings, **self.extra)
         self.runtime = Runtime.build(settings, clock=self.clock, outbox_threads=2)
         self.runtime.start_outbox()
@@ -147,6 +159,31 @@ class LocalBot:
             server.close()
 
     # --- acting as Slack ---------------------------------------------------------------------
+
+    def install(self, team_id: str, *, enterprise_id: str | None = None,
+                org_wide: bool = False, cookie: bool = True) -> tuple[int, str]:
+        """Add the app to a workspace (or org) through its own pages: GET /slack/install
+        (state cookie and Slack's consent link), "Allow" on Slack's side, then Slack's
+        redirect to GET /slack/oauth_redirect. Bolt sets the cookie `Secure`, which a browser
+        would not send over plain HTTP: it is sent here by hand (`cookie=False`: not at all).
+        Returns the callback's status and page."""
+        with urllib.request.urlopen(f"{self.url}/slack/install", timeout=10) as resp:
+            page = resp.read().decode()
+            set_cookie = resp.headers.get("Set-Cookie") or ""
+        found = re.search(r"[?&;]state=([^&\"']+)", page)
+        assert found, "no consent link with a state on the install page"
+        state = unquote(found.group(1))
+        code = approve(self.slack, state, team_id=team_id, enterprise_id=enterprise_id,
+                       org_wide=org_wide)
+        request = urllib.request.Request(
+            f"{self.url}/slack/oauth_redirect?{urlencode({'code': code, 'state': state})}")
+        if cookie:
+            request.add_header("Cookie", set_cookie.split(";")[0])
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
 
     @property
     def events_url(self) -> str | None:

@@ -24,6 +24,7 @@ from bot.email.smtp import EmailError, SmtpConfig, parse_smtp_url
 from bot.outbox.batch_facts import BatchFacts
 from bot.outbox.once import CurrentRow, OutboxClient
 from bot.slack.errors import explain
+from bot.slack.installations import acting, acting_for
 from playbook import store
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
@@ -60,7 +61,7 @@ class EffectContext:
     email_from: str | None = None
     # what the worker read for the batch this thread runs (bot/outbox/batch_facts.py)
     facts: BatchFacts = field(default_factory=BatchFacts)
-    # the bot's own user and bot ids (auth.test), asked once (`me`)
+    # the bot's own user and bot ids (auth.test) per workspace, asked once (`me`)
     identity: dict[str, Any] = field(default_factory=dict)
     # the outbox row each thread is carrying out: its posts name it (bot/outbox/once.py)
     row: CurrentRow = field(default_factory=CurrentRow)
@@ -81,12 +82,17 @@ class EffectContext:
                    email_from=settings.email_from)
 
     def me(self) -> dict[str, Any]:
-        """The bot's own user and bot ids (auth.test), asked once: its own messages are not
-        captured, and a channel it created is known by its creator."""
-        if not self.identity:
+        """The bot's own user and bot ids (auth.test), asked once per workspace (each install
+        has its own bot user): its own messages are not captured, and a channel it created is
+        known by its creator."""
+        who = acting()
+        key = who.team_id if who is not None else ""
+        found = self.identity.get(key)
+        if found is None:
             resp = self.client.auth_test()
-            self.identity.update(user_id=resp.get("user_id"), bot_id=resp.get("bot_id"))
-        return self.identity
+            found = self.identity[key] = {"user_id": resp.get("user_id"),
+                                          "bot_id": resp.get("bot_id")}
+        return dict(found)
 
     def tell(self, notify: dict, text: str) -> None:
         """Tell the person who asked, by the most direct route still open."""
@@ -122,8 +128,9 @@ class EffectContext:
         what = FAILED_WHAT.get(item.kind, "finish that")
         key = f" for {inc.key}" if inc else ""
         try:
-            self.tell({**notify, "response_url": None},
-                      f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded is "
-                      f"saved.{then}")
+            with acting_for(item.team_id):
+                self.tell({**notify, "response_url": None},
+                          f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded "
+                          f"is saved.{then}")
         except (SlackClientError, OSError):
             log.exception("could not report outbox failure %s", item.id)

@@ -103,7 +103,8 @@ def fetch_message(ctx: EffectContext, channel: str, ts: str) -> dict | None:
 
 
 def identity(ctx: EffectContext) -> dict[str, Any]:
-    """The bot's own user and bot ids (auth.test), asked once: its messages aren't captured."""
+    """The bot's own user and bot ids (auth.test), asked once per workspace (each install has
+    its own bot user): its messages aren't captured."""
     return ctx.me()
 
 

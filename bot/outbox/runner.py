@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.outbox import card, channel, email, lifecycle, messages, outages, summary
 from bot.outbox.context import EffectContext
+from bot.slack.installations import acting_for
 from playbook import store
 from playbook.domain.model import Incident
 
@@ -67,7 +68,12 @@ class EffectRunner:
 
     def run(self, item: store.OutboxItem, incident: Incident | Load | None = LOAD) -> None:
         """Carry out one row; `incident` is the row's incident when the caller loaded it already
-        (None: it is gone), else it is read here."""
+        (None: it is gone), else it is read here. Every Slack call it makes carries the row's
+        workspace's token (multi-workspace mode: `bot.slack.installations`)."""
+        with acting_for(item.team_id):
+            self._run(item, incident)
+
+    def _run(self, item: store.OutboxItem, incident: Incident | Load | None) -> None:
         ctx = self.ctx
         if item.kind == "home":
             card.do_home(ctx, item.team_id, item.payload["user"])

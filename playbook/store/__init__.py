@@ -33,7 +33,16 @@ from __future__ import annotations
 
 # The repositories other packages use as modules (``from playbook.store import outages``);
 # importing them here also puts their tables on `metadata`.
-from playbook.store import emails, lifecycle, outages, outbox, playbooks, retention, timeline
+from playbook.store import (
+    emails,
+    installations,
+    lifecycle,
+    outages,
+    outbox,
+    playbooks,
+    retention,
+    timeline,
+)
 from playbook.store.base import UTCDateTime, metadata
 from playbook.store.engine import make_engine, make_session_factory, probe_write, reading
 from playbook.store.events import remember_event
@@ -87,6 +96,7 @@ __all__ = [
     "get_incident_by_id",
     "get_timeline",
     "has_timeline_kind",
+    "installations",
     "lifecycle",
     "list_active",
     "list_all_incidents",

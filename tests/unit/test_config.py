@@ -47,6 +47,9 @@ ALL_KEYS = (
     "CRISISBOT_SMTP_URL",
     "CRISISBOT_EMAIL_FROM",
     "CRISISBOT_INBOUND_SECRET",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_SCOPES",
 )
 
 
@@ -240,6 +243,9 @@ MALFORMED = [
     ("SLACK_APP_TOKEN", "xoxb-1-2-NoTtHeApPtOkEn"),
     ("SLACK_APP_TOKEN", "xapp-your-app-level-token"),
     ("SLACK_SIGNING_SECRET", "SeCrEt with-space"),
+    ("SLACK_CLIENT_ID", "your-client-id"),
+    ("SLACK_CLIENT_SECRET", "SeCrEt with-space"),
+    ("SLACK_SCOPES", "chat:write,<b>"),
     ("SLACK_API_URL", "ftp://slack.com/api/"),
     ("SLACK_API_URL", "slack.com/api/"),
     ("SLACK_API_URL", "https://"),

@@ -186,6 +186,14 @@ def test_http_manifest_has_the_three_urls(http_manifest: dict[str, Any]) -> None
     assert _incident(http_manifest)["url"] == EVENTS_URL
     assert settings["interactivity"]["request_url"] == EVENTS_URL
     assert settings["event_subscriptions"]["request_url"] == EVENTS_URL
+    assert http_manifest["oauth_config"]["redirect_urls"] == [
+        "https://YOUR-HOST/slack/oauth_redirect"]
+
+
+def test_oauth_installs_ask_for_the_manifest_scopes(socket_manifest: dict[str, Any]) -> None:
+    from bot.settings_parse import MANIFEST_BOT_SCOPES
+
+    assert list(MANIFEST_BOT_SCOPES) == socket_manifest["oauth_config"]["scopes"]["bot"]
 
 
 def test_same_scopes_and_events(
@@ -209,6 +217,7 @@ def test_same_scopes_and_events(
         m["settings"].pop("socket_mode_enabled")
         m["settings"]["interactivity"].pop("request_url", None)
         m["settings"]["event_subscriptions"].pop("request_url", None)
+        m["oauth_config"].pop("redirect_urls", None)
         return m
 
     assert without_transport(socket_manifest) == without_transport(http_manifest)

@@ -132,6 +132,14 @@ class SlackSide(Workspace):
     def _team(self) -> dict[str, Any]:
         return {"id": self.team_id, "domain": self.team_domain}
 
+    def _enterprise(self) -> dict[str, Any] | None:
+        """The Grid org requests come from (`api_oauth.as_team`); None outside Grid."""
+        org = getattr(self, "enterprise_id", None)
+        return {"id": org, "name": org} if org else None
+
+    def _org_wide(self) -> bool:
+        return bool(getattr(self, "is_enterprise_install", False))
+
     def _where(self, channel_id: str | None, user_id: str) -> Channel:
         """The conversation a user acts from: their DM with the bot when None; a channel
         unknown to the server is created (without the bot) as a plain existing channel."""
@@ -148,8 +156,10 @@ class SlackSide(Workspace):
 
     def _base(self, kind: str, user_id: str) -> dict[str, Any]:
         return {"type": kind, "token": VERIFICATION_TOKEN, "api_app_id": self.app_id,
-                "team": self._team(), "user": self._user(user_id), "enterprise": None,
-                "is_enterprise_install": False, "trigger_id": self.issue_trigger(user_id)}
+                "team": self._team(), "user": self._user(user_id),
+                "enterprise": self._enterprise(),
+                "is_enterprise_install": self._org_wide(),
+                "trigger_id": self.issue_trigger(user_id)}
 
     # ------------------------------------------------------------------ requests
     def command(self, app_url: str | None, text: str, *, user_id: str,
@@ -168,7 +178,9 @@ class SlackSide(Workspace):
             "team_domain": self.team_domain, "channel_id": chan.id,
             "channel_name": "directmessage" if chan.is_im else chan.name,
             "user_id": user_id, "user_name": user.name, "command": command, "text": text,
-            "api_app_id": self.app_id, "is_enterprise_install": "false",
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "true" if self._org_wide() else "false",
+            **({"enterprise_id": org} if (org := getattr(self, "enterprise_id", None)) else {}),
             "response_url": self.issue_response_url("command", user_id=user_id,
                                                     channel_id=chan.id),
             "trigger_id": self.issue_trigger(user_id),
@@ -380,9 +392,11 @@ class SlackSide(Workspace):
             "event_id": event_id or "Ev" + secrets.token_hex(5).upper(),
             "event_time": int(time.time()), "is_ext_shared_channel": False,
             "event_context": "4-" + secrets.token_urlsafe(24),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team_id,
+            "authorizations": [{"enterprise_id": getattr(self, "enterprise_id", None),
+                                "team_id": self.team_id,
                                 "user_id": self.bot_user_id, "is_bot": True,
-                                "is_enterprise_install": False}],
+                                "is_enterprise_install": self._org_wide()}],
+            **({"enterprise_id": org} if (org := getattr(self, "enterprise_id", None)) else {}),
         }
         return self._send(app_url, via=via, kind="events_api", payload=payload,
                           what=f"event {event.get('type')}", timeout=timeout,

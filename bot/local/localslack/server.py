@@ -196,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if auth.lower().startswith("bearer "):
             return auth[7:].strip()
+        if auth.lower().startswith("basic "):  # oauth.v2.access: client id and secret
+            return auth.strip()
         token = params.get("token")
         return token if isinstance(token, str) else None
 

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from . import api_conversations, api_messages, api_views  # noqa: F401  (register methods)
+from . import api_conversations, api_messages, api_oauth, api_views  # noqa: F401
 from .apibase import APP_TOKEN_METHODS, METHODS, Params
 from .models import ApiError, Call
 from .scopes import needed, require
@@ -57,6 +57,9 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     if fault is not None:
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         return fault.status, {"ok": False, "error": fault.error}, headers
+    oauth = api_oauth.answer(ws, method, params, token)  # several workspaces (api_oauth.py)
+    if oauth is not None:
+        return 200, oauth, {}
     handler = METHODS.get(method)
     if handler is None:
         return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -64,7 +67,7 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
         return 200, {"ok": False, "error": "invalid_json"}, {}
     if not token:
         return 200, {"ok": False, "error": "not_authed"}, {}
-    if token not in (ws.bot_token, ws.app_token):
+    if token not in (ws.bot_token, ws.app_token) and not api_oauth.knows(ws, token):
         return 200, {"ok": False, "error": "invalid_auth"}, {}
     revoked = getattr(ws, "token_error", None)
     if revoked and token == ws.bot_token:  # revoked or uninstalled (localslack.lifecycle)
@@ -85,6 +88,7 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     except Exception:  # a bug here must not look like a Slack answer
         log.exception("localslack: %s crashed", method)
         return 500, {"ok": False, "error": "internal_error"}, {}
+    api_oauth.after(ws, method, token, body)
     if not body.get("ok"):
         log.debug("localslack: %s -> %s", method, json.dumps(body)[:500])
     lost = ws._take_lost_answer(method) if body.get("ok") else None
