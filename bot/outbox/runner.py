@@ -71,9 +71,9 @@ class EffectRunner:
         (None: it is gone), else it is read here. Every Slack call it makes carries the row's
         workspace's token (multi-workspace mode: `bot.slack.installations`)."""
         with acting_for(item.team_id):
-            self._run(item, incident)
+            self._carry_out(item, incident)
 
-    def _run(self, item: store.OutboxItem, incident: Incident | Load | None) -> None:
+    def _carry_out(self, item: store.OutboxItem, incident: Incident | Load | None) -> None:
         ctx = self.ctx
         if item.kind == "home":
             card.do_home(ctx, item.team_id, item.payload["user"])

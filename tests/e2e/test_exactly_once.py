@@ -99,7 +99,8 @@ def test_a_post_made_but_its_answer_lost_is_adopted_not_repeated() -> None:
         bot.slack.fail_next("conversations.history", "internal_error", status=503, times=3)
         inc = bot.runtime.service.get(bot.slack.team_id, 1)
         assert inc.id is not None
-        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", "the lobby is dark")
+        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", "the lobby is dark",
+                                    team_id=bot.slack.team_id)
         bot.runtime.wake_outbox()
         bot.drain()
         assert _heard(bot, channel, "the lobby is dark") == 1
@@ -121,8 +122,10 @@ def test_a_worker_that_lost_its_lease_runs_and_finishes_nothing_more() -> None:
         rt.worker.stop()
         inc = rt.service.get(bot.slack.team_id, 1)
         assert inc.id is not None
-        rt.service.command(inc.id, Actor(ALICE), "listen", "first words")
-        rt.service.command(inc.id, Actor(ALICE), "listen", "second words")
+        rt.service.command(inc.id, Actor(ALICE), "listen", "first words",
+                           team_id=bot.slack.team_id)
+        rt.service.command(inc.id, Actor(ALICE), "listen", "second words",
+                           team_id=bot.slack.team_id)
         a = rt.worker
         b = OutboxWorker(a.runner, a.sessions, a.clock, threads=1, lease=a.lease)
         b.name = "elsewhere:1:b"  # another replica
