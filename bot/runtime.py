@@ -53,6 +53,10 @@ def _submit(executor: ThreadPoolExecutor, fn: Callable[[T], None], arg: T) -> No
         executor.submit(fn, arg)
 
 
+def _call(work: Callable[[], None]) -> None:
+    work()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -100,7 +104,8 @@ class Runtime:
                     wake_outbox=wake, forms=forms,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id),
-                    schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
+                    schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident),
+                    later=lambda work: _submit(post_ack, _call, work))
         app = create_app(settings, deps, client=client, token_verification=token_verification)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
                    children, forms)

@@ -314,6 +314,8 @@ class Deps:
     reschedule: Callable[[int], None] = lambda incident_id: None  # reads the incident again
     schedule: Callable[[Incident], None] = lambda incident: None  # from the incident as saved
     forms: Forms | None = None  # None: opened in the listener's thread on the lookup client
+    # runs a piece of work off the ack's thread (the runtime's post-ack thread); default: now
+    later: Callable[[Callable[[], None]], None] = lambda work: work()
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 
