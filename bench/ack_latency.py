@@ -311,14 +311,34 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
 
         wsgi = make_wsgi(app, lambda: True, signing_secret=cfg["signing_secret"])
 
-    from bot.web import serve
+    from bot.web import THREADS, serve
 
+    threads = int(cfg.get("threads") or THREADS)
     timed = _Timed(wsgi)
-    server = serve(timed, host="127.0.0.1", port=0)  # same waitress setup as production
+    workers = int(cfg.get("http_workers") or 1) if runtime is not None else 1
+    if runtime is not None and workers > 1:
+        # as `crisisbot run --http` serves: this process plus workers - 1 HTTP workers on one
+        # socket (bot/http_workers.py); only this process's requests are timed by _Timed
+        runtime.wsgi = lambda: timed  # type: ignore[method-assign]
+        server = runtime.http_server(0, host="127.0.0.1", workers=workers, threads=threads)
+    else:
+        server = serve(timed, host="127.0.0.1", port=0, threads=threads)  # as production
     thread = threading.Thread(target=server.run, daemon=True, name="bench-http")
     thread.start()
-    conn.send({"url": f"http://127.0.0.1:{server.effective_port}", "pid": os.getpid()})
-    cpu_mark, wall_mark = time.process_time(), time.monotonic()
+    pool = getattr(server, "workers", None)
+
+    def cpu_now() -> float:
+        """This process's CPU plus its HTTP workers' (from /proc), in seconds."""
+        total = time.process_time()
+        for pid in (pool.pids() if pool is not None else []):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    conn.send({"url": f"http://127.0.0.1:{server.effective_port}", "pid": os.getpid(),
+               "http_workers": workers})
+    cpu_mark, wall_mark = cpu_now(), time.monotonic()
     deadline = time.monotonic() + CHILD_LIFETIME
     try:
         for _ in range(CONTROL_MESSAGES):
@@ -333,7 +353,7 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
             if msg[0] == "samples":
                 with timed.lock:
                     samples, timed.samples = timed.samples, []
-                cpu = time.process_time()
+                cpu = cpu_now()
                 conn.send({"samples": samples, "cpu_s": cpu - cpu_mark,
                            "wall_s": time.monotonic() - wall_mark,
                            "sql": timer.report() if timer is not None else None})
@@ -892,6 +912,8 @@ class Options:
     scenarios: list[str]
     results_dir: Path
     similar: bool = False
+    http_workers: int = 2
+    threads: int = 8
     ceiling_clients: int = 16
     ceiling_seconds: float = 10.0
     warmup: int = 32
@@ -924,6 +946,7 @@ def run_one(opts: Options, scenario: str, kind: str, dbs: Databases,
                "log_path": str(opts.results_dir / f"ack-{stamp}-{scenario}-{kind}-app.log"),
                "outbox_threads": opts.outbox_threads,
                "outbox_processes": opts.outbox_processes, "diagnose": opts.diagnose,
+               "http_workers": opts.http_workers, "threads": opts.threads,
                "experiments": opts.experiments}
         app = Child(_app_child, kind, cfg, daemon=False)
         url = app.info["url"]
@@ -1159,6 +1182,18 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
     return "\n".join(lines)
 
 
+def _default_workers() -> int:
+    from bot.config import Settings
+
+    return Settings().http_workers
+
+
+def _default_threads() -> int:
+    from bot.web import THREADS
+
+    return THREADS
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1188,6 +1223,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outbox-processes", type=int,
                    help="override CRISISBOT_OUTBOX_PROCESSES (default: Settings' default); the "
                         "children's CPU shows under 'others'")
+    p.add_argument("--http-workers", type=int,
+                   help="HTTP processes of the real app (default: Settings' default, as "
+                        "`crisisbot run --http`); the bare app always runs one")
+    p.add_argument("--threads", type=int,
+                   help="waitress threads per process, both apps (default: bot.web.THREADS)")
     p.add_argument("--diagnose", action="store_true",
                    help="time SQL statements per thread kind in the app (adds a little overhead)")
     p.add_argument("--profile", choices=("txt", "svg", "json"),
@@ -1225,6 +1265,8 @@ def main(argv: list[str] | None = None) -> int:
                    profile_gil=args.profile_gil, scenarios=scenarios,
                    experiments=experiments, quiet_wait=max(0.0, args.quiet_wait),
                    similar=args.similar,
+                   http_workers=args.http_workers or _default_workers(),
+                   threads=args.threads or _default_threads(),
                    results_dir=results_dir)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
@@ -1244,7 +1286,8 @@ def main(argv: list[str] | None = None) -> int:
     load = (f"steady {opts.rate:g}/s x {opts.duration:g} s open loop over "
             f"{opts.client_threads} keep-alive connections; burst {opts.burst} behind a "
             f"barrier; /incident open with {who}"
-            f"; waitress 16 threads; outbox threads "
+            f"; real app: {opts.http_workers} HTTP process(es); waitress {opts.threads} "
+            f"threads per process; outbox threads "
             f"{opts.outbox_threads or 'default'}; outbox processes "
             f"{'default' if opts.outbox_processes is None else opts.outbox_processes}"
             + ("; --diagnose" if opts.diagnose else "")
