@@ -73,6 +73,8 @@ class Runtime:
     outbox_processes: OutboxProcesses | None = None
     # views.open after the ack (`bot.listeners.deps.Forms`)
     forms: Forms | None = None
+    # what the listeners were given (an HTTP worker's relays its after-ack work)
+    deps: Deps | None = None
     _health: HealthCheck | None = None
 
     @classmethod
@@ -116,7 +118,7 @@ class Runtime:
             deps.schedule = relay.schedule
         app = create_app(settings, deps, client=client, token_verification=token_verification)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children, forms)
+                   children, forms, deps)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
