@@ -31,7 +31,7 @@ def _burst(count: int, send: Callable[[int], Any]) -> list[Any]:
 
 
 def test_two_http_processes_ack_and_the_main_one_runs_outbox_and_reminders() -> None:
-    with LocalBot(start_scheduler=True) as bot:
+    with LocalBot(start_scheduler=True, kind=True) as bot:  # tiers would slow 20+ channels
         rt = bot.runtime
         assert rt is not None
         served_here = [0]
