@@ -74,6 +74,33 @@ def database(kind: str) -> Iterator[str]:
         admin.dispose()
 
 
+def measure(kind: str, history: int, opens: int,
+            profile: cProfile.Profile | None = None) -> list[float]:
+    """Process CPU (ms) of each of `opens` `Service.open` calls, one thread, after `history`
+    incidents of the same team, on a fresh database of `kind` (also bench/ack_latency.py's
+    floor: the CPU that recording an open costs, with nothing else in the way)."""
+    with database(kind) as url:
+        schema.upgrade(url)
+        engine = store.make_engine(url)
+        service = Service(store.make_session_factory(engine),
+                          ServiceConfig(policy=POLICY, responders=("U0RESP",)),
+                          lambda: datetime.now(UTC))
+        actor = Actor("U0ALICE")
+        for i in range(history):
+            service.open("T1", actor, open_text(i))
+        cpu: list[float] = []
+        for i in range(history, history + opens):
+            started = time.process_time()
+            if profile:
+                profile.enable()
+            service.open("T1", actor, open_text(i))
+            if profile:
+                profile.disable()
+            cpu.append((time.process_time() - started) * 1000)
+        engine.dispose()
+    return cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -83,26 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not (0 <= args.history <= 100_000 and 1 <= args.opens <= 10_000):
         p.error("--history 0..100000, --opens 1..10000")
-    with database(args.db) as url:
-        schema.upgrade(url)
-        engine = store.make_engine(url)
-        service = Service(store.make_session_factory(engine),
-                          ServiceConfig(policy=POLICY, responders=("U0RESP",)),
-                          lambda: datetime.now(UTC))
-        actor = Actor("U0ALICE")
-        for i in range(args.history):
-            service.open("T1", actor, open_text(i))
-        cpu: list[float] = []
-        profile = cProfile.Profile() if args.profile else None
-        for i in range(args.history, args.history + args.opens):
-            started = time.process_time()
-            if profile:
-                profile.enable()
-            service.open("T1", actor, open_text(i))
-            if profile:
-                profile.disable()
-            cpu.append((time.process_time() - started) * 1000)
-        engine.dispose()
+    profile = cProfile.Profile() if args.profile else None
+    cpu = measure(args.db, args.history, args.opens, profile)
     cpu.sort()
     print(f"{args.db}: {args.opens} opens after {args.history}: CPU per open "
           f"median {statistics.median(cpu):.2f} ms, p90 {cpu[int(0.9 * (len(cpu) - 1))]:.2f} ms, "

@@ -65,6 +65,8 @@ class Settings:
     # `crisisbot run` starts this many outbox children (bot/outbox/processes.py); the sandbox
     # (demo, tests) sets 0: its worker shares the test clock, which children could not
     outbox_processes: int = 1
+    # `crisisbot run --http` serves with this many processes on one socket (bot/http_workers.py)
+    http_workers: int = 2
     # email to customers: the SMTP server (the URL may hold a password), the sender, and the
     # HMAC key of POST /email/inbound (unset: the endpoint answers 404)
     smtp_url: str | None = None
@@ -214,6 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         capture_reaction=parse.capture_reaction(get),
         outbox_threads=parse.whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
         outbox_processes=parse.whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
+        http_workers=parse.whole(get, "CRISISBOT_HTTP_WORKERS", 2, 1, 16),
         smtp_url=parse.smtp_url(get),
         email_from=parse.email_from(get),
         inbound_secret=parse.inbound_secret(get),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.email.inbound import make_inbound
 from bot.health import Health, HealthCheck, migration_heads
+from bot.http_workers import READY, Handlers, HttpWorkers, Relay, Served
 from bot.listeners.deps import Deps, Forms, People
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
 from bot.slack.client import make_client, make_lookup_client
 from bot.slack.oauth import bolt_oauth_options, resume_on_install
-from bot.web import make_wsgi, serve
+from bot.web import THREADS, listen, make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
@@ -54,6 +56,10 @@ def _submit(executor: ThreadPoolExecutor, fn: Callable[[T], None], arg: T) -> No
         executor.submit(fn, arg)
 
 
+def _call(work: Callable[[], None]) -> None:
+    work()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -68,14 +74,18 @@ class Runtime:
     outbox_processes: OutboxProcesses | None = None
     # views.open after the ack (`bot.listeners.deps.Forms`)
     forms: Forms | None = None
+    # what the listeners were given (an HTTP worker's relays its after-ack work)
+    deps: Deps | None = None
     _health: HealthCheck | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = system_clock,
               migrate: bool = True, outbox_threads: int | None = None,
               outbox_processes: int | None = None,
-              token_verification: bool = True) -> Runtime:
-        """`outbox_threads` / `outbox_processes` default to the settings."""
+              token_verification: bool = True, relay: Relay | None = None) -> Runtime:
+        """`outbox_threads` / `outbox_processes` default to the settings. `relay`: this is an
+        HTTP worker (`bot.http_workers`), whose outbox and scheduler are the main process's:
+        after an ack it tells that process instead (nothing here is started)."""
         policy = policy_from(settings)  # a bad playbook file stops us before anything starts
         tune_gc()
         if migrate:
@@ -92,7 +102,8 @@ class Runtime:
         if processes:
             children = OutboxProcesses(settings, processes=processes, threads=threads,
                                        clock=clock)
-        wake = children.wake if children is not None else worker.wake
+        wake = relay.wake_outbox if relay is not None else \
+            children.wake if children is not None else worker.wake
         pruning = RetentionService(service.sessions, clock, settings.retention)
         scheduler = ReminderScheduler(service, on_fired=wake, housekeeping=pruning.prune)
         installs = wiring.installations  # None: one workspace, one bot token
@@ -103,17 +114,21 @@ class Runtime:
                     wake_outbox=wake, forms=forms, installations=installs,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id),
-                    schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident))
+                    schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident),
+                    later=lambda work: _submit(post_ack, _call, work))
+        if relay is not None:  # the main process plans the reminders
+            deps.reschedule = relay.reschedule
+            deps.schedule = relay.schedule
         bolt_client, oauth = client, None
         if installs is not None:  # OAuth installs: each request's token from its installation
             bolt_client = make_client(settings)  # Bolt's own (oauth.v2.access): no token
+            # (deps.schedule: in an HTTP worker process, the main process plans them)
             oauth = bolt_oauth_options(settings, installs, bolt_client, resume_on_install(
-                installs, service, wake,
-                lambda inc: _submit(post_ack, scheduler.schedule, inc)))
+                installs, service, wake, lambda inc: deps.schedule(inc)))
         app = create_app(settings, deps, client=bolt_client,
                          token_verification=token_verification, oauth=oauth)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children, forms)
+                   children, forms, deps)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
@@ -148,10 +163,48 @@ class Runtime:
         return make_wsgi(self.app, self.healthy, inbound,
                          signing_secret=self.settings.slack_signing_secret or "")
 
-    def http_server(self, port: int, host: str = "0.0.0.0") -> Any:
-        return serve(self.wsgi(), host=host, port=port)
+    def http_server(self, port: int, host: str = "0.0.0.0", *, workers: int = 1,
+                    threads: int = THREADS) -> Any:
+        """The HTTP server (`.run()`, `.close()`, `.effective_port`). `workers` > 1: this
+        process serves with `workers - 1` HTTP worker processes on the same socket
+        (`bot.http_workers`), whose after-the-ack work comes back here."""
+        if workers <= 1:
+            return serve(self.wsgi(), host=host, port=port, threads=threads)
+        sock = listen(host, port)
+        pool = HttpWorkers(sock, self.settings,
+                           Handlers(wake_outbox=self.wake_outbox,
+                                    reschedule=lambda incident_id: _submit(
+                                        self.post_ack, self.scheduler.reschedule, incident_id),
+                                    schedule=lambda incident: _submit(
+                                        self.post_ack, self.scheduler.schedule, incident)),
+                           count=workers - 1, threads=threads, target=http_worker)
+        try:
+            pool.start()
+            return Served(serve(self.wsgi(), threads=threads, sock=sock), pool, sock)
+        except BaseException:
+            pool.stop()
+            sock.close()
+            raise
 
     def socket_handler(self, app_token: str) -> Any:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         return SocketModeHandler(self.app, app_token=app_token)
+
+
+def http_worker(conn: Any, sock: Any, settings: Settings, threads: int) -> None:
+    """One HTTP worker process (`bot.http_workers`): the app without scheduler or outbox,
+    served on the shared socket `sock`; after-the-ack work goes to the main process."""
+    from bot.redact import configure_logging
+
+    configure_logging(settings)
+    runtime = Runtime.build(settings, migrate=False, outbox_processes=0, relay=Relay(conn))
+    server = serve(runtime.wsgi(), threads=threads, sock=sock)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops us (Ctrl-C reaches both)
+    conn.send_bytes(READY)
+    try:
+        with contextlib.suppress(OSError):
+            server.run()
+    finally:
+        runtime.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -95,10 +96,37 @@ def make_wsgi(app: App, healthy: Callable[[], Health],
     return wsgi
 
 
-def serve(wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int,
-          threads: int = 16) -> Any:
-    """A waitress server (not yet running); call `.run()` to serve, `.close()` to stop."""
+THREADS = 8
+"""Request threads per process. Each ack is a few milliseconds of CPU under one GIL; more
+threads than that do not ack faster, they only take turns (16 made the transaction holding
+the write lock wait its turn behind the others: a convoy). Acks that arrive together still
+share one commit (`playbook.services.transactions.GroupCommit`), and several processes
+(`bot.http_workers`) are what use more than one CPU."""
+
+
+def serve(wsgi: Callable[..., Iterable[bytes]], *, host: str = "", port: int = 0,
+          threads: int = THREADS, sock: socket.socket | None = None) -> Any:
+    """A waitress server (not yet running); call `.run()` to serve, `.close()` to stop.
+
+    `sock`: serve on this listening socket instead of binding `host`:`port` (the HTTP workers
+    of `bot.http_workers` all accept on one socket, which the kernel shares among them)."""
     from waitress.server import create_server
 
-    return create_server(wsgi, host=host, port=port, threads=threads, backlog=2048,
-                         connection_limit=1000, channel_timeout=30, ident="crisisbot")
+    where: dict[str, Any] = {"sockets": [sock]} if sock is not None else \
+        {"host": host, "port": port}
+    return create_server(wsgi, threads=threads, backlog=2048, connection_limit=1000,
+                         channel_timeout=30, ident="crisisbot", **where)
+
+
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on `host`:`port` (0: any free port), for `serve(sock=...)`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock

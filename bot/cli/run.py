@@ -34,7 +34,7 @@ def run(settings: Settings, *, http: bool, port: int | None, migrate: bool) -> i
         if http:
             chosen = port or settings.port
             try:
-                server = runtime.http_server(chosen)
+                server = runtime.http_server(chosen, workers=settings.http_workers)
             except OSError as err:  # e.g. the port is taken
                 raise ConfigError("PORT", f"could not listen on port {chosen}: "
                                   f"{err.strerror or err}") from None

@@ -321,6 +321,8 @@ class Deps:
     forms: Forms | None = None  # None: opened in the listener's thread on the lookup client
     # multi-workspace mode (OAuth installs): the installations; None with a single bot token
     installations: Installations | None = None
+    # runs a piece of work off the ack's thread (the runtime's post-ack thread); default: now
+    later: Callable[[Callable[[], None]], None] = lambda work: work()
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -53,7 +54,41 @@ def foreign_team(context: BoltContext) -> str | None:
     return context.team_id or "(none)"
 
 
+class ResumeOnUse:
+    """After a user's request: if the team's sends are paused, resume them (it was installed
+    again, or the request could not have reached us).
+
+    The pause is read from the database, never cached: the outbox and other replicas pause a
+    team too, and a cached "not paused" would keep its sends paused after the reinstall. But
+    the read runs after the ack (`Deps.later`), not before it, and checks coalesce: a check
+    that is queued and has not begun answers for every request that arrives meanwhile, since
+    it reads after all of them arrived. A burst of 60 commands makes one or two reads, none
+    on an ack's way; a request arriving while a check reads queues the next one.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+
+    def request(self, team: str) -> None:
+        with self._lock:
+            if team in self._queued:
+                return
+            self._queued.add(team)
+        self.deps.later(lambda: self._check(team))
+
+    def _check(self, team: str) -> None:
+        with self._lock:
+            self._queued.discard(team)  # before the read: later requests queue another check
+        lifecycle = self.deps.lifecycle
+        if lifecycle.paused(team) is not None and lifecycle.resume(team):
+            log.warning("team %s uses the app again: sends resume", team)
+            self.deps.wake_outbox()
+
+
 def register(app: App, deps: Deps) -> None:
+    resume = ResumeOnUse(deps)
     if deps.installations is not None:
         _act_for_the_workspace(app, deps)
 
@@ -90,18 +125,11 @@ def register(app: App, deps: Deps) -> None:
     @app.middleware
     def resume_when_reinstalled(body: dict, next: Callable[[], None]) -> None:
         """A slash command or a click reaches only an installed app: if the team was paused
-        (tokens revoked, uninstalled), it has been installed again.
-
-        The pause is read from the database on every such request, not cached: the outbox and
-        other replicas pause a team too, and a cached "not paused" would keep its sends
-        paused after the reinstall. Events never pay for the read.
-        """
+        (tokens revoked, uninstalled), it has been installed again (`ResumeOnUse`, after the
+        ack). Events never pay for the read."""
         team = body.get("team_id") or (body.get("team") or {}).get("id")
-        is_user_request = bool(body.get("command")) or body.get("type") in USER_REQUESTS
-        if team and is_user_request and deps.lifecycle.paused(team) is not None \
-                and deps.lifecycle.resume(team):
-            log.warning("team %s uses the app again: sends resume", team)
-            deps.wake_outbox()
+        if team and (bool(body.get("command")) or body.get("type") in USER_REQUESTS):
+            resume.request(team)
         next()
 
 

@@ -40,7 +40,7 @@ from playbook.services.builtin import builtin_playbook
 from playbook.services.outcomes import Origin, outbox_rows, persist, reply_to
 from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.reminders import ReminderService
-from playbook.services.transactions import retry_stale
+from playbook.services.transactions import GroupCommit, retry_stale
 
 __all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule",
            "owned_incident"]
@@ -94,6 +94,8 @@ class Service:
         self.clock = clock
         self.playbooks = PlaybookCatalog(sessions, config.policy)
         self.reminders = ReminderService(sessions, clock, self.playbooks)
+        # opens that arrive together (a burst of acks) share one transaction
+        self.group = GroupCommit(sessions, clock)
 
     # --- use cases ----------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ class Service:
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
-        opened = retry_stale(self.sessions, self.clock, work)
+        opened = self.group.run(work)  # answered only once committed
         self.playbooks.current_stored()  # committed with the incident: no need again
         return opened
 

@@ -1,6 +1,7 @@
 """Engines and sessions made safe for concurrency on SQLite and PostgreSQL, and read-only sessions.
 
-SQLite: WAL, ``BEGIN IMMEDIATE`` for writers and one writer queue per engine (`make_engine`);
+SQLite: WAL, ``BEGIN IMMEDIATE`` for writers and one writer queue per engine, shared with the
+other processes on the same file through a lock file (`make_engine`, `WriterQueue`);
 a session whose first call is a read begins as a lock-free reader (`begin_reading`, `reading`).
 PostgreSQL: a pre-ping and a connect timeout, so an unreachable database fails a request inside
 Slack's ack window instead of hanging it.
@@ -16,10 +17,12 @@ nothing was changed"). `probe_write` is the health check's real write, rolled ba
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,10 +100,11 @@ def make_engine(
     connect_args.setdefault("timeout", sqlite_busy_timeout)
     connect_args.setdefault("check_same_thread", False)
     # One writer queue per engine (see _SQLiteConnection): threads of this process wait for
-    # each other on a lock that wakes the next one at once, not in SQLite's busy-wait sleeps.
+    # each other on a lock that wakes the next one at once, not in SQLite's busy-wait sleeps,
+    # and processes on the same file (HTTP workers, outbox children) on a lock file.
     connect_args.setdefault(
         "factory", type("_SQLiteEngineConnection", (_SQLiteConnection,),
-                        {"writer_lock": threading.Lock()})
+                        {"writer_queue": WriterQueue(parsed.database)})
     )
     engine = create_engine(url, connect_args=connect_args, **kw)
     busy_ms = int(sqlite_busy_timeout * 1000)
@@ -188,29 +192,90 @@ def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-class _SQLiteConnection(sqlite3.Connection):
-    """A pysqlite connection that queues this process's writers on a Python lock.
+class WriterQueue:
+    """Who may write to one SQLite file next: a thread lock, then a lock file between processes.
 
     SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5, ... up to
-    100 ms between tries), so with many threads the lock often sits free while every waiter is
-    asleep, and a write can wait seconds behind writes of a few milliseconds. Threads of one
-    process instead take `writer_lock` (one per engine) right before ``BEGIN IMMEDIATE`` and
-    give it back right after COMMIT or ROLLBACK, so the next writer starts at once. SQLite's own
-    lock still decides between processes (and if the queue wait times out, the writer goes on
-    to SQLite's busy wait as before): this only changes how fast, never whether, a write runs.
+    100 ms between tries), so the lock often sits free while every waiter is asleep, and a
+    write can wait tens of milliseconds behind a write of one. Between the threads of one
+    process a `threading.Lock` wakes the next writer at once. Between processes on the same
+    file (HTTP workers, the outbox children: `bot.outbox.processes`) the same job is done by
+    ``flock`` on ``<database>.writer-lock``: a writer polls it every 0.2-2 ms while another
+    process writes, instead of sleeping up to 100 ms in SQLite's busy handler (measured in a
+    burst of acks against the outbox process: ``BEGIN IMMEDIATE`` alone, p99 80 ms). The
+    kernel drops the lock of a process that dies. A waiter that runs out of `timeout` goes on
+    to SQLite's own lock and busy wait, as before: this changes how fast, never whether, a
+    write runs; a process that does not use this queue (an old version, the ``sqlite3`` shell)
+    is still excluded by SQLite's lock.
     """
 
-    writer_lock: threading.Lock
+    POLL_FIRST, POLL_MAX = 0.0002, 0.002
+
+    def __init__(self, database: str | None) -> None:
+        self.thread_lock = threading.Lock()
+        memory = not database or database == ":memory:" or database.startswith("file:")
+        self.path = None if memory else os.path.abspath(database or "") + ".writer-lock"
+        self._fd: int | None = None
+
+    def _lock_fd(self) -> int | None:
+        if self.path is None:
+            return None
+        if self._fd is None:  # only under thread_lock
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as err:  # e.g. a read-only folder: SQLite's own lock still holds
+                log.debug("no writer lock file %s: %s", self.path, err)
+                self.path = None
+                return None
+        return self._fd
+
+    def take(self, timeout: float) -> tuple[bool, bool]:
+        """(thread lock taken, file lock taken), waiting at most `timeout` s for both."""
+        deadline = time.monotonic() + timeout
+        if not self.thread_lock.acquire(timeout=max(timeout, 0.001)):
+            return False, False
+        fd = self._lock_fd()
+        if fd is None:
+            return True, False
+        pause = self.POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True, True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return True, False
+                time.sleep(pause)
+                pause = min(pause * 2, self.POLL_MAX)
+            except OSError as err:
+                log.debug("writer lock file %s failed: %s", self.path, err)
+                return True, False
+
+    def give(self, thread: bool, file: bool) -> None:
+        if file and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if thread:
+            self.thread_lock.release()
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    """A pysqlite connection that queues this process's writers, and other processes' on the
+    same file, in `writer_queue` (one per engine): taken right before ``BEGIN IMMEDIATE`` and
+    given back right after COMMIT or ROLLBACK, so the next writer starts at once."""
+
+    writer_queue: WriterQueue
     _holds_writer = False
+    _holds_file = False
 
     def take_writer(self, timeout: float) -> None:
         if not self._holds_writer:
-            self._holds_writer = self.writer_lock.acquire(timeout=max(timeout, 0.001))
+            self._holds_writer, self._holds_file = self.writer_queue.take(timeout)
 
     def drop_writer(self) -> None:
         if self._holds_writer:
-            self._holds_writer = False
-            self.writer_lock.release()
+            held, file = self._holds_writer, self._holds_file
+            self._holds_writer = self._holds_file = False
+            self.writer_queue.give(held, file)
 
     def commit(self) -> None:
         try:

@@ -44,6 +44,7 @@ ALL_KEYS = (
     "CRISISBOT_CAPTURE_REACTION",
     "CRISISBOT_OUTBOX_PROCESSES",
     "CRISISBOT_OUTBOX_THREADS",
+    "CRISISBOT_HTTP_WORKERS",
     "CRISISBOT_SMTP_URL",
     "CRISISBOT_EMAIL_FROM",
     "CRISISBOT_INBOUND_SECRET",
@@ -293,6 +294,8 @@ MALFORMED = [
     ("CRISISBOT_OUTBOX_PROCESSES", "two"),
     ("CRISISBOT_OUTBOX_THREADS", "0"),
     ("CRISISBOT_OUTBOX_THREADS", "4.5"),
+    ("CRISISBOT_HTTP_WORKERS", "0"),
+    ("CRISISBOT_HTTP_WORKERS", "17"),
     ("CRISISBOT_LEADER_CALL", "soon"),
     ("CRISISBOT_LEADER_CALL", "30s"),
     ("CRISISBOT_SMTP_URL", "https://u:SeCrEt@mail.example.com"),
@@ -313,6 +316,11 @@ def test_outbox_processes_and_threads() -> None:
     assert (defaults.outbox_processes, defaults.outbox_threads) == (1, 4)
     chosen = load_settings({"CRISISBOT_OUTBOX_PROCESSES": "0", "CRISISBOT_OUTBOX_THREADS": "8"})
     assert (chosen.outbox_processes, chosen.outbox_threads) == (0, 8)
+
+
+def test_http_workers_default_to_two() -> None:
+    assert load_settings({}).http_workers == 2
+    assert load_settings({"CRISISBOT_HTTP_WORKERS": "1"}).http_workers == 1
 
 
 @pytest.mark.parametrize(("value", "name"), [
