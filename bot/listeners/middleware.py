@@ -56,6 +56,8 @@ def foreign_team(context: BoltContext) -> str | None:
 def register(app: App, deps: Deps) -> None:
     if deps.installations is not None:
         _act_for_the_workspace(app, deps)
+    else:
+        _name_the_workspace(app)
 
     @app.middleware
     def only_this_workspace(body: dict, context: BoltContext,
@@ -121,4 +123,14 @@ def _act_for_the_workspace(app: App, deps: Deps) -> None:
             except Exception:  # the token lookup still works; never hold up the ack for this
                 log.exception("could not record workspace %s", team)
         with acting_for(team, org):
+            next()
+
+
+def _name_the_workspace(app: App) -> None:
+    @app.middleware
+    def name_the_workspace(context: BoltContext, next: Callable[[], None]) -> None:
+        """One bot token: the request's workspace is still named for what runs inside (the
+        lookups read its own settings and key their caches by it: bot/listeners/deps.py);
+        the single token is used whatever it says."""
+        with acting_for(context.team_id, context.enterprise_id):
             next()

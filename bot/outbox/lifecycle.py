@@ -56,7 +56,7 @@ def usable(ctx: EffectContext, inc: Incident) -> bool:
 
 def fallback(ctx: EffectContext, inc: Incident) -> str:
     """The place the card and notes go while the channel is unusable."""
-    return ctx.leads_channel or inc.owner or inc.opened_by
+    return ctx.team(inc.team_id).leads_channel or inc.owner or inc.opened_by
 
 
 def reminder_target(ctx: EffectContext, inc: Incident) -> str:
