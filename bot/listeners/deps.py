@@ -22,7 +22,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
 from bot.slack.errors import code_of, reason_of
-from bot.slack.installations import Installations, acting
+from bot.slack.installations import Installations, acting, acting_for
 from playbook.domain.model import Actor, Incident, Outcome
 from playbook.services.incidents import Service, needs_reschedule
 from playbook.services.lifecycle import LifecycleService
@@ -117,7 +117,8 @@ class People:
 
     def _read_user(self, team: str, user_id: str) -> tuple[str, bool] | None:
         try:
-            user = self.client.users_info(user=user_id)["user"]
+            with acting_for(team or None):  # that workspace's token (multi-workspace mode)
+                user = self.client.users_info(user=user_id)["user"]
         except (SlackClientError, OSError) as err:  # the settings' zone serves meanwhile
             log.info("users.info %s failed (%s); using %s for now", user_id, reason_of(err),
                      self.settings.timezone)
@@ -165,7 +166,9 @@ class People:
 
     def _read_group(self, team: str, group: str) -> frozenset[str] | None:
         try:
-            members = frozenset(self.client.usergroups_users_list(usergroup=group)["users"])
+            with acting_for(team or None):
+                members = frozenset(
+                    self.client.usergroups_users_list(usergroup=group)["users"])
         except (SlackClientError, OSError) as err:
             log.warning("could not read lead group %s: %s", group, reason_of(err))
             return None

@@ -69,6 +69,17 @@ def acting_for(team_id: str | None, enterprise_id: str | None = None) -> Iterato
         _ACTING.reset(reset)
 
 
+def act_for_request(team_id: str | None, enterprise_id: str | None = None) -> None:
+    """The rest of this request, listener included, acts for `team_id`.
+
+    Bolt runs a request's listener only after its middleware chain has returned, so a
+    middleware's `with acting_for(...)` has ended by then. The request's first middleware
+    (bot/listeners/middleware.py) sets the workspace here instead, for the thread serving it;
+    the next request on that thread sets its own (or none) before anything else runs, and the
+    threads forms and lookups start copy it (`contextvars.copy_context`)."""
+    _ACTING.set(Acting(team_id, enterprise_id) if team_id else None)
+
+
 def acting() -> Acting | None:
     return _ACTING.get()
 
