@@ -6,9 +6,9 @@ In multi-workspace mode (OAuth installs) Bolt's `authorize` (bot/slack/oauth.py)
 turned away a workspace without an installation ("a team we have an installation for") and
 given the listener a client with that workspace's token; `act_for_the_workspace` runs first
 and names the workspace for the rest of the request (`act_for_request`), so the shared
-clients used during and after the ack (lookups, forms: bot/listeners/deps.py) carry that workspace's token and no
-other. It also notes the workspace's Grid org (an org-wide install's token serves all of its
-workspaces; the outbox finds it through that note).
+clients used during and after the ack (lookups, forms: bot/listeners/deps.py) carry that
+workspace's token and no other. It also notes the workspace's Grid org (an org-wide
+install's token serves all of its workspaces; the outbox finds it through that note).
 
 Bolt runs these in the order they are registered (`register`), before whichever listener the
 request is for.

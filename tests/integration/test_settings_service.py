@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from playbook.domain.errors import PermissionDenied
 from playbook.domain.model import Actor
-from playbook.domain.workspace_settings import SettingsError
-from playbook.services.incidents import Service, ServiceConfig
-from playbook.services.settings import Editor
-from playbook.store import installations as tables
 from playbook.domain.playbook_file import (
     REMINDER_PLACEHOLDERS,
     dump_playbook,
     playbook_from_dict,
 )
+from playbook.domain.workspace_settings import SettingsError
+from playbook.services.incidents import Service, ServiceConfig
+from playbook.services.settings import Editor
+from playbook.store import installations as tables
 from tests.playbooks import builtin_data, default_policy
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
