@@ -107,7 +107,8 @@ class Runtime:
         pruning = RetentionService(service.sessions, clock, settings.retention)
         scheduler = ReminderScheduler(service, on_fired=wake, housekeeping=pruning.prune)
         installs = wiring.installations  # None: one workspace, one bot token
-        people = People(make_lookup_client(settings, tokens=installs), settings)
+        people = People(make_lookup_client(settings, tokens=installs), settings,
+                        leads_of=lambda team: service.workspaces.settings_of(team).leads)
         forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT, tokens=installs),
                       client, workers=8)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,

@@ -204,7 +204,7 @@ class ReminderScheduler:
             return  # read before a change whose plan is already applied
         self._versions[inc.id] = inc.version
         now = self.service.clock()
-        policy = self.service.config.policy
+        policy = self.service.playbooks.policy_for(inc)
         handled = self._handled.get(inc.id)
         pending = [r for r in cadence.due_reminders(inc, policy, now)
                    if handled is None or r.due_at > handled]
@@ -313,7 +313,7 @@ class ReminderScheduler:
         fired = 0
         now = self.service.clock()
         for inc in self.service.reminders.active_incidents():
-            if cadence.due_reminders(inc, self.service.config.policy, now):
+            if cadence.due_reminders(inc, self.service.playbooks.policy_for(inc), now):
                 assert inc.id is not None
                 if not self.service.reminders.fire_due(inc.id, self.worker).paused:
                     fired += 1

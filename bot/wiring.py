@@ -66,7 +66,8 @@ def build_wiring(settings: Settings, policy: Policy, clock: Callable[[], datetim
     sessions = store.make_session_factory(engine)
     config = ServiceConfig(policy=policy, responders=settings.responders,
                            private_channels=settings.private_channels,
-                           recurrence_days=settings.recurrence_days)
+                           recurrence_days=settings.recurrence_days,
+                           leads=settings.leads, leads_channel=settings.leads_channel)
     service = Service(sessions, config, clock)
     installs = None
     if settings.multi_workspace:

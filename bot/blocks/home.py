@@ -83,12 +83,14 @@ def _group(title: str, incidents: list[Incident], now: datetime, user_id: str, *
 
 
 def home(user_id: str, mine: list[Incident], overdue: list[Incident],
-         now: datetime, outages: Sequence[str] = ()) -> dict[str, Any]:
+         now: datetime, outages: Sequence[str] = (),
+         settings: Sequence[Block] = ()) -> dict[str, Any]:
     """The Home tab view (``type: home``) for `user_id`.
 
     `mine` are the open incidents the user owns, speaks for or opened; `overdue` every
     incident whose customer update is overdue. Both are shown in the order given. `outages`
-    are ready lines for the open outages (`bot.blocks.outage.outage_lines`), shown first.
+    are ready lines for the open outages (`bot.blocks.outage.outage_lines`), shown first;
+    `settings` the workspace's settings (`bot.blocks.settings.settings_home_blocks`), last.
     """
     shown = list(outages)[:OUTAGES_MAX]
     outage_blocks: list[Block] = []
@@ -114,6 +116,8 @@ def home(user_id: str, mine: list[Incident], overdue: list[Incident],
             "*How it works*\nEach incident gets its own channel and a status card that walks "
             "the team through five steps: listen, restate, own, solve, follow up. The bot "
             "reminds the channel when the customer is due an update."))
+    if settings:
+        blocks.extend([DividerBlock(), *settings])
     if len(blocks) > VIEW_MAX_BLOCKS:  # pragma: no cover - HOME_ITEMS_MAX keeps us below
         raise ValueError(f"home view has {len(blocks)} blocks")
     return view_dict(View(type="home", blocks=blocks))

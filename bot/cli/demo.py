@@ -20,6 +20,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 from typing import TextIO
 
+from bot.local.demo_workspaces import second_act
 from bot.local.mailsink import MailSink
 from bot.local.sandbox import ALICE, BOB, CAROL, LocalBot, shown
 from playbook.domain.text import unescape
@@ -206,6 +207,8 @@ def _run(out: TextIO, sink: MailSink) -> int:
     if inc.status.value != "closed":
         p.say(f"\nThe incident did not close (status {inc.status.value}).")
         return 1
-    p.say("\nDone: INC-1 was opened, worked through all five steps and closed. "
-          "Create the Slack app (README) to run this for real.")
+    if not second_act(p.say, render):
+        return 1
+    p.say("\nDone: INC-1 was opened, worked through all five steps and closed, and two "
+          "workspaces ran side by side. Create the Slack app (README) to run this for real.")
     return 0

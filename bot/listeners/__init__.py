@@ -18,6 +18,7 @@ from bot.listeners import (
     lifecycle,
     middleware,
     outage,
+    settings,
     shortcuts,
     timeline,
     views,
@@ -40,9 +41,10 @@ def register_all(app: App, deps: Deps) -> None:
         return handle_error(error, body, response, client)
 
     middleware.register(app, deps)
-    commands.register(app, deps, {"timeline": timeline.command})
+    commands.register(app, deps, {"timeline": timeline.command, "settings": settings.command})
     # outage before views: its "modal:draft" must not fall to the generic "modal:" listener
-    for surface in (actions, outage, views, events, lifecycle, home, timeline, shortcuts):
+    for surface in (actions, outage, views, events, lifecycle, home, timeline, shortcuts,
+                    settings):
         surface.register(app, deps)
 
 

@@ -86,7 +86,7 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
         elif verb in outage_rules.SHELL_VERBS:
             result = deps.outages.shell(team, deps.people.actor(user), verb, arg,
                                         channel_id=channel, origin=origin,
-                                        invite=deps.settings.responders)
+                                        invite=deps.service.workspaces.settings_of(team).responders)
             ack(ephemeral(result.reply))
             deps.wake_outbox()
         elif verb in verbs.COMMANDS:

@@ -22,7 +22,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
 from bot.slack.errors import code_of, reason_of
-from bot.slack.installations import Installations
+from bot.slack.installations import Installations, acting, acting_for
 from playbook.domain.model import Actor, Incident, Outcome
 from playbook.services.incidents import Service, needs_reschedule
 from playbook.services.lifecycle import LifecycleService
@@ -49,7 +49,14 @@ def _in_thread(work: Callable[[], None]) -> None:
 
 @dataclass
 class People:
-    """Who is a lead, and each person's time zone, cached so a listener rarely calls Slack.
+    """Who is a lead, each person's time zone and whether they are a workspace admin, cached
+    so a listener rarely calls Slack.
+
+    Every answer is kept per workspace (`team`, by default the one being acted for:
+    bot/slack/installations.py `acting`): the same user or user-group id in two workspaces
+    (an Enterprise Grid user, an org-wide group) may lead, sit in another zone or administer
+    one and not the other. The leads are the workspace's own (`leads_of`, its settings:
+    playbook/services/settings.py), else the environment's.
 
     Its `client` must be a short-timeout one without retries
     (`bot.slack.client.make_lookup_client`): a lookup runs before the ack, and a slow Slack
@@ -71,71 +78,102 @@ class People:
     refresh: Callable[[Callable[[], None]], None] = _in_thread
     # a background read waits this long before each try (Slack just failed or is busy)
     retry_waits: tuple[float, ...] = (0.5, 5.0, 30.0)
-    _tz: dict[str, tuple[float, str]] = field(default_factory=dict)
-    _groups: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    # a workspace's leads (its settings); None: the environment's for every workspace
+    leads_of: Callable[[str], tuple[str, ...]] | None = None
+    # keyed by (workspace, user) and (workspace, group)
+    _users: dict[tuple[str, str], tuple[float, tuple[str, bool]]] = field(default_factory=dict)
+    _groups: dict[tuple[str, str], tuple[float, frozenset[str]]] = field(default_factory=dict)
     _failed: dict[str, float] = field(default_factory=dict)  # key -> when a read last failed
     _busy: set[str] = field(default_factory=set)  # keys being refreshed in the background
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # --- time zones ---------------------------------------------------------------------------
+    @staticmethod
+    def _team(team: str | None) -> str:
+        if team is not None:
+            return team
+        who = acting()
+        return who.team_id if who is not None else ""
 
-    def tz(self, user_id: str) -> str:
-        zone = self._cached(f"tz:{user_id}", self._tz.get(user_id),
-                            lambda: self._read_tz(user_id))
-        return zone if zone is not None else self.settings.timezone
+    def leads(self, team: str | None = None) -> tuple[str, ...]:
+        if self.leads_of is None:
+            return self.settings.leads
+        return self.leads_of(self._team(team))
 
-    def _read_tz(self, user_id: str) -> str | None:
+    # --- users.info: time zone and admin ------------------------------------------------------
+
+    def _user(self, user_id: str, team: str) -> tuple[str, bool] | None:
+        key = (team, user_id)
+        return self._cached(f"user:{team}:{user_id}", self._users.get(key),
+                            lambda: self._read_user(team, user_id))
+
+    def tz(self, user_id: str, team: str | None = None) -> str:
+        found = self._user(user_id, self._team(team))
+        return found[0] if found is not None else self.settings.timezone
+
+    def is_admin(self, user_id: str, team: str | None = None) -> bool | None:
+        """users.info `is_admin` or `is_owner` in the workspace; None when Slack can't say."""
+        found = self._user(user_id, self._team(team))
+        return found[1] if found is not None else None
+
+    def _read_user(self, team: str, user_id: str) -> tuple[str, bool] | None:
         try:
-            found = self.client.users_info(user=user_id)["user"].get("tz")
+            with acting_for(team or None):  # that workspace's token (multi-workspace mode)
+                user = self.client.users_info(user=user_id)["user"]
         except (SlackClientError, OSError) as err:  # the settings' zone serves meanwhile
             log.info("users.info %s failed (%s); using %s for now", user_id, reason_of(err),
                      self.settings.timezone)
             return None
+        found = user.get("tz")
         zone = str(found) if found else self.settings.timezone  # no zone set: an answer
+        answer = (zone, bool(user.get("is_admin") or user.get("is_owner")))
         with self._lock:
-            self._tz[user_id] = (time.monotonic(), zone)
-        return zone
+            self._users[(team, user_id)] = (time.monotonic(), answer)
+        return answer
 
     # --- leads --------------------------------------------------------------------------------
 
-    def _lead_groups(self) -> list[str]:
-        return [g for g in self.settings.leads if g.startswith("S")]
+    def _lead_groups(self, team: str) -> list[str]:
+        return [g for g in self.leads(team) if g.startswith("S")]
 
-    def lead_status(self, user_id: str) -> bool | None:
+    def lead_status(self, user_id: str, team: str | None = None) -> bool | None:
         """True or False; None when a lead group that could make them one can't be read."""
-        if user_id in self.settings.leads:
+        team = self._team(team)
+        if user_id in self.leads(team):
             return True
         unknown = False
-        for group in self._lead_groups():
-            members = self._cached(f"group:{group}", self._groups.get(group),
-                                   lambda group=group: self._read_group(group))
+        for group in self._lead_groups(team):
+            members = self._cached(f"group:{team}:{group}", self._groups.get((team, group)),
+                                   lambda group=group: self._read_group(team, group))
             if members is None:
                 unknown = True
             elif user_id in members:
                 return True
         return None if unknown else False
 
-    def is_lead(self, user_id: str) -> bool:
-        return self.lead_status(user_id) is True
+    def is_lead(self, user_id: str, team: str | None = None) -> bool:
+        return self.lead_status(user_id, team) is True
 
-    def lead_unknown(self, user_id: str) -> bool:
+    def lead_unknown(self, user_id: str, team: str | None = None) -> bool:
         """From what is cached, no Slack call: could `user_id` be a lead we failed to see?"""
-        if user_id in self.settings.leads:
+        team = self._team(team)
+        if user_id in self.leads(team):
             return False
         with self._lock:
-            known = [self._groups.get(g) for g in self._lead_groups()]
+            known = [self._groups.get((team, g)) for g in self._lead_groups(team)]
         if any(hit is not None and user_id in hit[1] for hit in known):
             return False
         return any(hit is None for hit in known)
 
-    def _read_group(self, group: str) -> frozenset[str] | None:
+    def _read_group(self, team: str, group: str) -> frozenset[str] | None:
         try:
-            members = frozenset(self.client.usergroups_users_list(usergroup=group)["users"])
+            with acting_for(team or None):
+                members = frozenset(
+                    self.client.usergroups_users_list(usergroup=group)["users"])
         except (SlackClientError, OSError) as err:
             log.warning("could not read lead group %s: %s", group, reason_of(err))
             return None
         with self._lock:
-            self._groups[group] = (time.monotonic(), members)
+            self._groups[(team, group)] = (time.monotonic(), members)
         return members
 
     # --- the cache ----------------------------------------------------------------------------
@@ -182,9 +220,9 @@ class People:
                     self._busy.discard(key)
         self.refresh(work)
 
-    def actor(self, user_id: str, *, with_tz: bool = False) -> Actor:
-        tz = self.tz(user_id) if with_tz else self.settings.timezone
-        return Actor(user_id=user_id, is_lead=self.is_lead(user_id), tz=tz)
+    def actor(self, user_id: str, *, with_tz: bool = False, team: str | None = None) -> Actor:
+        tz = self.tz(user_id, team) if with_tz else self.settings.timezone
+        return Actor(user_id=user_id, is_lead=self.is_lead(user_id, team), tz=tz)
 
 
 @dataclass(frozen=True)

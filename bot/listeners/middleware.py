@@ -5,10 +5,10 @@ resumes it.
 In multi-workspace mode (OAuth installs) Bolt's `authorize` (bot/slack/oauth.py) has already
 turned away a workspace without an installation ("a team we have an installation for") and
 given the listener a client with that workspace's token; `act_for_the_workspace` runs first
-and the rest of the request inside `acting_for(team)`, so the shared clients used during and
-after the ack (lookups, forms: bot/listeners/deps.py) carry that workspace's token and no
-other. It also notes the workspace's Grid org (an org-wide install's token serves all of its
-workspaces; the outbox finds it through that note).
+and names the workspace for the rest of the request (`act_for_request`), so the shared
+clients used during and after the ack (lookups, forms: bot/listeners/deps.py) carry that
+workspace's token and no other. It also notes the workspace's Grid org (an org-wide
+install's token serves all of its workspaces; the outbox finds it through that note).
 
 Bolt runs these in the order they are registered (`register`), before whichever listener the
 request is for.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.listeners.deps import Deps
-from bot.slack.installations import acting_for
+from bot.slack.installations import act_for_request
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ def register(app: App, deps: Deps) -> None:
     resume = ResumeOnUse(deps)
     if deps.installations is not None:
         _act_for_the_workspace(app, deps)
+    else:
+        _name_the_workspace(app)
 
     @app.middleware
     def only_this_workspace(body: dict, context: BoltContext,
@@ -148,5 +150,15 @@ def _act_for_the_workspace(app: App, deps: Deps) -> None:
                 installs.seen(team, org)
             except Exception:  # the token lookup still works; never hold up the ack for this
                 log.exception("could not record workspace %s", team)
-        with acting_for(team, org):
-            next()
+        act_for_request(team, org)  # for the listener too, which runs after this returns
+        next()
+
+
+def _name_the_workspace(app: App) -> None:
+    @app.middleware
+    def name_the_workspace(context: BoltContext, next: Callable[[], None]) -> None:
+        """One bot token: the request's workspace is still named for what runs inside (the
+        lookups read its own settings and key their caches by it: bot/listeners/deps.py);
+        the single token is used whatever it says."""
+        act_for_request(context.team_id, context.enterprise_id)
+        next()

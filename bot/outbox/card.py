@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import Block
 
 from bot import blocks
 from bot.blocks.outage import outage_lines
+from bot.blocks.settings import settings_home_blocks
 from bot.outbox import outages
 from bot.outbox.context import EffectContext
 from bot.outbox.conversations import pin
@@ -55,6 +57,20 @@ def do_refresh_card(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     outages.after_incident_card(ctx, inc)
 
 
+def settings_home(ctx: EffectContext, team_id: str, user: str) -> list[Block]:
+    """The workspace's settings for the Home tab, with the Settings button only for its
+    admins and owners (users.info; if Slack can't say, the button waits for the next look)."""
+    try:
+        info = ctx.client.users_info(user=user).get("user") or {}
+        admin = bool(info.get("is_admin") or info.get("is_owner"))
+    except (SlackClientError, OSError) as err:
+        log.info("users.info %s failed (%s): Home without the Settings button", user, err)
+        admin = False
+    found = ctx.service.workspaces.get(team_id)
+    return settings_home_blocks(found.settings, found.stored, can_edit=admin,
+                                playbook_name=found.playbook.name)
+
+
 def do_home(ctx: EffectContext, team_id: str, user: str) -> None:
     """Publish the person's App Home: their incidents, the overdue ones, open outages."""
     incidents = ctx.service.open_incidents_by_urgency(team_id)
@@ -62,4 +78,5 @@ def do_home(ctx: EffectContext, team_id: str, user: str) -> None:
     mine = [i for i in incidents if user in (i.owner, i.communicator, i.opened_by)]
     overdue = [i for i in incidents if (late := cadence.overdue_by(i, now)) and late > ZERO]
     lines = outage_lines(ctx.outages.list_open(team_id), now)
-    ctx.client.views_publish(user_id=user, view=blocks.home(user, mine, overdue, now, lines))
+    ctx.client.views_publish(user_id=user, view=blocks.home(
+        user, mine, overdue, now, lines, settings_home(ctx, team_id, user)))

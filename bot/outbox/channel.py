@@ -121,10 +121,11 @@ def do_reopen_channel(ctx: EffectContext, inc: Incident, payload: dict) -> None:
         why = explain(err)
     assert inc.id is not None
     old = inc.channel_id
-    channel_id, name = incident_channel(ctx, inc, private=ctx.private_channels)
+    team = ctx.team(inc.team_id)
+    channel_id, name = incident_channel(ctx, inc, private=team.private_channels)
     inc = ctx.service.attach_channel(inc.id, channel_id, name)
     ctx.service.set_card(inc.id, None)
-    people = [u for u in (inc.owner, inc.communicator, inc.opened_by, *ctx.responders) if u]
+    people = [u for u in (inc.owner, inc.communicator, inc.opened_by, *team.responders) if u]
     inc, invited = invite_people(ctx, inc, list(dict.fromkeys(people)))
     text = (f"I couldn't unarchive <#{old}> to reopen {inc.key} ({why}), so it continues "
             f"in <#{channel_id}>.")

@@ -26,6 +26,7 @@ from bot.outbox.once import CurrentRow, OutboxClient
 from bot.slack.errors import explain
 from bot.slack.installations import acting, acting_for
 from playbook import store
+from playbook.domain.workspace_settings import WorkspaceSettings
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
 from playbook.services.lifecycle import LifecycleService
@@ -51,10 +52,6 @@ class EffectContext:
     timeline: TimelineService
     lifecycle: LifecycleService
     outages: OutageService
-    leads_channel: str | None
-    leads: tuple[str, ...]
-    responders: tuple[str, ...]
-    private_channels: bool
     # email to customers (bot/outbox/email.py): None / unset when not configured
     emails: EmailService
     smtp: SmtpConfig | None = None
@@ -75,11 +72,15 @@ class EffectContext:
         return cls(client=once, clock=clock, service=service, row=row,
                    timeline=TimelineService(service.sessions, service.clock),
                    lifecycle=LifecycleService(service), outages=OutageService(service),
-                   leads_channel=settings.leads_channel, leads=settings.leads,
-                   responders=settings.responders, private_channels=settings.private_channels,
                    emails=EmailService(service),
                    smtp=parse_smtp_url(settings.smtp_url) if settings.smtp_url else None,
                    email_from=settings.email_from)
+
+    def team(self, team_id: str) -> WorkspaceSettings:
+        """The settings in force for a workspace: its leads, leads channel, responders and
+        private channels (the environment's unless its admins changed them; cached briefly:
+        playbook/services/settings.py)."""
+        return self.service.workspaces.settings_of(team_id)
 
     def me(self) -> dict[str, Any]:
         """The bot's own user and bot ids (auth.test), asked once per workspace (each install

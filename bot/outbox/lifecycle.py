@@ -56,7 +56,7 @@ def usable(ctx: EffectContext, inc: Incident) -> bool:
 
 def fallback(ctx: EffectContext, inc: Incident) -> str:
     """The place the card and notes go while the channel is unusable."""
-    return ctx.leads_channel or inc.owner or inc.opened_by
+    return ctx.team(inc.team_id).leads_channel or inc.owner or inc.opened_by
 
 
 def reminder_target(ctx: EffectContext, inc: Incident) -> str:
@@ -140,7 +140,7 @@ def do_brief(ctx: EffectContext, inc: Incident, payload: dict) -> None:
     """A short "where we are" for someone who just joined, only they can see it."""
     if not usable(ctx, inc):
         return
-    policy_ctx = Ctx(now=ctx.clock(), policy=ctx.service.config.policy)
+    policy_ctx = Ctx(now=ctx.clock(), policy=ctx.service.playbooks.policy_for(inc))
     text = (f"👋 Welcome to {inc.key}. Where we are:\n{status_text(inc, policy_ctx)}\n"
             "The pinned card has the details; `/incident help` lists what you can do.")
     assert inc.channel_id is not None

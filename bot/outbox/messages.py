@@ -29,12 +29,13 @@ def targets(ctx: EffectContext, inc: Incident, target: Target, user: str | None)
         return [inc.channel_id] if inc.channel_id else []
     if target is Target.USER:
         return [user] if user else []
+    team = ctx.team(inc.team_id)
     if target is Target.LEAD_DMS:  # a personal ask: each lead by DM, else the leads channel
-        people = [u for u in ctx.leads if not u.startswith("S")]
-        return people or ([ctx.leads_channel] if ctx.leads_channel else [])
-    if ctx.leads_channel:
-        return [ctx.leads_channel]
-    return [u for u in ctx.leads if not u.startswith("S")]
+        people = [u for u in team.leads if not u.startswith("S")]
+        return people or ([team.leads_channel] if team.leads_channel else [])
+    if team.leads_channel:
+        return [team.leads_channel]
+    return [u for u in team.leads if not u.startswith("S")]
 
 
 def do_timeline(ctx: EffectContext, inc: Incident, payload: dict) -> None:

@@ -52,7 +52,7 @@ def open_outage(ctx: EffectContext, out: Outage, payload: dict) -> None:
     if out.channel_id is None:
         channel_id, name = create_channel(ctx, lambda n: channel_name(out, n),
                                           lambda n: numbered(f"out-{out.number}", n),
-                                          private=ctx.private_channels)
+                                          private=ctx.team(out.team_id).private_channels)
         out = ctx.outages.set_channel(out.id, channel_id, name)
     assert out.channel_id is not None
     try:

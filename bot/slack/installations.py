@@ -69,6 +69,17 @@ def acting_for(team_id: str | None, enterprise_id: str | None = None) -> Iterato
         _ACTING.reset(reset)
 
 
+def act_for_request(team_id: str | None, enterprise_id: str | None = None) -> None:
+    """The rest of this request, listener included, acts for `team_id`.
+
+    Bolt runs a request's listener only after its middleware chain has returned, so a
+    middleware's `with acting_for(...)` has ended by then. The request's first middleware
+    (bot/listeners/middleware.py) sets the workspace here instead, for the thread serving it;
+    the next request on that thread sets its own (or none) before anything else runs, and the
+    threads forms and lookups start copy it (`contextvars.copy_context`)."""
+    _ACTING.set(Acting(team_id, enterprise_id) if team_id else None)
+
+
 def acting() -> Acting | None:
     return _ACTING.get()
 
@@ -215,6 +226,11 @@ class Installations:
         assert bot.bot_token is not None
         return bot.bot_token
 
+    def org_wide_for(self, team_id: str, enterprise_id: str | None = None) -> bool:
+        """`team_id` is served by its Grid org's org-wide install (not one of its own)."""
+        bot = self.bot_for(team_id, enterprise_id)
+        return bool(bot is not None and bot.is_enterprise_install)
+
     def current_token(self) -> str:
         """The token of the workspace being acted for (`acting_for`)."""
         who = acting()
@@ -268,6 +284,18 @@ class RoutedClient(_Routed, KeepAliveWebClient):
     def __init__(self, tokens: Installations, **kwargs: Any) -> None:
         self._tokens = tokens
         super().__init__(**kwargs)
+
+    def conversations_create(self, *, name: str, is_private: bool | None = None,
+                             team_id: str | None = None, **kwargs: Any) -> SlackResponse:
+        """An org-wide install's token names no one workspace: conversations.create then
+        needs the workspace's `team_id` ("required if org token is used", Slack's
+        conversations.create page), which is the one being acted for."""
+        who = acting()
+        if team_id is None and who is not None and \
+                self._tokens.org_wide_for(who.team_id, who.enterprise_id):
+            team_id = who.team_id
+        return super().conversations_create(name=name, is_private=is_private,
+                                            team_id=team_id, **kwargs)
 
 
 class RoutedLookupClient(_Routed, WebClient):

@@ -36,10 +36,12 @@ from playbook.domain.model import (
 )
 from playbook.domain.text import esc, mention, plain
 from playbook.domain.timeline import display
+from playbook.domain.workspace_settings import WorkspaceSettings
 from playbook.services.builtin import builtin_playbook
 from playbook.services.outcomes import Origin, outbox_rows, persist, reply_to
 from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.reminders import ReminderService
+from playbook.services.settings import SettingsService
 from playbook.services.transactions import GroupCommit, retry_stale
 
 __all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule",
@@ -78,10 +80,23 @@ class BatchError(PlaybookError):
 
 @dataclass(frozen=True)
 class ServiceConfig:
+    """The environment's settings: every workspace's defaults (`playbook.services.settings`
+    applies a workspace's own over them)."""
+
     policy: Policy = field(default_factory=lambda: Policy(playbook=builtin_playbook()))
     responders: tuple[str, ...] = ()
     private_channels: bool = False
     recurrence_days: int = 90
+    leads: tuple[str, ...] = ()
+    leads_channel: str | None = None
+
+    def defaults(self) -> WorkspaceSettings:
+        p = self.policy
+        return WorkspaceSettings(
+            leads=self.leads, leads_channel=self.leads_channel, responders=self.responders,
+            private_channels=self.private_channels, nudge_before=p.nudge_before,
+            escalate_after=p.escalate_after, escalate_repeat=p.escalate_repeat,
+            checkins=p.checkins, leader_call=p.leader_call)
 
 
 class Service:
@@ -92,7 +107,10 @@ class Service:
         self.sessions = sessions
         self.config = config
         self.clock = clock
-        self.playbooks = PlaybookCatalog(sessions, config.policy)
+        # each workspace's settings over the environment's (timings, playbook, people)
+        self.workspaces = SettingsService(sessions, clock, config.defaults(), config.policy)
+        self.playbooks = PlaybookCatalog(sessions, config.policy,
+                                         policy_of=self.workspaces.policy_of)
         self.reminders = ReminderService(sessions, clock, self.playbooks)
         # opens that arrive together (a burst of acks) share one transaction
         self.group = GroupCommit(sessions, clock)
@@ -114,17 +132,19 @@ class Service:
         """Open an incident; `ticket_url` (checked by `playbook.domain.links.parse_url`) is linked
         at once: on the card, and as a bookmark once the channel exists; `customer_emails`
         (checked by `playbook.domain.mail.parse_addresses`) are where `send` emails."""
+        team = self.workspaces.get(team_id)
+
         def decide(now: datetime) -> Outcome:
             return rules.open_incident(
                 team_id=team_id, customer=customer, description=description, severity=severity,
-                actor=actor, now=now, policy=self.config.policy,
-                responders=self.config.responders, private=self.config.private_channels)
+                actor=actor, now=now, policy=team.policy,
+                responders=team.settings.responders, private=team.settings.private_channels)
 
         def work(session: Session, now: datetime) -> Outcome:
             if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
                 raise Duplicate("That form was already submitted; the incident is open.")
             outcome = decide(now)
-            self.playbooks.remember_current(session, now)
+            self.playbooks.remember_current(session, now, team.playbook)
             if ticket_url:
                 _, entry, bookmark = links.add_link(outcome.incident, actor, ticket_url,
                                                     "Support ticket", now)
@@ -150,7 +170,7 @@ class Service:
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
         opened = self.group.run(work)  # answered only once committed
-        self.playbooks.current_stored()  # committed with the incident: no need again
+        self.playbooks.current_stored(team.playbook)  # committed with it: no need again
         return opened
 
     def flag_recurrence(self, incident_id: int, notify: dict[str, Any]) -> str | None:

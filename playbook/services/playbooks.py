@@ -8,6 +8,7 @@ keeps the playbook it was opened under, stored by version (`playbook.store.playb
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -28,17 +29,25 @@ class PlaybookCatalog:
     """The current playbook and the stored versions incidents were opened under, each parsed
     once (immutable values) and read from the database only when first needed."""
 
-    def __init__(self, sessions: sessionmaker[Session], policy: Policy) -> None:
+    def __init__(self, sessions: sessionmaker[Session], policy: Policy, *,
+                 policy_of: Callable[[str], Policy] | None = None) -> None:
+        """`policy` is the environment's; `policy_of(team)` a workspace's own (its timings
+        and playbook: `playbook.services.settings`), by default the environment's."""
         self.sessions = sessions
         self.policy = policy
+        self.policy_of: Callable[[str], Policy] = policy_of or (lambda team: policy)
         current = policy.playbook
         self._parsed: dict[str, Playbook] = {current.version: current}
         self._stored: set[str] = set()  # versions known to be in the database
 
     @property
     def current(self) -> Playbook:
-        """The playbook new incidents open under (the team's file, or the built-in one)."""
+        """The environment's playbook (CRISISBOT_PLAYBOOK's file, or the built-in one)."""
         return self.policy.playbook
+
+    def current_for(self, team_id: str) -> Playbook:
+        """The playbook `team_id`'s new incidents open under (its own, else the default)."""
+        return self.policy_of(team_id).playbook
 
     def playbook_for(self, incident: Incident, session: Session | None = None) -> Playbook:
         """The playbook `incident` was opened under: its checklist, gates and reminder texts."""
@@ -60,17 +69,24 @@ class PlaybookCatalog:
         return found
 
     def policy_for(self, incident: Incident, session: Session | None = None) -> Policy:
-        """The policy for commands on `incident`: the settings' timings, its own playbook."""
+        """The policy for commands on `incident`: its workspace's timings, its own playbook."""
+        team = self.policy_of(incident.team_id)
+        if incident.playbook_version == team.playbook.version:
+            return team
         playbook = self.playbook_for(incident, session)
-        if playbook is self.policy.playbook:
-            return self.policy
-        return replace(self.policy, playbook=playbook)
+        if playbook is team.playbook:
+            return team
+        return replace(team, playbook=playbook)
 
-    def remember_current(self, session: Session, now: datetime) -> None:
-        """Store the current playbook in `session` unless it is known to be stored already."""
-        if self.current.version not in self._stored:
-            playbook_store.remember(session, self.current, now)
+    def remember_current(self, session: Session, now: datetime,
+                         playbook: Playbook | None = None) -> None:
+        """Store `playbook` (default: the environment's) in `session` unless it is known to
+        be stored already."""
+        playbook = playbook or self.current
+        self._parsed.setdefault(playbook.version, playbook)
+        if playbook.version not in self._stored:
+            playbook_store.remember(session, playbook, now)
 
-    def current_stored(self) -> None:
+    def current_stored(self, playbook: Playbook | None = None) -> None:
         """The transaction that called `remember_current` committed: no need to store it again."""
-        self._stored.add(self.current.version)
+        self._stored.add((playbook or self.current).version)

@@ -70,7 +70,7 @@ class ReminderService:
         return found
 
     def next_wakeup(self, incident: Incident) -> datetime | None:
-        return cadence.next_wakeup(incident, self.playbooks.policy, self.clock())
+        return cadence.next_wakeup(incident, self.playbooks.policy_for(incident), self.clock())
 
     # --- firing -------------------------------------------------------------------------------
 

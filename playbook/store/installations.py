@@ -139,10 +139,15 @@ def enterprise_of(session: Session, team_id: str) -> str | None:
                            .where(WorkspaceRow.team_id == team_id)).scalar_one_or_none()
 
 
-def workspace_settings(session: Session, team_id: str) -> dict[str, Any]:
-    """The settings a workspace's admins saved (empty: all from the environment)."""
-    found = session.execute(select(WorkspaceRow.settings)
-                            .where(WorkspaceRow.team_id == team_id)).scalar_one_or_none()
+def workspace_settings(session: Session, team_id: str, *,
+                       for_update: bool = False) -> dict[str, Any]:
+    """The settings a workspace's admins saved (empty: all from the environment).
+    `for_update`: lock the row until the transaction ends (PostgreSQL; SQLite's writers are
+    serialized by BEGIN IMMEDIATE), so two admins' changes of different keys both land."""
+    query = select(WorkspaceRow.settings).where(WorkspaceRow.team_id == team_id)
+    if for_update:
+        query = query.with_for_update()
+    found = session.execute(query).scalar_one_or_none()
     return dict(found or {})
 
 

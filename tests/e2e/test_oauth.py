@@ -149,6 +149,8 @@ def test_an_org_wide_install_serves_two_workspaces_of_the_org(bot: LocalBot) -> 
     for team in (north, south):
         inc = bot.runtime.service.get(team, 1)
         assert inc.key == "INC-1" and inc.channel_id
+        assert bot.oauth.channel_team[inc.channel_id] == team, \
+            "the org token's create named the workspace (team_id) it is for"
         assert any("Initech" in line for line in bot.lines(inc.channel_id))
     org_tokens = bot.oauth.tokens_of(north)
     assert org_tokens == bot.oauth.tokens_of(south)
@@ -172,3 +174,21 @@ def test_rotating_tokens_are_refreshed_before_they_expire() -> None:
         assert all(t in bot.oauth.tokens_of(ONE) for t in posts)
         assert _failed_rows(bot) == []
         assert bot.slack.violations == []
+
+
+def test_an_org_token_cannot_create_a_channel_without_naming_the_workspace(bot: LocalBot
+                                                                         ) -> None:
+    """Slack's conversations.create: `team_id` is "required if org token is used"."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    assert bot.oauth is not None
+    join_org(bot.slack, "T0NORTH", "E0ORG")
+    assert bot.install(None, enterprise_id="E0ORG", org_wide=True)[0] == 200  # type: ignore[arg-type]
+    [token] = bot.oauth.tokens_of("T0NORTH")
+    client = WebClient(token=token, base_url=bot.slack.api_url)
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_create(name="no-team-named")
+    assert refused.value.response["error"] == "missing_argument"
+    made = client.conversations_create(name="for-north", team_id="T0NORTH")
+    assert bot.oauth.channel_team[made["channel"]["id"]] == "T0NORTH"

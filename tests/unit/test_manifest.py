@@ -69,6 +69,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_unarchive": {"channels:manage", "groups:write"},
     # the channels the bot made: one an earlier try created is adopted, not copied
     "users_conversations": {"channels:read", "groups:read"},
+    # a leads channel an admin picks must be one the app can see (bot/listeners/settings.py)
+    "conversations_info": {"channels:read", "groups:read"},
 }
 
 

@@ -71,7 +71,8 @@ def users_info(ws: Workspace, p: Params) -> dict[str, Any]:
     return {"ok": True, "user": {
         "id": user.id, "team_id": ws.team_id, "name": user.name, "deleted": user.deleted,
         "real_name": real, "tz": user.tz, "tz_label": label, "tz_offset": offset,
-        "is_bot": user.is_bot, "is_app_user": False, "is_admin": False, "is_owner": False,
+        "is_bot": user.is_bot, "is_app_user": False, "is_admin": user.is_admin,
+        "is_owner": user.is_owner,
         "is_restricted": user.is_restricted, "is_ultra_restricted": user.is_ultra_restricted,
         "updated": int(time.time()),
         "profile": {"real_name": real, "display_name": user.name, "team": ws.team_id},

@@ -247,6 +247,16 @@ def answer(ws: Workspace, method: str, params: dict[str, Any],
                 not tenant.serves(app.team_of_channel(channel),
                                   app.orgs.get(app.team_of_channel(channel))):
             return {"ok": False, "error": "channel_not_found"}
+    if method == "conversations.create" and tenant.org_wide:
+        # conversations.create's `team_id`: "Encoded team id to create the channel in,
+        # required if org token is used" (https://docs.slack.dev/reference/methods/
+        # conversations.create). An org-wide install's token names no one workspace, so a
+        # create without it is refused; one for a workspace outside the org finds nothing.
+        team = params.get("team_id")
+        if not team:
+            return {"ok": False, "error": "missing_argument"}
+        if app.orgs.get(str(team)) != tenant.enterprise_id:
+            return {"ok": False, "error": "team_not_found"}
     if method == "auth.test":
         team = tenant.team_id or ws.team_id
         return {"ok": True, "url": f"{ws.base_url}/", "team": team, "user": "crisisbot",
@@ -261,13 +271,16 @@ def knows(ws: Workspace, token: str | None) -> bool:
     return app is not None and token is not None and token in app.tenants
 
 
-def after(ws: Workspace, method: str, token: str | None, body: dict[str, Any]) -> None:
-    """A channel an install creates belongs to the workspace the request acted in."""
+def after(ws: Workspace, method: str, token: str | None, body: dict[str, Any],
+          params: dict[str, Any] | None = None) -> None:
+    """A channel an install creates belongs to the workspace the request acted in (an
+    org-wide install's: the `team_id` it named)."""
     app = oauth_of(ws)
     if app is None or method != "conversations.create" or not body.get("ok"):
         return
     with app.lock:
         tenant = app.tenants.get(token or "")
         if tenant is not None:
-            team = tenant.team_id or ws.team_id
+            named = (params or {}).get("team_id") if tenant.org_wide else None
+            team = tenant.team_id or (str(named) if named else ws.team_id)
             app.channel_team[str(body["channel"]["id"])] = team

@@ -46,6 +46,9 @@ class User:
     guest_channels: set[str] = field(default_factory=set)
     # In the Enterprise organisation but not in this workspace (invite: org_user_not_in_team).
     org_only: bool = False
+    # users.info ``is_admin`` / ``is_owner``: a workspace admin or owner
+    is_admin: bool = False
+    is_owner: bool = False
 
 
 @dataclass

@@ -175,20 +175,22 @@ class Workspace:
     def add_user(self, user_id: str, name: str, tz: str = "UTC", real_name: str | None = None,
                  is_bot: bool = False, team_id: str | None = None, *,
                  guest: str | None = None, guest_channels: Iterable[str] = (),
-                 org_only: bool = False) -> User:
+                 org_only: bool = False, admin: bool = False, owner: bool = False) -> User:
         """Seed a workspace member; users.info, invites and DMs only know seeded users
         (the driver seeds the users it acts as). ``team_id`` other than the workspace's makes
         a Slack Connect guest: their messages carry ``user_team``/``source_team``, and
         conversations.invite refuses them. ``guest="multi"`` makes a multi-channel guest
         (invitable only to ``guest_channels``), ``guest="single"`` a single-channel guest;
-        ``org_only`` a member of the Enterprise org who is not in this workspace."""
+        ``org_only`` a member of the Enterprise org who is not in this workspace; ``admin`` /
+        ``owner`` a workspace admin / owner (users.info ``is_admin`` / ``is_owner``)."""
         if guest not in (None, "multi", "single"):
             raise ValueError(f"guest must be 'multi' or 'single', not {guest!r}")
         with self._lock:
             user = User(user_id, name, tz=tz, real_name=real_name or name, is_bot=is_bot,
                         team_id=team_id, is_restricted=guest is not None,
                         is_ultra_restricted=guest == "single",
-                        guest_channels=set(guest_channels), org_only=org_only)
+                        guest_channels=set(guest_channels), org_only=org_only,
+                        is_admin=admin or owner, is_owner=owner)
             self._users[user_id] = user
             return copy.deepcopy(user)
 

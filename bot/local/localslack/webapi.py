@@ -88,7 +88,7 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     except Exception:  # a bug here must not look like a Slack answer
         log.exception("localslack: %s crashed", method)
         return 500, {"ok": False, "error": "internal_error"}, {}
-    api_oauth.after(ws, method, token, body)
+    api_oauth.after(ws, method, token, body, params)
     if not body.get("ok"):
         log.debug("localslack: %s -> %s", method, json.dumps(body)[:500])
     lost = ws._take_lost_answer(method) if body.get("ok") else None
