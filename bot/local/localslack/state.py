@@ -300,19 +300,15 @@ class Workspace:
                 Fault("internal_error", status, None, times))
 
     def _take_lost_answer(self, method: str) -> Fault | None:
-        with self._lock:
-            queue = self._lost_answers.get(method)
-            if not queue:
-                return None
-            fault = queue[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                queue.popleft()
-            return fault
+        return self._take(self._lost_answers, method)
 
     def _take_fault(self, method: str) -> Fault | None:
+        return self._take(self._faults, method)
+
+    def _take(self, queues: dict[str, deque[Fault]], method: str) -> Fault | None:
+        """The next armed fault of `method`, counting one use of it."""
         with self._lock:
-            queue = self._faults.get(method)
+            queue = queues.get(method)
             if not queue:
                 return None
             fault = queue[0]
