@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.outbox.batch_facts import Facts
 from bot.outbox.context import EffectContext
+from bot.outbox.paced import Deferred
 from bot.outbox.runner import CHANGES_INCIDENT, LOAD, EffectRunner, Load
 from bot.slack.errors import code_of, is_permanent, is_revoked
 from playbook import store
@@ -126,6 +127,9 @@ class OutboxWorker:
         self._held_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # the earliest time a row we re-queued for a rate tier is due: idle threads wake then
+        # rather than at the next poll
+        self._next_due: datetime | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -213,8 +217,28 @@ class OutboxWorker:
                 log.exception("outbox worker failed; will retry")
                 worked = 0
             if not worked:
-                self._wake.wait(self.poll)
+                self._wake.wait(self._idle_wait())
                 self._wake.clear()
+
+    def _idle_wait(self) -> float:
+        """Until the next poll, or until the earliest row we re-queued is due."""
+        with self._held_lock:
+            due = self._next_due
+        if due is None:
+            return self.poll
+        left = (due - self.clock()).total_seconds()
+        if left <= 0:
+            with self._held_lock:
+                if self._next_due == due:
+                    self._next_due = None
+            return 0.0
+        return min(self.poll, left + 0.005)
+
+    def _due_at(self, when: datetime) -> None:
+        with self._held_lock:
+            if self._next_due is None or when < self._next_due or \
+                    self._next_due <= self.clock():
+                self._next_due = when
 
     def drain_once(self, limit: int | None = None, *, urgent: bool = False) -> int:
         """Claim and run the queued rows of a few incidents; return how many rows were handled.
@@ -303,6 +327,14 @@ class OutboxWorker:
             return "retry"
         try:
             self.runner.run(item, inc)
+        except Deferred as wait:
+            # Slack's tier for the row's next call has no token for it yet: the row waits
+            # in the queue, not on this thread (bot/outbox/paced.py); no attempt is counted
+            due = self.clock() + timedelta(seconds=wait.wait)
+            with self.sessions.begin() as session:
+                store.defer_outbox(session, item.id, next_attempt_at=due, worker=who)
+            self._due_at(due)
+            return "retry"
         except (SlackClientError, OSError) as err:
             now = self.clock()
             code = code_of(err)
