@@ -73,6 +73,8 @@ POST_CHANNEL_BURST = 20.0
 POST_WORKSPACE = 600.0
 # Our buckets refill this much slower than Slack's (clock drift, a call's flight time).
 MARGIN = 0.95
+# Fractions of a token smaller than this are rounding, not a wait.
+EPSILON = 1e-9
 
 
 class Priority(IntEnum):
@@ -155,7 +157,8 @@ class Bucket:
 
     def _need(self, priority: Priority) -> float:
         reserve = min(RESERVE[priority], max(self.capacity - 1.0, 0.0))
-        return max(0.0, 1.0 + reserve - self.tokens)
+        need = 1.0 + reserve - self.tokens
+        return need if need > EPSILON else 0.0  # (float refills land a hair short)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.local.sandbox import ALICE, BOB, CAROL, LEAD, LocalBot
 from playbook.domain.model import PromiseStatus, Status, Step
 
