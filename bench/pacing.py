@@ -210,6 +210,13 @@ def verdicts(db: str, burst_run: dict[str, Any] | None,
     return found
 
 
+def fresh(dbs: Databases, kind: str, scenario: str) -> str:
+    """An empty database for one scenario (a SQLite file of its own, or a scratch one)."""
+    if kind == "sqlite":
+        return f"sqlite:///{dbs.workdir / f'pacing-{scenario}.db'}"
+    return dbs.new(kind)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", choices=("both", "sqlite", "postgresql"), default="both")
@@ -230,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 run: dict[str, Any] = {}
                 if args.only in ("both", "burst"):
                     print(f"… {kind}: burst of {BURST} opens", file=sys.stderr, flush=True)
-                    url = dbs.new(kind)
+                    url = fresh(dbs, kind, "burst")
                     try:
                         run["burst"] = burst(url)
                     finally:
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.only in ("both", "outage"):
                     print(f"… {kind}: outage with {CUSTOMERS} customers", file=sys.stderr,
                           flush=True)
-                    url = dbs.new(kind)
+                    url = fresh(dbs, kind, "outage")
                     try:
                         run["outage"] = outage(url)
                     finally:
