@@ -38,8 +38,8 @@ from bot.slack.pacing import Pacer, Priority, call_priority, priority_of
 
 # How long a call of each priority may wait in place (longer: its row is re-queued).
 INLINE_WAIT: Final[dict[Priority, float]] = {
-    Priority.PERSON: 5.0, Priority.CUSTOMER: 3.0, Priority.MEMBERS: 0.5, Priority.CARD: 0.2,
-    Priority.COSMETIC: 0.2,
+    Priority.PERSON: 5.0, Priority.CUSTOMER: 3.0, Priority.MEMBERS: 0.5, Priority.CARD: 0.0,
+    Priority.COSMETIC: 0.0,
 }
 # 429s in a row for one call before its error is raised (for the outbox's backoff).
 MAX_RATELIMITED = 3
@@ -140,8 +140,10 @@ class Pacing:
         may_defer = self.row.item is not None and not self.row.changed
         inline = INLINE_WAIT[priority]
         while True:
+            item = self.row.item
             wait = self.pacer.ask(team, method, channel, priority,
-                                  long_after=inline if may_defer else None)
+                                  long_after=inline if may_defer else None,
+                                  ticket=item.id if item is not None else None)
             if wait <= 0.0:
                 return
             if may_defer and wait > inline:

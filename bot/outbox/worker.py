@@ -9,6 +9,7 @@ pending), so a channel exists before anything is posted to it.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import secrets
@@ -127,9 +128,9 @@ class OutboxWorker:
         self._held_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        # the earliest time a row we re-queued for a rate tier is due: idle threads wake then
+        # when the rows we re-queued for a rate tier are due (a heap): idle threads wake then
         # rather than at the next poll
-        self._next_due: datetime | None = None
+        self._dues: list[datetime] = []
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -189,12 +190,15 @@ class OutboxWorker:
         with self.sessions.begin() as session:
             kept = {who: outbox.extend(session, ids, worker=who, now=self.clock(),
                                        lease=self.lease) for who, ids in held.items()}
-        lost = {i for who, ids in held.items() for i in ids - kept[who]}
+        with self._held_lock:
+            # (a row we gave back meanwhile, re-queued or released, is not lost: only the
+            # ones our threads still hold)
+            lost = {i for who, ids in held.items() for i in ids - kept[who]
+                    if i in self._held.get(who, ())}
+            self._lost |= lost
         if lost:
             log.warning("outbox: lost the lease of row(s) %s; leaving them to their new "
                         "worker", sorted(lost))
-            with self._held_lock:
-                self._lost |= lost
 
     def _holding(self, who: str, ids: list[int]) -> None:
         with self._held_lock:
@@ -222,23 +226,20 @@ class OutboxWorker:
 
     def _idle_wait(self) -> float:
         """Until the next poll, or until the earliest row we re-queued is due."""
+        now = self.clock()
         with self._held_lock:
-            due = self._next_due
-        if due is None:
-            return self.poll
-        left = (due - self.clock()).total_seconds()
-        if left <= 0:
-            with self._held_lock:
-                if self._next_due == due:
-                    self._next_due = None
-            return 0.0
+            if self._dues and self._dues[0] <= now:
+                while self._dues and self._dues[0] <= now:
+                    heapq.heappop(self._dues)
+                return 0.0
+            if not self._dues:
+                return self.poll
+            left = (self._dues[0] - now).total_seconds()
         return min(self.poll, left + 0.005)
 
     def _due_at(self, when: datetime) -> None:
         with self._held_lock:
-            if self._next_due is None or when < self._next_due or \
-                    self._next_due <= self.clock():
-                self._next_due = when
+            heapq.heappush(self._dues, when)
 
     def drain_once(self, limit: int | None = None, *, urgent: bool = False) -> int:
         """Claim and run the queued rows of a few incidents; return how many rows were handled.
@@ -305,6 +306,7 @@ class OutboxWorker:
                 if rest:
                     with self.sessions.begin() as session:
                         outbox.release(session, rest, who)
+                self._let_go(who, [item.id, *rest])  # given back: the heartbeat leaves them
                 return
             if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
                 inc = LOAD  # read it again for the next row

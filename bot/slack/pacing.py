@@ -75,6 +75,8 @@ POST_WORKSPACE = 600.0
 MARGIN = 0.95
 # Fractions of a token smaller than this are rounding, not a wait.
 EPSILON = 1e-9
+# Slots remembered per bucket at most (a holder that never comes back is forgotten).
+MAX_BOOKED = 10_000
 
 
 class Priority(IntEnum):
@@ -136,6 +138,7 @@ class Bucket:
     blocked_until: float = 0.0
     next_slot: float = 0.0
     waiting: Counter[Priority] = field(default_factory=Counter)
+    booked: dict[object, float] = field(default_factory=dict)  # ticket -> its slot
 
     @property
     def interval(self) -> float:
@@ -225,22 +228,35 @@ class Pacer:
     # --- asking -----------------------------------------------------------------------------
 
     def ask(self, team: str, method: str, channel: str | None = None,
-            priority: Priority = Priority.PERSON, *, long_after: float | None = None) -> float:
+            priority: Priority = Priority.PERSON, *, long_after: float | None = None,
+            ticket: object = None) -> float:
         """0.0: go now (a token of each bucket is taken). Else the seconds to wait, nothing
         taken. With `long_after`, a wait longer than it is handed the bucket's next free slot
-        (one interval after the previous such slot): the caller comes back then."""
+        (one interval after the previous such slot): the caller comes back then, with the same
+        `ticket` (its outbox row), and goes before anyone who comes later without a slot: a
+        newcomer that may wait long queues behind the slots already handed out."""
         with self._lock:
             now = self.clock()
             buckets = self._buckets_of(team, method, channel, now)
+            slowest = max(buckets, key=lambda b: b.interval, default=None)
+            booked = slowest.booked.pop(ticket, None) if slowest and ticket is not None \
+                else None
             wait = max((b.wait_for(priority, now) for b in buckets), default=0.0)
+            if slowest is not None and long_after is not None and booked is None and \
+                    slowest.next_slot > now + slowest.interval:
+                # slots are handed out beyond the next interval: their holders come first
+                wait = max(wait, long_after + EPSILON)
             if wait <= 0.0:
                 for bucket in buckets:
                     bucket.tokens -= 1.0
                 return 0.0
-            if long_after is not None and wait > long_after:
-                slowest = max(buckets, key=lambda b: b.interval)
+            if slowest is not None and long_after is not None and wait > long_after:
                 at = max(now + wait, slowest.next_slot)
                 slowest.next_slot = at + slowest.interval
+                if ticket is not None:
+                    if len(slowest.booked) > MAX_BOOKED:
+                        slowest.booked.clear()  # (holders that never came back)
+                    slowest.booked[ticket] = at
                 return at - now
             return wait
 

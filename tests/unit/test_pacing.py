@@ -273,3 +273,19 @@ def test_slack_keeps_refusing_the_error_is_raised_for_the_backoff(clock: FakeClo
     with pytest.raises(SlackApiError):
         pacing.call("chat.update", {}, slack.send("chat.update"))
     assert len(slack.sent) == 4
+
+
+def test_a_row_handed_a_slot_goes_before_newcomers_when_it_comes_back(
+        clock: FakeClock) -> None:
+    """Tokens refilled for rows that were handed slots are theirs: a card refresh arriving
+    later queues behind them instead of taking the token and sending them round again."""
+    pacer = Pacer(clock)
+    drain(pacer, "T1", "chat.update", Priority.CARD)
+    slots = {row: pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0,
+                            ticket=row) for row in (1, 2, 3)}
+    clock.now += slots[1]
+    newcomer = pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0, ticket=9)
+    assert newcomer > slots[3] - slots[1], "the newcomer queues behind the slots handed out"
+    assert pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0, ticket=1) == 0.0
+    clock.now += slots[2] - slots[1]
+    assert pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0, ticket=2) == 0.0
