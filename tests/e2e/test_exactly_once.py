@@ -99,7 +99,8 @@ def test_a_post_made_but_its_answer_lost_is_adopted_not_repeated() -> None:
         bot.slack.fail_next("conversations.history", "internal_error", status=503, times=3)
         inc = bot.runtime.service.get(bot.slack.team_id, 1)
         assert inc.id is not None
-        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", "the lobby is dark")
+        bot.runtime.service.command(inc.id, Actor(ALICE), "listen", "the lobby is dark",
+                                    team_id=bot.slack.team_id)
         bot.runtime.wake_outbox()
         bot.drain()
         assert _heard(bot, channel, "the lobby is dark") == 1
