@@ -122,8 +122,8 @@ def test_a_worker_that_lost_its_lease_runs_and_finishes_nothing_more() -> None:
         rt.worker.stop()
         inc = rt.service.get(bot.slack.team_id, 1)
         assert inc.id is not None
-        rt.service.command(inc.id, Actor(ALICE), "listen", "first words")
-        rt.service.command(inc.id, Actor(ALICE), "listen", "second words")
+        rt.service.command(inc.id, Actor(ALICE), "listen", "first words", team_id=inc.team_id)
+        rt.service.command(inc.id, Actor(ALICE), "listen", "second words", team_id=inc.team_id)
         a = rt.worker
         b = OutboxWorker(a.runner, a.sessions, a.clock, threads=1, lease=a.lease)
         b.name = "elsewhere:1:b"  # another replica
