@@ -169,12 +169,7 @@ def outage(database_url: str) -> dict[str, Any]:
 
         wait_until(lambda: reminder() is not None, 30)
         posted = reminder()
-        if posted is None and os.environ.get("BENCH_DEBUG"):
-            print("planned", runtime.scheduler.planned_at(inc.id), "due wall",
-                  datetime.fromtimestamp(due_wall, UTC), "now", datetime.now(UTC),
-                  file=sys.stderr)
-            for m in bot.slack.messages(reminder_channel):
-                print(m.ts, m.user, m.text[:80], file=sys.stderr)
+
         out["reminder_late_s"] = None if posted is None else posted - due_wall
         out["elapsed_s"] = time.monotonic() - started
         out["ratelimited"] = limited(bot) - before

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.request import urlopen
 
-from bot.local.sandbox import ALICE, BOB, LocalBot
+from bot.local.sandbox import ALICE, BOB, LocalBot, free_port
 from playbook import store
 from playbook.domain.model import CadenceChange, Incident
 
@@ -122,3 +122,19 @@ def test_metrics_show_acks_slack_calls_429s_depth_and_reminder_lateness() -> Non
     assert 'crisisbot_slack_calls_total{method="conversations.create",outcome="ok"}' in text
     assert 'crisisbot_outbox_depth{priority="card"} 0.0' in text
     assert "xoxb-" not in text and "checkout" not in text, "no token or user text in labels"
+
+
+def test_socket_mode_serves_metrics_on_a_port_of_its_own() -> None:
+    """`crisisbot run --metrics-port N` in Socket Mode (no HTTP server of the bot's own)."""
+    with LocalBot(socket_mode=True) as bot:
+        assert bot.runtime is not None
+        bot.command("open Acme: checkout fails")
+        port = free_port()
+        server = bot.runtime.metrics_server(port, host="127.0.0.1")
+        try:
+            with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+        finally:
+            server.shutdown()
+    assert 'crisisbot_ack_seconds_count{kind="command"}' in text
+    assert "crisisbot_outbox_depth" in text
