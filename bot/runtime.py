@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import schema
+from bot import metrics, schema
 from bot.app import create_app
 from bot.config import Settings
 from bot.email.inbound import make_inbound
@@ -31,8 +31,10 @@ from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
 from bot.slack.client import make_client, make_lookup_client
 from bot.slack.oauth import bolt_oauth_options, resume_on_install
+from bot.slack.pacing import Priority, priority_of
 from bot.web import THREADS, listen, make_wsgi, serve
 from bot.wiring import build_wiring, policy_from, tune_gc
+from playbook import store
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
 from playbook.services.retention import RetentionService
@@ -162,7 +164,25 @@ class Runtime:
                                self.service.clock, after=self.wake_outbox)
         # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
         return make_wsgi(self.app, self.healthy, inbound,
-                         signing_secret=self.settings.slack_signing_secret or "")
+                         signing_secret=self.settings.slack_signing_secret or "",
+                         metrics=self.metrics_text)
+
+    def outbox_depth(self) -> dict[str, int]:
+        """Open outbox rows by priority (bot/slack/pacing.py), every process and replica."""
+        with self.service.sessions() as session:
+            kinds = store.open_by_kind(session)
+        depth = {p.name.lower(): 0 for p in Priority}
+        for kind, count in kinds.items():
+            depth[priority_of(kind).name.lower()] += count
+        return depth
+
+    def metrics_text(self) -> bytes:
+        """What GET /metrics answers (bot/metrics.py)."""
+        return metrics.exposition(self.outbox_depth)
+
+    def metrics_server(self, port: int, host: str = "0.0.0.0") -> Any:
+        """`crisisbot run --metrics-port`: GET /metrics on a port of its own (Socket Mode)."""
+        return metrics.serve_metrics(port, self.outbox_depth, host=host)
 
     def http_server(self, port: int, host: str = "0.0.0.0", *, workers: int = 1,
                     threads: int = THREADS) -> Any:

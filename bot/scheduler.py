@@ -39,6 +39,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import metrics
 from playbook.domain import cadence
 from playbook.domain.model import Incident
 from playbook.services.incidents import Service
@@ -280,7 +281,12 @@ class ReminderScheduler:
                 for incident_id in batch:
                     self._set(incident_id, self.service.clock() + RETRY_AFTER)
             return
+        fired_at = datetime.now(UTC)
         with self._lock:
+            for incident_id in results:  # due (its slot's end, wall time) -> fired
+                planned = self._planned.get(incident_id)
+                if planned is not None:
+                    metrics.reminder_lateness((fired_at - planned).total_seconds())
             # (before planning: a wake-up planned for now must find them not queued)
             self._queued.difference_update(batch)
             for incident_id, fired in list(results.items()):
@@ -313,8 +319,10 @@ class ReminderScheduler:
         fired = 0
         now = self.service.clock()
         for inc in self.service.reminders.active_incidents():
-            if cadence.due_reminders(inc, self.service.playbooks.policy_for(inc), now):
+            due = cadence.due_reminders(inc, self.service.playbooks.policy_for(inc), now)
+            if due:
                 assert inc.id is not None
+                metrics.reminder_lateness((now - min(r.due_at for r in due)).total_seconds())
                 if not self.service.reminders.fire_due(inc.id, self.worker).paused:
                     fired += 1
         if fired:

@@ -1,5 +1,6 @@
-"""The HTTP front: Slack's requests at POST /slack/events, GET /healthz and the customer's
-email replies at POST /email/inbound (bot/email/inbound.py), as one WSGI app.
+"""The HTTP front: Slack's requests at POST /slack/events, GET /healthz, GET /metrics
+(Prometheus text, bot/metrics.py) and the customer's email replies at POST /email/inbound
+(bot/email/inbound.py), as one WSGI app.
 
 Served by waitress (a production WSGI server), never by Bolt's development server, whose tiny
 listen backlog drops connections under a burst.
@@ -25,6 +26,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.health import Health, respond
+from bot.metrics import CONTENT_TYPE as METRICS_TYPE
+from bot.metrics import METRICS_PATH
 from bot.slack import signature
 
 EVENTS_PATH = "/slack/events"
@@ -65,15 +68,23 @@ def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
 
 def make_wsgi(app: App, healthy: Callable[[], Health],
               inbound: Callable[..., Iterable[bytes]] | None = None, *,
-              signing_secret: str) -> Callable[..., Iterable[bytes]]:
+              signing_secret: str,
+              metrics: Callable[[], bytes] | None = None) -> Callable[..., Iterable[bytes]]:
     """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt, and
-    `inbound` (the customer's email replies) checks its own signature."""
+    `inbound` (the customer's email replies) checks its own signature. `metrics`: the text
+    of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == INBOUND_PATH and inbound is not None:
             return inbound(environ, start_response)
+        if path == METRICS_PATH and metrics is not None and \
+                environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            body = metrics()
+            start_response("200 OK", [("Content-Type", METRICS_TYPE),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return respond(healthy(), start_response)  # bot/health.py: what is checked
         if path == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":

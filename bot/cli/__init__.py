@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot (Socket Mode with SLACK_APP_TOKEN, or --http)")
     run.add_argument("--http", action="store_true", help="serve Slack's HTTP requests")
     run.add_argument("--port", type=int, help="HTTP port (beats PORT; default 3000)")
+    run.add_argument("--metrics-port", type=int, metavar="N",
+                     help="serve GET /metrics (Prometheus) on port N; with --http it is "
+                          "served on the HTTP port already")
     run.add_argument("--no-migrate", action="store_true",
                      help="don't apply pending database migrations on start")
     dbp = sub.add_parser("db", help="database maintenance")
@@ -72,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from bot.cli.run import run
 
-            return run(settings, http=args.http, port=args.port, migrate=not args.no_migrate)
+            return run(settings, http=args.http, port=args.port, migrate=not args.no_migrate,
+                       metrics_port=args.metrics_port)
         if args.command == "playbook":
             from bot.cli import playbook as playbook_cli
 

@@ -22,7 +22,8 @@ from bot.settings_parse import ConfigError
 log = logging.getLogger("crisisbot")
 
 
-def run(settings: Settings, *, http: bool, port: int | None, migrate: bool) -> int:
+def run(settings: Settings, *, http: bool, port: int | None, migrate: bool,
+        metrics_port: int | None = None) -> int:
     if not http and not settings.slack_app_token:
         print("crisisbot: choose how Slack reaches the bot: set SLACK_APP_TOKEN (xapp-…) for "
               "Socket Mode, or run `crisisbot run --http` behind a public URL.", file=sys.stderr)
@@ -30,7 +31,15 @@ def run(settings: Settings, *, http: bool, port: int | None, migrate: bool) -> i
     settings.require_for_run(http=http)
     runtime = _build_runtime(settings, migrate=migrate)
     runtime.start_background()
+    metrics_server = None
     try:
+        if metrics_port is not None:
+            try:
+                metrics_server = runtime.metrics_server(metrics_port)
+            except OSError as err:
+                raise ConfigError("--metrics-port", f"could not listen on port {metrics_port}"
+                                  f": {err.strerror or err}") from None
+            log.info("serving metrics on :%d/metrics", metrics_port)
         if http:
             chosen = port or settings.port
             try:
@@ -48,6 +57,8 @@ def run(settings: Settings, *, http: bool, port: int | None, migrate: bool) -> i
     except KeyboardInterrupt:
         pass
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         runtime.stop()
     return 0
 

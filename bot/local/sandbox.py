@@ -249,18 +249,22 @@ class LocalBot:
         row of each incident (the rest wait behind it) and every row of no incident."""
         assert self.runtime is not None
         row = store.OutboxRow
+        now = self.clock()
         with self.runtime.service.sessions() as session:
             rows = session.execute(
-                select(row.incident_id, row.next_attempt_at, row.claimed_until)
+                select(row.incident_id, row.next_attempt_at, row.claimed_until, row.kind)
                 .where(row.done_at.is_(None), row.failed_at.is_(None)).order_by(row.id)).all()
         heads: dict[int, tuple[datetime, datetime | None]] = {}
+        waiting_cards: list[tuple[datetime, datetime | None]] = []
         loose = []
-        for incident_id, n, c in rows:
+        for incident_id, n, c, kind in rows:
             if incident_id is None:
                 loose.append((n, c))
+            elif kind == "refresh_card" and n > now and c is None:
+                waiting_cards.append((n, c))  # it steps aside (store/outbox.py _FIRST_OPEN)
             else:
                 heads.setdefault(incident_id, (n, c))
-        return [*heads.values(), *loose]
+        return [*heads.values(), *waiting_cards, *loose]
 
     def quiet(self) -> bool:
         """No work in flight: no row leased, none due (a worker may be claiming it with the

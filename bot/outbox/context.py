@@ -23,8 +23,10 @@ from bot.config import Settings
 from bot.email.smtp import EmailError, SmtpConfig, parse_smtp_url
 from bot.outbox.batch_facts import BatchFacts
 from bot.outbox.once import CurrentRow, OutboxClient
+from bot.outbox.paced import Pacing, paced_client
 from bot.slack.errors import explain
 from bot.slack.installations import acting, acting_for
+from bot.slack.pacing import Pacer
 from playbook import store
 from playbook.domain.workspace_settings import WorkspaceSettings
 from playbook.services.emails import EmailService
@@ -67,8 +69,13 @@ class EffectContext:
     def create(cls, service: Service, client: WebClient, settings: Settings,
                clock: Callable[[], datetime]) -> EffectContext:
         row = CurrentRow()
+        # Every call is paced to Slack's tiers per workspace, by the row's priority
+        # (bot/outbox/paced.py); one pacer per process, each outbox process its share.
+        pacer = Pacer(lambda: clock().timestamp(),
+                      share=1.0 / max(1, settings.outbox_processes))
+        paced = paced_client(client, Pacing(pacer, row))
         # (an OutboxClient forwards every call to `client`; it only names and adopts posts)
-        once = cast(WebClient, OutboxClient(client, row, clock))
+        once = cast(WebClient, OutboxClient(paced, row, clock))
         return cls(client=once, clock=clock, service=service, row=row,
                    timeline=TimelineService(service.sessions, service.clock),
                    lifecycle=LifecycleService(service), outages=OutageService(service),

@@ -49,14 +49,19 @@ class CurrentRow(threading.local):
 
     item: OutboxItem | None = None
     posts: dict[str, int]
+    # whether the row has made a call that may change something in Slack (bot/outbox/paced.py:
+    # until then it may step aside for a rate tier without leaving half its work done)
+    changed: bool = False
 
     def begin(self, item: OutboxItem) -> None:
         self.item = item
         self.posts = {}
+        self.changed = False
 
     def end(self) -> None:
         self.item = None
         self.posts = {}
+        self.changed = False
 
     def next_part(self, channel: str) -> int:
         part = self.posts.get(channel, 0)

@@ -9,6 +9,7 @@ pending), so a channel exists before anything is posted to it.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.outbox.batch_facts import Facts
 from bot.outbox.context import EffectContext
+from bot.outbox.paced import Deferred
 from bot.outbox.runner import CHANGES_INCIDENT, LOAD, EffectRunner, Load
 from bot.slack.errors import code_of, is_permanent, is_revoked
 from playbook import store
@@ -126,6 +128,9 @@ class OutboxWorker:
         self._held_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        # when the rows we re-queued for a rate tier are due (a heap): idle threads wake then
+        # rather than at the next poll
+        self._dues: list[datetime] = []
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -185,12 +190,15 @@ class OutboxWorker:
         with self.sessions.begin() as session:
             kept = {who: outbox.extend(session, ids, worker=who, now=self.clock(),
                                        lease=self.lease) for who, ids in held.items()}
-        lost = {i for who, ids in held.items() for i in ids - kept[who]}
+        with self._held_lock:
+            # (a row we gave back meanwhile, re-queued or released, is not lost: only the
+            # ones our threads still hold)
+            lost = {i for who, ids in held.items() for i in ids - kept[who]
+                    if i in self._held.get(who, ())}
+            self._lost |= lost
         if lost:
             log.warning("outbox: lost the lease of row(s) %s; leaving them to their new "
                         "worker", sorted(lost))
-            with self._held_lock:
-                self._lost |= lost
 
     def _holding(self, who: str, ids: list[int]) -> None:
         with self._held_lock:
@@ -213,8 +221,25 @@ class OutboxWorker:
                 log.exception("outbox worker failed; will retry")
                 worked = 0
             if not worked:
-                self._wake.wait(self.poll)
+                self._wake.wait(self._idle_wait())
                 self._wake.clear()
+
+    def _idle_wait(self) -> float:
+        """Until the next poll, or until the earliest row we re-queued is due."""
+        now = self.clock()
+        with self._held_lock:
+            if self._dues and self._dues[0] <= now:
+                while self._dues and self._dues[0] <= now:
+                    heapq.heappop(self._dues)
+                return 0.0
+            if not self._dues:
+                return self.poll
+            left = (self._dues[0] - now).total_seconds()
+        return min(self.poll, left + 0.005)
+
+    def _due_at(self, when: datetime) -> None:
+        with self._held_lock:
+            heapq.heappush(self._dues, when)
 
     def drain_once(self, limit: int | None = None, *, urgent: bool = False) -> int:
         """Claim and run the queued rows of a few incidents; return how many rows were handled.
@@ -281,6 +306,7 @@ class OutboxWorker:
                 if rest:
                     with self.sessions.begin() as session:
                         outbox.release(session, rest, who)
+                self._let_go(who, [item.id, *rest])  # given back: the heartbeat leaves them
                 return
             if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
                 inc = LOAD  # read it again for the next row
@@ -303,6 +329,14 @@ class OutboxWorker:
             return "retry"
         try:
             self.runner.run(item, inc)
+        except Deferred as wait:
+            # Slack's tier for the row's next call has no token for it yet: the row waits
+            # in the queue, not on this thread (bot/outbox/paced.py); no attempt is counted
+            due = self.clock() + timedelta(seconds=wait.wait)
+            with self.sessions.begin() as session:
+                store.defer_outbox(session, item.id, next_attempt_at=due, worker=who)
+            self._due_at(due)
+            return "retry"
         except (SlackClientError, OSError) as err:
             now = self.clock()
             code = code_of(err)

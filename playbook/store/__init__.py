@@ -66,9 +66,11 @@ from playbook.store.incidents import (
 )
 from playbook.store.outbox import (
     OutboxItem,
+    defer_outbox,
     enqueue,
     enqueue_many,
     fail_outbox,
+    open_by_kind,
     pending_outbox_count,
     retry_outbox,
 )
@@ -86,6 +88,7 @@ __all__ = [
     "add_incident",
     "append_timeline",
     "children_snapshot",
+    "defer_outbox",
     "emails",
     "enqueue",
     "enqueue_many",
@@ -106,6 +109,7 @@ __all__ = [
     "make_session_factory",
     "metadata",
     "number_incident",
+    "open_by_kind",
     "outages",
     "outbox",
     "pending_outbox_count",

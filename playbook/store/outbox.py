@@ -54,12 +54,14 @@ __all__ = [
     "Chain",
     "OutboxItem",
     "claim_chains",
+    "defer_outbox",
     "enqueue",
     "enqueue_many",
     "extend",
     "fail_outbox",
     "finish",
     "lease_holders",
+    "open_by_kind",
     "pending_outbox_count",
     "release",
     "retry_outbox",
@@ -180,6 +182,30 @@ def retry_outbox(
     return bool(getattr(result, "rowcount", 0))
 
 
+def defer_outbox(session: Session, item_id: int, *, next_attempt_at: datetime,
+                 worker: str | None = None) -> bool:
+    """Not a failure: the row waits for a Slack rate tier (bot/outbox/paced.py). Its lease is
+    released and it runs again at `next_attempt_at`, no attempt counted. With `worker`, only
+    while that worker still holds it; returns whether the row was changed.
+
+    A card refresh deferred this way steps aside: the rows queued after it in its incident
+    may run meanwhile (see `claim_chains`)."""
+    o = OutboxRow.__table__
+    result = session.execute(
+        update(o).where(*_mine(item_id, worker))
+        .values(next_attempt_at=next_attempt_at, claimed_by=None, claimed_until=None))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def open_by_kind(session: Session) -> dict[str, int]:
+    """Open rows (queued or leased) per kind, all teams: the outbox's depth."""
+    begin_reading(session)
+    o = OutboxRow.__table__
+    rows = session.execute(select(o.c.kind, func.count()).where(
+        o.c.done_at.is_(None), o.c.failed_at.is_(None)).group_by(o.c.kind))
+    return {str(kind): int(count) for kind, count in rows}
+
+
 def fail_outbox(session: Session, item_id: int, *, now: datetime, error: str,
                 worker: str | None = None) -> bool:
     """Give up on the item (the attempt counts); later items of its incident may now run.
@@ -221,6 +247,9 @@ CHAIN_MAX = 20
 # can start at once, and a worker that dies holds up no more than that.
 SLOW_KINDS = frozenset({"create_channel", "reopen_channel"})
 SLOW_MAX = 1
+# A refresh that stepped aside takes the refreshes queued after it only if it is this far
+# from running: one about to start may already have read the incident.
+FOLD_MARGIN = timedelta(seconds=1)
 
 _O = OutboxRow.__table__
 _NOW = bindparam("now", type_=UTCDateTime())
@@ -230,10 +259,15 @@ _EARLIER = _O.alias("earlier")
 # "No earlier item of its incident is open": the item is the first open one of its incident.
 # A correlated scalar subquery (one probe of ix_outbox_open_incident per candidate), not NOT
 # EXISTS: PostgreSQL without statistics planned that as an anti-join scanning the whole index.
+# A card refresh waiting for its time (deferred for a rate tier, or a retry's backoff) does
+# not count: it steps aside, so a reminder queued behind it is not held up by it. A refresh
+# only shows the incident's latest state, so running it after later rows changes nothing.
 _FIRST_OPEN = (
     select(func.min(_EARLIER.c.id))
     .where(_EARLIER.c.incident_id == _O.c.incident_id, _EARLIER.c.done_at.is_(None),
-           _EARLIER.c.failed_at.is_(None))
+           _EARLIER.c.failed_at.is_(None),
+           or_(_EARLIER.c.kind != literal_column(f"'{CARD}'"),
+               _EARLIER.c.next_attempt_at <= _NOW))
     .correlate(_O)
     .scalar_subquery()
 )
@@ -390,8 +424,14 @@ def claim_chains(
                                        "heads": [h.id for h in heads]})
     for row in queued:
         incident_id = row.incident_id
-        if incident_id in stopped or row.id < chains[incident_id][0].id:
+        if row.id < chains[incident_id][0].id:
+            if row.kind == CARD and row.next_attempt_at > now + FOLD_MARGIN:
+                # a refresh stepped aside (see _FIRST_OPEN) and will run later: the
+                # refreshes in this chain fold into it (it shows the latest state)
+                chains[incident_id].card_later = True
             continue  # (an earlier row committed after the heads were read: not ours to run)
+        if incident_id in stopped:
+            continue
         free = row.claimed_until is None or row.claimed_until <= now
         if row.next_attempt_at > now or not free or taken[incident_id] >= chain_max:
             stopped.add(incident_id)

@@ -100,6 +100,9 @@ class Workspace:
         # ``rate_clock`` (seconds): the buckets refill by it, so a test whose clock jumps an
         # hour has given Slack's buckets that hour too (default: real time).
         self.rate_limits = RateLimiter(enabled=not kind, clock=rate_clock or time.monotonic)
+        # channel id -> the workspace whose rate buckets calls on it use (unset: this one's):
+        # one local Slack plays many workspaces for the benchmarks (`set_channel_workspace`)
+        self.rate_teams: dict[str, str] = {}
         self.scopes: frozenset[str] | None = (frozenset(scopes) if scopes is not None
                                               else manifest_scopes())
         self.subscribed_events: frozenset[str] | None = manifest_events()
@@ -218,6 +221,12 @@ class Workspace:
             self._channels[cid] = chan
             self._messages.setdefault(cid, [])
             return copy.deepcopy(chan)
+
+    def set_channel_workspace(self, channel_id: str, team_id: str) -> None:
+        """Rate-limit calls on this channel as another workspace's (Slack's tiers are per
+        workspace): lets one local Slack stand for many workspaces behind one token."""
+        with self._lock:
+            self.rate_teams[channel_id] = team_id
 
     def add_message(self, channel_id: str, user_id: str, text: str, *,
                     thread_ts: str | None = None,

@@ -75,7 +75,9 @@ def dispatch(ws: Workspace, method: str, params: dict[str, Any],
     if (token == ws.app_token) != (method in APP_TOKEN_METHODS):
         return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
     channel = _post_channel(ws, params) if method == "chat.postMessage" else None
-    wait = ws.rate_limits.check(ws.team_id, method, channel)
+    target = params.get("channel") or params.get("channel_id")
+    team = ws.rate_teams.get(target, ws.team_id) if isinstance(target, str) else ws.team_id
+    wait = ws.rate_limits.check(team, method, channel)
     if wait is not None:
         log.debug("localslack: %s rate limited (Retry-After %d)", method, wait)
         return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
