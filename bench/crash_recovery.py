@@ -30,7 +30,6 @@ import argparse
 import contextlib
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -43,7 +42,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, make_url, select
+from scratch import postgres_database  # bench/scratch.py (this folder is on sys.path)
+from sqlalchemy import select
 
 from bot.local.localslack import apibase
 from bot.local.localslack.state import Workspace
@@ -58,18 +58,8 @@ def database(kind: str) -> Iterator[str | None]:
     if kind == "sqlite":
         yield None  # LocalBot's own temporary SQLite file
         return
-    admin_url = os.environ.get("CRISISBOT_BENCH_DATABASE_URL",
-                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"crisisbot_bench_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def ready_count(bot: LocalBot, opens: int) -> int:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import os
 import pstats
-import secrets
 import statistics
 import sys
 import tempfile
@@ -30,8 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from scratch import postgres_database  # bench/scratch.py (this folder is on sys.path)
 
 from bot import schema
 from playbook import store
@@ -60,18 +57,8 @@ def database(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="crisisbot-open-cpu-") as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    admin_url = os.environ.get("CRISISBOT_BENCH_DATABASE_URL",
-                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"crisisbot_bench_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 def measure(kind: str, history: int, opens: int,
