@@ -272,6 +272,20 @@ _FIRST_OPEN = (
     .scalar_subquery()
 )
 _FIRST = or_(_O.c.incident_id.is_(None), _O.c.id == _FIRST_OPEN)
+# A refresh that stepped aside and is now due is first again, but the rows that went past it may
+# still be running on another worker: it waits until none of its incident's rows is leased, so
+# one incident's rows never run on two workers at once (same probe shape as _FIRST_OPEN).
+_SIBLING = _O.alias("sibling")
+_LEASED_SIBLING = (
+    select(func.min(_SIBLING.c.id))
+    .where(_SIBLING.c.incident_id == _O.c.incident_id, _SIBLING.c.id != _O.c.id,
+           _SIBLING.c.done_at.is_(None), _SIBLING.c.failed_at.is_(None),
+           _SIBLING.c.claimed_until > _NOW)
+    .correlate(_O)
+    .scalar_subquery()
+)
+_ALONE = or_(_O.c.kind != literal_column(f"'{CARD}'"), _O.c.incident_id.is_(None),
+             _LEASED_SIBLING.is_(None))
 _ITEM_COLUMNS = (
     _O.c.id, _O.c.team_id, _O.c.incident_id, _O.c.kind, _O.c.payload, _O.c.attempts,
     _O.c.requested_by, _O.c.created_at,
@@ -285,7 +299,7 @@ _LEASE = {"claimed_by": bindparam("v_worker"),
 def _heads(*only: ColumnElement[bool]) -> Any:
     return (
         select(_O.c.id, _O.c.claimed_by, _O.c.kind)
-        .where(_OPEN, *only, _O.c.next_attempt_at <= _NOW, _UNLEASED, _FIRST)
+        .where(_OPEN, *only, _O.c.next_attempt_at <= _NOW, _UNLEASED, _FIRST, _ALONE)
         .order_by(_O.c.id)
         .limit(bindparam("n"))
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing (one writer)

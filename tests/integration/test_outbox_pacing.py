@@ -79,3 +79,22 @@ def test_open_rows_by_kind(session_factory: Factory) -> None:
     with session_factory() as s:
         assert store.open_by_kind(s) == {"create_channel": 1, "timeline": 1,
                                          "refresh_card": 2}
+
+
+def test_a_refresh_that_stepped_aside_waits_while_its_incident_runs_elsewhere(
+        session_factory: sessionmaker[Session]) -> None:
+    """A card refresh deferred for its slot lets later rows of its incident go past it; when it
+    comes due while a worker still runs those rows, a second worker must not take it (it would
+    read the incident mid-change, and the first worker's own refresh was folded into it)."""
+    with session_factory.begin() as s:
+        inc = _incident(s)
+        card = _enqueue(s, inc, "refresh_card")
+        _enqueue(s, inc, "reopen_channel")
+        _enqueue(s, inc, "refresh_card")
+        store.defer_outbox(s, card, next_attempt_at=T0 + timedelta(seconds=5))
+    with session_factory.begin() as s:
+        first = outbox.claim_chains(s, now=T0, worker="w1", lease=LEASE)
+    assert first[0][0].kind == "reopen_channel"
+    with session_factory.begin() as s:
+        second = outbox.claim_chains(s, now=T0 + timedelta(seconds=6), worker="w2", lease=LEASE)
+    assert second == [], "one incident's rows ran on two workers at once"
