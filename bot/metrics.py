@@ -27,6 +27,7 @@ prometheus_client, everywhere in the bot.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -55,6 +56,8 @@ from prometheus_client import (  # noqa: E402  (after the environment is set: se
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from prometheus_client.registry import Collector  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 METRICS_PATH = "/metrics"
@@ -107,7 +110,12 @@ class DepthCollector(Collector):
         family = GaugeMetricFamily("crisisbot_outbox_depth",
                                    "Open outbox rows (queued or running) by priority",
                                    labels=["priority"])
-        for priority, count in sorted(self.depth().items()):
+        try:
+            depth = self.depth()
+        except Exception:  # the database is down: the other series matter most right now
+            log.warning("outbox depth unavailable for /metrics", exc_info=True)
+            return
+        for priority, count in sorted(depth.items()):
             family.add_metric([priority], count)
         yield family
 

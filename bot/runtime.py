@@ -161,7 +161,8 @@ class Runtime:
 
     def wsgi(self) -> Callable[..., Any]:
         inbound = make_inbound(EmailService(self.service), self.settings.inbound_secret,
-                               self.service.clock, after=self.wake_outbox)
+                               self.service.clock,
+                               after=self.deps.wake_outbox if self.deps else self.wake_outbox)
         # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
         return make_wsgi(self.app, self.healthy, inbound,
                          signing_secret=self.settings.slack_signing_secret or "",

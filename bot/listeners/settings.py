@@ -85,10 +85,12 @@ def after_change(deps: Deps, team: str, user: str, changed: Changed) -> None:
         return
     deps.service.enqueue_home(team, user)
     deps.wake_outbox()
-    if changed.timings:
-        for inc in deps.service.reminders.active_incidents():
-            if inc.team_id == team:
-                deps.schedule(inc)
+    if changed.timings:  # (a read of every active incident: not on the answer's way)
+        def replan() -> None:
+            for inc in deps.service.reminders.active_incidents():
+                if inc.team_id == team:
+                    deps.schedule(inc)
+        deps.later(replan)
 
 
 def form_values(state: dict[str, Any]) -> dict[str, str | None]:

@@ -42,7 +42,16 @@ PAUSED_RECHECK = timedelta(minutes=5)
 # Who we are among the workers that lease rows: host, process and a token drawn at process
 # start. A lease names the thread too ("<host>:<pid>:<boot>/<thread>"), so even two threads of
 # one process can never finish each other's rows.
-HOST = os.uname().nodename
+def _host() -> str:
+    """This host as the lease names it: the name plus the pid namespace, so two containers
+    given one hostname (compose `hostname:`, host networking) never read each other's pids."""
+    try:
+        return f"{os.uname().nodename}.{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return os.uname().nodename
+
+
+HOST = _host()
 BOOT = secrets.token_hex(4)
 
 

@@ -179,6 +179,7 @@ class Installations:
                                     client=client)
         self.workspaces = workspaces
         self._orgs: dict[str, tuple[float, str | None]] = {}
+        self._remembered: set[tuple[str, str | None]] = set()  # (team, org) written already
         self._lock = threading.Lock()
         self._rotating = threading.Lock()
         self.ttl = ttl
@@ -195,12 +196,18 @@ class Installations:
         return found
 
     def seen(self, team_id: str, enterprise_id: str | None) -> None:
-        """A request from `team_id`: remember its Grid org (read once per TTL, written once)."""
-        if self.enterprise_of(team_id) == enterprise_id and enterprise_id is not None:
-            return
-        if self.workspaces.remember(team_id, enterprise_id):
+        """A request from `team_id`: remember its Grid org. Written once per process and pair,
+        so a burst of requests costs no write transaction before their acks."""
+        key = (team_id, enterprise_id)
+        with self._lock:
+            if key in self._remembered:
+                return
+        if not (self.enterprise_of(team_id) == enterprise_id and enterprise_id is not None) \
+                and self.workspaces.remember(team_id, enterprise_id):
             with self._lock:
                 self._orgs.pop(team_id, None)
+        with self._lock:
+            self._remembered.add(key)
 
     def bot_for(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:
         """The workspace's own installation, else its org's org-wide one."""

@@ -1,7 +1,7 @@
 """Email to and from the customer: their addresses, the emails sent, the replies received.
 
 Revision ID: 0011_customer_email
-Revises: 0008_handover_reopen_links
+Revises: 0010_playbook_depth
 Create Date: 2026-12-08 10:00:00
 
 `incidents.customer_emails` (a JSON list, NULL on older incidents), and two child tables of

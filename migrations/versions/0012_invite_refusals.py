@@ -1,7 +1,7 @@
 """People Slack would not let the bot invite, kept on the incident for its card.
 
 Revision ID: 0012_invite_refusals
-Revises: 0008_handover_reopen_links
+Revises: 0011_customer_email
 Create Date: 2026-12-08 10:00:00
 
 A guest (``user_is_restricted``), a single-channel guest already in their channel

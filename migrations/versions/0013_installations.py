@@ -1,7 +1,7 @@
 """OAuth installations (slack_sdk's installation and state store tables) and workspaces.
 
 Revision ID: 0013_installations
-Revises: 0008_handover_reopen_links
+Revises: 0012_invite_refusals
 Create Date: 2026-12-07 17:50:03
 
 `slack_installations`, `slack_bots` and `slack_oauth_states` are shaped exactly as slack_sdk's

@@ -289,13 +289,16 @@ def _due_claims(svc: _Service) -> dict[str, int]:
 def _posts_in_flight(svc: _Service) -> list[tuple[str, int, str]]:
     """(replica, incident, mark) of each reminder post leased by a worker and not done yet.
 
-    An outbox lease names `host:pid:boot/thread`; the replica is its `host:pid` (the name its
-    scheduler uses for reminder claims)."""
+    An outbox lease names `host.pidns:pid:boot/thread`; the replica is its `host:pid` (the name
+    its scheduler uses for reminder claims)."""
     rows = svc.rows(
         "SELECT claimed_by, incident_id, payload ->> 'text' FROM outbox "
         "WHERE kind = 'timeline' AND done_at IS NULL AND failed_at IS NULL "
         "AND claimed_until > :now", now=datetime.now(UTC) + OFFSET)
-    return [(":".join(str(who).split(":")[:2]), int(inc), text[:1]) for who, inc, text in rows
+    def replica(who: str) -> str:
+        host, pid = who.split(":")[:2]
+        return f"{host.rsplit('.', 1)[0]}:{pid}"
+    return [(replica(str(who)), int(inc), text[:1]) for who, inc, text in rows
             if text[:1] in (DUE, NUDGE)]
 
 
