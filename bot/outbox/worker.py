@@ -272,8 +272,10 @@ class OutboxWorker:
         paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
         self._holding(who, [item.id for chain in chains for item in chain])
         self.runner.ctx.facts.current = facts
+        waiting = list(chains)
         try:
-            for chain in chains:
+            while waiting:
+                chain = waiting.pop(0)
                 done: list[int] = []
                 try:
                     self._run_chain(chain, incidents, done, paused, who)
@@ -285,9 +287,18 @@ class OutboxWorker:
                             outbox.finish(session, done, self.clock(), worker=who)
                     self._let_go(who, [item.id for item in chain])
         finally:
+            if waiting:  # an error ended the batch: give back the chains not started, at once
+                self._give_back(who, [item.id for chain in waiting for item in chain])
             self.runner.ctx.facts.forget()
             self._let_go(who, [item.id for chain in chains for item in chain])
         return sum(len(chain) for chain in chains)
+
+    def _give_back(self, who: str, ids: list[int]) -> None:
+        try:
+            with self.sessions.begin() as session:
+                outbox.release(session, ids, who)
+        except Exception:  # (the database is the likely cause: the lease runs out instead)
+            log.warning("could not give back %d outbox rows", len(ids), exc_info=True)
 
     def _run_chain(self, chain: outbox.Chain, incidents: dict[int, Incident],
                    done: list[int], paused: dict[str, str | None], who: str) -> None:
@@ -320,10 +331,10 @@ class OutboxWorker:
             if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
                 inc = LOAD  # read it again for the next row
 
-    def _hold(self, item: store.OutboxItem, why: str) -> None:
+    def _hold(self, item: store.OutboxItem, why: str, who: str) -> None:
         with self.sessions.begin() as session:
             lifecycle_store.hold_outbox(session, item.id, until=self.clock() + PAUSED_RECHECK,
-                                        why=why)
+                                        why=why, worker=who)
 
     def _attempt(self, item: store.OutboxItem, inc: Incident | Load | None,
                  paused: dict[str, str | None], who: str) -> str:
@@ -334,7 +345,7 @@ class OutboxWorker:
             paused[item.team_id] = lifecycle.paused(item.team_id)
         reason = paused[item.team_id]
         if reason is not None:  # Slack took our tokens: keep the row for when it is back
-            self._hold(item, f"paused: {reason}")
+            self._hold(item, f"paused: {reason}", who)
             return "retry"
         try:
             self.runner.run(item, inc)
@@ -355,7 +366,7 @@ class OutboxWorker:
                                 "sends for that team are paused and all data is kept; "
                                 "reinstall the app to resume.", item.team_id, code)
                 paused[item.team_id] = str(code)
-                self._hold(item, f"paused: {code}")
+                self._hold(item, f"paused: {code}", who)
                 return "retry"
             if is_permanent(code) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)

@@ -138,9 +138,12 @@ def paused_reason(session: Session, team_id: str) -> str | None:
     return row.reason if row else None
 
 
-def hold_outbox(session: Session, item_id: int, *, until: datetime, why: str) -> None:
+def hold_outbox(session: Session, item_id: int, *, until: datetime, why: str,
+                worker: str | None = None) -> None:
     """Put a claimed item back untouched until `until`: not an attempt, not a failure (the
-    team is paused; the item runs when Slack lets us send again)."""
+    team is paused; the item runs when Slack lets us send again). With `worker`, only while
+    that worker still holds it: one that lost the lease must not clear its new holder's."""
     o = OutboxRow.__table__
-    session.execute(update(o).where(o.c.id == item_id).values(
+    mine = [o.c.claimed_by == worker, o.c.done_at.is_(None)] if worker is not None else []
+    session.execute(update(o).where(o.c.id == item_id, *mine).values(
         next_attempt_at=until, claimed_by=None, claimed_until=None, last_error=why[:200]))

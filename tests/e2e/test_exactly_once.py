@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import text
 
 from bot.local.localslack import LocalSlack
 from bot.local.sandbox import ALICE, LocalBot, shown
@@ -150,3 +151,36 @@ def test_a_worker_that_lost_its_lease_runs_and_finishes_nothing_more() -> None:
         assert _heard(bot, channel, "second words") == 1, "A did not post after losing"
         bot.settle()
         assert bot.slack.violations == []
+
+
+def test_an_error_mid_batch_gives_back_the_chains_not_started(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose batch ends in an error (the database refusing a write, say) gives back the
+    other incidents' rows at once, instead of leaving them leased for a whole lease."""
+    with LocalBot() as bot:
+        rt = bot.runtime
+        assert rt is not None
+        for n in (1, 2):
+            bot.command(f"open Customer{n}: lobby screens down")
+        bot.drain()
+        rt.worker.stop()
+        for n in (1, 2):
+            inc = rt.service.get(bot.slack.team_id, n)
+            assert inc.id is not None
+            rt.service.command(inc.id, Actor(ALICE), "listen", f"words {n}",
+                               team_id=bot.slack.team_id)
+        a = rt.worker
+        worker = OutboxWorker(a.runner, a.sessions, a.clock, threads=1, lease=a.lease)
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(a.runner, "run", broken)  # every row crashes, and recording that
+        monkeypatch.setattr("bot.outbox.worker.store.fail_outbox", broken)  # ...fails too
+        with pytest.raises(RuntimeError):
+            worker.drain_once()
+        with a.sessions() as session:
+            leased = session.execute(text(
+                "SELECT count(DISTINCT incident_id) FROM outbox WHERE done_at IS NULL "
+                "AND failed_at IS NULL AND claimed_until IS NOT NULL")).scalar_one()
+        assert leased <= 1, "only the incident whose chain failed may still be leased"

@@ -105,3 +105,24 @@ def test_one_claim_takes_at_most_one_chain_that_makes_a_channel(
                                                     ["timeline"]]
     second = _claim(session_factory, "b", T0, slow_max=2)
     assert [c[0].incident_id for c in second] == opens[1:3], "the next ones, for the next claim"
+
+
+def test_a_worker_that_lost_its_lease_cannot_hold_the_row_for_a_paused_team(
+        session_factory: Factory) -> None:
+    """Holding a row while the team is paused clears its lease: a worker that lost the row to
+    another must not clear the new holder's lease (a third worker would then run it too)."""
+    from playbook.store import lifecycle as lifecycle_store
+
+    with session_factory.begin() as s:
+        row = _enqueue(s, _incident(s), "timeline")
+    _claim(session_factory, "a", T0)
+    late = T0 + LEASE * 2
+    assert _claim(session_factory, "b", late), "A's lease ran out: B takes the row"
+    with session_factory.begin() as s:
+        lifecycle_store.hold_outbox(s, row, until=late + LEASE, why="paused: x", worker="a")
+    assert _claim(session_factory, "c", late + timedelta(seconds=1)) == [], \
+        "B still holds it: nobody else may take it"
+    with session_factory.begin() as s:
+        lifecycle_store.hold_outbox(s, row, until=late + LEASE, why="paused: x", worker="b")
+        held = s.get(store.OutboxRow, row)
+        assert held is not None and held.claimed_by is None and held.last_error == "paused: x"
