@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 from sqlalchemy import select
 
 from bot.local.sandbox import ALICE, LocalBot, shown
+from bot.outbox.worker import HOST
 from playbook import store
 
 
@@ -35,7 +35,7 @@ def test_an_outbox_process_opens_the_incident_and_a_crashed_one_is_replaced() ->
         card = bot.card(channel)
         assert "Acme" in shown(card.text, card.blocks), "the card, pinned by the child"
         child = rt.outbox_processes._children[0]
-        assert _claimers(bot) == {f"{socket.gethostname()}:{child.pid}"}, \
+        assert _claimers(bot) == {f"{HOST}:{child.pid}"}, \
             "every row was carried out by the child process, none by this one"
 
         os.kill(child.pid, signal.SIGKILL)
