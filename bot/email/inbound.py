@@ -41,7 +41,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024  # a reply with a few screenshots; anything bigger is refused
-SIGNATURE_HEADER = "X-Crisisbot-Signature"
 _IDS = re.compile(r"<[^<>\s]{1,250}>")
 
 
