@@ -169,7 +169,8 @@ class Service:
             return replace(outcome, incident=saved,
                            reply=f"Opened *{saved.key}* for {esc(customer)}. "
                                  f"{reply.replace('Opening', 'Creating')}")
-        opened = self.group.run(work)  # answered only once committed
+        # answered only once committed; locks its team's counter (and claims the form's key)
+        opened = self.group.run(work, order=team_id, claims=bool(dedupe_key))
         self.playbooks.current_stored(team.playbook)  # committed with it: no need again
         return opened
 

@@ -50,10 +50,13 @@ def retry_stale(sessions: sessionmaker[Session], clock: Callable[[], datetime],
 class _Pending(Generic[T]):
     """One caller's use case in the group-commit queue, and what became of it."""
 
-    __slots__ = ("done", "error", "lead", "result", "work")
+    __slots__ = ("claims", "done", "error", "lead", "order", "result", "work")
 
-    def __init__(self, work: Callable[[Session, datetime], T]) -> None:
+    def __init__(self, work: Callable[[Session, datetime], T], order: str,
+                 claims: bool) -> None:
         self.work = work
+        self.order = order
+        self.claims = claims
         self.done = threading.Event()  # set when committed (or failed), or when `lead` is handed
         self.lead = False  # this caller is to run the next batch
         self.result: T | None = None
@@ -84,6 +87,17 @@ class GroupCommit:
     rolled back and each of its use cases runs again alone (`retry_stale`), so one refusal
     never fails the others and each caller sees its own result or error. `work` must therefore
     be safe to run again from the start, which every `retry_stale` use case already is.
+
+    Lock order. A batch holds every row lock its use cases took until its one commit, so two
+    batches (two processes on one PostgreSQL) that lock the rows of workspaces A and B in
+    opposite orders deadlock: PostgreSQL notices after its `deadlock_timeout` (1 s by default)
+    and cancels one, which then runs again use case by use case. So each use case names what
+    it locks (`order`: an open locks its team's incident counter) and a batch runs them sorted
+    by it: every batch takes those locks in one order. A use case that `claims` a unique key
+    another transaction may be inserting too (a form's dedupe key: the second insert waits for
+    the first's commit) runs first of its `order`, and a batch takes at most one such use case
+    per `order` (the next waits for the next batch): otherwise one batch could hold the
+    counter while waiting for the claim, and another the claim while waiting for the counter.
     """
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime], *,
@@ -96,9 +110,13 @@ class GroupCommit:
         self._leading = False  # a batch is running, or the lead has been handed on
         self.batches = 0  # committed batches (for tests and benchmarks)
 
-    def run(self, work: Callable[[Session, datetime], T]) -> T:
-        """`work(session, now)` committed, possibly together with others; its result."""
-        item: _Pending[T] = _Pending(work)
+    def run(self, work: Callable[[Session, datetime], T], *, order: str = "",
+            claims: bool = False) -> T:
+        """`work(session, now)` committed, possibly together with others; its result.
+
+        `order`: what it locks (a team id), `claims`: it inserts a unique key another
+        transaction may be inserting at the same time (see the class)."""
+        item: _Pending[T] = _Pending(work, order, claims)
         with self._lock:
             self._queue.append(item)
             lead = not self._leading
@@ -110,10 +128,26 @@ class GroupCommit:
             self._run_batch()
         return item.outcome()
 
-    def _run_batch(self) -> None:
+    def _take(self) -> list[_Pending[Any]]:
+        """The next batch, in lock order (see the class); what it leaves stays queued in turn.
+        The queue's first use case, the leader's own, is always taken."""
+        batch: list[_Pending[Any]] = []
+        left: list[_Pending[Any]] = []
+        claimed: set[str] = set()
         with self._lock:
-            batch = self._queue[:self.max_batch]
-            del self._queue[:len(batch)]
+            for item in self._queue:
+                if len(batch) >= self.max_batch or (item.claims and item.order in claimed):
+                    left.append(item)
+                    continue
+                if item.claims:
+                    claimed.add(item.order)
+                batch.append(item)
+            self._queue[:] = left
+        batch.sort(key=lambda item: (item.order, not item.claims))  # stable: else in turn
+        return batch
+
+    def _run_batch(self) -> None:
+        batch = self._take()
         try:
             self._execute(batch)
         finally:
