@@ -12,8 +12,10 @@ hands each new connection to one of them.
 What runs where: the parent is the whole bot (`bot.runtime.Runtime`: scheduler, outbox
 children, its own HTTP server). A worker builds the same app on the same database with nothing
 started: no scheduler, no outbox. What its listeners do after an ack goes to the parent over
-a pipe (`Relay`): "wake the outbox" and "plan incident N's reminders", which the parent does
-off its own acks' threads (the reminders from a fresh read: the database is the truth). So
+a pipe (`Relay`): "wake the outbox", "plan incident N's reminders" and "workspace T's settings
+changed", which the parent does off its own acks' threads (the reminders from a fresh read: the
+database is the truth; a settings change first, so the parent forgets its cached settings of
+that workspace before it plans the reminders the change moved, with the new timings). So
 reminders fire once and outbox rows run once, as with one process; and since every ack is
 committed before it is answered, a worker that dies loses nothing acknowledged (the parent
 starts another).
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 WAKE = b"w"
 PLAN = b"r"  # followed by the incident id: plan its reminders from a fresh read
 SAVED = b"s"  # followed by the pickled incident as its transaction committed
+SETTINGS = b"c"  # followed by a team id: its settings changed, forget what is cached of them
 READY = b"ready"
 START_TIMEOUT = 60.0
 RESTART_BACKOFF = 5.0
@@ -74,6 +77,11 @@ class Relay:
         reminders without reading it again (as `Deps.after` does in one process)."""
         self._send(SAVED + pickle.dumps(incident, protocol=pickle.HIGHEST_PROTOCOL))
 
+    def settings_changed(self, team_id: str) -> None:
+        """Sent before the reminders the change moves: the pipe keeps the order, so the main
+        process plans them with the new settings, not with the ones it cached."""
+        self._send(SETTINGS + team_id.encode())
+
 
 @dataclass
 class Handlers:
@@ -82,10 +90,13 @@ class Handlers:
     wake_outbox: Callable[[], None]
     reschedule: Callable[[int], None]
     schedule: Callable[[Incident], None]
+    forget_settings: Callable[[str], None]
 
     def handle(self, message: bytes) -> None:
         if message == WAKE:
             self.wake_outbox()
+        elif message.startswith(SETTINGS) and len(message) > 1:
+            self.forget_settings(message[1:].decode("ascii", "replace"))
         elif message.startswith(PLAN) and message[1:].isdigit():
             self.reschedule(int(message[1:]))
         elif message.startswith(SAVED):

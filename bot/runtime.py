@@ -122,6 +122,7 @@ class Runtime:
         if relay is not None:  # the main process plans the reminders
             deps.reschedule = relay.reschedule
             deps.schedule = relay.schedule
+            deps.settings_changed = relay.settings_changed  # with its own cached settings
         bolt_client, oauth = client, None
         if installs is not None:  # OAuth installs: each request's token from its installation
             bolt_client = make_client(settings)  # Bolt's own (oauth.v2.access): no token
@@ -193,12 +194,7 @@ class Runtime:
         if workers <= 1:
             return serve(self.wsgi(), host=host, port=port, threads=threads)
         sock = listen(host, port)
-        pool = HttpWorkers(sock, self.settings,
-                           Handlers(wake_outbox=self.wake_outbox,
-                                    reschedule=lambda incident_id: _submit(
-                                        self.post_ack, self.scheduler.reschedule, incident_id),
-                                    schedule=lambda incident: _submit(
-                                        self.post_ack, self.scheduler.schedule, incident)),
+        pool = HttpWorkers(sock, self.settings, self.relay_handlers(),
                            count=workers - 1, threads=threads, target=http_worker)
         try:
             pool.start()
@@ -207,6 +203,16 @@ class Runtime:
             pool.stop()
             sock.close()
             raise
+
+    def relay_handlers(self) -> Handlers:
+        """What this (the main) process does with its HTTP workers' messages."""
+        return Handlers(
+            wake_outbox=self.wake_outbox,
+            reschedule=lambda incident_id: _submit(self.post_ack, self.scheduler.reschedule,
+                                                   incident_id),
+            schedule=lambda incident: _submit(self.post_ack, self.scheduler.schedule, incident),
+            # at once, on the pipe's thread: before the plans that follow it on the pipe
+            forget_settings=self.service.workspaces.forget)
 
     def socket_handler(self, app_token: str) -> Any:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -361,6 +361,9 @@ class Deps:
     installations: Installations | None = None
     # runs a piece of work off the ack's thread (the runtime's post-ack thread); default: now
     later: Callable[[Callable[[], None]], None] = lambda work: work()
+    # a workspace's settings changed here: an HTTP worker tells the main process, whose
+    # cached settings would otherwise plan the moved reminders with the old timings
+    settings_changed: Callable[[str], None] = lambda team_id: None
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 

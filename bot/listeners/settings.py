@@ -83,6 +83,7 @@ def after_change(deps: Deps, team: str, user: str, changed: Changed) -> None:
     """After the ack: the admin's Home shows the new settings; moved timings move reminders."""
     if not changed.fields:
         return
+    deps.settings_changed(team)  # first: whoever plans the reminders below must not use old
     deps.service.enqueue_home(team, user)
     deps.wake_outbox()
     if changed.timings:  # (a read of every active incident: not on the answer's way)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from bot.http_workers import SAVED, WAKE, Relay
@@ -102,5 +103,52 @@ def test_a_worker_starts_nothing_and_hands_after_ack_work_to_the_main_process() 
             assert not worker.scheduler.scheduler.running, "a worker runs no scheduler"
             assert worker.outbox_processes is None and worker.worker._threads == [], \
                 "a worker runs no outbox"
+        finally:
+            worker.stop()
+
+
+def test_a_timing_changed_in_a_worker_is_planned_here_with_the_new_timing() -> None:
+    """An admin's request lands on a worker and moves the nudge from 5 to 10 minutes before
+    due. The worker relays the workspace's open incidents to the main process, which plans
+    them: with the new timing, not with the settings it had cached (for up to
+    `playbook.services.settings.TTL`; an hour here, so the test cannot pass by waiting)."""
+    import multiprocessing
+
+    from bot.listeners.settings import after_change
+    from playbook.services.settings import Editor
+
+    ada = "U0ADA"
+    with LocalBot(start_scheduler=True) as bot:
+        rt = bot.runtime
+        assert rt is not None
+        bot.slack.add_user(ada, "ada", admin=True)
+        rt.service.workspaces.ttl = 3600.0
+        bot.command("open Acme: lobby screens down")
+        room = bot.incident_channel()
+        bot.command("own", channel=room)
+        bot.command("cadence 30m", channel=room)
+        inc = rt.service.get(bot.slack.team_id, 1)
+        assert inc.id is not None
+        rt.post_ack.submit(lambda: None).result(10)  # what the commands moved is planned
+        before = rt.scheduler.planned_at(inc.id)
+        assert before is not None, "the nudge is planned"
+        mine, theirs = multiprocessing.Pipe(duplex=False)
+        worker = Runtime.build(rt.settings, migrate=False, outbox_processes=0,
+                               relay=Relay(theirs))
+        try:
+            assert worker.deps is not None
+            changed = worker.service.workspaces.change(bot.slack.team_id, Editor(ada, True),
+                                                       {"nudge-before": "10m"})
+            after_change(worker.deps, bot.slack.team_id, ada, changed)  # as its listener does
+            handlers = rt.relay_handlers()
+            while True:  # this process's side of the pipe (`HttpWorkers._listen`)
+                assert mine.poll(10), "the worker relayed the incident to plan"
+                message = mine.recv_bytes()
+                handlers.handle(message)
+                if message.startswith(SAVED):
+                    break
+            rt.post_ack.submit(lambda: None).result(10)  # the relayed plan ran
+            after = rt.scheduler.planned_at(inc.id)
+            assert after is not None and before - after == timedelta(minutes=5), (before, after)
         finally:
             worker.stop()
