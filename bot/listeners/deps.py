@@ -115,6 +115,12 @@ class People:
         found = self._user(user_id, self._team(team))
         return found[1] if found is not None else None
 
+    def known_admin(self, user_id: str, team: str | None = None) -> bool | None:
+        """`is_admin` from what is cached (even stale), never asking Slack; None: not known."""
+        with self._lock:
+            hit = self._users.get((self._team(team), user_id))
+        return hit[1][1] if hit is not None else None
+
     def _read_user(self, team: str, user_id: str) -> tuple[str, bool] | None:
         try:
             with acting_for(team or None):  # that workspace's token (multi-workspace mode)

@@ -7,6 +7,8 @@ and the service checks that again (playbook/services/settings.py), so a forged f
 submission changes nothing. Saving is one transaction; the ack confirms it (an ephemeral
 reply, or the form turning into the confirmation). After the ack the admin's Home is
 refreshed and, when reminder timings moved, the workspace's open incidents are planned again.
+`/incident settings leads-channel #channel` is the exception: its Slack checks run after the
+ack (`ask_leads_channel`), which says they are running, and the outcome follows ephemerally.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.slack.installations import acting_for
 from playbook.domain import workspace_settings as ws
 from playbook.domain.errors import PermissionDenied
 from playbook.domain.text import channel_link
+from playbook.services.outcomes import Origin
 from playbook.services.settings import NOT_ADMIN, Changed, Editor
 
 log = logging.getLogger(__name__)
@@ -51,19 +54,39 @@ def command(deps: Deps, ack: Ack, body: dict, client: WebClient, arg: str) -> No
                                   can_edit=deps.people.is_admin(user, team) is True,
                                   playbook_name=found.playbook.name)))
         return
-    editor = Editor(user, deps.people.is_admin(user, team))
     text = None if change.reset else change.text
-    values: dict[str, str | None] = {change.key: text}
-    if editor.is_admin and change.key == "leads-channel" and text:
-        check_channel(deps, team, ws.parse_value("leads-channel", text))
-    changed = deps.service.workspaces.change(team, editor, values)
+    if change.key == "leads-channel" and text:
+        channel = ws.parse_value("leads-channel", text)
+        if channel is not None:
+            ask_leads_channel(deps, ack, body, channel)
+            return
+    editor = Editor(user, deps.people.is_admin(user, team))
+    changed = deps.service.workspaces.change(team, editor, {change.key: text})
     ack(ephemeral(changed.reply))
     after_change(deps, team, user, changed)
 
 
+def ask_leads_channel(deps: Deps, ack: Ack, body: dict, channel: str) -> None:
+    """`/incident settings leads-channel #channel`: recorded as asked for, acked, then checked
+    with Slack and set, or refused, by the outbox (bot/outbox/settings_check.py), which tells
+    the admin here. The ack waits on no Slack call: whether they are an admin is taken from
+    what is cached (a known non-admin is refused at once), else asked after the ack too."""
+    team, user = body["team_id"], body["user_id"]
+    editor = Editor(user, deps.people.known_admin(user, team))
+    in_force = deps.service.workspaces.get(team).settings.leads_channel
+    deps.service.workspaces.ask_leads_channel(
+        team, editor, channel,
+        origin=Origin(channel_id=body.get("channel_id"), response_url=body.get("response_url")))
+    ack(ephemeral(f"Checking that I can see {channel_link(channel)}; I'll tell you here in a "
+                  "moment. Until then the leads channel stays "
+                  f"{ws.fmt_value('leads_channel', in_force)}."))
+    deps.wake_outbox()
+
+
 def check_channel(deps: Deps, team: str, channel: str | None) -> None:
-    """A leads channel the app can't see would swallow every escalation: refuse it now.
-    Only Slack's own "not found" refuses; a slow or busy Slack lets the change through."""
+    """The admins' form: a leads channel the app can't see would swallow every escalation, so
+    it is refused inline (a form's errors go in its ack). Only Slack's own "not found" refuses;
+    a slow or busy Slack lets the change through."""
     if channel is None:
         return
     try:

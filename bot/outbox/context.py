@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 FAILED_WHAT = {"create_channel": "create the incident channel", "post": "post the message",
                "invite": "invite people", "timeline": "post to the channel",
                "capture": "add that message to the timeline",
-               "email": "email the customer"}
+               "email": "email the customer",
+               "leads_channel": "check the new leads channel with Slack"}
+# What is true of a failed row's request when it is not "everything you recorded is saved".
+FAILED_THEN = {"leads_channel": "The leads channel was not changed; please set it again."}
 
 
 @dataclass
@@ -137,8 +140,8 @@ class EffectContext:
         key = f" for {inc.key}" if inc else ""
         try:
             with acting_for(item.team_id):
+                saved = FAILED_THEN.get(item.kind, "Everything you recorded is saved.")
                 self.tell({**notify, "response_url": None},
-                          f"⚠️ I couldn't {what}{key}: {explain(err)}. Everything you recorded "
-                          f"is saved.{then}")
+                          f"⚠️ I couldn't {what}{key}: {explain(err)}. {saved}{then}")
         except (SlackClientError, OSError):
             log.exception("could not report outbox failure %s", item.id)

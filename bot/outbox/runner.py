@@ -16,11 +16,12 @@ from typing import Final
 
 from slack_sdk.errors import SlackApiError
 
-from bot.outbox import card, channel, email, lifecycle, messages, outages, summary
+from bot.outbox import card, channel, email, lifecycle, messages, outages, settings_check, summary
 from bot.outbox.context import EffectContext
 from bot.slack.installations import acting_for
 from playbook import store
 from playbook.domain.model import Incident
+from playbook.services.settings import LEADS_CHANNEL_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class EffectRunner:
         ctx = self.ctx
         if item.kind == "home":
             card.do_home(ctx, item.team_id, item.payload["user"])
+            return
+        if item.kind == LEADS_CHANNEL_CHECK:  # a workspace's, not an incident's
+            settings_check.do_leads_channel(ctx, item.team_id, item.payload)
             return
         if item.kind.startswith("outage_"):
             ctx.row.begin(item)

@@ -101,6 +101,7 @@ KIND_PRIORITY: Final[dict[str, Priority]] = {
     "capture": Priority.PERSON, "recurrence": Priority.PERSON, "summary": Priority.PERSON,
     "resolve_prompt": Priority.PERSON, "channel_lost": Priority.PERSON,
     "channel_back": Priority.PERSON, "brief": Priority.PERSON,
+    "leads_channel": Priority.PERSON,  # an admin waits for the outcome of their change
     "draft": Priority.CUSTOMER, "draft_settled": Priority.CUSTOMER,
     "email": Priority.CUSTOMER, "outage_post": Priority.CUSTOMER,
     "create_channel": Priority.MEMBERS, "invite": Priority.MEMBERS,

@@ -14,9 +14,12 @@ sees a change within `TTL`.
 
 A change is one transaction, refused here unless the person is a workspace admin or owner
 (the shell asks Slack's users.info and passes the answer; a form's submission is checked again
-here, not only by whether the form was offered). It is confirmed to the admin and logged
-(which keys, by whom; a playbook by its version and size, never its text), and put on no
-incident's timeline: it is about the workspace, not an incident.
+here, not only by whether the form was offered). A leads channel typed in a command is first
+only recorded as asked for (`ask_leads_channel`): the checks with Slack (can the app see that
+channel; is the person an admin, when that is not known yet) run after the ack, in the outbox,
+and only then is it set (`change`), or the person told why not. A change is confirmed to the
+admin and logged (which keys, by whom; a playbook by its version and size, never its text),
+and put on no incident's timeline: it is about the workspace, not an incident.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ from playbook.domain import workspace_settings as ws
 from playbook.domain.errors import PermissionDenied
 from playbook.domain.model import Policy
 from playbook.domain.playbook_file import Playbook
+from playbook.services.outcomes import Origin, reply_to
 from playbook.store import installations as installs_store
 
-__all__ = ["TTL", "Editor", "Resolved", "SettingsService"]
+__all__ = ["LEADS_CHANNEL_CHECK", "TTL", "Editor", "Resolved", "SettingsService"]
 
 log = logging.getLogger(__name__)
 
 TTL = 5.0  # seconds a workspace's settings are trusted in a process that did not change them
+LEADS_CHANNEL_CHECK = "leads_channel"  # the outbox row of `ask_leads_channel`
 
 NOT_ADMIN = ("Only this workspace's admins and owners can change its settings. "
              "`/incident settings` shows them.")
@@ -151,6 +156,24 @@ class SettingsService:
         return found
 
     # --- changing -----------------------------------------------------------------------------
+
+    def ask_leads_channel(self, team_id: str, editor: Editor, channel: str, *,
+                          origin: Origin | None = None) -> None:
+        """Record that `editor` asked for `channel` as the leads channel, to be checked and
+        set after the ack (an outbox row, `LEADS_CHANNEL_CHECK`); the setting in force stays
+        until then. `editor.is_admin` None: not known yet, asked then too.
+
+        Why not at once: the check is a Slack call (conversations.info), and so may be the
+        admin check (users.info), each up to a lookup timeout; the ack must not wait on them.
+        """
+        if editor.is_admin is False:
+            raise PermissionDenied(NOT_ADMIN)
+        with self.sessions.begin() as session:
+            store.enqueue(session, team_id=team_id, incident_id=None, kind=LEADS_CHANNEL_CHECK,
+                          payload={"channel": channel, "user": editor.user_id,
+                                   "admin": editor.is_admin,
+                                   "notify": reply_to(origin, editor.user_id)},
+                          requested_by=editor.user_id, now=self.clock())
 
     def change(self, team_id: str, editor: Editor, values: Mapping[str, str | None]) -> Changed:
         """Set (text as typed) or reset (None) each key of `values`, all or none.

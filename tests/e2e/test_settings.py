@@ -8,6 +8,7 @@ next escalation goes to the new leads channel, in each workspace its own.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -125,12 +126,19 @@ def test_admins_change_and_reset_settings_by_command(bot: LocalBot) -> None:
     secret = bot.slack.add_channel("secret", members=[ADA], is_private=True)
     shown = bot.command("settings", user=ADA).body["text"]
     assert "you may change them" in shown
-    refused = bot.command(f"settings leads-channel <#{secret.id}|>", user=ADA).body["text"]
-    assert "can't see" in refused, "a channel the app can't see is refused"
+    checking = bot.command(f"settings leads-channel <#{secret.id}|>", user=ADA).body["text"]
+    assert "Checking" in checking and "stays <#" + bot.leads.id in checking
+    refused = _told_after(bot, ADA)
+    assert "I can't see" in refused and "/invite @crisisbot" in refused, \
+        "a channel the app can't see is refused"
+    assert "still <#" + bot.leads.id in refused, "and the leads channel is the one before"
     assert "pick the channel" in bot.command("settings leads-channel #war-room",
                                              user=ADA).body["text"]
-    assert "Saved" in bot.command(f"settings leads-channel <#{war_room.id}|war-room>",
-                                  user=ADA).body["text"]
+    assert "Checking" in bot.command(f"settings leads-channel <#{war_room.id}|war-room>",
+                                     user=ADA).body["text"]
+    assert "Saved" in _told_after(bot, ADA)
+    assert "leads channel (escalations, summaries): <#" + war_room.id in \
+        bot.command("settings", user=BOB).body["text"]
     assert "at least 1 min" in bot.command("settings escalate-repeat 0.5m",
                                            user=ADA).body["text"]
     assert "as a duration" in bot.command("settings nudge-before soon", user=ADA).body["text"]
@@ -145,6 +153,46 @@ def test_admins_change_and_reset_settings_by_command(bot: LocalBot) -> None:
     assert "the default" in bot.command("settings reset leads-channel", user=ADA).body["text"]
     assert "leads channel (escalations, summaries): <#" + bot.leads.id in \
         bot.command("settings", user=BOB).body["text"]
+
+
+def _told_after(bot: LocalBot, user: str) -> str:
+    """What the app told `user` after its last ack (the outbox has run: `bot.command`)."""
+    told = [e for e in bot.slack.ephemerals(user)]
+    assert told and told[-1].source != "ack", "nothing was said after the ack"
+    return told[-1].text
+
+
+def test_a_leads_channel_is_acked_before_slack_is_asked_and_the_outcome_follows(
+        bot: LocalBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/incident settings leads-channel #…` makes no Slack call before its ack (each could
+    take a lookup's timeout): the ack says it is being checked; then the outbox asks Slack
+    (is the person an admin, can the app see the channel) and tells the outcome."""
+    from bot.outbox import settings_check
+
+    war_room = bot.slack.add_channel("war-room", members=[ADA], bot_member=True)
+    held, real = threading.Event(), settings_check.do_leads_channel
+
+    def after_the_test_looked(*args: Any) -> None:
+        assert held.wait(30)
+        real(*args)
+
+    monkeypatch.setattr(settings_check, "do_leads_channel", after_the_test_looked)
+    asked = [bot.slack.call_count(m) for m in ("users.info", "conversations.info")]
+    reply = bot.slack.command(bot.events_url, f"settings leads-channel <#{war_room.id}|>",
+                              user_id=ADA, channel_id=bot.general.id, via=bot.via)
+    assert reply.ok and "Checking that I can see <#" + war_room.id in reply.body["text"]
+    assert [bot.slack.call_count(m) for m in ("users.info", "conversations.info")] == asked, \
+        "Slack was asked before the ack"
+    held.set()
+    bot.settle()
+    after = [bot.slack.call_count(m) for m in ("users.info", "conversations.info")]
+    assert all(n > before for n, before in zip(after, asked, strict=True)), \
+        "then asked after it"
+    assert "Saved" in _told_after(bot, ADA) and war_room.id in _told_after(bot, ADA)
+    # someone known not to be an admin is refused in the ack itself, and nothing is queued
+    assert "Only this workspace's admins" not in bot.command("settings", user=BOB).body["text"]
+    refused = bot.command(f"settings leads-channel <#{war_room.id}|>", user=BOB)
+    assert "Only this workspace's admins" in refused.body["text"]
 
 
 def test_settings_survive_a_restart(tmp_path: Any) -> None:
@@ -168,11 +216,13 @@ def test_two_workspaces_each_escalate_to_their_own_leads_channel() -> None:
         leads_two = add_team_channel(bot.slack, two, "leads-two", members=["U0TESS"],
                                      bot_member=True)
         room_two = add_team_channel(bot.slack, two, "support-two", members=["U0TESS"])
-        assert "Saved" in bot.command(f"settings leads-channel <#{leads_one.id}|>",
-                                      user=ADA).body["text"]
+        assert "Checking" in bot.command(f"settings leads-channel <#{leads_one.id}|>",
+                                         user=ADA).body["text"]
+        assert "Saved" in _told_after(bot, ADA)
         with as_team(bot.slack, two):
-            assert "Saved" in bot.command(f"settings leads-channel <#{leads_two.id}|>",
-                                          user="U0TESS", channel=room_two.id).body["text"]
+            assert "Checking" in bot.command(f"settings leads-channel <#{leads_two.id}|>",
+                                             user="U0TESS", channel=room_two.id).body["text"]
+            assert "Saved" in _told_after(bot, "U0TESS")
             assert "Saved" in bot.command("settings escalate-after 5m", user="U0TESS",
                                           channel=room_two.id).body["text"]
         assert bot.runtime is not None
