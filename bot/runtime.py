@@ -111,14 +111,18 @@ class Runtime:
         installs = wiring.installations  # None: one workspace, one bot token
         people = People(make_lookup_client(settings, tokens=installs), settings,
                         leads_of=lambda team: service.workspaces.settings_of(team).leads)
+        def later(work: Callable[[], None]) -> None:
+            _submit(post_ack, _call, work)
+
+        # (a form's follow-up runs on `later`, not on the few threads that open forms)
         forms = Forms(make_lookup_client(settings, timeout=FORM_TIMEOUT, tokens=installs),
-                      client, workers=8)
+                      client, workers=8, later=later)
         deps = Deps(service=service, settings=settings, people=people, clock=clock,
                     wake_outbox=wake, forms=forms, installations=installs,
                     reschedule=lambda incident_id: _submit(post_ack, scheduler.reschedule,
                                                            incident_id),
                     schedule=lambda incident: _submit(post_ack, scheduler.schedule, incident),
-                    later=lambda work: _submit(post_ack, _call, work))
+                    later=later)
         if relay is not None:  # the main process plans the reminders
             deps.reschedule = relay.reschedule
             deps.schedule = relay.schedule

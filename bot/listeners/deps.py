@@ -6,6 +6,7 @@ modals opened after the ack.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import threading
 import time
@@ -275,11 +276,18 @@ class Forms:
     a queue); with none, in the caller's thread. When the form can't open, the person is told
     why and what does the same without it: by the response_url, else an ephemeral message on
     `client` (retries allowed: nothing waits on it).
+
+    A form's follow-up (`FormRequest.then`: the capture shortcut's lookups and views.update)
+    is handed to `later` (the runtime's post-ack executor) once the form is open: on the
+    pool it would hold one of the few threads that open forms, and the next person's trigger
+    would expire queued behind it.
     """
 
-    def __init__(self, quick: WebClient, client: WebClient, *, workers: int = 0) -> None:
+    def __init__(self, quick: WebClient, client: WebClient, *, workers: int = 0,
+                 later: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.quick = quick
         self.client = client
+        self.later = later  # None: follow-ups run where the form was opened
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="views-open") \
             if workers else None
         self._pending = 0
@@ -298,11 +306,37 @@ class Forms:
             self._done()
 
     def _run(self, request: FormRequest) -> None:
+        follow_up = None
         try:
-            self.open_now(request)
+            view_id = self._open(request)
+            if view_id is not None and request.then is not None:
+                follow_up = functools.partial(request.then, view_id)
         except Exception:
             log.exception("opening a form failed")
-        finally:
+        if follow_up is None:
+            self._done()
+        else:
+            self._hand_on(follow_up)
+
+    def _hand_on(self, follow_up: Callable[[], None]) -> None:
+        """`follow_up` on `later`, in this context (the workspace acted for); the form counts
+        as being opened (`idle`) until it has run."""
+        context = contextvars.copy_context()
+
+        def run() -> None:
+            try:
+                context.run(follow_up)
+            except Exception:
+                log.exception("a form's follow-up failed")
+            finally:
+                self._done()
+        if self.later is None:
+            run()
+            return
+        try:
+            self.later(run)
+        except Exception:
+            log.exception("could not hand on a form's follow-up")
             self._done()
 
     def _done(self) -> None:
@@ -319,15 +353,23 @@ class Forms:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def open_now(self, request: FormRequest) -> bool:
+        """Open it in this thread, its follow-up too; False when it could not open."""
+        view_id = self._open(request)
+        if view_id is None:
+            return False
+        if request.then is not None:
+            request.then(view_id)
+        return True
+
+    def _open(self, request: FormRequest) -> str | None:
+        """views.open; the new view's id, or None when it failed (the person is told)."""
         try:
             resp = self.quick.views_open(trigger_id=request.trigger_id, view=request.view)
         except (SlackClientError, OSError) as err:
             log.info("views.open for %s failed: %s", request.user, reason_of(err))
             self._tell(request, err)
-            return False
-        if request.then is not None:
-            request.then(str((resp.get("view") or {}).get("id") or ""))
-        return True
+            return None
+        return str((resp.get("view") or {}).get("id") or "")
 
     def _tell(self, request: FormRequest, err: Exception) -> None:
         instead = f" {request.instead}" if request.instead else ""
