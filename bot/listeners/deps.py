@@ -19,11 +19,11 @@ from typing import TypeVar
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
 from bot.slack.errors import code_of, reason_of
 from bot.slack.installations import Installations, acting, acting_for
+from bot.slack.tell import tell
 from playbook.domain.model import Actor, Incident, Outcome
 from playbook.services.incidents import Service, needs_reschedule
 from playbook.services.lifecycle import LifecycleService
@@ -375,19 +375,9 @@ class Forms:
         instead = f" {request.instead}" if request.instead else ""
         text = (f"I couldn't open the form: {_why(err)}. Nothing was changed; please try "
                 f"again.{instead}")
-        if request.response_url:
-            try:
-                if WebhookClient(request.response_url, timeout=5).send(
-                        response_type="ephemeral", text=text).status_code == 200:
-                    return
-            except (SlackClientError, OSError) as failed:
-                log.info("response_url failed (%s); posting instead", reason_of(failed))
         try:
-            if request.channel:
-                self.client.chat_postEphemeral(channel=request.channel, user=request.user,
-                                               text=text)
-            else:
-                self.client.chat_postMessage(channel=request.user, text=text)
+            tell(self.client, text, user=request.user, channel=request.channel,
+                 response_url=request.response_url)
         except (SlackClientError, OSError) as failed:
             log.warning("could not tell %s the form did not open: %s", request.user,
                         reason_of(failed))

@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.webhook import WebhookClient
+from slack_sdk.errors import SlackClientError
 
 from bot.config import Settings
 from bot.email.smtp import EmailError, SmtpConfig, parse_smtp_url
@@ -27,6 +26,7 @@ from bot.outbox.paced import Pacing, paced_client
 from bot.slack.errors import explain
 from bot.slack.installations import acting, acting_for
 from bot.slack.pacing import Pacer
+from bot.slack.tell import tell
 from playbook import store
 from playbook.domain.workspace_settings import WorkspaceSettings
 from playbook.services.emails import EmailService
@@ -106,24 +106,10 @@ class EffectContext:
         return dict(found)
 
     def tell(self, notify: dict, text: str) -> None:
-        """Tell the person who asked, by the most direct route still open."""
-        url, channel, user = notify.get("response_url"), notify.get("channel"), notify.get("user")
-        if url:
-            try:
-                if WebhookClient(url, timeout=5).send(response_type="ephemeral",
-                                                      text=text).status_code == 200:
-                    return
-            except (SlackClientError, OSError) as err:
-                log.info("response_url failed (%s); falling back to a DM", err)
-        if not user:
-            return
-        try:
-            if channel:
-                self.client.chat_postEphemeral(channel=channel, user=user, text=text)
-            else:
-                self.client.chat_postMessage(channel=user, text=text)
-        except SlackApiError:
-            self.client.chat_postMessage(channel=user, text=text)
+        """Tell the person who asked (`notify`: user, channel, response_url), by the most
+        direct route still open (bot/slack/tell.py)."""
+        tell(self.client, text, user=notify.get("user"), channel=notify.get("channel"),
+             response_url=notify.get("response_url"))
 
     def report_failure(self, item: store.OutboxItem, err: Exception, then: str = "") -> None:
         """Tell the person who asked that a row failed for good (their data is saved)."""

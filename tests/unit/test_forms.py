@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.listeners.deps import FormRequest, Forms
 
@@ -58,3 +60,32 @@ def test_a_slow_follow_up_does_not_hold_the_next_forms_views_open() -> None:
         forms.close()
     assert filled == ["V1", "V2"], "each follow-up ran, in turn"
     assert forms.idle()
+
+
+class _Refusing:
+    """views.open times out; chat.postEphemeral is refused (the app is not in the channel)."""
+
+    def __init__(self) -> None:
+        self.dms: list[tuple[str, str]] = []
+
+    def views_open(self, *, trigger_id: str, view: dict) -> dict[str, Any]:
+        raise TimeoutError("timed out")
+
+    def chat_postEphemeral(self, *, channel: str, user: str, text: str) -> None:
+        raise SlackApiError("refused", SlackResponse(
+            client=None, http_verb="POST", api_url="", req_args={},
+            data={"ok": False, "error": "channel_not_found"}, headers={}, status_code=200))
+
+    def chat_postMessage(self, *, channel: str, text: str) -> None:
+        self.dms.append((channel, text))
+
+
+def test_a_form_that_did_not_open_is_told_like_every_other_outcome() -> None:
+    """Where the ephemeral message is refused, the person gets a DM, as the outbox's
+    `EffectContext.tell` does: one way of telling a person (bot/slack/tell.py)."""
+    slack = _Refusing()
+    forms = Forms(cast(WebClient, slack), cast(WebClient, slack))
+    assert not forms.open_now(FormRequest("T1", {"type": "modal"}, "U1", "C0PRIVATE",
+                                          instead="Or type `/incident open`."))
+    [(to, text)] = slack.dms
+    assert to == "U1" and "couldn't open the form" in text and "/incident open" in text
