@@ -3,8 +3,11 @@ and by `crisisbot run --metrics-port N` in Socket Mode.
 
 Series (README.md, "Metrics"):
 
-- ``crisisbot_ack_seconds{kind}``: histogram, request received -> Bolt's ack, per kind of
-  request (command, block_actions, view_submission, event_callback, ...);
+- ``crisisbot_ack_seconds{kind}``: histogram, request received -> answered, per kind of
+  request (command, block_actions, view_submission, event_callback, ...). The app runs with
+  ``process_before_response``, so the ack leaves only with the answer, once the listener has
+  returned: what a listener does after calling ``ack()`` delays Slack's answer too, and is
+  counted. Timed around the whole Bolt call: bot/web.py (HTTP) and bot/socket_mode.py;
 - ``crisisbot_slack_calls_total{method,outcome}``: Web API calls the outbox made, by method
   and outcome (ok, error, ratelimited); ``crisisbot_slack_ratelimited_total{method}``: the
   429s among them;
@@ -62,7 +65,8 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 METRICS_PATH = "/metrics"
 
-ACK = Histogram("crisisbot_ack_seconds", "Time from receiving a Slack request to its ack",
+ACK = Histogram("crisisbot_ack_seconds",
+                "Time from receiving a Slack request to answering it (its ack goes with it)",
                 ["kind"], registry=None,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0))
 SLACK_CALLS = Counter("crisisbot_slack_calls", "Slack Web API calls made by the outbox",
@@ -80,6 +84,16 @@ LATENESS = Histogram("crisisbot_reminder_lateness_seconds",
 ACK_KINDS = frozenset({"command", "block_actions", "view_submission", "view_closed",
                        "event_callback", "shortcut", "message_action", "block_suggestion",
                        "options"})
+
+
+def request_kind(payload: Any) -> str:
+    """A Slack request's kind as a label, from its parsed body (an interaction's payload)."""
+    if not isinstance(payload, dict):
+        return "other"
+    if "command" in payload:
+        return "command"
+    kind = payload.get("type")
+    return kind if isinstance(kind, str) and kind in ACK_KINDS else "other"
 
 
 def observe_ack(kind: str | None, seconds: float) -> None:

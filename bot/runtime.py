@@ -219,9 +219,9 @@ class Runtime:
             forget_settings=self.service.workspaces.forget)
 
     def socket_handler(self, app_token: str) -> Any:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.socket_mode import TimedSocketModeHandler
 
-        return SocketModeHandler(self.app, app_token=app_token)
+        return TimedSocketModeHandler(self.app, app_token=app_token)
 
 
 def http_worker(conn: Any, sock: Any, settings: Settings, threads: int) -> None:

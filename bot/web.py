@@ -8,7 +8,8 @@ listen backlog drops connections under a burst.
 Every POST to /slack/events has its signature checked here (`bot.slack.signature.check`) before
 Bolt reads it: a request whose timestamp or signature does not parse, is stale or does not
 match is a 401 and nothing else runs (Bolt's own check raises on a malformed timestamp and so
-reaches the error handler, which would answer the unverified payload's user).
+reaches the error handler, which would answer the unverified payload's user). Each signed one
+is timed here, from its arrival to its answer (the ack histogram, bot/metrics.py).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.health import Health, respond
 from bot.metrics import CONTENT_TYPE as METRICS_TYPE
-from bot.metrics import METRICS_PATH
+from bot.metrics import METRICS_PATH, observe_ack, request_kind
 from bot.slack import signature
 
 EVENTS_PATH = "/slack/events"
@@ -45,25 +47,41 @@ def _plain(start_response: Callable[..., Any], status: str, error: str) -> Itera
 
 
 def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
-                 secret: str) -> Iterable[bytes] | None:
-    """None when the request is signed by Slack (its body is put back for Bolt to read);
-    else the 401 (or 413) already answered."""
+                 secret: str) -> tuple[Iterable[bytes] | None, bytes]:
+    """(None, the body) when the request is signed by Slack (its body is put back for Bolt
+    to read); else (the 401 or 413 already answered, b"")."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = -1
     if not 0 <= length <= MAX_BODY:
-        return _plain(start_response, "413 Payload Too Large", "request_too_large")
+        return _plain(start_response, "413 Payload Too Large", "request_too_large"), b""
     stream = environ.get("wsgi.input")
     body = stream.read(length) if stream is not None and length else b""
     why = signature.check(body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
                           environ.get("HTTP_X_SLACK_SIGNATURE"), secret=secret, now=time.time())
     if why is not None:
         log.warning("refused an unsigned request to %s: %s", EVENTS_PATH, why)
-        return _plain(start_response, "401 Unauthorized", "invalid_request")
+        return _plain(start_response, "401 Unauthorized", "invalid_request"), b""
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
-    return None
+    return None, body
+
+
+def request_kind_of(body: bytes, content_type: str) -> str:
+    """The kind of a signed request to /slack/events, as the ack histogram's label: the
+    Events API sends JSON, slash commands form fields, interactions a form field `payload`
+    of JSON."""
+    try:
+        if content_type.startswith("application/json"):
+            return request_kind(json.loads(body))
+        fields = parse_qs(body.decode("utf-8", "replace"))
+        if "command" in fields:
+            return "command"
+        payload = fields.get("payload")
+        return request_kind(json.loads(payload[0])) if payload else "other"
+    except (ValueError, RecursionError):
+        return "other"
 
 
 def make_wsgi(app: App, healthy: Callable[[], Health],
@@ -74,6 +92,36 @@ def make_wsgi(app: App, healthy: Callable[[], Health],
     `inbound` (the customer's email replies) checks its own signature. `metrics`: the text
     of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def bolt(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            # Bolt reads the payload's shape before any listener runs (and again to call the
+            # error handler), so a body it cannot read escapes every handler of ours. Slack
+            # never sends one; whoever did gets a plain 400, not a 500 and a stack trace.
+            log.warning("refused a request whose body Bolt could not read", exc_info=True)
+            body = json.dumps({"ok": False, "error": "malformed_request"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))],
+                           sys.exc_info())
+            return [body]
+
+    def slack_request(environ: dict[str, Any],
+                      start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A request from Slack, timed from its arrival to its answer: with
+        process_before_response (bot/app.py) Bolt answers, ack included, only once the
+        listener has returned, so timing `ack()` itself would leave out what a listener
+        does after it (bot/metrics.py `crisisbot_ack_seconds`)."""
+        started = time.perf_counter()
+        refused, body = _signed_only(environ, start_response, signing_secret)
+        if refused is not None:
+            return refused  # not Slack's: not an ack
+        kind = request_kind_of(body, environ.get("CONTENT_TYPE") or "")
+        try:
+            return bolt(environ, start_response)
+        finally:
+            observe_ack(kind, time.perf_counter() - started)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -88,21 +136,8 @@ def make_wsgi(app: App, healthy: Callable[[], Health],
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return respond(healthy(), start_response)  # bot/health.py: what is checked
         if path == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
-            refused = _signed_only(environ, start_response, signing_secret)
-            if refused is not None:
-                return refused
-        try:
-            return slack(environ, start_response)
-        except Exception:
-            # Bolt reads the payload's shape before any listener runs (and again to call the
-            # error handler), so a body it cannot read escapes every handler of ours. Slack
-            # never sends one; whoever did gets a plain 400, not a 500 and a stack trace.
-            log.warning("refused a request whose body Bolt could not read", exc_info=True)
-            body = json.dumps({"ok": False, "error": "malformed_request"}).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(body)))],
-                           sys.exc_info())
-            return [body]
+            return slack_request(environ, start_response)
+        return bolt(environ, start_response)  # the OAuth pages (multi-workspace mode)
 
     return wsgi
 

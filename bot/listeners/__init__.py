@@ -21,7 +21,6 @@ from bot.listeners import (
     settings,
     shortcuts,
     timeline,
-    timing,
     views,
 )
 from bot.listeners.deps import Deps
@@ -41,7 +40,6 @@ def register_all(app: App, deps: Deps) -> None:
             error = _unchecked_lead(deps, error, body)
         return handle_error(error, body, response, client)
 
-    timing.register(app)  # first: the ack is timed whatever the other middlewares answer
     middleware.register(app, deps)
     commands.register(app, deps, {"timeline": timeline.command, "settings": settings.command})
     # outage before views: its "modal:draft" must not fall to the generic "modal:" listener

@@ -8,8 +8,11 @@ moves time over the waits instead of sleeping through them.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from urllib.request import urlopen
+
+import pytest
 
 from bot.local.sandbox import ALICE, BOB, LocalBot, free_port
 from playbook import store
@@ -122,6 +125,48 @@ def test_metrics_show_acks_slack_calls_429s_depth_and_reminder_lateness() -> Non
     assert 'crisisbot_slack_calls_total{method="conversations.create",outcome="ok"}' in text
     assert 'crisisbot_outbox_depth{priority="card"} 0.0' in text
     assert "xoxb-" not in text and "checkout" not in text, "no token or user text in labels"
+
+
+def _acks(text: str, kind: str) -> tuple[float, float]:
+    """(observations, observations within 5 s) of `crisisbot_ack_seconds{kind}`."""
+    count = within = 0.0
+    for line in text.splitlines():
+        if line.startswith(f'crisisbot_ack_seconds_count{{kind="{kind}"}}'):
+            count = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("crisisbot_ack_seconds_bucket{") and f'kind="{kind}"' in line \
+                and 'le="5.0"' in line:
+            within = float(line.rsplit(" ", 1)[1])
+    return count, within
+
+
+def _scrape(bot: LocalBot) -> str:
+    assert bot.runtime is not None
+    return bot.runtime.metrics_text().decode()
+
+
+def test_the_ack_histogram_times_the_answer_not_the_ack_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With process_before_response, Slack gets the ack only when the listener returns, so
+    what a listener does after calling ack() delays the answer and must be counted. The
+    clock the timing reads jumps 10 s while the listener wakes the outbox after its ack:
+    the observation lands above the 5 s bucket. (Measured at ack(), it was ~0.)"""
+    real, jump = time.perf_counter, [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + jump[0])
+    with LocalBot() as bot:
+        assert bot.runtime is not None and bot.runtime.deps is not None
+        wake = bot.runtime.deps.wake_outbox
+
+        def slow_after_the_ack() -> None:
+            jump[0] += 10.0
+            wake()
+
+        before = _acks(_scrape(bot), "command")
+        bot.runtime.deps.wake_outbox = slow_after_the_ack
+        assert bot.command("open Acme: checkout fails").ok
+        bot.runtime.deps.wake_outbox = wake
+        count, within = _acks(_scrape(bot), "command")
+    assert (count - before[0], within - before[1]) == (1, 0), \
+        "one answer, measured with what the listener did after ack()"
 
 
 def test_socket_mode_serves_metrics_on_a_port_of_its_own() -> None:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LISTENERS = ROOT / "bot" / "listeners"
 # What surfaces share; everything else in the folder is a surface.
 SHARED = {"deps", "errors", "forms"}
-WIRING = {"__init__", "middleware", "timing"}  # timing: the ack histogram (bot/metrics.py)
+WIRING = {"__init__", "middleware"}
 SURFACES = sorted(p.stem for p in LISTENERS.glob("*.py") if p.stem not in SHARED | WIRING)
 
 
