@@ -16,7 +16,11 @@ tables are ours: playbook/store/installations.py, migration 0013_installations).
   refuses the old token (the outbox then pauses the team like any revoked token).
 * Token rotation: a bot token within `ROTATE_BEFORE` of expiry is refreshed through
   slack_sdk's `TokenRotator` (oauth.v2.access with the refresh token, on our API base URL)
-  and saved before use.
+  and saved before use. The expiry is checked before any lock, so a token that is not due
+  costs no waiting; a due one is refreshed under its installation's own lock, read again
+  from the database inside it (double-checked: a thread that waited uses the refresh it
+  waited for), so one installation is never refreshed twice at once, and one workspace's
+  slow refresh never holds up another's calls.
 """
 
 from __future__ import annotations
@@ -155,6 +159,13 @@ class CachedStore(InstallationStore):
         self.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
 
 
+def _due(bot: Bot) -> bool:
+    """A rotating token within `ROTATE_BEFORE` of its expiry (TokenRotator's own test)."""
+    expires = bot.bot_token_expires_at
+    return bool(bot.bot_refresh_token) and expires is not None and \
+        expires <= time.time() + ROTATE_BEFORE.total_seconds()
+
+
 def _not_installed(team_id: str) -> SlackApiError:
     """What a call for a workspace without an installation raises: Slack's own answer to a
     token it no longer knows (`invalid_auth`), so the outbox pauses and holds, as for any
@@ -181,7 +192,7 @@ class Installations:
         self._orgs: dict[str, tuple[float, str | None]] = {}
         self._remembered: set[tuple[str, str | None]] = set()  # (team, org) written already
         self._lock = threading.Lock()
-        self._rotating = threading.Lock()
+        self._rotating: dict[tuple[str | None, str | None, bool], threading.Lock] = {}
         self.ttl = ttl
 
     def enterprise_of(self, team_id: str) -> str | None:
@@ -209,29 +220,47 @@ class Installations:
         with self._lock:
             self._remembered.add(key)
 
-    def bot_for(self, team_id: str, enterprise_id: str | None = None) -> Bot | None:
-        """The workspace's own installation, else its org's org-wide one."""
+    def bot_for(self, team_id: str, enterprise_id: str | None = None, *,
+                cached: bool = True) -> Bot | None:
+        """The workspace's own installation, else its org's org-wide one (`cached` False:
+        read from the database, not from this process's brief cache)."""
         org = enterprise_id or self.enterprise_of(team_id)
-        bot = self.installation_store.find_bot(enterprise_id=org, team_id=team_id)
+        found: InstallationStore = self.installation_store if cached else \
+            self.installation_store.inner
+        bot = found.find_bot(enterprise_id=org, team_id=team_id)
         if bot is None and org is not None:
-            bot = self.installation_store.find_bot(enterprise_id=org, team_id=None,
-                                                   is_enterprise_install=True)
+            bot = found.find_bot(enterprise_id=org, team_id=None, is_enterprise_install=True)
         return bot
 
     def token_for(self, team_id: str, enterprise_id: str | None = None) -> str:
         bot = self.bot_for(team_id, enterprise_id)
         if bot is None or not bot.bot_token:
             raise _not_installed(team_id)
-        if bot.bot_refresh_token:
-            with self._rotating:  # one refresh at a time here; the others use its result
-                bot = self.bot_for(team_id, enterprise_id) or bot
+        if _due(bot):  # checked before any lock: a token not due waits for nobody
+            bot = self._refreshed(team_id, enterprise_id, bot)
+        assert bot.bot_token is not None
+        return bot.bot_token
+
+    def _refreshed(self, team_id: str, enterprise_id: str | None, bot: Bot) -> Bot:
+        """`bot` with its token refreshed, once per installation at a time: whoever waited
+        for the lock finds the refreshed token in the database and uses it."""
+        with self._lock_of(bot):
+            bot = self.bot_for(team_id, enterprise_id, cached=False) or bot
+            if _due(bot):
                 fresh = self.rotator.perform_bot_token_rotation(
                     bot=bot, minutes_before_expiration=int(ROTATE_BEFORE.total_seconds() // 60))
                 if fresh is not None:
                     self.installation_store.save_bot(fresh)
                     bot = fresh
-        assert bot.bot_token is not None
-        return bot.bot_token
+        return bot
+
+    def _lock_of(self, bot: Bot) -> threading.Lock:
+        """The refresh lock of `bot`'s installation (an org-wide one serves many workspaces
+        with one token: one lock)."""
+        key = (bot.enterprise_id, None if bot.is_enterprise_install else bot.team_id,
+               bool(bot.is_enterprise_install))
+        with self._lock:
+            return self._rotating.setdefault(key, threading.Lock())
 
     def org_wide_for(self, team_id: str, enterprise_id: str | None = None) -> bool:
         """`team_id` is served by its Grid org's org-wide install (not one of its own)."""

@@ -1,14 +1,16 @@
 """Installations in our own database, on SQLite and PostgreSQL: slack_sdk's stores work on the
 tables our migration created, each workspace's token is found (an org-wide install's for any
-workspace of its org), and a reinstall releases exactly the rows held for that workspace."""
+workspace of its org), a reinstall releases exactly the rows held for that workspace, and a
+slow token refresh holds up only its own workspace."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
-from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, Table, select
@@ -118,3 +120,74 @@ def test_workspace_rows_keep_the_org_and_the_settings_apart_per_team(
         assert tables.workspace_settings(session, "T1") == {"leads_channel": "C1"}
         assert tables.workspace_settings(session, "T2") == {"leads_channel": "C2"}
         assert tables.workspace_settings(session, "T3") == {}
+
+
+class _Rotator:
+    """Stands in for slack_sdk's TokenRotator: each refresh counted; T1's blocks until
+    `release` (a slow oauth.v2.access)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str | None] = []
+        self.lock = threading.Lock()
+        self.t1_started, self.release = threading.Event(), threading.Event()
+
+    def perform_bot_token_rotation(self, *, bot: Bot, minutes_before_expiration: int) -> Bot:
+        with self.lock:
+            self.calls.append(bot.team_id)
+        if bot.team_id == "T1":
+            self.t1_started.set()
+            assert self.release.wait(30)
+        fresh = Bot(**bot.to_dict_for_copying())
+        fresh.bot_token = f"xoxb-{bot.team_id}-fresh"
+        fresh.bot_refresh_token = f"xoxe-{bot.team_id}-next"
+        fresh.bot_token_expires_at = int(time.time()) + 12 * 3600
+        return fresh
+
+
+def _rotating(team: str, *, expires_in: int) -> Installation:
+    install = _install(team)
+    install.bot_refresh_token = f"xoxe-{team}"
+    install.bot_token_expires_at = int(time.time()) + expires_in
+    return install
+
+
+def test_one_workspaces_slow_token_refresh_holds_up_no_other_workspace(
+        engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    """T1's refresh hangs in oauth.v2.access. Meanwhile T2 (also due) is refreshed and T3
+    (not due) answered; a second caller for T1 waits for the first's refresh and uses it,
+    so T1 is refreshed once."""
+    installs = _installs(engine, session_factory)
+    rotator = _Rotator()
+    installs.rotator = rotator  # type: ignore[assignment]
+    installs.installation_store.save(_rotating("T1", expires_in=600))
+    installs.installation_store.save(_rotating("T2", expires_in=600))
+    installs.installation_store.save(_rotating("T3", expires_in=24 * 3600))
+    tokens: dict[str, list[str]] = {"T1": []}
+
+    def t1() -> None:
+        tokens["T1"].append(installs.token_for("T1"))
+
+    first = threading.Thread(target=t1, daemon=True)
+    first.start()
+    assert rotator.t1_started.wait(10)
+    second = threading.Thread(target=t1, daemon=True)
+    second.start()
+    others: dict[str, str] = {}
+    done = threading.Event()
+
+    def other_workspaces() -> None:
+        others["T3"] = installs.token_for("T3")
+        others["T2"] = installs.token_for("T2")
+        done.set()
+
+    threading.Thread(target=other_workspaces, daemon=True).start()
+    try:
+        assert done.wait(10), "T1's slow refresh held up the other workspaces"
+        assert others == {"T3": "xoxb-T3", "T2": "xoxb-T2-fresh"}
+    finally:
+        rotator.release.set()
+        first.join(10)
+        second.join(10)
+    assert tokens["T1"] == ["xoxb-T1-fresh", "xoxb-T1-fresh"]
+    assert sorted(str(t) for t in rotator.calls) == ["T1", "T2"], \
+        "each due workspace refreshed once; the one not due never"
