@@ -143,14 +143,25 @@ class HttpWorkers:
         proc = self._ctx.Process(target=self.target, name=f"crisisbot-http-{slot + 1}",
                                  args=(theirs, self.sock, self.settings, self.threads),
                                  daemon=True)
-        proc.start()
-        theirs.close()
-        if not mine.poll(START_TIMEOUT):
-            proc.kill()  # our own child, by its handle
-            raise RuntimeError(f"an HTTP worker did not start within {START_TIMEOUT:.0f} s")
-        if mine.recv_bytes() != READY:
-            proc.kill()
-            raise RuntimeError("an HTTP worker failed to start")
+        started = False
+        try:
+            proc.start()
+            started = True
+            theirs.close()
+            if not mine.poll(START_TIMEOUT):
+                raise RuntimeError(f"an HTTP worker did not start within {START_TIMEOUT:.0f} s")
+            if mine.recv_bytes() != READY:  # (EOFError: it died before saying so)
+                raise RuntimeError("an HTTP worker failed to start")
+        except BaseException:
+            # A worker that did not start keeps nothing: both ends of its pipe are closed
+            # (the watcher tries again every few seconds, and each try would leak two), and
+            # the child is stopped and reaped.
+            mine.close()
+            theirs.close()
+            if started:
+                proc.kill()  # our own child, by its handle
+                proc.join(5)
+            raise
         with self._lock:
             while len(self._children) <= slot:
                 self._children.append(proc)
