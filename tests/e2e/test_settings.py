@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.local.localslack.api_oauth import add_team_channel, as_team
-from bot.local.sandbox import ALICE, BOB, LocalBot
+from bot.local.sandbox import ALICE, BOB, CAROL, LocalBot
 
 ADA = "U0ADA"  # a workspace admin
 TEAM = "T0LOCAL"
@@ -193,6 +193,12 @@ def test_a_leads_channel_is_acked_before_slack_is_asked_and_the_outcome_follows(
     assert "Only this workspace's admins" not in bot.command("settings", user=BOB).body["text"]
     refused = bot.command(f"settings leads-channel <#{war_room.id}|>", user=BOB)
     assert "Only this workspace's admins" in refused.body["text"]
+    # someone not known yet is asked about after the ack, and refused then
+    assert "Checking" in bot.command(f"settings leads-channel <#{bot.leads.id}|>",
+                                     user=CAROL).body["text"]
+    assert "Only this workspace's admins" in _told_after(bot, CAROL)
+    assert "leads channel (escalations, summaries): <#" + war_room.id in \
+        bot.command("settings", user=BOB).body["text"], "nothing changed"
 
 
 def test_settings_survive_a_restart(tmp_path: Any) -> None:
