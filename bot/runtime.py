@@ -25,7 +25,9 @@ from bot.config import Settings
 from bot.email.inbound import make_inbound
 from bot.health import Health, HealthCheck, migration_heads
 from bot.http_workers import READY, Handlers, HttpWorkers, Relay, Served
+from bot.intake import Intake, IntakeDrain
 from bot.listeners.deps import Deps, Forms, People
+from bot.load import InFlight
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
@@ -37,6 +39,7 @@ from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook import store
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
+from playbook.services.intake import IntakeService
 from playbook.services.retention import RetentionService
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,9 @@ class Runtime:
     forms: Forms | None = None
     # what the listeners were given (an HTTP worker's relays its after-ack work)
     deps: Deps | None = None
+    # Slack requests inside this process's app, and the intake's drain (main process only)
+    load: InFlight | None = None
+    drain: IntakeDrain | None = None
     _health: HealthCheck | None = None
 
     @classmethod
@@ -122,6 +128,15 @@ class Runtime:
         if relay is not None:  # the main process plans the reminders
             deps.reschedule = relay.reschedule
             deps.schedule = relay.schedule
+        # opens under load: recorded raw, opened by the main process's drain (bot/intake.py)
+        load, intake = InFlight(), IntakeService(service)
+        drain = None if relay is not None else IntakeDrain(
+            intake, actor_of=lambda team, user: people.actor(user, team=team),
+            after=lambda outcome: deps.after(outcome, saved=True), told=wake, load=load)
+        if settings.intake_after:
+            deps.intake = Intake(intake, load, settings.intake_after,
+                                 relay.wake_intake if relay is not None else
+                                 drain.wake if drain is not None else wake)
         bolt_client, oauth = client, None
         if installs is not None:  # OAuth installs: each request's token from its installation
             bolt_client = make_client(settings)  # Bolt's own (oauth.v2.access): no token
@@ -131,10 +146,12 @@ class Runtime:
         app = create_app(settings, deps, client=bolt_client,
                          token_verification=token_verification, oauth=oauth)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children, forms, deps)
+                   children, forms, deps, load=load, drain=drain)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
+        if self.drain is not None:  # the opens the intake recorded feed the outbox too
+            self.drain.start()
 
     def wake_outbox(self) -> None:
         (self.outbox_processes or self.worker).wake()
@@ -144,6 +161,8 @@ class Runtime:
         self.scheduler.start()
 
     def stop(self) -> None:
+        if self.drain is not None:
+            self.drain.stop()
         self.post_ack.shutdown(wait=True, cancel_futures=True)
         if self.forms is not None:
             self.forms.close()
@@ -166,7 +185,7 @@ class Runtime:
         # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
         return make_wsgi(self.app, self.healthy, inbound,
                          signing_secret=self.settings.slack_signing_secret or "",
-                         metrics=self.metrics_text)
+                         metrics=self.metrics_text, load=self.load)
 
     def outbox_depth(self) -> dict[str, int]:
         """Open outbox rows by priority (bot/slack/pacing.py), every process and replica."""
@@ -198,7 +217,8 @@ class Runtime:
                                     reschedule=lambda incident_id: _submit(
                                         self.post_ack, self.scheduler.reschedule, incident_id),
                                     schedule=lambda incident: _submit(
-                                        self.post_ack, self.scheduler.schedule, incident)),
+                                        self.post_ack, self.scheduler.schedule, incident),
+                                    wake_intake=self.drain.wake if self.drain else lambda: None),
                            count=workers - 1, threads=threads, target=http_worker)
         try:
             pool.start()

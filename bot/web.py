@@ -26,6 +26,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.health import Health, respond
+from bot.load import InFlight
 from bot.metrics import CONTENT_TYPE as METRICS_TYPE
 from bot.metrics import METRICS_PATH
 from bot.slack import signature
@@ -69,11 +70,38 @@ def _signed_only(environ: dict[str, Any], start_response: Callable[..., Any],
 def make_wsgi(app: App, healthy: Callable[[], Health],
               inbound: Callable[..., Iterable[bytes]] | None = None, *,
               signing_secret: str,
-              metrics: Callable[[], bytes] | None = None) -> Callable[..., Iterable[bytes]]:
+              metrics: Callable[[], bytes] | None = None,
+              load: InFlight | None = None) -> Callable[..., Iterable[bytes]]:
     """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt, and
     `inbound` (the customer's email replies) checks its own signature. `metrics`: the text
-    of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings)."""
+    of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings).
+    `load` counts the requests to /slack/events inside the app (bot/load.py)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A POST to /slack/events: checked, then Bolt's; counted while inside (`load`)."""
+        if load is not None:
+            load.enter()
+        try:
+            refused = _signed_only(environ, start_response, signing_secret)
+            return refused if refused is not None else bolt(environ, start_response)
+        finally:
+            if load is not None:
+                load.leave()
+
+    def bolt(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            # Bolt reads the payload's shape before any listener runs (and again to call the
+            # error handler), so a body it cannot read escapes every handler of ours. Slack
+            # never sends one; whoever did gets a plain 400, not a 500 and a stack trace.
+            log.warning("refused a request whose body Bolt could not read", exc_info=True)
+            body = json.dumps({"ok": False, "error": "malformed_request"}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))],
+                           sys.exc_info())
+            return [body]
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -88,21 +116,8 @@ def make_wsgi(app: App, healthy: Callable[[], Health],
         if path == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return respond(healthy(), start_response)  # bot/health.py: what is checked
         if path == EVENTS_PATH and environ.get("REQUEST_METHOD") == "POST":
-            refused = _signed_only(environ, start_response, signing_secret)
-            if refused is not None:
-                return refused
-        try:
-            return slack(environ, start_response)
-        except Exception:
-            # Bolt reads the payload's shape before any listener runs (and again to call the
-            # error handler), so a body it cannot read escapes every handler of ours. Slack
-            # never sends one; whoever did gets a plain 400, not a 500 and a stack trace.
-            log.warning("refused a request whose body Bolt could not read", exc_info=True)
-            body = json.dumps({"ok": False, "error": "malformed_request"}).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(body)))],
-                           sys.exc_info())
-            return [body]
+            return events(environ, start_response)
+        return bolt(environ, start_response)
 
     return wsgi
 

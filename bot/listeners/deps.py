@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
+from bot.intake import Intake
 from bot.slack.errors import code_of, reason_of
 from bot.slack.installations import Installations, acting, acting_for
 from playbook.domain.model import Actor, Incident, Outcome
@@ -361,6 +362,8 @@ class Deps:
     installations: Installations | None = None
     # runs a piece of work off the ack's thread (the runtime's post-ack thread); default: now
     later: Callable[[Callable[[], None]], None] = lambda work: work()
+    # opens under load are recorded raw and opened a moment later (bot/intake.py); None: never
+    intake: Intake | None = None
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 
