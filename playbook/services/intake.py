@@ -66,26 +66,33 @@ def request_key(team_id: str, response_url: str | None) -> str:
 
 class _Claim:
     """`Service.open`'s `recorded`: claims the command first in the open's transaction, then
-    marks it done and queues the reply last, after the incident's number is known."""
+    marks it done last, once the incident's number is known.
+
+    The reply ("Opened INC-n ...") is queued at the claim, before the open queues its own rows,
+    and given its incident and words at the end: so it is the first row of the incident and
+    the person hears the number before "INC-n is open: #channel" (rows of an incident run in
+    id order), as the ack would have told it first."""
 
     def __init__(self, raw: RawCommand, origin: Origin) -> None:
         self.raw = raw
         self.origin = origin
+        self.reply_row: int | None = None
 
     def claim(self, session: Session, now: datetime) -> None:
         if store.intake.claim(session, self.raw.id) is None:
             raise Taken(self.raw.id)
+        self.reply_row = store.enqueue(
+            session, team_id=self.raw.team_id, incident_id=None, kind="tell",
+            payload={"text": "", "notify": reply_to(self.origin, self.raw.user_id)},
+            requested_by=self.raw.user_id, now=now)
 
     def settle(self, session: Session, now: datetime, opened: Outcome) -> None:
         inc = opened.incident
-        if not store.intake.finish(session, self.raw.id, now=now, outcome="opened",
-                                   incident_id=inc.id):
+        if inc.id is None or self.reply_row is None or not store.intake.finish(
+                session, self.raw.id, now=now, outcome="opened", incident_id=inc.id):
             raise Taken(self.raw.id)  # cannot happen while claimed; never write it twice
-        # no incident: it runs at once, beside the channel's creation, not behind it
-        store.enqueue(session, team_id=inc.team_id, incident_id=None, kind="tell",
-                      payload={"text": opened.reply,
-                               "notify": reply_to(self.origin, self.raw.user_id)},
-                      requested_by=self.raw.user_id, now=now)
+        store.intake.reply_first(session, self.reply_row, incident_id=inc.id, payload={
+            "text": opened.reply, "notify": reply_to(self.origin, self.raw.user_id)})
 
 
 class IntakeService:
