@@ -68,10 +68,11 @@ class _Claim:
     """`Service.open`'s `recorded`: claims the command first in the open's transaction, then
     marks it done last, once the incident's number is known.
 
-    The reply ("Opened INC-n ...") is queued at the claim, before the open queues its own rows,
-    and given its incident and words at the end: so it is the first row of the incident and
-    the person hears the number before "INC-n is open: #channel" (rows of an incident run in
-    id order), as the ack would have told it first."""
+    The reply ("Opened INC-n ...") is queued at the claim, before the open queues its own
+    rows, and worded at the end. It belongs to no incident, so it never waits behind the
+    incident's rows, and with the lower id it is claimed no later than the channel's creation:
+    one webhook post against several Slack calls, so the person hears the number before
+    "INC-n is open: #channel", as the ack would have told it first."""
 
     def __init__(self, raw: RawCommand, origin: Origin) -> None:
         self.raw = raw
@@ -91,7 +92,7 @@ class _Claim:
         if inc.id is None or self.reply_row is None or not store.intake.finish(
                 session, self.raw.id, now=now, outcome="opened", incident_id=inc.id):
             raise Taken(self.raw.id)  # cannot happen while claimed; never write it twice
-        store.intake.reply_first(session, self.reply_row, incident_id=inc.id, payload={
+        store.intake.word_reply(session, self.reply_row, {
             "text": opened.reply, "notify": reply_to(self.origin, self.raw.user_id)})
 
 

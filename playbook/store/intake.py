@@ -38,7 +38,7 @@ from playbook.store.engine import begin_reading
 from playbook.store.tables import OutboxRow
 
 __all__ = ["IntakeRow", "RawCommand", "attempt_failed", "claim", "finish", "pending",
-           "pending_count", "record", "reply_first"]
+           "pending_count", "record", "word_reply"]
 
 
 class IntakeRow(Base):
@@ -108,9 +108,9 @@ _CLAIM = (select(*_COLUMNS).where(_I.c.id == bindparam("k_id"), _I.c.done_at.is_
 _FINISH = (update(_I).where(_I.c.id == bindparam("k_id"), _I.c.done_at.is_(None))
            .values(done_at=bindparam("v_now", type_=UTCDateTime()),
                    outcome=bindparam("v_outcome"), incident_id=bindparam("v_incident")))
-_REPLY_FIRST = (update(OutboxRow.__table__)
-                .where(OutboxRow.__table__.c.id == bindparam("k_id"))
-                .values(incident_id=bindparam("v_incident"), payload=bindparam("v_payload")))
+_WORD_REPLY = (update(OutboxRow.__table__)
+               .where(OutboxRow.__table__.c.id == bindparam("k_id"))
+               .values(payload=bindparam("v_payload")))
 _ATTEMPT = (update(_I).where(_I.c.id == bindparam("k_id"), _I.c.done_at.is_(None))
             .values(attempts=_I.c.attempts + 1).returning(_I.c.attempts))
 
@@ -154,13 +154,10 @@ def finish(session: Session, command_id: int, *, now: datetime, outcome: str,
     return bool(getattr(result, "rowcount", 0))
 
 
-def reply_first(session: Session, row_id: int, *, incident_id: int,
-                payload: dict[str, Any]) -> None:
-    """Make the outbox row `row_id`, queued earlier in this transaction with no incident,
-    the first row of `incident_id` with `payload`: the opener hears the incident's number
-    before its channel is made (rows of an incident run in id order)."""
-    session.execute(_REPLY_FIRST, {"k_id": row_id, "v_incident": incident_id,
-                                   "v_payload": payload})
+def word_reply(session: Session, row_id: int, payload: dict[str, Any]) -> None:
+    """Give the outbox row `row_id`, queued earlier in this transaction before what it
+    answers was known, its payload."""
+    session.execute(_WORD_REPLY, {"k_id": row_id, "v_payload": payload})
 
 
 def attempt_failed(session: Session, command_id: int) -> int:

@@ -36,8 +36,9 @@ def test_an_open_under_load_is_acked_recorded_then_opened_once_and_told() -> Non
         ack = reply.body["text"]
         assert "Recorded" in ack and "*Acme Hotels*" in ack and "INC-" not in ack
         told = _told(bot, reply)
-        assert told[0].startswith("Opened *INC-1* for Acme Hotels."), told
-        assert any("*INC-1* is open" in t for t in told[1:]), told
+        opened = [t for t in told if t.startswith("Opened")]
+        assert opened == ["Opened *INC-1* for Acme Hotels. Creating the incident channel…"], told
+        assert any("*INC-1* is open" in t for t in told), told
         channel = bot.incident_channel(1)
         assert bot.slack.channels[channel].name == "inc-1-acme-hotels"
         assert len(bot.slack.pins(channel)) == 1, "its card is there"
