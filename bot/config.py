@@ -67,8 +67,9 @@ class Settings:
     outbox_processes: int = 1
     # `crisisbot run --http` serves with this many processes on one socket (bot/http_workers.py)
     http_workers: int = 2
-    # with this many Slack requests inside a process at once (the new one counted), an
-    # `/incident open` is recorded raw and opened a moment later (bot/intake.py); 0: never
+    # with this many Slack requests in a process at once (being answered or waiting for a
+    # server thread, the new one counted), an `/incident open` is recorded raw and opened a
+    # moment later (bot/intake.py); 0: never
     intake_after: int = 4
     # email to customers: the SMTP server (the URL may hold a password), the sender, and the
     # HMAC key of POST /email/inbound (unset: the endpoint answers 404)

@@ -3,16 +3,17 @@ drain that opens what it recorded (`IntakeDrain`).
 
 Under a burst, an ack that records the whole open (its checks, seven statements, the outbox
 rows) costs about a millisecond of CPU, and one interpreter per process runs one at a time. So
-when `CRISISBOT_INTAKE_AFTER` or more Slack requests are inside this process's app
-(bot/load.py), an open with a well-formed text is recorded raw in one small INSERT and acked
-with "recorded, the number follows" (playbook/services/intake.py); a malformed one is still
-refused at once, with the person's text. Below that nothing changes.
+when `CRISISBOT_INTAKE_AFTER` or more Slack requests are in this process (inside its app or
+waiting for a server thread: bot/load.py), an open with a well-formed text is recorded raw in
+one small INSERT and acked with "recorded, the number follows" (playbook/services/intake.py);
+a malformed one is still refused at once, with the person's text. Below that nothing changes.
 
 The drain runs in the main process only (HTTP worker processes wake it through their relay,
 bot/http_workers.py) and opens each recorded command with the real `Service.open`, exactly
 once (the claim is in the database). It prefers idle moments: before each command it waits
-for a lull in this process's requests (at most `cap` seconds; then it opens a few anyway, so a
-steady overload still drains). Then the usual after-work: wake the outbox (which answers the
+for a lull, no request in flight in this process and no command recorded anywhere (each
+record wakes it) for a few milliseconds, at most `cap` seconds; then it opens a few anyway, so
+a steady overload still drains. Then the usual after-work: wake the outbox (which answers the
 person through the response_url) and plan the incident's reminders.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from bot.load import InFlight
@@ -46,7 +48,7 @@ class Intake:
 
     def busy(self) -> bool:
         """Is this process loaded enough that an open should take the intake?"""
-        return takes_intake(self.load.count, self.threshold)
+        return takes_intake(self.load.pressure(), self.threshold)
 
     def record(self, *, team_id: str, user_id: str, channel_id: str | None, text: str,
                response_url: str | None) -> None:
@@ -85,6 +87,7 @@ class IntakeDrain:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._woken_at = 0.0  # monotonic time of the last wake-up: a command was just recorded
 
     def start(self) -> None:
         if self._thread is not None:
@@ -95,7 +98,26 @@ class IntakeDrain:
         self._thread.start()
 
     def wake(self) -> None:
+        self._woken_at = time.monotonic()
         self._wake.set()
+
+    def _lull(self) -> bool:
+        """Wait for a lull: no request in flight here and none recorded anywhere for `quiet`
+        seconds (an HTTP worker's records reach us as wake-ups); False when `cap` ran out."""
+        deadline = time.monotonic() + self.cap
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            left = deadline - now
+            if left <= 0:
+                return False
+            since = now - self._woken_at
+            if since < self.quiet:
+                self._stopping.wait(min(self.quiet - since, left))
+                continue
+            quiet_here = self.load is None or self.load.wait_quiet(quiet=self.quiet, cap=left)
+            if quiet_here and time.monotonic() - self._woken_at >= self.quiet:
+                return True
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
@@ -133,8 +155,7 @@ class IntakeDrain:
                     continue
                 if forced:
                     forced -= 1
-                elif self.load is not None and \
-                        not self.load.wait_quiet(quiet=self.quiet, cap=self.cap):
+                elif not self._lull():
                     forced = self.FORCED - 1  # no lull came: open a few, then yield again
                 result = self.service.process(raw, self.actor_of(raw.team_id, raw.user_id))
                 if result.status == "opened" and result.outcome is not None:

@@ -27,7 +27,7 @@ from bot.health import Health, HealthCheck, migration_heads
 from bot.http_workers import READY, Handlers, HttpWorkers, Relay, Served
 from bot.intake import Intake, IntakeDrain
 from bot.listeners.deps import Deps, Forms, People
-from bot.load import InFlight
+from bot.load import InFlight, Lull
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
@@ -84,6 +84,7 @@ class Runtime:
     # Slack requests inside this process's app, and the intake's drain (main process only)
     load: InFlight | None = None
     drain: IntakeDrain | None = None
+    lull: Lull | None = None
     _health: HealthCheck | None = None
 
     @classmethod
@@ -128,8 +129,11 @@ class Runtime:
         if relay is not None:  # the main process plans the reminders
             deps.reschedule = relay.reschedule
             deps.schedule = relay.schedule
-        # opens under load: recorded raw, opened by the main process's drain (bot/intake.py)
+        # opens under load: recorded raw, opened by the main process's drain (bot/intake.py);
+        # the after-work of acks waits for a lull (bot/load.py)
         load, intake = InFlight(), IntakeService(service)
+        deps.lull = lull = Lull(load)
+        deps.later = lambda work, off_ack=deps.later: lull(lambda: off_ack(work))
         drain = None if relay is not None else IntakeDrain(
             intake, actor_of=lambda team, user: people.actor(user, team=team),
             after=lambda outcome: deps.after(outcome, saved=True), told=wake, load=load)
@@ -146,7 +150,7 @@ class Runtime:
         app = create_app(settings, deps, client=bolt_client,
                          token_verification=token_verification, oauth=oauth)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children, forms, deps, load=load, drain=drain)
+                   children, forms, deps, load=load, drain=drain, lull=lull)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
@@ -156,6 +160,10 @@ class Runtime:
     def wake_outbox(self) -> None:
         (self.outbox_processes or self.worker).wake()
 
+    def after_lull(self, work: Callable[[], None]) -> None:
+        """`work` now, or at the next lull while requests are in flight (bot/load.py)."""
+        (self.lull or _call)(work)
+
     def start_background(self) -> None:
         self.start_outbox()
         self.scheduler.start()
@@ -163,6 +171,8 @@ class Runtime:
     def stop(self) -> None:
         if self.drain is not None:
             self.drain.stop()
+        if self.lull is not None:
+            self.lull.close()
         self.post_ack.shutdown(wait=True, cancel_futures=True)
         if self.forms is not None:
             self.forms.close()
@@ -210,10 +220,10 @@ class Runtime:
         process serves with `workers - 1` HTTP worker processes on the same socket
         (`bot.http_workers`), whose after-the-ack work comes back here."""
         if workers <= 1:
-            return serve(self.wsgi(), host=host, port=port, threads=threads)
+            return serve(self.wsgi(), host=host, port=port, threads=threads, load=self.load)
         sock = listen(host, port)
         pool = HttpWorkers(sock, self.settings,
-                           Handlers(wake_outbox=self.wake_outbox,
+                           Handlers(wake_outbox=lambda: self.after_lull(self.wake_outbox),
                                     reschedule=lambda incident_id: _submit(
                                         self.post_ack, self.scheduler.reschedule, incident_id),
                                     schedule=lambda incident: _submit(
@@ -222,7 +232,8 @@ class Runtime:
                            count=workers - 1, threads=threads, target=http_worker)
         try:
             pool.start()
-            return Served(serve(self.wsgi(), threads=threads, sock=sock), pool, sock)
+            return Served(serve(self.wsgi(), threads=threads, sock=sock, load=self.load), pool,
+                          sock)
         except BaseException:
             pool.stop()
             sock.close()
@@ -241,7 +252,7 @@ def http_worker(conn: Any, sock: Any, settings: Settings, threads: int) -> None:
 
     configure_logging(settings)
     runtime = Runtime.build(settings, migrate=False, outbox_processes=0, relay=Relay(conn))
-    server = serve(runtime.wsgi(), threads=threads, sock=sock)
+    server = serve(runtime.wsgi(), threads=threads, sock=sock, load=runtime.load)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops us (Ctrl-C reaches both)
     conn.send_bytes(READY)

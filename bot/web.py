@@ -131,17 +131,23 @@ share one commit (`playbook.services.transactions.GroupCommit`), and several pro
 
 
 def serve(wsgi: Callable[..., Iterable[bytes]], *, host: str = "", port: int = 0,
-          threads: int = THREADS, sock: socket.socket | None = None) -> Any:
+          threads: int = THREADS, sock: socket.socket | None = None,
+          load: InFlight | None = None) -> Any:
     """A waitress server (not yet running); call `.run()` to serve, `.close()` to stop.
 
     `sock`: serve on this listening socket instead of binding `host`:`port` (the HTTP workers
-    of `bot.http_workers` all accept on one socket, which the kernel shares among them)."""
+    of `bot.http_workers` all accept on one socket, which the kernel shares among them).
+    `load`: learns how many requests wait for a thread (waitress' task queue)."""
     from waitress.server import create_server
 
     where: dict[str, Any] = {"sockets": [sock]} if sock is not None else \
         {"host": host, "port": port}
-    return create_server(wsgi, threads=threads, backlog=2048, connection_limit=1000,
-                         channel_timeout=30, ident="crisisbot", **where)
+    server = create_server(wsgi, threads=threads, backlog=2048, connection_limit=1000,
+                           channel_timeout=30, ident="crisisbot", **where)
+    queue = getattr(getattr(server, "task_dispatcher", None), "queue", None)
+    if load is not None and queue is not None:
+        load.waiting = queue.__len__
+    return server
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

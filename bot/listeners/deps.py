@@ -364,6 +364,9 @@ class Deps:
     later: Callable[[Callable[[], None]], None] = lambda work: work()
     # opens under load are recorded raw and opened a moment later (bot/intake.py); None: never
     intake: Intake | None = None
+    # runs the after-work of an ack (`after`): the runtime's waits for a lull while other
+    # requests are in flight (bot/load.py `Lull`); default: now
+    lull: Callable[[Callable[[], None]], None] = lambda work: work()
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 
@@ -384,7 +387,11 @@ class Deps:
         `saved`: the outcome's incident is exactly what its transaction committed (an open, a
         command), so its reminders are planned from it without reading it again; the
         scheduler's version check keeps a later change's plan from being overwritten.
+        Both wait for a lull while other requests are in flight (`lull`).
         """
+        self.lull(lambda: self._after(outcome, saved))
+
+    def _after(self, outcome: Outcome, saved: bool) -> None:
         self.wake_outbox()
         inc = outcome.incident
         if inc.id is not None and needs_reschedule(outcome):
