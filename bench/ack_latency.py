@@ -1236,10 +1236,10 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
         "meanwhile included); app-cpu:",
         "app CPU s per wall s; others: CPUs busy meanwhile outside this benchmark's processes "
         "(other work on the box; PostgreSQL's server too; the outbox children too); load: "
-        "1-min load average just before the run. intake: acks that recorded only the raw "
-        "command (over CRISISBOT_INTAKE_AFTER",
-        "requests in flight in the process: bot/intake.py); their incident number came by "
-        "response_url.",
+        "1-min load average just before the run.",
+        "intake: acks that recorded only the raw command (CRISISBOT_INTAKE_AFTER or more "
+        "requests in the process: bot/intake.py);",
+        "their incident number came by response_url.",
     ]
     eo_runs = [r for r in runs if r.get("exactly_once")]
     if eo_runs:

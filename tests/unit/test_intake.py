@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from bot.intake import Intake
-from bot.load import InFlight
+from bot.load import InFlight, Lull
 from playbook.domain.intake import recorded_reply, refused_reply, takes_intake
 
 
@@ -72,3 +72,55 @@ def test_a_refusal_quotes_the_text_back_escaped() -> None:
     assert "/incident open sev7 @here Acme: down &amp; out" in text
     assert "<!" not in text
     assert text.count("```") == 2, "a fence typed by the person cannot close the quote"
+
+
+def test_requests_waiting_for_a_thread_count_as_load() -> None:
+    load = InFlight()
+    intake = Intake(_Unused(), load, threshold=4, wake=lambda: None)  # type: ignore[arg-type]
+    load.enter()  # this request, inside
+    assert not intake.busy()
+    load.waiting = lambda: 3  # a burst: three more accepted, not yet on a thread
+    assert load.pressure() == 4 and intake.busy()
+
+
+def test_after_work_runs_at_once_when_no_other_request_is_in_flight() -> None:
+    load = InFlight()
+    lull = Lull(load)
+    ran: list[str] = []
+    lull(lambda: ran.append("alone"))  # not inside a request, none in flight
+    load.enter()  # this thread serves a request: it is not "another"
+    lull(lambda: ran.append("own request"))
+    load.leave()
+    assert ran == ["alone", "own request"]
+    lull.close()
+
+
+def test_after_work_waits_while_other_requests_are_in_flight() -> None:
+    load = InFlight()
+    lull = Lull(load, quiet=0.0, cap=30.0)
+    done = threading.Event()
+    ran: list[str] = []
+    other = threading.Thread(target=load.enter)  # another thread's request, still inside
+    other.start()
+    other.join()
+    lull(lambda: ran.append("first"))
+    lull(lambda: (ran.append("second"), done.set()))
+    assert ran == [], "deferred while the other request is inside"
+    load.leave()  # (from here: the other request is answered)
+    assert done.wait(10), "run once the process is quiet"
+    assert ran == ["first", "second"]
+    lull.close()
+
+
+def test_closing_runs_what_waits() -> None:
+    load = InFlight()
+    lull = Lull(load, cap=30.0)
+    other = threading.Thread(target=load.enter)  # another request, inside until the end
+    other.start()
+    other.join()
+    ran: list[int] = []
+    lull(lambda: ran.append(1))
+    lull.close()
+    assert ran == [1]
+    lull(lambda: ran.append(2))  # closed: at once
+    assert ran == [1, 2]
