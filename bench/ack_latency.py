@@ -19,10 +19,12 @@ Scenarios (each against a fresh local Slack, and for the real app a fresh databa
    each request at its scheduled time to a pool of client threads; nobody waits for an answer
    before the next is sent);
 2. burst: `--burst` requests released together by a `threading.Barrier`;
-3. exactly once (after each scenario against the real app): wait for the outbox to drain, then
-   check that every acked request made exactly one incident (numbers 1..N, no duplicates, each
-   request's tag in exactly one incident), that the local Slack has one incident channel per
-   incident, and that no outbox row failed.
+3. exactly once (after each scenario against the real app): wait for the intake (opens recorded
+   raw under load, bot/intake.py) and then the outbox to drain, then check that every acked
+   request made exactly one incident (numbers 1..N, no duplicates, each request's tag in exactly
+   one incident; an ack the intake took names its incident through the request's response_url,
+   once), that the local Slack has one incident channel per incident, and that no outbox row
+   failed.
 
 Run from the repository root:  .venv/bin/python bench/ack_latency.py [--db postgresql] [--quick]
 See bench/README.md for what is measured and the latest figures.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import json
 import math
@@ -80,6 +83,9 @@ MAX_REQUESTS = 20_000
 CEILING_MAX = 5_000  # requests prepared for the closed-loop scenario
 
 OPENED = re.compile(r"Opened \*INC-(\d+)\*")
+# the ack of an open the intake took (playbook/domain/intake.py): the number follows by
+# response_url
+RECORDED = re.compile(r"Recorded: your incident for ")
 TAG = re.compile(r"\[bench (\d+)\]")
 
 
@@ -134,6 +140,8 @@ def _slack_child(conn: Any, team_id: str, kind: bool = False) -> None:
                            "violations": list(slack.violations[:20]),
                            "violation_count": len(slack.violations),
                            "calls": dict(calls)})
+            elif op == "responses":  # what the app posted to response_urls: (url id, text)
+                conn.send([(p.url_id, p.text) for p in slack.responses])
             elif op == "cpu":
                 conn.send(time.process_time())
             elif op == "stop":
@@ -275,6 +283,8 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
             slack_bot_token=cfg["bot_token"], slack_signing_secret=cfg["signing_secret"],
             slack_api_url=cfg["api_url"], database_url=cfg["database_url"],
             leads=(LEAD,), leads_channel=cfg["leads"], responders=(CAROL,))
+        if cfg.get("intake_after") is not None:
+            settings = dataclasses.replace(settings, intake_after=int(cfg["intake_after"]))
         try:
             from bot.redact import configure_logging
 
@@ -325,7 +335,8 @@ def _app_child(conn: Any, kind: str, cfg: dict[str, Any]) -> None:
         runtime.wsgi = lambda: timed  # type: ignore[method-assign]
         server = runtime.http_server(0, host="127.0.0.1", workers=workers, threads=threads)
     else:
-        server = serve(timed, host="127.0.0.1", port=0, threads=threads)  # as production
+        server = serve(timed, host="127.0.0.1", port=0, threads=threads,  # as production
+                       load=runtime.load if runtime is not None else None)
     thread = threading.Thread(target=server.run, daemon=True, name="bench-http")
     thread.start()
     pool = getattr(server, "workers", None)
@@ -463,6 +474,8 @@ class Result:
     lag_ms: float = 0.0  # how late the client sent it versus its schedule (steady)
     error: str = ""
     body: Any = None
+    intake: bool = False  # acked "recorded" (bot/intake.py): the number came by response_url
+    response_url: str = ""
 
     @property
     def latency_ms(self) -> float:
@@ -570,7 +583,8 @@ def judge(kind: str, res: Result) -> None:
     else:
         text = res.body.get("text", "") if isinstance(res.body, dict) else ""
         match = OPENED.search(text)
-        res.ok = match is not None
+        res.intake = match is None and RECORDED.search(text) is not None
+        res.ok = match is not None or res.intake
         res.number = int(match.group(1)) if match else None
     if not res.ok:
         res.error = f"unexpected ack: {str(res.body)[:120]}"
@@ -724,6 +738,7 @@ def summarize(results: list[Result]) -> dict[str, Any]:
     lags = [r.lag_ms for r in results if r.sent_at]
     return {
         "sent": len(results), "ok": sum(1 for r in results if r.ok), "errors": len(errors),
+        "intake": sum(1 for r in results if r.ok and r.intake),
         "error_kinds": dict(kinds),
         "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99),
         "max_ms": max(lat) if lat else math.nan,
@@ -824,22 +839,34 @@ class Databases:
 
 def drain_and_verify(url: str, team_id: str, results: list[Result], slack: Child,
                      timeout: float, strict: bool = False) -> dict[str, Any]:
-    """Wait until no outbox row of the team is pending, then check exactly-once."""
+    """Wait until no command of the team waits in the intake (opens recorded raw under load
+    are opened first, and only then queue their outbox rows), then until no outbox row of the
+    team is pending; then check exactly-once."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)  # plain engine: reads only, no BEGIN IMMEDIATE
+    intake_q = text("SELECT count(*) FROM intake WHERE team_id = :t AND done_at IS NULL")
     pending_q = text("SELECT count(*) FROM outbox WHERE team_id = :t AND done_at IS NULL "
                      "AND failed_at IS NULL")
+    tells_q = text("SELECT count(*) FROM outbox WHERE team_id = :t AND done_at IS NULL "
+                   "AND failed_at IS NULL AND kind = 'tell'")
     start = time.monotonic()
-    pending = -1
+    pending = waiting = tells = -1
     try:
         for _ in range(int(timeout / 0.25) + 2):
             with engine.connect() as conn:
+                waiting = int(conn.execute(intake_q, {"t": team_id}).scalar_one())
                 pending = int(conn.execute(pending_q, {"t": team_id}).scalar_one())
-            if pending == 0 or time.monotonic() - start > timeout:
+            if (waiting == 0 and pending == 0) or time.monotonic() - start > timeout:
                 break
             time.sleep(0.25)
         drain_s = time.monotonic() - start
+        for _ in range(int(timeout / 0.25) + 2):  # the replies by response_url come first
+            with engine.connect() as conn:
+                tells = int(conn.execute(tells_q, {"t": team_id}).scalar_one())
+            if tells == 0 or time.monotonic() - start > 2 * timeout:
+                break
+            time.sleep(0.25)
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT number, description, channel_id FROM incidents "
                                      "WHERE team_id = :t"), {"t": team_id}).all()
@@ -852,6 +879,16 @@ def drain_and_verify(url: str, team_id: str, results: list[Result], slack: Child
         engine.dispose()
     stats = slack.ask("stats")
     acked = [r for r in results if r.ok]
+    # an ack the intake took: its number is what its response_url was told ("Opened INC-n")
+    told: dict[str, list[int]] = {}
+    for url_id, said in slack.ask("responses"):
+        if (m := OPENED.search(said or "")) is not None:
+            told.setdefault(url_id, []).append(int(m.group(1)))
+    intake = [r for r in acked if r.intake]
+    heard = {r.index: told.get(r.response_url.partition("/respond/")[2], []) for r in intake}
+    for r in intake:
+        found = heard[r.index]
+        r.number = found[0] if len(found) == 1 else None
     numbers = [int(r[0]) for r in rows]
     by_tag: dict[int, list[int]] = {}
     for number, description, _ in rows:
@@ -865,8 +902,11 @@ def drain_and_verify(url: str, team_id: str, results: list[Result], slack: Child
         "every acked request made exactly one incident": all(tags.get(i) == 1
                                                                for i in acked_tags),
         "no request made two incidents": max(tags.values(), default=1) == 1,
-        "each ack names its own incident": all(
+        "each ack names its own incident (intake: by its response_url)": all(
             by_tag.get(r.index) == [r.number] for r in acked),
+        "intake drained": waiting == 0,
+        "each intake ack was told its number once": all(len(heard[r.index]) == 1
+                                                         for r in intake),
         "incidents == requests acked (nothing made behind a failed ack)":
             len(rows) == len(acked) and not unacked_with_incident,
         "numbers are 1..N": sorted(numbers) == list(range(1, len(rows) + 1)),
@@ -882,10 +922,15 @@ def drain_and_verify(url: str, team_id: str, results: list[Result], slack: Child
     if strict and pending:  # rate tiers: the outbox is still creating channels, as it may
         waived = ["outbox drained", "one channel per incident (Slack)",
                   "one channel per incident (database)"]
+        if tells:  # (the replies run first, so this is unlikely)
+            waived += ["each ack names its own incident (intake: by its response_url)",
+                       "each intake ack was told its number once"]
         for name in waived:
             checks.pop(name)
     return {
         "requests": len(results), "acked": len(acked), "incidents": len(rows),
+        "intake": len(intake), "intake_told": sum(1 for r in intake if len(heard[r.index]) == 1),
+        "intake_pending": waiting,
         "distinct_numbers": len(set(numbers)),
         "duplicates": sum(c - 1 for c in tags.values()),
         "unacked_but_created": len(unacked_with_incident),
@@ -925,6 +970,7 @@ class Options:
     similar: bool = False
     http_workers: int = 2
     threads: int = 8
+    intake_after: int | None = None
     ceiling_clients: int = 16
     ceiling_seconds: float = 10.0
     warmup: int = 32
@@ -958,7 +1004,7 @@ def run_one(opts: Options, scenario: str, kind: str, dbs: Databases,
                "outbox_threads": opts.outbox_threads,
                "outbox_processes": opts.outbox_processes, "diagnose": opts.diagnose,
                "http_workers": opts.http_workers, "threads": opts.threads,
-               "experiments": opts.experiments}
+               "experiments": opts.experiments, "intake_after": opts.intake_after}
         app = Child(_app_child, kind, cfg, daemon=False)
         url = app.info["url"]
         if kind == "real" and "split-outbox" in opts.experiments:
@@ -994,6 +1040,8 @@ def run_one(opts: Options, scenario: str, kind: str, dbs: Databases,
                                  opts.ceiling_seconds)
         wall = time.monotonic() - wall
         ticks1, own1 = cpu_ticks(), time.process_time()
+        for r in results:  # which response_url each request carried (issued[i] went to body i)
+            r.response_url = issued[r.index][0]
         slack_cpu = slack.ask("cpu") - slack_cpu0
         outbox_cpu = outbox.ask("cpu") - outbox_cpu0 if outbox is not None else 0.0
         server = app.ask("samples")
@@ -1164,14 +1212,15 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
         f"p90 {meta['floor']['p90_ms']:.2f} ms -> {FLOOR_BURST} opens need "
         f"{meta['floor']['floor_ms']:.0f} ms of one core",
         "",
-        "scenario app   sent    ok  err   p50   p95   p99   max  >3s srv-p99 infl lag-p99 "
-        "acks/s cpu/req app-cpu others load",
-        "-------- ---- ----- ----- ---- ----- ----- ----- ----- ---- ------- ---- ------- "
-        "------ ------- ------- ------ ----",
+        "scenario app   sent    ok  err intake   p50   p95   p99   max  >3s srv-p99 infl "
+        "lag-p99 acks/s cpu/req app-cpu others load",
+        "-------- ---- ----- ----- ---- ------ ----- ----- ----- ----- ---- ------- ---- "
+        "------- ------ ------- ------- ------ ----",
     ]
     for r in runs:
         lines.append(
             f"{r['scenario']:<8} {r['app']:<4} {r['sent']:>5} {r['ok']:>5} {r['errors']:>4} "
+            f"{r.get('intake', 0):>6} "
             f"{fmt_ms(r['p50_ms']):>5} {fmt_ms(r['p95_ms']):>5} {fmt_ms(r['p99_ms']):>5} "
             f"{fmt_ms(r['max_ms']):>5} {r['over_3s']:>4} {fmt_ms(r['server_p99_ms']):>7} "
             f"{r['max_inflight']:>4} {fmt_ms(r['send_lag_p99_ms']):>7} "
@@ -1188,14 +1237,17 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
         "app CPU s per wall s; others: CPUs busy meanwhile outside this benchmark's processes "
         "(other work on the box; PostgreSQL's server too; the outbox children too); load: "
         "1-min load average just before the run.",
+        "intake: acks that recorded only the raw command (CRISISBOT_INTAKE_AFTER or more "
+        "requests in the process: bot/intake.py);",
+        "their incident number came by response_url.",
     ]
     eo_runs = [r for r in runs if r.get("exactly_once")]
     if eo_runs:
-        lines += ["", "exactly once (real app, after the outbox drained)",
+        lines += ["", "exactly once (real app, after the intake and then the outbox drained)",
                   "scenario  requests acked incidents numbers dups unacked+created channels "
-                  "outbox(rows/pending/failed)  drain",
+                  "intake(acks/told/left) outbox(rows/pending/failed)  drain",
                   "--------  -------- ----- --------- ------- ---- --------------- -------- "
-                  "---------------------------  -----"]
+                  "---------------------- ---------------------------  -----"]
         for r in eo_runs:
             e = r["exactly_once"]
             numbers = "1..N ok" if e["checks"]["numbers are 1..N"] else "GAPS"
@@ -1205,7 +1257,10 @@ def report(meta: dict[str, Any], runs: list[dict[str, Any]],
             lines.append(
                 f"{r['scenario']:<9} {e['requests']:>8} {e['acked']:>5} {e['incidents']:>9} "
                 f"{numbers:>7} {e['duplicates']:>4} {e['unacked_but_created']:>15} "
-                f"{e['channels_slack']:>8} {e['outbox_rows']:>12}/{e['outbox_pending']}/"
+                f"{e['channels_slack']:>8} "
+                f"{e.get('intake', 0):>14}/{e.get('intake_told', 0)}/"
+                f"{e.get('intake_pending', 0):<5}"
+                f" {e['outbox_rows']:>12}/{e['outbox_pending']}/"
                 f"{e['outbox_failed']:<12}  {drain}")
     errs = [(r["scenario"], r["app"], r["error_kinds"]) for r in runs if r["error_kinds"]]
     if errs:
@@ -1220,6 +1275,12 @@ def _default_workers() -> int:
     from bot.config import Settings
 
     return Settings().http_workers
+
+
+def _default_intake() -> int:
+    from bot.config import Settings
+
+    return Settings().intake_after
 
 
 def _default_threads() -> int:
@@ -1283,6 +1344,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--http-workers", type=int,
                    help="HTTP processes of the real app (default: Settings' default, as "
                         "`crisisbot run --http`); the bare app always runs one")
+    p.add_argument("--intake-after", type=int,
+                   help="CRISISBOT_INTAKE_AFTER of the real app (default: Settings' default; 0: "
+                        "every open is recorded whole before its ack)")
     p.add_argument("--threads", type=int,
                    help="waitress threads per process, both apps (default: bot.web.THREADS)")
     p.add_argument("--diagnose", action="store_true",
@@ -1334,6 +1398,7 @@ def main(argv: list[str] | None = None) -> int:
                    similar=args.similar,
                    http_workers=args.http_workers or _default_workers(),
                    threads=args.threads or _default_threads(),
+                   intake_after=args.intake_after,
                    results_dir=results_dir)
     print("… CPU per open (bench/open_cpu.py, one thread)", file=sys.stderr, flush=True)
     floor = measure_floor(args.db, args.floor_opens)
@@ -1357,7 +1422,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{'/'.join(map(str, opts.bursts))} behind a "
             f"barrier; /incident open with {who}"
             f"; real app: {opts.http_workers} HTTP process(es); waitress {opts.threads} "
-            f"threads per process; outbox threads "
+            f"threads per process; intake after "
+            f"{_default_intake() if opts.intake_after is None else opts.intake_after} "
+            f"in flight; outbox threads "
             f"{opts.outbox_threads or 'default'}; outbox processes "
             f"{'default' if opts.outbox_processes is None else opts.outbox_processes}"
             + ("; --diagnose" if opts.diagnose else "")

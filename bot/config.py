@@ -67,6 +67,10 @@ class Settings:
     outbox_processes: int = 1
     # `crisisbot run --http` serves with this many processes on one socket (bot/http_workers.py)
     http_workers: int = 2
+    # with this many Slack requests in a process at once (being answered or waiting for a
+    # server thread, the new one counted), an `/incident open` is recorded raw and opened a
+    # moment later (bot/intake.py); 0: never
+    intake_after: int = 4
     # email to customers: the SMTP server (the URL may hold a password), the sender, and the
     # HMAC key of POST /email/inbound (unset: the endpoint answers 404)
     smtp_url: str | None = None
@@ -217,6 +221,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         outbox_threads=parse.whole(get, "CRISISBOT_OUTBOX_THREADS", 4, 1, 64),
         outbox_processes=parse.whole(get, "CRISISBOT_OUTBOX_PROCESSES", 1, 0, 16),
         http_workers=parse.whole(get, "CRISISBOT_HTTP_WORKERS", 2, 1, 16),
+        intake_after=parse.whole(get, "CRISISBOT_INTAKE_AFTER", 4, 0, 64),
         smtp_url=parse.smtp_url(get),
         email_from=parse.email_from(get),
         inbound_secret=parse.inbound_secret(get),

@@ -42,6 +42,7 @@ from playbook.domain.model import Incident
 log = logging.getLogger(__name__)
 
 WAKE = b"w"
+INTAKE = b"i"  # a raw command was recorded: wake the intake's drain (bot/intake.py)
 PLAN = b"r"  # followed by the incident id: plan its reminders from a fresh read
 SAVED = b"s"  # followed by the pickled incident as its transaction committed
 SETTINGS = b"c"  # followed by a team id: its settings changed, forget what is cached of them
@@ -69,6 +70,9 @@ class Relay:
     def wake_outbox(self) -> None:
         self._send(WAKE)
 
+    def wake_intake(self) -> None:
+        self._send(INTAKE)
+
     def reschedule(self, incident_id: int) -> None:
         self._send(PLAN + str(int(incident_id)).encode())
 
@@ -91,10 +95,13 @@ class Handlers:
     reschedule: Callable[[int], None]
     schedule: Callable[[Incident], None]
     forget_settings: Callable[[str], None]
+    wake_intake: Callable[[], None] = lambda: None
 
     def handle(self, message: bytes) -> None:
         if message == WAKE:
             self.wake_outbox()
+        elif message == INTAKE:
+            self.wake_intake()
         elif message.startswith(SETTINGS) and len(message) > 1:
             self.forget_settings(message[1:].decode("ascii", "replace"))
         elif message.startswith(PLAN) and message[1:].isdigit():

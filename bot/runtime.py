@@ -25,7 +25,9 @@ from bot.config import Settings
 from bot.email.inbound import make_inbound
 from bot.health import Health, HealthCheck, migration_heads
 from bot.http_workers import READY, Handlers, HttpWorkers, Relay, Served
+from bot.intake import Intake, IntakeDrain
 from bot.listeners.deps import Deps, Forms, People
+from bot.load import InFlight, Lull
 from bot.outbox.processes import OutboxProcesses
 from bot.outbox.worker import OutboxWorker, build_worker
 from bot.scheduler import ReminderScheduler
@@ -37,6 +39,7 @@ from bot.wiring import build_wiring, policy_from, tune_gc
 from playbook import store
 from playbook.services.emails import EmailService
 from playbook.services.incidents import Service
+from playbook.services.intake import IntakeService
 from playbook.services.retention import RetentionService
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,10 @@ class Runtime:
     forms: Forms | None = None
     # what the listeners were given (an HTTP worker's relays its after-ack work)
     deps: Deps | None = None
+    # Slack requests inside this process's app, and the intake's drain (main process only)
+    load: InFlight | None = None
+    drain: IntakeDrain | None = None
+    lull: Lull | None = None
     _health: HealthCheck | None = None
 
     @classmethod
@@ -127,6 +134,18 @@ class Runtime:
             deps.reschedule = relay.reschedule
             deps.schedule = relay.schedule
             deps.settings_changed = relay.settings_changed  # with its own cached settings
+        # opens under load: recorded raw, opened by the main process's drain (bot/intake.py);
+        # the after-work of acks waits for a lull (bot/load.py)
+        load, intake = InFlight(), IntakeService(service)
+        deps.lull = lull = Lull(load)
+        deps.later = lambda work, off_ack=deps.later: lull(lambda: off_ack(work))
+        drain = None if relay is not None else IntakeDrain(
+            intake, actor_of=lambda team, user: people.actor(user, team=team),
+            after=lambda outcome: deps.after(outcome, saved=True), told=wake, load=load)
+        if settings.intake_after:
+            deps.intake = Intake(intake, load, settings.intake_after,
+                                 relay.wake_intake if relay is not None else
+                                 drain.wake if drain is not None else wake)
         bolt_client, oauth = client, None
         if installs is not None:  # OAuth installs: each request's token from its installation
             bolt_client = make_client(settings)  # Bolt's own (oauth.v2.access): no token
@@ -136,19 +155,29 @@ class Runtime:
         app = create_app(settings, deps, client=bolt_client,
                          token_verification=token_verification, oauth=oauth)
         return cls(settings, service, client, app, worker, scheduler, wiring.engine, post_ack,
-                   children, forms, deps)
+                   children, forms, deps, load=load, drain=drain, lull=lull)
 
     def start_outbox(self) -> None:
         (self.outbox_processes or self.worker).start()
+        if self.drain is not None:  # the opens the intake recorded feed the outbox too
+            self.drain.start()
 
     def wake_outbox(self) -> None:
         (self.outbox_processes or self.worker).wake()
+
+    def after_lull(self, work: Callable[[], None]) -> None:
+        """`work` now, or at the next lull while requests are in flight (bot/load.py)."""
+        (self.lull or _call)(work)
 
     def start_background(self) -> None:
         self.start_outbox()
         self.scheduler.start()
 
     def stop(self) -> None:
+        if self.drain is not None:
+            self.drain.stop()
+        if self.lull is not None:
+            self.lull.close()
         self.post_ack.shutdown(wait=True, cancel_futures=True)
         if self.forms is not None:
             self.forms.close()
@@ -171,7 +200,7 @@ class Runtime:
         # `crisisbot run --http` requires the secret (bot.config); without one nothing passes
         return make_wsgi(self.app, self.healthy, inbound,
                          signing_secret=self.settings.slack_signing_secret or "",
-                         metrics=self.metrics_text)
+                         metrics=self.metrics_text, load=self.load)
 
     def outbox_depth(self) -> dict[str, int]:
         """Open outbox rows by priority (bot/slack/pacing.py), every process and replica."""
@@ -196,13 +225,14 @@ class Runtime:
         process serves with `workers - 1` HTTP worker processes on the same socket
         (`bot.http_workers`), whose after-the-ack work comes back here."""
         if workers <= 1:
-            return serve(self.wsgi(), host=host, port=port, threads=threads)
+            return serve(self.wsgi(), host=host, port=port, threads=threads, load=self.load)
         sock = listen(host, port)
         pool = HttpWorkers(sock, self.settings, self.relay_handlers(),
                            count=workers - 1, threads=threads, target=http_worker)
         try:
             pool.start()
-            return Served(serve(self.wsgi(), threads=threads, sock=sock), pool, sock)
+            return Served(serve(self.wsgi(), threads=threads, sock=sock, load=self.load), pool,
+                          sock)
         except BaseException:
             pool.stop()
             sock.close()
@@ -211,12 +241,13 @@ class Runtime:
     def relay_handlers(self) -> Handlers:
         """What this (the main) process does with its HTTP workers' messages."""
         return Handlers(
-            wake_outbox=self.wake_outbox,
+            wake_outbox=lambda: self.after_lull(self.wake_outbox),
             reschedule=lambda incident_id: _submit(self.post_ack, self.scheduler.reschedule,
                                                    incident_id),
             schedule=lambda incident: _submit(self.post_ack, self.scheduler.schedule, incident),
             # at once, on the pipe's thread: before the plans that follow it on the pipe
-            forget_settings=self.service.workspaces.forget)
+            forget_settings=self.service.workspaces.forget,
+            wake_intake=self.drain.wake if self.drain else lambda: None)
 
     def socket_handler(self, app_token: str) -> Any:
         from bot.socket_mode import TimedSocketModeHandler
@@ -231,7 +262,7 @@ def http_worker(conn: Any, sock: Any, settings: Settings, threads: int) -> None:
 
     configure_logging(settings)
     runtime = Runtime.build(settings, migrate=False, outbox_processes=0, relay=Relay(conn))
-    server = serve(runtime.wsgi(), threads=threads, sock=sock)
+    server = serve(runtime.wsgi(), threads=threads, sock=sock, load=runtime.load)
     signal.signal(signal.SIGTERM, lambda *_: server.close())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops us (Ctrl-C reaches both)
     conn.send_bytes(READY)

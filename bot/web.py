@@ -28,6 +28,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.health import Health, respond
+from bot.load import InFlight
 from bot.metrics import CONTENT_TYPE as METRICS_TYPE
 from bot.metrics import METRICS_PATH, observe_ack, request_kind
 from bot.slack import signature
@@ -87,10 +88,12 @@ def request_kind_of(body: bytes, content_type: str) -> str:
 def make_wsgi(app: App, healthy: Callable[[], Health],
               inbound: Callable[..., Iterable[bytes]] | None = None, *,
               signing_secret: str,
-              metrics: Callable[[], bytes] | None = None) -> Callable[..., Iterable[bytes]]:
+              metrics: Callable[[], bytes] | None = None,
+              load: InFlight | None = None) -> Callable[..., Iterable[bytes]]:
     """The WSGI app; `signing_secret` checks every request to /slack/events before Bolt, and
     `inbound` (the customer's email replies) checks its own signature. `metrics`: the text
-    of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings)."""
+    of a Prometheus scrape, served at GET /metrics (no secret in it: counts and timings).
+    `load` counts the requests to /slack/events inside the app (bot/load.py)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def bolt(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -112,16 +115,23 @@ def make_wsgi(app: App, healthy: Callable[[], Health],
         """A request from Slack, timed from its arrival to its answer: with
         process_before_response (bot/app.py) Bolt answers, ack included, only once the
         listener has returned, so timing `ack()` itself would leave out what a listener
-        does after it (bot/metrics.py `crisisbot_ack_seconds`)."""
+        does after it (bot/metrics.py `crisisbot_ack_seconds`). Counted in `load` while
+        inside (the intake's overload signal, bot/load.py)."""
         started = time.perf_counter()
-        refused, body = _signed_only(environ, start_response, signing_secret)
-        if refused is not None:
-            return refused  # not Slack's: not an ack
-        kind = request_kind_of(body, environ.get("CONTENT_TYPE") or "")
+        if load is not None:
+            load.enter()
         try:
-            return bolt(environ, start_response)
+            refused, body = _signed_only(environ, start_response, signing_secret)
+            if refused is not None:
+                return refused  # not Slack's: not an ack
+            kind = request_kind_of(body, environ.get("CONTENT_TYPE") or "")
+            try:
+                return bolt(environ, start_response)
+            finally:
+                observe_ack(kind, time.perf_counter() - started)
         finally:
-            observe_ack(kind, time.perf_counter() - started)
+            if load is not None:
+                load.leave()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -151,17 +161,23 @@ share one commit (`playbook.services.transactions.GroupCommit`), and several pro
 
 
 def serve(wsgi: Callable[..., Iterable[bytes]], *, host: str = "", port: int = 0,
-          threads: int = THREADS, sock: socket.socket | None = None) -> Any:
+          threads: int = THREADS, sock: socket.socket | None = None,
+          load: InFlight | None = None) -> Any:
     """A waitress server (not yet running); call `.run()` to serve, `.close()` to stop.
 
     `sock`: serve on this listening socket instead of binding `host`:`port` (the HTTP workers
-    of `bot.http_workers` all accept on one socket, which the kernel shares among them)."""
+    of `bot.http_workers` all accept on one socket, which the kernel shares among them).
+    `load`: learns how many requests wait for a thread (waitress' task queue)."""
     from waitress.server import create_server
 
     where: dict[str, Any] = {"sockets": [sock]} if sock is not None else \
         {"host": host, "port": port}
-    return create_server(wsgi, threads=threads, backlog=2048, connection_limit=1000,
-                         channel_timeout=30, ident="crisisbot", **where)
+    server = create_server(wsgi, threads=threads, backlog=2048, connection_limit=1000,
+                           channel_timeout=30, ident="crisisbot", **where)
+    queue = getattr(getattr(server, "task_dispatcher", None), "queue", None)
+    if load is not None and queue is not None:
+        load.waiting = queue.__len__
+    return server
 
 
 def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:

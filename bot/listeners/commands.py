@@ -15,6 +15,7 @@ from bot.listeners.errors import ephemeral
 from playbook.domain import cadence, parse, stats, verbs
 from playbook.domain import outage as outage_rules
 from playbook.domain.errors import ParseError, PlaybookError
+from playbook.domain.intake import recorded_reply
 from playbook.domain.model import Incident
 from playbook.domain.text import channel_link, date_token, esc, fmt_duration
 from playbook.services.outcomes import Origin
@@ -68,6 +69,17 @@ def register(app: App, deps: Deps, subcommands: Mapping[str, Subcommand]) -> Non
                     user, channel, body.get("response_url"),
                     instead=type_instead(OPEN_TYPED)))
                 ack()
+                return
+            intake = deps.intake
+            if intake is not None and intake.busy():
+                # Many requests at once: record the raw command and ack; it is opened a
+                # moment later and its number told by the response_url (bot/intake.py). A
+                # malformed one is refused now, by the same parser the open uses.
+                _, customer, _ = parse.parse_open(arg)
+                intake.record(team_id=team, user_id=user, channel_id=channel, text=arg,
+                              response_url=body.get("response_url"))
+                ack(ephemeral(recorded_reply(customer)))
+                intake.wake()
                 return
             outcome = deps.service.open(team, deps.people.actor(user), arg, origin=origin)
             ack(ephemeral(outcome.reply))

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from bot.config import Settings
+from bot.intake import Intake
 from bot.slack.errors import code_of, reason_of
 from bot.slack.installations import Installations, acting, acting_for
 from bot.slack.tell import tell
@@ -402,6 +403,11 @@ class Deps:
     # a workspace's settings changed here: an HTTP worker tells the main process, whose
     # cached settings would otherwise plan the moved reminders with the old timings
     settings_changed: Callable[[str], None] = lambda team_id: None
+    # opens under load are recorded raw and opened a moment later (bot/intake.py); None: never
+    intake: Intake | None = None
+    # runs the after-work of an ack (`after`): the runtime's waits for a lull while other
+    # requests are in flight (bot/load.py `Lull`); default: now
+    lull: Callable[[Callable[[], None]], None] = lambda work: work()
     outages: OutageService = field(init=False)
     lifecycle: LifecycleService = field(init=False)
 
@@ -422,7 +428,11 @@ class Deps:
         `saved`: the outcome's incident is exactly what its transaction committed (an open, a
         command), so its reminders are planned from it without reading it again; the
         scheduler's version check keeps a later change's plan from being overwritten.
+        Both wait for a lull while other requests are in flight (`lull`).
         """
+        self.lull(lambda: self._after(outcome, saved))
+
+    def _after(self, outcome: Outcome, saved: bool) -> None:
         self.wake_outbox()
         inc = outcome.incident
         if inc.id is not None and needs_reschedule(outcome):

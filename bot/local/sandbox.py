@@ -223,8 +223,9 @@ class LocalBot:
         return reply
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the outbox is drained and the events Slack sent about the bot's own calls
-        are handled (handling one may queue more work): every effect of what was acked has run."""
+        """Wait until the intake and the outbox are drained and the events Slack sent about the
+        bot's own calls are handled (handling one may queue more work): every effect of what
+        was acked has run."""
         assert self.runtime is not None
         sessions = self.runtime.service.sessions
 
@@ -234,7 +235,9 @@ class LocalBot:
             if forms is not None and not forms.idle():  # a modal opening after its ack
                 return False
             with sessions() as session:
-                return store.pending_outbox_count(session) == 0
+                # an open the intake recorded is opened first, and then queues outbox rows
+                return store.intake.pending_count(session) == 0 and \
+                    store.pending_outbox_count(session) == 0
         deadline = time.monotonic() + timeout
         while True:
             left = max(0.1, deadline - time.monotonic())

@@ -89,6 +89,15 @@ class EffectRunner:
             finally:
                 ctx.row.end()
             return
+        if item.kind == "tell" and item.incident_id is None:
+            # an answer that waits for no incident's rows: an open the intake took (its
+            # number, or why it was refused; playbook/services/intake.py)
+            ctx.row.begin(item)
+            try:
+                ctx.tell(item.payload.get("notify") or {}, item.payload["text"])
+            finally:
+                ctx.row.end()
+            return
         inc = incident if not isinstance(incident, Load) else \
             (ctx.service.get_by_id(item.incident_id) if item.incident_id else None)
         if not isinstance(inc, Incident):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,8 +44,8 @@ from playbook.services.reminders import ReminderService
 from playbook.services.settings import SettingsService
 from playbook.services.transactions import GroupCommit, retry_stale
 
-__all__ = ["BatchError", "Duplicate", "Service", "ServiceConfig", "needs_reschedule",
-           "owned_incident"]
+__all__ = ["BatchError", "Duplicate", "Recorded", "Service", "ServiceConfig",
+           "needs_reschedule", "owned_incident"]
 
 GONE = "That incident no longer exists."
 
@@ -67,6 +67,18 @@ def owned_incident(session: Session, team_id: str, incident_id: int) -> Incident
 
 class Duplicate(PlaybookError):
     """The same form arrived twice; the first one already did the work."""
+
+
+class Recorded(Protocol):
+    """An open that carries out a command recorded earlier (playbook/services/intake.py): it
+    is claimed first in the open's transaction, and settled (marked done, the person told)
+    last, so the incident and the command's end commit together or not at all."""
+
+    def claim(self, session: Session, now: datetime) -> None:
+        """Raise when the command is no longer this transaction's to carry out."""
+
+    def settle(self, session: Session, now: datetime, opened: Outcome) -> None:
+        """`opened`: the numbered incident and the reply the person would have had."""
 
 
 class BatchError(PlaybookError):
@@ -118,17 +130,20 @@ class Service:
     # --- use cases ----------------------------------------------------------------------------
 
     def open(self, team_id: str, actor: Actor, text: str, *, origin: Origin | None = None,
-             severity: str | None = None) -> Outcome:
-        """`/incident open [sevN] <customer>: <what happened>`; returns the saved incident."""
+             severity: str | None = None, recorded: Recorded | None = None) -> Outcome:
+        """`/incident open [sevN] <customer>: <what happened>`; returns the saved incident.
+        `recorded`: the command was recorded at its ack and is carried out now."""
         parsed_sev, customer, description = parse.parse_open(text)
         return self.open_parsed(team_id, actor, customer=plain(customer),
                                 description=plain(description),
-                                severity=severity or parsed_sev, origin=origin)
+                                severity=severity or parsed_sev, origin=origin,
+                                recorded=recorded)
 
     def open_parsed(self, team_id: str, actor: Actor, *, customer: str, description: str,
                     severity: str | None, origin: Origin | None = None,
                     dedupe_key: str | None = None, ticket_url: str | None = None,
-                    customer_emails: Sequence[str] = ()) -> Outcome:
+                    customer_emails: Sequence[str] = (),
+                    recorded: Recorded | None = None) -> Outcome:
         """Open an incident; `ticket_url` (checked by `playbook.domain.links.parse_url`) is linked
         at once: on the card, and as a bookmark once the channel exists; `customer_emails`
         (checked by `playbook.domain.mail.parse_addresses`) are where `send` emails."""
@@ -141,6 +156,8 @@ class Service:
                 responders=team.settings.responders, private=team.settings.private_channels)
 
         def work(session: Session, now: datetime) -> Outcome:
+            if recorded is not None:
+                recorded.claim(session, now)
             if dedupe_key and not store.remember_event(session, team_id, dedupe_key, now):
                 raise Duplicate("That form was already submitted; the incident is open.")
             outcome = decide(now)
@@ -166,9 +183,12 @@ class Service:
                           requested_by=actor.user_id, now=now)
             # last before the commit: the team's number counter is locked from here to it
             saved = store.number_incident(session, saved)
-            return replace(outcome, incident=saved,
-                           reply=f"Opened *{saved.key}* for {esc(customer)}. "
-                                 f"{reply.replace('Opening', 'Creating')}")
+            opened = replace(outcome, incident=saved,
+                             reply=f"Opened *{saved.key}* for {esc(customer)}. "
+                                   f"{reply.replace('Opening', 'Creating')}")
+            if recorded is not None:
+                recorded.settle(session, now, opened)
+            return opened
         # answered only once committed; locks its team's counter (and claims the form's key)
         opened = self.group.run(work, order=team_id, claims=bool(dedupe_key))
         self.playbooks.current_stored(team.playbook)  # committed with it: no need again

@@ -1,4 +1,5 @@
-"""Use case: prune finished outbox rows and handled event ids past the retention period.
+"""Use case: prune finished outbox rows and handled event ids past the retention period, and
+intake rows done for a day.
 
 One transaction per batch (`store.retention.prune_batch`), so a table with millions of old rows
 is cleared in many short transactions between which commands and the outbox go on.
@@ -37,9 +38,11 @@ class RetentionService:
                 done = retention.prune_batch(session, before=now - self.keep, now=now,
                                              batch=self.batch)
             total += done
-            if done.outbox < self.batch and done.events < self.batch:
+            if done.outbox < self.batch and done.events < self.batch and \
+                    done.intake < self.batch:
                 break
         if total.total:
-            log.info("pruned %d finished outbox rows and %d handled event ids older than %s",
-                     total.outbox, total.events, self.keep)
+            log.info("pruned %d finished outbox rows and %d handled event ids older than %s, "
+                     "and %d done intake rows", total.outbox, total.events, self.keep,
+                     total.intake)
         return total

@@ -10,8 +10,9 @@ the migrations and `alembic check` read from here. The modules, innermost first:
 * `tables`: the core tables (incidents and their children, timeline, outbox, claims, events).
 * `mapping`: incidents <-> rows; `children`: every child row of some incidents in one UNION.
 * `incidents`, `timeline`, `outbox`, `reminder_claims`, `events`, `outages`, `lifecycle`,
-  `playbooks`, `emails`, `retention` (pruning finished outbox rows and old event ids): the
-  repositories (outages, lifecycle and timeline declare their own extra tables).
+  `playbooks`, `emails`, `intake` (raw commands recorded under load), `retention` (pruning
+  finished outbox rows, old event ids and done intake rows): the repositories (outages,
+  lifecycle, timeline and intake declare their own extra tables).
 
 Decisions worth knowing before changing anything here:
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 from playbook.store import (
     emails,
     installations,
+    intake,
     lifecycle,
     outages,
     outbox,
@@ -100,6 +102,7 @@ __all__ = [
     "get_timeline",
     "has_timeline_kind",
     "installations",
+    "intake",
     "lifecycle",
     "list_active",
     "list_all_incidents",

@@ -1,4 +1,5 @@
-"""Pruning what is only history: finished outbox rows and the ids of handled Slack events.
+"""Pruning what is only history: finished outbox rows, the ids of handled Slack events and
+done intake rows.
 
 Both tables take a row for nearly everything the bot does and nothing ever read the old ones
 again, so they grew for ever. A row goes once it is older than the retention period and:
@@ -9,6 +10,9 @@ again, so they grew for ever. A row goes once it is older than the retention per
   incident (playbook/store/outbox.py), so removing done ones changes no order.
 * handled events: Slack retries an event within minutes and a form's key is resubmitted within
   seconds, so an id remembered for the retention period (at least an hour) has done its job.
+* intake (playbook/store/intake.py): a raw command done for a day (`INTAKE_KEEP`), whatever the
+  retention period: the incident it opened, or the refusal told, is the record. Pending ones
+  are never touched.
 
 Each call removes at most `batch` rows per table, oldest first, by primary key: the caller
 commits after every batch, so a big backlog is cleared in many short transactions and never
@@ -18,36 +22,43 @@ holds the write lock (SQLite) or many row locks (PostgreSQL) for long.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from playbook.store.intake import IntakeRow
 from playbook.store.tables import HandledEventRow, OutboxRow
 
-__all__ = ["PRUNE_BATCH", "Pruned", "prune_batch"]
+__all__ = ["INTAKE_KEEP", "PRUNE_BATCH", "Pruned", "prune_batch"]
 
 PRUNE_BATCH = 1000
 """Rows per table per transaction."""
+
+INTAKE_KEEP = timedelta(days=1)
+"""How long a done intake row is kept (for whoever looks into what happened in a burst)."""
 
 
 @dataclass(frozen=True)
 class Pruned:
     outbox: int = 0
     events: int = 0
+    intake: int = 0
 
     def __add__(self, other: Pruned) -> Pruned:
-        return Pruned(self.outbox + other.outbox, self.events + other.events)
+        return Pruned(self.outbox + other.outbox, self.events + other.events,
+                      self.intake + other.intake)
 
     @property
     def total(self) -> int:
-        return self.outbox + self.events
+        return self.outbox + self.events + self.intake
 
 
 def prune_batch(session: Session, *, before: datetime, now: datetime,
                 batch: int = PRUNE_BATCH) -> Pruned:
     """Delete up to `batch` finished outbox rows and `batch` handled event ids older than
-    `before` (the caller commits). Fewer than `batch` of each means the backlog is gone."""
+    `before`, and `batch` intake rows done before `now - INTAKE_KEEP` (the caller commits).
+    Fewer than `batch` of each means the backlog is gone."""
     o = OutboxRow.__table__
     finished = or_(o.c.done_at < before, o.c.failed_at < before)
     unleased = or_(o.c.claimed_until.is_(None), o.c.claimed_until < now)
@@ -63,4 +74,10 @@ def prune_batch(session: Session, *, before: datetime, now: datetime,
     if events_ids:
         events = session.execute(delete(e).where(e.c.event_id.in_(events_ids),
                                                  e.c.seen_at < before)).rowcount
-    return Pruned(outbox, events)
+    i = IntakeRow.__table__
+    done = i.c.done_at < now - INTAKE_KEEP  # NULL (pending) is never older than anything
+    intake_ids = list(session.scalars(select(i.c.id).where(done).order_by(i.c.id).limit(batch)))
+    intake = 0
+    if intake_ids:
+        intake = session.execute(delete(i).where(i.c.id.in_(intake_ids), done)).rowcount
+    return Pruned(outbox, events, intake)

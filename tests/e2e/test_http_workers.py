@@ -9,9 +9,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.http_workers import SAVED, WAKE, Relay
+from bot.http_workers import INTAKE, SAVED, WAKE, Relay
 from bot.local.sandbox import ALICE, LocalBot
 from bot.runtime import Runtime
+from playbook.store.intake import IntakeRow
 from playbook.store.tables import IncidentRow
 
 
@@ -32,7 +33,10 @@ def _burst(count: int, send: Callable[[int], Any]) -> list[Any]:
 
 
 def test_two_http_processes_ack_and_the_main_one_runs_outbox_and_reminders() -> None:
-    with LocalBot(start_scheduler=True, kind=True) as bot:  # tiers would slow 20+ channels
+    # intake off (CRISISBOT_INTAKE_AFTER=0): each ack here opens its incident itself; the
+    # intake through a worker is tested below
+    with LocalBot(start_scheduler=True, kind=True,  # tiers would slow 20+ channels
+                  settings={"intake_after": 0}) as bot:
         rt = bot.runtime
         assert rt is not None
         served_here = [0]
@@ -152,3 +156,73 @@ def test_a_timing_changed_in_a_worker_is_planned_here_with_the_new_timing() -> N
             assert after is not None and before - after == timedelta(minutes=5), (before, after)
         finally:
             worker.stop()
+
+
+def test_a_worker_records_under_load_and_the_main_process_opens_it() -> None:
+    """A worker (built with a relay) records the raw command and relays the wake-up; only the
+    main process runs the intake's drain, which opens the command once."""
+    import multiprocessing
+
+    with LocalBot(settings={"intake_after": 1}) as bot:
+        rt = bot.runtime
+        assert rt is not None and rt.drain is not None
+        mine, theirs = multiprocessing.Pipe(duplex=False)
+        worker = Runtime.build(rt.settings, migrate=False, outbox_processes=0,
+                               relay=Relay(theirs))
+        try:
+            assert worker.deps is not None and worker.deps.intake is not None
+            assert worker.drain is None, "a worker runs no drain"
+            url = bot.slack.issue_response_url("command", user_id=ALICE,
+                                               channel_id=bot.general.id)
+            worker.deps.intake.record(team_id=bot.slack.team_id, user_id=ALICE,
+                                      channel_id=bot.general.id, text="Initech: invoices wrong",
+                                      response_url=url)
+            worker.deps.intake.wake()  # what commands.py does after the ack
+            assert mine.poll(5)
+            message = mine.recv_bytes()
+            assert message == INTAKE, message
+            rt.relay_handlers().handle(message)  # what the main process does with it
+            bot.settle()
+            incidents = rt.service.list_incidents(bot.slack.team_id)
+            assert [(i.number, i.customer) for i in incidents] == [(1, "Initech")]
+            told = [p.text for p in bot.slack.responses if url.endswith(f"/respond/{p.url_id}")]
+            assert any(t.startswith("Opened *INC-1* for Initech.") for t in told), told
+        finally:
+            worker.stop()
+
+
+def test_intake_through_a_worker_under_a_burst_opens_each_request_once() -> None:
+    """Every open of a burst over two processes takes the intake (threshold 1): each ack
+    says "recorded", each request then hears its own number, once, and gets one channel."""
+    with LocalBot(kind=True, settings={"intake_after": 1}) as bot:  # tiers: 20 channels
+        rt = bot.runtime
+        assert rt is not None
+        server = rt.http_server(0, host="127.0.0.1", workers=2, threads=4)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.effective_port}/slack/events"
+            replies = _burst(20, lambda i: bot.slack.command(
+                url, f"open Customer {i}: checkout fails", user_id=ALICE))
+            assert all(r.ok and "Recorded" in r.body["text"] for r in replies)
+            bot.settle(timeout=60)
+            with rt.service.sessions() as session:
+                rows = session.query(IncidentRow.number, IncidentRow.customer,
+                                     IncidentRow.channel_id).all()
+                done = session.query(IntakeRow.outcome).all()
+            assert sorted(n for n, _, _ in rows) == list(range(1, 21))
+            assert sorted(c for _, c, _ in rows) == sorted(f"Customer {i}" for i in range(20))
+            assert [o for (o,) in done] == ["opened"] * 20
+            channels = [c for _, _, c in rows]
+            assert None not in channels and len(set(channels)) == 20
+            by_customer = {c: n for n, c, _ in rows}
+            for i, reply in enumerate(replies):
+                sent = reply.sent["response_url"]
+                told = [p.text for p in bot.slack.responses
+                        if sent.endswith(f"/respond/{p.url_id}") and p.text.startswith("Opened")]
+                assert told == [f"Opened *INC-{by_customer[f'Customer {i}']}* for Customer {i}. "
+                                "Creating the incident channel…"], told
+            assert bot.slack.violations == []
+        finally:
+            server.close()
+            thread.join(10)

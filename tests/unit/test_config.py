@@ -45,6 +45,7 @@ ALL_KEYS = (
     "CRISISBOT_OUTBOX_PROCESSES",
     "CRISISBOT_OUTBOX_THREADS",
     "CRISISBOT_HTTP_WORKERS",
+    "CRISISBOT_INTAKE_AFTER",
     "CRISISBOT_SMTP_URL",
     "CRISISBOT_EMAIL_FROM",
     "CRISISBOT_INBOUND_SECRET",
@@ -296,6 +297,8 @@ MALFORMED = [
     ("CRISISBOT_OUTBOX_THREADS", "4.5"),
     ("CRISISBOT_HTTP_WORKERS", "0"),
     ("CRISISBOT_HTTP_WORKERS", "17"),
+    ("CRISISBOT_INTAKE_AFTER", "-1"),
+    ("CRISISBOT_INTAKE_AFTER", "many"),
     ("CRISISBOT_LEADER_CALL", "soon"),
     ("CRISISBOT_LEADER_CALL", "30s"),
     ("CRISISBOT_SMTP_URL", "https://u:SeCrEt@mail.example.com"),
@@ -321,6 +324,12 @@ def test_outbox_processes_and_threads() -> None:
 def test_http_workers_default_to_two() -> None:
     assert load_settings({}).http_workers == 2
     assert load_settings({"CRISISBOT_HTTP_WORKERS": "1"}).http_workers == 1
+
+
+def test_intake_after_defaults_to_four_and_zero_turns_it_off() -> None:
+    assert load_settings({}).intake_after == 4
+    assert load_settings({"CRISISBOT_INTAKE_AFTER": "0"}).intake_after == 0
+    assert load_settings({"CRISISBOT_INTAKE_AFTER": "1"}).intake_after == 1
 
 
 @pytest.mark.parametrize(("value", "name"), [
