@@ -93,6 +93,7 @@ class Lull:
         self.cap = cap
         self._lock = threading.Lock()
         self._queue: list[Callable[[], None]] = []
+        self._running = 0  # work taken from the queue and not finished yet
         self._ready = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -124,11 +125,21 @@ class Lull:
     def _run_queued(self) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
+            self._running += len(batch)
         for work in batch:
             try:
                 work()
             except Exception:
                 log.exception("after-the-ack work failed")
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+    def idle(self) -> bool:
+        """Nothing waits for a lull or runs from one now (what a test waits for before it
+        looks at the effects of an ack)."""
+        with self._lock:
+            return not self._queue and self._running == 0
 
     def close(self) -> None:
         """Run what waits now; from here on, work runs at once."""

@@ -230,10 +230,15 @@ class LocalBot:
         sessions = self.runtime.service.sessions
 
         forms = self.runtime.forms
+        lull, post_ack = self.runtime.lull, self.runtime.post_ack
 
         def drained() -> bool:
             if forms is not None and not forms.idle():  # a modal opening after its ack
                 return False
+            if lull is not None and not lull.idle():  # an ack's after-work waits for a lull
+                return False
+            # what the lull handed on (a reminder plan, the resume check after a reinstall)
+            post_ack.submit(lambda: None).result(timeout=10)
             with sessions() as session:
                 # an open the intake recorded is opened first, and then queues outbox rows
                 return store.intake.pending_count(session) == 0 and \

@@ -4,6 +4,7 @@ data: playbook/domain/intake.py and the shell's gauge (bot/load.py, bot/intake.p
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -106,9 +107,14 @@ def test_after_work_waits_while_other_requests_are_in_flight() -> None:
     lull(lambda: ran.append("first"))
     lull(lambda: (ran.append("second"), done.set()))
     assert ran == [], "deferred while the other request is inside"
+    assert not lull.idle(), "work waits for a lull: a test settling must wait for it too"
     load.leave()  # (from here: the other request is answered)
     assert done.wait(10), "run once the process is quiet"
     assert ran == ["first", "second"]
+    deadline = time.monotonic() + 10
+    while not lull.idle() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lull.idle()
     lull.close()
 
 
