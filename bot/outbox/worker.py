@@ -110,10 +110,13 @@ class OutboxWorker:
     it). A row that fails is retried later with backoff and the rest of its chain is released
     to wait behind it; one that cannot succeed is given up and reported.
 
-    Posts before card refreshes: all threads but one take rows that are not card refreshes
-    first and leave each chain's trailing refreshes queued (an incident's order is unchanged:
-    a refresh still holds up what was queued after it); the last thread takes rows oldest
-    first, so refreshes keep moving in a burst, and every thread takes them when no post waits.
+    In priority order (playbook/domain/priority.py): all threads but one take the heads above
+    card refreshes first, highest priority first (replies and reminders, then customer updates,
+    then channels and invites), leaving each chain's trailing refreshes queued (an incident's
+    order is unchanged: a refresh still holds up what was queued after it); when none waits
+    they take the rest, still by priority (card refreshes before topics and bookmarks). The
+    last thread takes rows oldest first, so refreshes keep moving in a burst and nothing waits
+    forever behind a stream of posts.
     """
 
     def __init__(self, runner: EffectRunner, sessions: sessionmaker[Session],
@@ -260,9 +263,11 @@ class OutboxWorker:
         claim = {"now": now, "worker": who, "lease": self.lease,
                  "limit": limit or self.batch}
         with self.sessions.begin() as session:
+            # urgent threads: what a person waits for first, then the rest by priority; the
+            # last thread oldest first (nothing waits forever behind a stream of posts)
             chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
             if not chains:
-                chains = outbox.claim_chains(session, **claim)
+                chains = outbox.claim_chains(session, **claim, by_priority=urgent)
             incidents = store.load_incidents(
                 session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
             facts = Facts.read(session, incidents.values()) if chains else None
