@@ -3,7 +3,9 @@
 A row is written in the same transaction as the change it carries out (`enqueue`,
 `enqueue_many`), so nothing acknowledged is lost. The worker leases rows in batches
 (`claim_chains`): one transaction leases the first open row ("head") of up to `limit` incidents
-together with the rows queued behind each head (its "chain"); the worker runs each chain in
+together with the rows queued behind each head (its "chain"). Heads are taken by priority
+(`priority`, set from the row's kind as it is queued: playbook/domain/priority.py; replies
+and reminders before card refreshes) or oldest first. The worker runs each chain in
 order and finishes what each chain ran in one more transaction (`finish`), or records a
 failure (`retry_outbox`, `fail_outbox`).
 
