@@ -147,3 +147,12 @@ def hold_outbox(session: Session, item_id: int, *, until: datetime, why: str,
     mine = [o.c.claimed_by == worker, o.c.done_at.is_(None)] if worker is not None else []
     session.execute(update(o).where(o.c.id == item_id, *mine).values(
         next_attempt_at=until, claimed_by=None, claimed_until=None, last_error=why[:200]))
+
+
+def paused_reasons(session: Session, team_ids: Collection[str]) -> dict[str, str]:
+    """Of `team_ids`, the paused ones and why (`paused_reason` for many, in one query)."""
+    if not team_ids:
+        return {}
+    rows = session.execute(select(TeamPauseRow.team_id, TeamPauseRow.reason)
+                           .where(TeamPauseRow.team_id.in_(list(team_ids))))
+    return {str(team): str(reason) for team, reason in rows}
