@@ -67,7 +67,7 @@ FIRERS = 2
 # offset twice differs by microseconds; a test clock moved by a second or more is a change).
 SAME_TIME = timedelta(milliseconds=50)
 # Wake-ups are grouped into slots this long; a wake-up runs at its slot's end, at most this late.
-SLOT = timedelta(milliseconds=100)
+SLOT = timedelta(milliseconds=50)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -382,4 +382,4 @@ class ReminderScheduler:
 
     @staticmethod
     def _slot_id(slot: datetime) -> str:
-        return f"slot-{slot.timestamp():.1f}"
+        return f"slot-{round(slot.timestamp() * 1000)}"  # (ms: one id per slot, whatever SLOT)
