@@ -40,6 +40,10 @@ MAX_ROW_ATTEMPTS = 6
 # How long a thread waits at the end of its batch for the finisher to mark its rows done
 # (past it the rows stay ours, renewed by the heartbeat, until the finisher gets through).
 FINISH_WAIT = 10.0
+# The finisher waits this long after the first chain to finish, so the chains the other threads
+# finish meanwhile go in the same transaction (fewer write transactions for the database's one
+# writer on SQLite; a post never waits for it).
+FINISH_LINGER = 0.005
 # After a failed finishing transaction (the database away): try again this much later.
 FINISH_RETRY = 0.5
 # While a team is paused: how often its held effects are looked at again.
@@ -286,15 +290,23 @@ class OutboxWorker:
             chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
             if not chains:
                 chains = outbox.claim_chains(session, **claim, by_priority=urgent)
-            if not chains:
-                return 0
-            incidents = store.load_incidents(
-                session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
-            facts = Facts.read(session, incidents.values())
-            # team -> why its sends are paused: read once per batch, with the claim
-            teams = {item.team_id for chain in chains for item in chain}
-            found = lifecycle_store.paused_reasons(session, teams)
-            paused: dict[str, str | None] = {team: found.get(team) for team in teams}
+        if not chains:
+            return 0
+        # What the rows need is read after the claim committed, without the write lock: on
+        # SQLite the claim holds the database's one writer (the reminders' firing and the other
+        # threads' claims wait for it) only for the claim itself.
+        try:
+            with store.reading(self.sessions) as session:
+                incidents = store.load_incidents(
+                    session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
+                facts = Facts.read(session, incidents.values())
+                # team -> why its sends are paused: read once per batch, with the incidents
+                teams = {item.team_id for chain in chains for item in chain}
+                found = lifecycle_store.paused_reasons(session, teams)
+                paused: dict[str, str | None] = {team: found.get(team) for team in teams}
+        except Exception:
+            self._give_back(who, [item.id for chain in chains for item in chain])
+            raise
         self._wake.set()  # more may be queued: let an idle thread look while we work
         self._holding(who, [item.id for chain in chains for item in chain])
         self.runner.ctx.facts.current = facts
@@ -347,6 +359,9 @@ class OutboxWorker:
             with self._finishing_ready:
                 while not self._finishing and not self._stop.is_set():
                     self._finishing_ready.wait(self.poll)
+            if not self._stop.is_set():
+                self._stop.wait(FINISH_LINGER)  # let the other threads' chains join this one
+            with self._finishing_ready:
                 batch, self._finishing = self._finishing, []
             if not batch:
                 return  # stopped, nothing left
