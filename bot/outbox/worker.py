@@ -340,7 +340,8 @@ class OutboxWorker:
             with self._finishing_ready:
                 self._finishing.append((who, done, chain, finished))
                 self._finishing_ready.notify()
-            self._let_go(who, [i for i in chain if i not in set(done)])
+            finishing = set(done)
+            self._let_go(who, [i for i in chain if i not in finishing])
             return finished
         try:
             if done:
