@@ -158,6 +158,11 @@ class OutboxWorker:
         self._finishing: list[tuple[str, list[int], list[int], threading.Event]] = []
         self._finishing_ready = threading.Condition()
         self._finisher: threading.Thread | None = None
+        # The heartbeat and the finisher take turns: each updates rows of several of our
+        # threads in one transaction, and two such transactions locking the same rows in
+        # different orders deadlocked on PostgreSQL (a second each before it was detected).
+        # Taking turns also keeps the heartbeat from reading rows just finished as lost.
+        self._marking = threading.Lock()
 
     def start(self) -> None:
         """Start the threads (again, after `stop`), first freeing the leases of the dead
@@ -217,19 +222,21 @@ class OutboxWorker:
     def beat(self) -> None:
         """Renew our leases once; rows found taken over are marked lost (never run, never
         finished by us)."""
-        with self._held_lock:
-            held = {who: set(ids) for who, ids in self._held.items() if ids}
-        if not held:
-            return
-        with self.sessions.begin() as session:
-            kept = {who: outbox.extend(session, ids, worker=who, now=self.clock(),
-                                       lease=self.lease) for who, ids in held.items()}
-        with self._held_lock:
-            # (a row we gave back meanwhile, re-queued or released, is not lost: only the
-            # ones our threads still hold)
-            lost = {i for who, ids in held.items() for i in ids - kept[who]
-                    if i in self._held.get(who, ())}
-            self._lost |= lost
+        with self._marking:  # (never while the finisher marks rows done: see __init__)
+            with self._held_lock:
+                held = {who: set(ids) for who, ids in self._held.items() if ids}
+            if not held:
+                return
+            with self.sessions.begin() as session:
+                kept = {who: outbox.extend(session, sorted(held[who]), worker=who,
+                                           now=self.clock(), lease=self.lease)
+                        for who in sorted(held)}
+            with self._held_lock:
+                # (a row we gave back meanwhile, re-queued or released, is not lost: only the
+                # ones our threads still hold)
+                lost = {i for who, ids in held.items() for i in ids - kept[who]
+                        if i in self._held.get(who, ())}
+                self._lost |= lost
         if lost:
             log.warning("outbox: lost the lease of row(s) %s; leaving them to their new "
                         "worker", sorted(lost))
@@ -370,10 +377,13 @@ class OutboxWorker:
             for who, done, _chain, _event in batch:
                 by_worker.setdefault(who, []).extend(done)
             try:
-                with self.sessions.begin() as session:
-                    now = self.clock()
-                    for who, ids in by_worker.items():
-                        outbox.finish(session, ids, now, worker=who)
+                with self._marking:
+                    with self.sessions.begin() as session:
+                        now = self.clock()
+                        for who in sorted(by_worker):
+                            outbox.finish(session, sorted(by_worker[who]), now, worker=who)
+                    for who, _done, chain, _finished in batch:  # (before the heartbeat looks)
+                        self._let_go(who, chain)
             except Exception:
                 if self._stop.is_set():
                     log.exception("could not mark %d outbox rows done; their leases run out",
@@ -384,8 +394,7 @@ class OutboxWorker:
                         self._finishing[:0] = batch
                     self._stop.wait(FINISH_RETRY)
                     continue
-            for who, _done, chain, finished in batch:
-                self._let_go(who, chain)
+            for _who, _done, _chain, finished in batch:
                 finished.set()
 
     def _give_back(self, who: str, ids: list[int]) -> None:
