@@ -11,16 +11,9 @@ Rows already queued get theirs here from the same map, copied as it stood at thi
 migration must not change when the map does). The server default (2) covers a row queued by
 an older replica during a rolling upgrade.
 
-`ix_outbox_open_priority` (priority, id, next_attempt_at) over open rows serves the claims in
-priority order on both databases; it replaces `ix_outbox_open_post` (0007), which served the
-old two-class claim ("not a card refresh" first) and nothing reads any more. Why
-next_attempt_at as its last key: a claim walks open rows in order and must pass over the ones
-not due yet (a burst's card refreshes waiting for chat.update's tier, retries in backoff); with
-the time in the index it does so on the index entries instead of reading every such row (on
-PostgreSQL, in the benchmark of 10,000 reminders, a claim read some 200 rows to take a few).
-`ix_outbox_open` (0002) keeps its one key: given next_attempt_at too, PostgreSQL without
-statistics probed it (a walk of every open row) instead of `ix_outbox_open_incident` for "the
-first open row of this incident", the claims' correlated subquery.
+`ix_outbox_open_priority` (priority, id) over open rows serves the claims in priority order
+on both databases; it replaces `ix_outbox_open_post` (0007), which served the old two-class
+claim ("not a card refresh" first) and nothing reads any more.
 """
 
 from collections.abc import Sequence
@@ -53,8 +46,7 @@ def upgrade() -> None:
                       sa.column("priority", sa.SmallInteger()))
     for priority, kinds in PRIORITIES.items():
         op.execute(outbox.update().where(outbox.c.kind.in_(kinds)).values(priority=priority))
-    op.create_index("ix_outbox_open_priority", "outbox", ["priority", "id", "next_attempt_at"],
-                    unique=False,
+    op.create_index("ix_outbox_open_priority", "outbox", ["priority", "id"], unique=False,
                     sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
     op.drop_index("ix_outbox_open_post", table_name="outbox")
 

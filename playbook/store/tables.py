@@ -422,10 +422,7 @@ class OutboxRow(Base):
     # (playbook/store/outbox.py): "an earlier open item of this incident?" is one probe of
     # ix_outbox_open_incident, and claims in priority order walk ix_outbox_open_priority
     # (priority, id), so the first heads of the highest priority are found without walking
-    # past the queued card refreshes. That one carries next_attempt_at as a last key: rows not due
-    # yet (card refreshes waiting for their rate tier, retries) are passed over in the index,
-    # without reading each row (PostgreSQL checks every key column's condition on the index
-    # entry; SQLite does too before it looks the row up).
+    # past the queued card refreshes.
     __table_args__ = (
         Index(
             "ix_outbox_open",
@@ -444,7 +441,6 @@ class OutboxRow(Base):
             "ix_outbox_open_priority",
             "priority",
             "id",
-            "next_attempt_at",
             sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
             postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
         ),

@@ -128,9 +128,6 @@ def test_the_priority_index_serves_the_claims(engine: Engine) -> None:
         # "the first open row of its incident?" stays one probe of its own index (not a walk
         # of every open row in id order)
         assert "ix_outbox_open_incident" in plan, plan
-        if engine.dialect.name == "postgresql":  # rows not due are passed over in the index
-            conds = [line for line in plan.splitlines() if "Index Cond" in line]
-            assert any("next_attempt_at" in line for line in conds), plan
 
 
 def test_the_migration_gives_queued_rows_their_priority(empty_db_url: str) -> None:
