@@ -9,10 +9,13 @@ A benchmark, not a test. For each database, in one run:
 2. a fresh database (a SQLite file; a scratch database on the PostgreSQL server, dropped
    afterwards) is migrated with `bot.schema.upgrade` and filled with N open incidents through the
    store's own `add_incident` (batches of 500 per transaction): each one a valid incident with
-   its channel and card, an agreed 5-minute update cadence whose period ends at a due time
-   staggered over the window (evenly spaced, shuffled across incident numbers). A 5-minute
-   cadence is also the default nudge lead, so the period has no nudge: each incident has
-   exactly one reminder in the window, its DUE;
+   its channel and card, an agreed update cadence (5 minutes, or `--cadence`) whose period
+   ends at a due time staggered over the window (evenly spaced, shuffled across incident
+   numbers). The bot's nudge lead is set equal to the cadence (5 minutes is the default lead
+   anyway), so the period has no nudge: each incident has exactly one reminder in the window,
+   its DUE. A window longer than 5 minutes (the 50,000-incident run: 300 s) needs a longer
+   cadence: by default the shortest whole number of minutes, at least 5, that outlasts the
+   window and the lead;
 3. the production `Runtime.build(settings)` (migrations, outbox worker with its default
    threads, `ReminderScheduler`) is built against the local Slack. Its clock is wall time plus
    an offset chosen so the first due time is `--lead` seconds after the scheduler starts (the
@@ -77,6 +80,9 @@ ALICE, BOB, LEAD = "U0ALICE", "U0BOB", "U0LEAD"
 BELL = "🔔"
 PG_DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CADENCE = timedelta(minutes=5)  # == the default nudge lead: no nudge in the period
+# Escalations come this long after the due time (the default CRISISBOT_ESCALATE_AFTER): the
+# window, the lead and the grace must end before the first one could.
+ESCALATE_AFTER = timedelta(minutes=15)
 INSERT_BATCH = 500
 
 # targets (the issue, part "pacing"): up to 10,000 incidents p99 < 250 ms and rebuild < 2 s;
@@ -317,7 +323,14 @@ def bot_settings(slack: dict[str, Any], database_url: str) -> Any:
                     leads_channel=slack["leads"])
 
 
-def insert_incidents(sessions: Any, team_id: str, planned: list[Planned]) -> float:
+def cadence_for(window: float, lead: float) -> timedelta:
+    """The benchmark's agreed cadence: 5 minutes, or the shortest whole number of minutes
+    that outlasts the window and the lead (one DUE per incident, no second period)."""
+    return max(CADENCE, timedelta(minutes=math.floor((window + lead) / 60) + 1))
+
+
+def insert_incidents(sessions: Any, team_id: str, planned: list[Planned],
+                     cadence: timedelta = CADENCE) -> float:
     """Through the store's own add_incident, INSERT_BATCH per transaction; returns seconds."""
     from playbook import store
     from playbook.domain.model import CadenceChange, Incident
@@ -326,7 +339,7 @@ def insert_incidents(sessions: Any, team_id: str, planned: list[Planned]) -> flo
     for first in range(0, len(planned), INSERT_BATCH):
         with sessions.begin() as session:
             for i, p in enumerate(planned[first:first + INSERT_BATCH], start=first):
-                start = p.due - CADENCE
+                start = p.due - cadence
                 inc = Incident(
                     team_id=p.team_id, number=0, customer=f"Customer {i % 997}",
                     description="Checkout returns 502 for a share of orders (bench)",
@@ -334,7 +347,7 @@ def insert_incidents(sessions: Any, team_id: str, planned: list[Planned]) -> flo
                     channel_id=p.channel_id, channel_name=p.channel_name, card_ts=p.card_ts,
                     owner=ALICE, owner_set_at=start - timedelta(minutes=9), communicator=BOB,
                     customer_words=["Our customers cannot pay."], impact="Lost orders",
-                    cadence_changes=[CadenceChange(start, CADENCE, agreed=True, by=ALICE)],
+                    cadence_changes=[CadenceChange(start, cadence, agreed=True, by=ALICE)],
                 )
                 p.incident_id = store.add_incident(session, inc).id or 0
     return time.perf_counter() - started
@@ -516,6 +529,7 @@ class Options:
     scheduler: str = "current"
     outbox_processes: int | None = None  # None: the Settings default, as `crisisbot run`
     workspaces: int = 100
+    cadence: timedelta = CADENCE
 
 
 def stop_scheduler(sched: Any) -> int:
@@ -571,11 +585,12 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
         try:
             print(f"… {kind}: inserting {opts.incidents} incidents", file=sys.stderr, flush=True)
             out["insert_s"] = insert_incidents(store.make_session_factory(engine),
-                                               slack.info["team_id"], planned)
+                                               slack.info["team_id"], planned, opts.cadence)
         finally:
             engine.dispose()
 
-        settings = bot_settings(slack.info, url)
+        # the nudge lead equals the cadence: no nudge in the period, one DUE per incident
+        settings = replace(bot_settings(slack.info, url), nudge_before=opts.cadence)
         if opts.outbox_processes is not None:
             settings = replace(settings, outbox_processes=opts.outbox_processes)
         clock = Clock()
@@ -982,6 +997,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds to keep running after all were posted, for duplicates")
     p.add_argument("--seed", type=int, default=20261123, help="shuffle seed")
+    p.add_argument("--cadence", type=int, default=None,
+                   help="the incidents' agreed cadence in minutes (default 5, or the shortest "
+                        "that outlasts --window + --lead); the nudge lead is set the same")
     p.add_argument("--workspaces", type=int, default=None,
                    help="team_ids the incidents are dealt over (default: one per 100)")
     p.add_argument("--outbox-processes", type=int,
@@ -1001,8 +1019,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--incidents must be 1..{MAX_INCIDENTS}")
     if not 0 <= window <= MAX_WINDOW_S or not 0 <= args.lead <= 60:
         p.error(f"--window must be 0..{MAX_WINDOW_S:g} and --lead 0..60")
-    if window + args.lead >= CADENCE.total_seconds():
-        p.error("--window + --lead must stay under the 5-minute cadence (one DUE each)")
+    cadence = timedelta(minutes=args.cadence) if args.cadence else cadence_for(window, args.lead)
+    if window + args.lead >= cadence.total_seconds():
+        p.error(f"--window + --lead must stay under the {cadence} cadence (one DUE each)")
+    if window + args.lead + args.grace >= ESCALATE_AFTER.total_seconds():
+        p.error("--window + --lead + --grace must end before the first escalation (15 min)")
     if not 0 <= args.grace <= MAX_GRACE_S or not 0 <= args.settle <= 60:
         p.error(f"--grace must be 0..{MAX_GRACE_S:g} and --settle 0..60")
     results_dir = ROOT / "bench" / "results"
@@ -1010,13 +1031,15 @@ def main(argv: list[str] | None = None) -> int:
     workspaces = args.workspaces or max(1, incidents // 100)
     opts = Options(incidents, window, args.lead, args.grace, args.settle, args.seed,
                    args.profile, results_dir, args.scheduler, args.outbox_processes,
-                   workspaces)
+                   workspaces, cadence)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     meta = {"machine": machine(), "window": window,
             "load": f"{incidents} open incidents, one DUE each, evenly spaced over {window:g} s "
                     f"from {args.lead:g} s after the scheduler's start (one every "
-                    f"{1000 * window / max(1, incidents - 1):.1f} ms); 5-min cadence, one "
+                    f"{1000 * window / max(1, incidents - 1):.1f} ms); "
+                    f"{cadence.total_seconds() / 60:g}-min cadence (nudge lead the same: no "
+                    "nudge), one "
                     f"channel and card each, over {workspaces} workspaces (team_ids); strict "
                     "local Slack (rate tiers per workspace); production Runtime, outbox "
                     "threads default"

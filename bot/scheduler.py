@@ -8,11 +8,12 @@ Jobs live in memory (never a shared job store), use `misfire_grace_time=None` so
 that was due while the process was busy or down still runs, and are rebuilt at every start and
 by a periodic resync that picks up changes made by other replicas.
 
-Each incident's next wake-up goes into a slot of SLOT (100 ms) of wall time, and APScheduler
-holds one date job per slot, run at the slot's end (never early). Ten thousand incidents due
-within a minute are then some 600 jobs, not 10,000: the start-up rebuild does not pay
-APScheduler's per-job cost (a signature check, a sorted insert) ten thousand times, and the
-incidents of one slot are fired together in one transaction.
+Each incident's next wake-up goes into a slot of SLOT (50 ms) of wall time, and APScheduler
+holds one date job per slot, run at the slot's end (never early, at most a slot late). Ten
+thousand incidents due within a minute are then some 1,200 jobs, not 10,000: the start-up
+rebuild does not pay APScheduler's per-job cost (a signature check, a sorted insert) ten
+thousand times, and the incidents of one slot are fired together in one transaction. (The slot
+is a trade: 100 ms slots halved the jobs and added 50 ms to every reminder on average.)
 
 A reminder stays "due" after it was sent (an unanswered update is due until someone logs one),
 so "is anything due?" alone would wake an incident again and again. Each process remembers when
@@ -67,7 +68,7 @@ FIRERS = 2
 # offset twice differs by microseconds; a test clock moved by a second or more is a change).
 SAME_TIME = timedelta(milliseconds=50)
 # Wake-ups are grouped into slots this long; a wake-up runs at its slot's end, at most this late.
-SLOT = timedelta(milliseconds=100)
+SLOT = timedelta(milliseconds=50)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -382,4 +383,4 @@ class ReminderScheduler:
 
     @staticmethod
     def _slot_id(slot: datetime) -> str:
-        return f"slot-{slot.timestamp():.1f}"
+        return f"slot-{round(slot.timestamp() * 1000)}"  # (ms: one id per slot, whatever SLOT)

@@ -37,6 +37,15 @@ log = logging.getLogger(__name__)
 
 # How many times one outbox row is tried before it is given up and reported.
 MAX_ROW_ATTEMPTS = 6
+# How long a thread waits at the end of its batch for the finisher to mark its rows done
+# (past it the rows stay ours, renewed by the heartbeat, until the finisher gets through).
+FINISH_WAIT = 10.0
+# The finisher waits this long after the first chain to finish, so the chains the other threads
+# finish meanwhile go in the same transaction (fewer write transactions for the database's one
+# writer on SQLite; a post never waits for it).
+FINISH_LINGER = 0.005
+# After a failed finishing transaction (the database away): try again this much later.
+FINISH_RETRY = 0.5
 # While a team is paused: how often its held effects are looked at again.
 PAUSED_RECHECK = timedelta(minutes=5)
 # Who we are among the workers that lease rows: host, process and a token drawn at process
@@ -110,10 +119,13 @@ class OutboxWorker:
     it). A row that fails is retried later with backoff and the rest of its chain is released
     to wait behind it; one that cannot succeed is given up and reported.
 
-    Posts before card refreshes: all threads but one take rows that are not card refreshes
-    first and leave each chain's trailing refreshes queued (an incident's order is unchanged:
-    a refresh still holds up what was queued after it); the last thread takes rows oldest
-    first, so refreshes keep moving in a burst, and every thread takes them when no post waits.
+    In priority order (playbook/domain/priority.py): all threads but one take the heads above
+    card refreshes first, highest priority first (replies and reminders, then customer updates,
+    then channels and invites), leaving each chain's trailing refreshes queued (an incident's
+    order is unchanged: a refresh still holds up what was queued after it); when none waits
+    they take the rest, still by priority (card refreshes before topics and bookmarks). The
+    last thread takes rows oldest first, so refreshes keep moving in a burst and nothing waits
+    forever behind a stream of posts.
     """
 
     def __init__(self, runner: EffectRunner, sessions: sessionmaker[Session],
@@ -141,6 +153,16 @@ class OutboxWorker:
         # rather than at the next poll
         self._dues: list[datetime] = []
         self._threads: list[threading.Thread] = []
+        # chains run, waiting to be marked done by the finisher thread: (claimant, done ids,
+        # the chain's ids, set when finished)
+        self._finishing: list[tuple[str, list[int], list[int], threading.Event]] = []
+        self._finishing_ready = threading.Condition()
+        self._finisher: threading.Thread | None = None
+        # The heartbeat and the finisher take turns: each updates rows of several of our
+        # threads in one transaction, and two such transactions locking the same rows in
+        # different orders deadlocked on PostgreSQL (a second each before it was detected).
+        # Taking turns also keeps the heartbeat from reading rows just finished as lost.
+        self._marking = threading.Lock()
 
     def start(self) -> None:
         """Start the threads (again, after `stop`), first freeing the leases of the dead
@@ -154,6 +176,9 @@ class OutboxWorker:
         beat = threading.Thread(target=self._heartbeat, name="outbox-heartbeat", daemon=True)
         beat.start()
         self._threads.append(beat)
+        self._finisher = threading.Thread(target=self._finish_loop, name="outbox-finisher",
+                                          daemon=True)
+        self._finisher.start()
         for n in range(self.threads):
             # all but one thread take posts before card refreshes; the last one takes rows
             # oldest first, so card refreshes keep moving while posts queue
@@ -167,6 +192,11 @@ class OutboxWorker:
         self._wake.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._finisher is not None:  # after the threads: it finishes what they ran
+            with self._finishing_ready:
+                self._finishing_ready.notify()
+            self._finisher.join(timeout=5)
+            self._finisher = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -192,19 +222,21 @@ class OutboxWorker:
     def beat(self) -> None:
         """Renew our leases once; rows found taken over are marked lost (never run, never
         finished by us)."""
-        with self._held_lock:
-            held = {who: set(ids) for who, ids in self._held.items() if ids}
-        if not held:
-            return
-        with self.sessions.begin() as session:
-            kept = {who: outbox.extend(session, ids, worker=who, now=self.clock(),
-                                       lease=self.lease) for who, ids in held.items()}
-        with self._held_lock:
-            # (a row we gave back meanwhile, re-queued or released, is not lost: only the
-            # ones our threads still hold)
-            lost = {i for who, ids in held.items() for i in ids - kept[who]
-                    if i in self._held.get(who, ())}
-            self._lost |= lost
+        with self._marking:  # (never while the finisher marks rows done: see __init__)
+            with self._held_lock:
+                held = {who: set(ids) for who, ids in self._held.items() if ids}
+            if not held:
+                return
+            with self.sessions.begin() as session:
+                kept = {who: outbox.extend(session, sorted(held[who]), worker=who,
+                                           now=self.clock(), lease=self.lease)
+                        for who in sorted(held)}
+            with self._held_lock:
+                # (a row we gave back meanwhile, re-queued or released, is not lost: only the
+                # ones our threads still hold)
+                lost = {i for who, ids in held.items() for i in ids - kept[who]
+                        if i in self._held.get(who, ())}
+                self._lost |= lost
         if lost:
             log.warning("outbox: lost the lease of row(s) %s; leaving them to their new "
                         "worker", sorted(lost))
@@ -260,19 +292,33 @@ class OutboxWorker:
         claim = {"now": now, "worker": who, "lease": self.lease,
                  "limit": limit or self.batch}
         with self.sessions.begin() as session:
+            # urgent threads: what a person waits for first, then the rest by priority; the
+            # last thread oldest first (nothing waits forever behind a stream of posts)
             chains = outbox.claim_chains(session, **claim, urgent=True) if urgent else []
             if not chains:
-                chains = outbox.claim_chains(session, **claim)
-            incidents = store.load_incidents(
-                session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
-            facts = Facts.read(session, incidents.values()) if chains else None
+                chains = outbox.claim_chains(session, **claim, by_priority=urgent)
         if not chains:
             return 0
+        # What the rows need is read after the claim committed, without the write lock: on
+        # SQLite the claim holds the database's one writer (the reminders' firing and the other
+        # threads' claims wait for it) only for the claim itself.
+        try:
+            with store.reading(self.sessions) as session:
+                incidents = store.load_incidents(
+                    session, {c[0].incident_id for c in chains if c[0].incident_id is not None})
+                facts = Facts.read(session, incidents.values())
+                # team -> why its sends are paused: read once per batch, with the incidents
+                teams = {item.team_id for chain in chains for item in chain}
+                found = lifecycle_store.paused_reasons(session, teams)
+                paused: dict[str, str | None] = {team: found.get(team) for team in teams}
+        except Exception:
+            self._give_back(who, [item.id for chain in chains for item in chain])
+            raise
         self._wake.set()  # more may be queued: let an idle thread look while we work
-        paused: dict[str, str | None] = {}  # team -> why its sends are paused (read once)
         self._holding(who, [item.id for chain in chains for item in chain])
         self.runner.ctx.facts.current = facts
         waiting = list(chains)
+        finishing: list[threading.Event] = []
         try:
             while waiting:
                 chain = waiting.pop(0)
@@ -280,18 +326,76 @@ class OutboxWorker:
                 try:
                     self._run_chain(chain, incidents, done, paused, who)
                 finally:
-                    # each chain is marked done as soon as it ran: a worker that dies later
-                    # in the batch leaves only what it had not done yet to run again
-                    if done:
-                        with self.sessions.begin() as session:
-                            outbox.finish(session, done, self.clock(), worker=who)
-                    self._let_go(who, [item.id for item in chain])
+                    # each chain is marked done as soon as it ran (a worker that dies later in
+                    # the batch leaves only what it had not done yet to run again), by the
+                    # finisher while this thread runs the next chain
+                    finishing.append(self._finish(who, done, [item.id for item in chain]))
         finally:
             if waiting:  # an error ended the batch: give back the chains not started, at once
                 self._give_back(who, [item.id for chain in waiting for item in chain])
+            for finished in finishing:  # our rows are done when we return
+                finished.wait(FINISH_WAIT)
             self.runner.ctx.facts.forget()
             self._let_go(who, [item.id for chain in chains for item in chain])
         return sum(len(chain) for chain in chains)
+
+    def _finish(self, who: str, done: list[int], chain: list[int]) -> threading.Event:
+        """Mark `done` finished and let go of `chain`: handed to the finisher thread when it
+        runs (the caller goes on with its next chain), else here and now."""
+        finished = threading.Event()
+        if done and self._finisher is not None and self._finisher.is_alive():
+            with self._finishing_ready:
+                self._finishing.append((who, done, chain, finished))
+                self._finishing_ready.notify()
+            finishing = set(done)
+            self._let_go(who, [i for i in chain if i not in finishing])
+            return finished
+        try:
+            if done:
+                with self.sessions.begin() as session:
+                    outbox.finish(session, done, self.clock(), worker=who)
+        finally:
+            self._let_go(who, chain)
+            finished.set()
+        return finished
+
+    def _finish_loop(self) -> None:
+        """The finisher: marks done what the threads ran, all that waits in one transaction,
+        so a post never waits for the database's writer to mark the one before it done. After
+        `stop` it finishes what is left, then ends."""
+        while True:
+            with self._finishing_ready:
+                while not self._finishing and not self._stop.is_set():
+                    self._finishing_ready.wait(self.poll)
+            if not self._stop.is_set():
+                self._stop.wait(FINISH_LINGER)  # let the other threads' chains join this one
+            with self._finishing_ready:
+                batch, self._finishing = self._finishing, []
+            if not batch:
+                return  # stopped, nothing left
+            by_worker: dict[str, list[int]] = {}
+            for who, done, _chain, _event in batch:
+                by_worker.setdefault(who, []).extend(done)
+            try:
+                with self._marking:
+                    with self.sessions.begin() as session:
+                        now = self.clock()
+                        for who in sorted(by_worker):
+                            outbox.finish(session, sorted(by_worker[who]), now, worker=who)
+                    for who, _done, chain, _finished in batch:  # (before the heartbeat looks)
+                        self._let_go(who, chain)
+            except Exception:
+                if self._stop.is_set():
+                    log.exception("could not mark %d outbox rows done; their leases run out",
+                                  sum(len(ids) for ids in by_worker.values()))
+                else:
+                    log.exception("could not mark outbox rows done; will retry")
+                    with self._finishing_ready:
+                        self._finishing[:0] = batch
+                    self._stop.wait(FINISH_RETRY)
+                    continue
+            for _who, _done, _chain, finished in batch:
+                finished.set()
 
     def _give_back(self, who: str, ids: list[int]) -> None:
         try:

@@ -16,7 +16,8 @@ What it decides (pure: the clock is passed in, nothing sleeps here):
   taken), else the seconds until it may (nothing taken). Each (team, method) has a bucket of
   the method's tier (`TIERS`), and chat.postMessage also one per channel; a call must find a
   token in every bucket it uses.
-- Priorities (`Priority`): replies to a person and reminders/escalations first, customer
+- Priorities (`Priority`, one map of row kinds shared with the outbox's claims:
+  playbook/domain/priority.py): replies to a person and reminders/escalations first, customer
   updates and outage drafts next, then channels, invites and pins, then card refreshes, then
   topics and bookmarks. A lower priority may only take a token while the bucket keeps a
   reserve of `RESERVE[priority]` tokens for the ones above it, so a burst of low-priority work
@@ -45,8 +46,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Final
+
+# (the one map of priorities, re-exported for the pacer's callers: playbook/domain/priority.py)
+from playbook.domain.priority import KIND_PRIORITY as KIND_PRIORITY
+from playbook.domain.priority import Priority as Priority
+from playbook.domain.priority import priority_of as priority_of
 
 TIER_2, TIER_3, TIER_4 = 20.0, 50.0, 100.0  # calls per minute ("20+", "50+", "100+")
 
@@ -79,46 +84,15 @@ EPSILON = 1e-9
 MAX_BOOKED = 10_000
 
 
-class Priority(IntEnum):
-    """Who waits for whom: a lower number goes first."""
-
-    PERSON = 0    # a reply to a person, a reminder, an escalation
-    CUSTOMER = 1  # customer updates, outage drafts
-    MEMBERS = 2   # channels, invites, pins
-    CARD = 3      # card refreshes (coalesced: the latest state wins)
-    COSMETIC = 4  # topics, bookmarks
-
-
 # The tokens a priority must leave in a bucket for the priorities above it.
 RESERVE: Final[dict[Priority, float]] = {
     Priority.PERSON: 0.0, Priority.CUSTOMER: 1.0, Priority.MEMBERS: 2.0, Priority.CARD: 3.0,
     Priority.COSMETIC: 4.0,
 }
 
-# The priority of each outbox row kind (bot/outbox/runner.py); unknown kinds: MEMBERS.
-KIND_PRIORITY: Final[dict[str, Priority]] = {
-    "tell": Priority.PERSON, "timeline": Priority.PERSON, "post": Priority.PERSON,
-    "capture": Priority.PERSON, "recurrence": Priority.PERSON, "summary": Priority.PERSON,
-    "resolve_prompt": Priority.PERSON, "channel_lost": Priority.PERSON,
-    "channel_back": Priority.PERSON, "brief": Priority.PERSON,
-    "leads_channel": Priority.PERSON,  # an admin waits for the outcome of their change
-    "draft": Priority.CUSTOMER, "draft_settled": Priority.CUSTOMER,
-    "email": Priority.CUSTOMER, "outage_post": Priority.CUSTOMER,
-    "create_channel": Priority.MEMBERS, "invite": Priority.MEMBERS,
-    "reopen_channel": Priority.MEMBERS, "outage_open": Priority.MEMBERS,
-    "refresh_card": Priority.CARD, "outage_card": Priority.CARD, "home": Priority.CARD,
-    "bookmark": Priority.COSMETIC,
-}
 # Methods that are cosmetic whatever row makes them: they never go before real work.
 COSMETIC_METHODS: Final = frozenset({"conversations.setTopic", "conversations.setPurpose",
                                      "bookmarks.add"})
-
-
-def priority_of(kind: str | None) -> Priority:
-    """The priority of an outbox row kind (no row: a person is waiting)."""
-    if kind is None:
-        return Priority.PERSON
-    return KIND_PRIORITY.get(kind, Priority.MEMBERS)
 
 
 def call_priority(row: Priority, method: str) -> Priority:

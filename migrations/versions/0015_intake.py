@@ -1,8 +1,8 @@
 """The intake: raw `/incident open` commands recorded at the ack under load.
 
 Revision ID: 0015_intake
-Revises: 0013_installations
-Create Date: 2026-12-09 10:00:00
+Revises: 0014_outbox_priority
+Create Date: 2026-12-07 21:00:00
 
 Declared in playbook.store.intake. A row is one command as Slack sent it, pending until the
 incident it asks for is written (or refused) in the same transaction that marks it done.
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0015_intake"
-down_revision: str | Sequence[str] | None = "0013_installations"
+down_revision: str | Sequence[str] | None = "0014_outbox_priority"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -117,7 +117,11 @@ class ReminderService:
         try:
             with self.sessions.begin() as session:
                 now = self.clock()
-                paused: dict[str, bool] = {}
+                # each team's pause, read once for the batch in one query (a batch spans many
+                # workspaces: one query per team was a round trip per incident)
+                teams = {inc.team_id for inc in due}
+                stopped = lifecycle_store.paused_reasons(session, teams)
+                paused: dict[str, bool] = {team: team in stopped for team in teams}
                 fired = {inc.id: self._fire_in(session, inc, worker, now, outdated=True,
                                                paused=paused)
                          for inc in due}

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, delete, select, update
+from sqlalchemy import String, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from playbook.store.base import Base, slack_id
@@ -79,11 +79,13 @@ def lost_channels(session: Session, channel_ids: Collection[str]) -> set[str]:
     """Of `channel_ids`, the ones the bot knows it can't post in (`channel_usable` for many)."""
     if not channel_ids:
         return set()
-    return set(session.execute(
-        select(ChannelStateRow.channel_id).where(
-            ChannelStateRow.channel_id.in_(list(channel_ids)),
-            (ChannelStateRow.archived_at.is_not(None)) | (ChannelStateRow.removed_at.is_not(None))
-        )).scalars())
+    return set(session.execute(_LOST, {"channels": list(channel_ids)}).scalars())
+
+
+# Read for every batch the outbox claims: built once (building costs more than running it).
+_LOST = select(ChannelStateRow.channel_id).where(
+    ChannelStateRow.channel_id.in_(bindparam("channels", expanding=True)),
+    (ChannelStateRow.archived_at.is_not(None)) | (ChannelStateRow.removed_at.is_not(None)))
 
 
 _UNSET = object()
@@ -147,3 +149,15 @@ def hold_outbox(session: Session, item_id: int, *, until: datetime, why: str,
     mine = [o.c.claimed_by == worker, o.c.done_at.is_(None)] if worker is not None else []
     session.execute(update(o).where(o.c.id == item_id, *mine).values(
         next_attempt_at=until, claimed_by=None, claimed_until=None, last_error=why[:200]))
+
+
+def paused_reasons(session: Session, team_ids: Collection[str]) -> dict[str, str]:
+    """Of `team_ids`, the paused ones and why (`paused_reason` for many, in one query)."""
+    if not team_ids:
+        return {}
+    rows = session.execute(_PAUSED, {"teams": list(team_ids)})
+    return {str(team): str(reason) for team, reason in rows}
+
+
+_PAUSED = select(TeamPauseRow.team_id, TeamPauseRow.reason).where(
+    TeamPauseRow.team_id.in_(bindparam("teams", expanding=True)))

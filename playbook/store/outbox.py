@@ -3,7 +3,9 @@
 A row is written in the same transaction as the change it carries out (`enqueue`,
 `enqueue_many`), so nothing acknowledged is lost. The worker leases rows in batches
 (`claim_chains`): one transaction leases the first open row ("head") of up to `limit` incidents
-together with the rows queued behind each head (its "chain"); the worker runs each chain in
+together with the rows queued behind each head (its "chain"). Heads are taken by priority
+(`priority`, set from the row's kind as it is queued: playbook/domain/priority.py; replies
+and reminders before card refreshes) or oldest first. The worker runs each chain in
 order and finishes what each chain ran in one more transaction (`finish`), or records a
 failure (`retry_outbox`, `fail_outbox`).
 
@@ -45,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from playbook.domain.priority import Priority, priority_of
 from playbook.store.base import UTCDateTime
 from playbook.store.engine import begin_reading
 from playbook.store.tables import OutboxRow
@@ -104,7 +107,8 @@ def enqueue(
     requested_by: str | None,
     now: datetime,
 ) -> int:
-    """Record a side effect to carry out after commit; returns its id.
+    """Record a side effect to carry out after commit; returns its id. Its priority (which
+    rows the claims take first) follows from its kind (playbook/domain/priority.py).
 
     Enqueue in the same transaction as the state change (after `save_incident`, whose row lock
     orders concurrent writers, so ids follow commit order per incident).
@@ -115,6 +119,7 @@ def enqueue(
             "team_id": team_id,
             "incident_id": incident_id,
             "kind": kind,
+            "priority": int(priority_of(kind)),
             "payload": payload,
             "requested_by": requested_by,
             "created_at": now,
@@ -137,7 +142,8 @@ def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
     if not rows:
         return
     session.execute(_ENQUEUE_MANY, [
-        {"team_id": team_id, "incident_id": incident_id, "kind": kind, "payload": payload,
+        {"team_id": team_id, "incident_id": incident_id, "kind": kind,
+         "priority": int(priority_of(kind)), "payload": payload,
          "requested_by": requested_by, "created_at": now, "attempts": 0,
          "next_attempt_at": now}
         for kind, payload in rows])
@@ -296,20 +302,28 @@ _LEASE = {"claimed_by": bindparam("v_worker"),
 # Statements built once: building (and cache-keying) a statement costs more than running it.
 
 
-def _heads(*only: ColumnElement[bool]) -> Any:
+def _heads(*only: ColumnElement[bool], by_priority: bool = True) -> Any:
+    # in priority order the scan walks ix_outbox_open_priority (priority, id); oldest first,
+    # ix_outbox_open (id)
+    order = (_O.c.priority, _O.c.id) if by_priority else (_O.c.id,)
     return (
-        select(_O.c.id, _O.c.claimed_by, _O.c.kind)
+        select(_O.c.id, _O.c.claimed_by, _O.c.kind, _O.c.priority)
         .where(_OPEN, *only, _O.c.next_attempt_at <= _NOW, _UNLEASED, _FIRST, _ALONE)
-        .order_by(_O.c.id)
+        .order_by(*order)
         .limit(bindparam("n"))
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing (one writer)
     )
 
 
-# The kind as a literal, not a parameter: only then can the databases use ix_outbox_open_post.
 # The heads are selected, then updated by id: as one UPDATE ... WHERE id IN (SELECT ...),
-# PostgreSQL without statistics re-ran the locking subquery for every open row.
-_HEADS = {False: _heads(), True: _heads(_O.c.kind != literal_column(f"'{CARD}'"))}
+# PostgreSQL without statistics re-ran the locking subquery for every open row. The urgent
+# bound is a literal: a range on the index's first column either way, and one plan.
+URGENT_BELOW = Priority.CARD
+_HEADS = {
+    "oldest": _heads(by_priority=False),
+    "priority": _heads(),
+    "urgent": _heads(_O.c.priority < literal_column(str(int(URGENT_BELOW)))),
+}
 _CLAIM_HEADS = (
     update(_O)
     .where(_O.c.id.in_(bindparam("ids", expanding=True)), _OPEN, _UNLEASED)
@@ -380,20 +394,28 @@ def _item(row: Any, taken_over: bool = False) -> OutboxItem:
 
 def claim_chains(
     session: Session, *, now: datetime, worker: str, lease: timedelta, limit: int = 10,
-    chain_max: int = CHAIN_MAX, urgent: bool = False, slow_max: int = SLOW_MAX,
+    chain_max: int = CHAIN_MAX, urgent: bool = False, by_priority: bool = False,
+    slow_max: int = SLOW_MAX,
 ) -> list[Chain]:
-    """Lease the open rows of up to `limit` incidents (oldest head first), each list in order.
+    """Lease the open rows of up to `limit` incidents, each list in order.
+
+    Which incidents: by default the oldest heads first. `by_priority`: the heads of the highest
+    priority first (playbook/domain/priority.py: replies and reminders, then customer updates,
+    then channels and invites, then card refreshes, then topics and bookmarks), oldest first
+    within one priority; the chains come back in that order too. Only heads are ordered: an
+    incident's rows always run in the order they were queued, whatever their kinds.
 
     A row without an incident (an App Home refresh) is a chain of its own. Commit before
     running the rows; then `finish`, `retry_outbox`/`fail_outbox`, or `release`
     the rows of a chain that were not run.
 
-    `urgent`: leave card refreshes for later. Only heads that are not a card refresh are
-    taken, and a chain stops before the card refreshes at its end (one in the middle runs in
-    its place: what follows it must wait for it). Those then head their incident's queue and are
-    taken by a claim that is not urgent; they only refresh what the card shows, and the last one
-    shows the newest state whenever it runs, so posts (a reminder, a reply) need not wait for
-    them while a burst lasts.
+    `urgent` (implies `by_priority`): leave card refreshes, and everything below them, for
+    later. Only heads above card refreshes (priority < URGENT_BELOW) are taken, and a chain
+    stops before the card refreshes at its end (one in the middle runs in its place: what
+    follows it must wait for it). Those then head their incident's queue and are taken by a
+    claim that is not urgent; they only refresh what the card shows, and the last one shows
+    the newest state whenever it runs, so posts (a reminder, a reply) need not wait for them
+    while a burst lasts.
 
     At most `slow_max` chains headed by a row that makes a channel (SLOW_KINDS) are taken; the
     heads read past them stay free for the next claim (of this worker or another).
@@ -403,21 +425,25 @@ def claim_chains(
     params = {"now": now, "v_worker": worker, "v_until": now + lease}
     ids: list[int] = []
     before: dict[int, str | None] = {}
+    rank: dict[int, tuple[int, int]] = {}  # head id -> its place in the claim's order
     slow = 0
-    for row_id, held_by, kind in session.execute(_HEADS[urgent], {"now": now, "n": limit}):
+    mode = "urgent" if urgent else "priority" if by_priority else "oldest"
+    for row_id, held_by, kind, priority in session.execute(_HEADS[mode],
+                                                            {"now": now, "n": limit}):
         if kind in SLOW_KINDS:
             if slow >= slow_max:
                 continue
             slow += 1
         ids.append(row_id)
         before[row_id] = held_by
+        rank[row_id] = (priority if mode != "oldest" else 0, row_id)
     if not ids:
         return []
     heads = [_item(r, before.get(r.id) is not None)
              for r in session.execute(_CLAIM_HEADS, {**params, "ids": ids})]
     if not heads:
         return []
-    heads.sort(key=lambda item: item.id)
+    heads.sort(key=lambda item: rank[item.id])
     chains: dict[int, Chain] = {}
     result: list[Chain] = []
     for head in heads:

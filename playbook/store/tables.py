@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from playbook.store.base import Base, slack_id
@@ -411,8 +420,9 @@ class OutboxRow(Base):
     # with 100 or 100,000 done items behind it (a full scan grew with the history and ran inside
     # the write transaction every worker queues for). Two more for batch claims
     # (playbook/store/outbox.py): "an earlier open item of this incident?" is one probe of
-    # ix_outbox_open_incident, and posts are found past queued card refreshes through
-    # ix_outbox_open_post.
+    # ix_outbox_open_incident, and claims in priority order walk ix_outbox_open_priority
+    # (priority, id), so the first heads of the highest priority are found without walking
+    # past the queued card refreshes.
     __table_args__ = (
         Index(
             "ix_outbox_open",
@@ -428,12 +438,11 @@ class OutboxRow(Base):
             postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
         ),
         Index(
-            "ix_outbox_open_post",
+            "ix_outbox_open_priority",
+            "priority",
             "id",
-            sqlite_where=text("done_at IS NULL AND failed_at IS NULL AND kind <> 'refresh_card'"),
-            postgresql_where=text(
-                "done_at IS NULL AND failed_at IS NULL AND kind <> 'refresh_card'"
-            ),
+            sqlite_where=text("done_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("done_at IS NULL AND failed_at IS NULL"),
         ),
     )
 
@@ -443,6 +452,9 @@ class OutboxRow(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(64))
+    # Who waits for whom (playbook/domain/priority.py, lower first): set from the kind when
+    # the row is queued. The default is for rows queued by a version that did not set it.
+    priority: Mapped[int] = mapped_column(SmallInteger, server_default=text("2"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     requested_by: Mapped[str | None] = mapped_column(slack_id())
     created_at: Mapped[datetime]

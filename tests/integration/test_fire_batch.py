@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
 from playbook.domain.cadence import ReminderKind
 from playbook.domain.model import Actor
 from playbook.services.incidents import Service, ServiceConfig
+from playbook.store import lifecycle as lifecycle_store
 from tests.playbooks import default_policy
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
@@ -96,3 +98,33 @@ def test_a_change_between_the_read_and_the_write_is_fired_from_the_new_state(
     assert after.customer_words == ["we still cannot pay"], "the change was kept, not overwritten"
     assert fired[first.id].incident is not None
     assert fired[first.id].incident.version == after.version
+
+
+def test_a_batch_over_many_workspaces_reads_their_pauses_in_one_query(
+        session_factory: sessionmaker[Session], engine: Engine) -> None:
+    clock = Clock()
+    service = _service(session_factory, clock)
+    due = []
+    for n in range(4):
+        team = f"T{n}"
+        inc = service.open(team, ALICE, f"Acme {n}: down").incident
+        service.command(inc.id, ALICE, "cadence", "30m", team_id=team)
+        due.append(inc.id)
+    with session_factory.begin() as session:  # one of them lost its tokens: nothing for it
+        lifecycle_store.pause_team(session, "T2", "token_revoked", T0)
+    clock.now = T0 + timedelta(minutes=30)
+    asked: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "team_pauses" in statement:
+            asked.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        fired = service.reminders.fire_due_many(due, "w1")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # (one query per workspace was one round trip per incident in a burst over many teams)
+    assert len(asked) == 1, asked
+    assert [fired[i].paused for i in due] == [False, False, True, False]
+    assert [bool(fired[i].effects) for i in due] == [True, True, False, True]

@@ -249,3 +249,14 @@ def test_a_periodic_resync_picks_up_what_another_replica_changed(bot: LocalBot) 
     nudge = moved - rt.service.config.policy.nudge_before - bot.clock.offset
     assert abs(after - nudge) < timedelta(seconds=1), "the nudge of the new 10-minute cadence"
     assert after < before
+
+
+def test_every_slot_is_a_job_of_its_own() -> None:
+    """Slots shorter than the job id's resolution shared one job: half of a burst's wake-ups
+    (every other 50 ms slot) were dropped when the next slot replaced the job."""
+    from bot.scheduler import SLOT, ReminderScheduler
+
+    start = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    slots = [start + n * SLOT for n in range(1000)]
+    ids = {ReminderScheduler._slot_id(slot) for slot in slots}
+    assert len(ids) == len(slots)

@@ -289,3 +289,21 @@ def test_a_row_handed_a_slot_goes_before_newcomers_when_it_comes_back(
     assert pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0, ticket=1) == 0.0
     clock.now += slots[2] - slots[1]
     assert pacer.ask("T1", "chat.update", None, Priority.CARD, long_after=0.0, ticket=2) == 0.0
+
+
+def test_the_pacer_uses_the_same_priorities_as_the_outbox_claims() -> None:
+    from bot.slack import pacing
+    from playbook.domain import priority
+
+    # one map: a kind claimed first must not then wait behind card refreshes for its bucket
+    assert pacing.Priority is priority.Priority
+    assert pacing.KIND_PRIORITY is priority.KIND_PRIORITY
+    assert pacing.priority_of is priority.priority_of
+
+
+def test_every_outbox_kind_has_a_priority() -> None:
+    from bot.outbox.runner import HANDLERS
+    from playbook.domain.priority import KIND_PRIORITY
+
+    kinds = set(HANDLERS) | {"home", "outage_open", "outage_post", "outage_card"}
+    assert kinds - set(KIND_PRIORITY) == set()
