@@ -388,6 +388,13 @@ def probe_write(engine: Engine) -> list[str]:
         why = guard.problem()
         if why is not None:
             raise DatabaseFileLost(why)
+        if os.path.exists(guard.path) and not os.access(guard.path, os.W_OK):
+            # asked of the kernel, not of SQLite: a new connection to a file this process
+            # already has open may be handed one of its earlier read-write descriptors
+            # (SQLite reuses them per file), which a read-only or immutable file no longer
+            # grants to a new open, so the probe's write would "succeed" where commits fail
+            raise sqlite3.OperationalError(
+                f"attempt to write a readonly database ({guard.path} is read-only)")
         raw = sqlite3.connect(f"file:{guard.path}?mode=rw", uri=True, timeout=PROBE_TIMEOUT,
                               isolation_level=None)
         try:
