@@ -531,6 +531,7 @@ class Options:
     workspaces: int = 100
     cadence: timedelta = CADENCE
     analyze: bool = True  # PostgreSQL: ANALYZE after the fill, as autovacuum would
+    outbox_threads: int | None = None  # None: the Settings default, as `crisisbot run`
 
 
 def stop_scheduler(sched: Any) -> int:
@@ -602,6 +603,8 @@ def run_db(kind: str, opts: Options, dbs: Databases, stamp: str) -> dict[str, An
         settings = replace(bot_settings(slack.info, url), nudge_before=opts.cadence)
         if opts.outbox_processes is not None:
             settings = replace(settings, outbox_processes=opts.outbox_processes)
+        if opts.outbox_threads is not None:
+            settings = replace(settings, outbox_threads=opts.outbox_threads)
         clock = Clock()
         t = time.perf_counter()
         runtime = Runtime.build(settings, clock=clock)  # as `crisisbot run` builds it
@@ -1007,6 +1010,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds to keep running after all were posted, for duplicates")
     p.add_argument("--seed", type=int, default=20261123, help="shuffle seed")
+    p.add_argument("--outbox-threads", type=int, default=None,
+                   help="threads per outbox process (default: the Settings default)")
     p.add_argument("--no-analyze", dest="analyze", action="store_false",
                    help="PostgreSQL: do not ANALYZE after filling the database (by default it "
                         "does, as autovacuum would on a production server)")
@@ -1044,7 +1049,7 @@ def main(argv: list[str] | None = None) -> int:
     workspaces = args.workspaces or max(1, incidents // 100)
     opts = Options(incidents, window, args.lead, args.grace, args.settle, args.seed,
                    args.profile, results_dir, args.scheduler, args.outbox_processes,
-                   workspaces, cadence, args.analyze)
+                   workspaces, cadence, args.analyze, args.outbox_threads)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     meta = {"machine": machine(), "window": window,
