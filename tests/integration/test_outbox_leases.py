@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
-from playbook.domain.model import Incident
 from playbook.store import outbox
+from tests.integration.outbox_rows import add_incident
 
 T0 = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -19,11 +19,7 @@ Factory = sessionmaker[Session]
 
 
 def _incident(s: Session) -> int:
-    inc = store.add_incident(s, Incident(team_id="T1", number=0, customer="Acme",
-                                         description="checkout is down", opened_by="U1",
-                                         opened_at=T0))
-    assert inc.id is not None
-    return inc.id
+    return add_incident(s, T0)
 
 
 def _enqueue(s: Session, incident_id: int | None, kind: str) -> int:

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import schema
 from playbook import store
-from playbook.domain.model import Incident
 from playbook.domain.priority import KIND_PRIORITY, Priority
 from playbook.store import outbox
+from tests.integration.outbox_rows import add_incident
 
 T0 = datetime(2026, 12, 7, 13, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)
@@ -30,11 +30,7 @@ LOWEST_FIRST = ["bookmark", "home", "refresh_card", "invite", "email", "timeline
 
 
 def _incident(s: Session) -> int:
-    inc = store.add_incident(s, Incident(team_id="T1", number=0, customer="Acme",
-                                         description="checkout is down", opened_by="U1",
-                                         opened_at=T0))
-    assert inc.id is not None
-    return inc.id
+    return add_incident(s, T0)
 
 
 def _enqueue(s: Session, incident_id: int | None, kind: str) -> int:
