@@ -65,34 +65,44 @@ from playbook.store.incidents import (
     number_incident,
     recurrence_candidates,
     save_incident,
+    save_incidents,
 )
 from playbook.store.outbox import (
     OutboxItem,
     defer_outbox,
     enqueue,
+    enqueue_for,
     enqueue_many,
     fail_outbox,
     open_by_kind,
     pending_outbox_count,
     retry_outbox,
 )
-from playbook.store.reminder_claims import take_reminder
+from playbook.store.reminder_claims import ReminderKey, take_reminder, take_reminders
 from playbook.store.tables import OutboxRow
-from playbook.store.timeline import append_timeline, get_timeline, has_timeline_kind
+from playbook.store.timeline import (
+    append_timeline,
+    append_timelines,
+    get_timeline,
+    has_timeline_kind,
+)
 
 __all__ = [
     "OutboxItem",
     "OutboxRow",
+    "ReminderKey",
     "Snapshot",
     "StaleIncident",
     "UTCDateTime",
     "active_versions",
     "add_incident",
     "append_timeline",
+    "append_timelines",
     "children_snapshot",
     "defer_outbox",
     "emails",
     "enqueue",
+    "enqueue_for",
     "enqueue_many",
     "fail_outbox",
     "find_by_number",
@@ -124,6 +134,8 @@ __all__ = [
     "retention",
     "retry_outbox",
     "save_incident",
+    "save_incidents",
     "take_reminder",
+    "take_reminders",
     "timeline",
 ]

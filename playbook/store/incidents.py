@@ -67,6 +67,7 @@ __all__ = [
     "number_incident",
     "recurrence_candidates",
     "save_incident",
+    "save_incidents",
 ]
 
 
@@ -266,17 +267,46 @@ def save_incident(session: Session, incident: Incident, *,
     """
     if incident.id is None:
         raise ValueError("save_incident needs a loaded incident (id is None); use add_incident")
-    wanted = [(spec, keyed_items(spec, getattr(incident, spec.field))) for spec in CHILDREN]
-    result = session.execute(
-        _SAVE_INCIDENT,
-        {"k_id": incident.id, "k_version": incident.version,
-         **{f"v_{name}": value for name, value in incident_values(incident).items()}},
-    )
+    result = session.execute(_SAVE_INCIDENT, _save_values(incident))
     if result.rowcount != 1:
         raise StaleIncident(incident.id, incident.version)
+    _sync_children(session, incident, stored)
+    return replace(incident, version=incident.version + 1)
 
-    # Children: what is stored (the caller's snapshot, or read as plain Core rows), then write
-    # only the difference. Most saves (a reminder, a card's ts) change no child at all.
+
+def save_incidents(session: Session,
+                   saves: Collection[tuple[Incident, Snapshot]]) -> list[Incident]:
+    """`save_incident` for several loaded incidents (each with its children as loaded): their
+    version checks in one executemany, which psycopg sends in one round trip, so a batch of
+    reminders firing costs one round trip rather than one per incident. Raises `StaleIncident`
+    (and writes nothing the caller keeps: roll back) when any of them changed since its read.
+    Saved in id order, so two writers of overlapping batches lock them in one order."""
+    ordered = sorted(saves, key=lambda save: save[0].id or 0)
+    if any(inc.id is None for inc, _ in ordered):
+        raise ValueError("save_incidents needs loaded incidents (id is None); use add_incident")
+    if len(ordered) < 2 or not session.get_bind().dialect.supports_sane_multi_rowcount:
+        saved = {inc.id: save_incident(session, inc, stored=stored) for inc, stored in ordered}
+        return [saved[inc.id] for inc, _ in saves]
+    result = session.execute(_SAVE_INCIDENT, [_save_values(inc) for inc, _ in ordered])
+    if result.rowcount != len(ordered):
+        first = ordered[0][0]  # (which one is not known: the caller saves them one by one)
+        raise StaleIncident(first.id or 0, first.version)
+    for inc, stored in ordered:
+        _sync_children(session, inc, stored)
+    by_id = {inc.id: replace(inc, version=inc.version + 1) for inc, _ in ordered}
+    return [by_id[inc.id] for inc, _ in saves]
+
+
+def _save_values(incident: Incident) -> dict[str, Any]:
+    return {"k_id": incident.id, "k_version": incident.version,
+            **{f"v_{name}": value for name, value in incident_values(incident).items()}}
+
+
+def _sync_children(session: Session, incident: Incident, stored: Snapshot | None) -> None:
+    """Write only the difference between the incident's children and what is stored (the
+    caller's snapshot, or read as plain Core rows). Most saves (a reminder, a card's ts) change
+    no child at all, and then write nothing."""
+    wanted = [(spec, keyed_items(spec, getattr(incident, spec.field))) for spec in CHILDREN]
     connection = session.connection()
     if stored is None:
         stored = {spec.field: {} for spec in CHILDREN}
@@ -309,7 +339,6 @@ def save_incident(session: Session, incident: Incident, *,
                 delete(child_t).where(child_t.c.incident_id == incident.id,
                                       child_t.c.number.in_(list(existing)))
             )
-    return replace(incident, version=incident.version + 1)
 
 
 def get_incident(session: Session, team_id: str, number: int) -> Incident | None:

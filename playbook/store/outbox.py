@@ -139,6 +139,14 @@ def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
     round trip); they are still inserted one after another in order, so their ids keep the
     order the outbox carries them out in.
     """
+    enqueue_for(session, [(team_id, incident_id, kind, payload) for kind, payload in rows],
+                requested_by=requested_by, now=now)
+
+
+def enqueue_for(session: Session, rows: Sequence[tuple[str, int | None, str, dict[str, Any]]],
+                *, requested_by: str | None, now: datetime) -> None:
+    """`enqueue_many` for the rows of several incidents ((team, incident id, kind, payload)
+    each), in the order given: one round trip for a whole batch of reminders."""
     if not rows:
         return
     session.execute(_ENQUEUE_MANY, [
@@ -146,7 +154,7 @@ def enqueue_many(session: Session, *, team_id: str, incident_id: int | None,
          "priority": int(priority_of(kind)), "payload": payload,
          "requested_by": requested_by, "created_at": now, "attempts": 0,
          "next_attempt_at": now}
-        for kind, payload in rows])
+        for team_id, incident_id, kind, payload in rows])
 
 
 # Hot statements built once: building a statement costs more Python than running it.

@@ -85,6 +85,13 @@ def append_timeline(
     session: Session, incident_id: int, team_id: str, entries: Iterable[TimelineEntry]
 ) -> None:
     """Add history lines. There is deliberately no way to edit or delete them."""
+    append_timelines(session, ((incident_id, team_id, entry) for entry in entries))
+
+
+def append_timelines(session: Session,
+                     lines: Iterable[tuple[int, str, TimelineEntry]]) -> None:
+    """Add history lines of several incidents ((incident id, team, line) each) in one
+    executemany: a batch of reminders writes its lines in one round trip."""
     rows = [
         {
             "incident_id": incident_id,
@@ -94,7 +101,7 @@ def append_timeline(
             "actor": entry.actor,
             "text": entry.text,
         }
-        for entry in entries
+        for incident_id, team_id, entry in lines
     ]
     if rows:
         session.execute(insert(TimelineRow.__table__), rows)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from playbook import store
+from playbook.domain import cadence
 from playbook.domain.cadence import ReminderKind
 from playbook.domain.model import Actor
 from playbook.services.incidents import Service, ServiceConfig
@@ -128,3 +129,68 @@ def test_a_batch_over_many_workspaces_reads_their_pauses_in_one_query(
     assert len(asked) == 1, asked
     assert [fired[i].paused for i in due] == [False, False, True, False]
     assert [bool(fired[i].effects) for i in due] == [True, True, False, True]
+
+
+def _due_incidents(service: Service, clock: Clock, count: int, prefix: str) -> list[int]:
+    clock.now = T0
+    due = []
+    for n in range(count):
+        inc = service.open("T1", ALICE, f"{prefix} {n}: down").incident
+        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
+        due.append(inc.id)
+    return due
+
+
+def test_a_bigger_batch_writes_in_no_more_statements(
+        session_factory: sessionmaker[Session], engine: Engine) -> None:
+    """In a burst the scheduler fires a few incidents per transaction: its writes (claims,
+    saves, timeline lines, outbox rows) go in a fixed number of statements, not a few per
+    incident, or each incident adds round trips to every reminder of the batch."""
+    clock = Clock()
+    service = _service(session_factory, clock)
+    small = _due_incidents(service, clock, 2, "Acme")
+    large = _due_incidents(service, clock, 6, "Globex")
+    clock.now = T0 + timedelta(minutes=30)
+    counts = []
+    for batch in (small, large):
+        writes: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object,
+                  writes: list[str] = writes) -> None:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                writes.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            fired = service.reminders.fire_due_many(batch, "w1")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert all(fired[i].effects for i in batch)
+        counts.append(len(writes))
+    assert counts[0] == counts[1], counts
+    assert [_dues(service, i) for i in small + large] == [1] * 8
+
+
+def test_a_reminder_another_worker_claimed_is_skipped_and_the_rest_fire(
+        session_factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    service = _service(session_factory, clock)
+    due = _due_incidents(service, clock, 3, "Acme")
+    clock.now = T0 + timedelta(minutes=30)
+    held = service.get_by_id(due[1])
+    assert held is not None
+    with session_factory.begin() as session:  # another replica fired this one's DUE already
+        reminder = next(r for r in cadence.due_reminders(
+            held, service.playbooks.policy_for(held), clock.now)
+            if r.kind is ReminderKind.DUE)
+        assert store.take_reminder(session, team_id="T1", incident_id=held.id,
+                                   kind=reminder.kind.value, due_at=reminder.due_at,
+                                   ref=reminder.ref, now=clock.now, worker="w0",
+                                   lease=timedelta(minutes=5))
+
+    fired = service.reminders.fire_due_many(due, "w1")
+
+    assert [_dues(service, i) for i in due] == [1, 0, 1]
+    # its other reminder (the owner nudge) still fired, and what was saved is what it returns
+    assert fired[due[1]].effects
+    assert all(fired[i].incident == service.get_by_id(i) for i in due)
