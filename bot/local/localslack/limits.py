@@ -14,6 +14,8 @@ Errors read like Slack's: ``"<what> [json-pointer:/blocks/0/text/text]"``.
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -267,7 +269,34 @@ def _diff(sent: Any, parsed: Any, pointer: str, errors: list[str]) -> None:
         errors.append(_err(f"expected object, got {type(sent).__name__}", pointer))
 
 
+# What slack_sdk's models said of a block, by the block's JSON and where it stands: a card is
+# updated again and again with mostly the same blocks, and parsing each through the models
+# was half this server's CPU under load (CPU a real Slack does not take from the bot's box).
+# The answer for one JSON never changes, so the cache only saves work; bounded, then cleared.
+_SDK_SEEN: dict[tuple[str, str], tuple[str, ...]] = {}
+_SDK_SEEN_MAX = 20_000
+_SDK_SEEN_LOCK = threading.Lock()
+
+
 def _sdk_block(block: dict[str, Any], pointer: str, errors: list[str]) -> None:
+    try:
+        key = (json.dumps(block, sort_keys=True), pointer)
+    except (TypeError, ValueError):  # not JSON: let the models say why
+        _sdk_block_check(block, pointer, errors)
+        return
+    seen = _SDK_SEEN.get(key)
+    if seen is None:
+        found: list[str] = []
+        _sdk_block_check(block, pointer, found)
+        seen = tuple(found)
+        with _SDK_SEEN_LOCK:
+            if len(_SDK_SEEN) >= _SDK_SEEN_MAX:
+                _SDK_SEEN.clear()
+            _SDK_SEEN[key] = seen
+    errors.extend(seen)
+
+
+def _sdk_block_check(block: dict[str, Any], pointer: str, errors: list[str]) -> None:
     try:
         parsed = Block.parse(block)
         if parsed is None:
