@@ -428,14 +428,23 @@ class OutboxWorker:
             elif status == "retry":
                 rest = [later.id for later in chain[n + 1:]]
                 if rest:
+                    self._let_go(who, rest)  # (before: see `_giving_back`)
                     with self.sessions.begin() as session:
                         outbox.release(session, rest, who)
-                self._let_go(who, [item.id, *rest])  # given back: the heartbeat leaves them
                 return
             if item.kind in CHANGES_INCIDENT and item.incident_id is not None:
                 inc = LOAD  # read it again for the next row
 
+    def _giving_back(self, who: str, item_id: int) -> None:
+        """Stop renewing a row we are about to give back (defer, retry, hold or fail it),
+        before the transaction that does it: a heartbeat between that commit and letting go
+        found the row no longer ours and warned of a lost lease that was never lost. Should
+        the transaction fail, the row's lease runs out and it is claimed again, as after a
+        crash."""
+        self._let_go(who, [item_id])
+
     def _hold(self, item: store.OutboxItem, why: str, who: str) -> None:
+        self._giving_back(who, item.id)
         with self.sessions.begin() as session:
             lifecycle_store.hold_outbox(session, item.id, until=self.clock() + PAUSED_RECHECK,
                                         why=why, worker=who)
@@ -457,6 +466,7 @@ class OutboxWorker:
             # Slack's tier for the row's next call has no token for it yet: the row waits
             # in the queue, not on this thread (bot/outbox/paced.py); no attempt is counted
             due = self.clock() + timedelta(seconds=wait.wait)
+            self._giving_back(who, item.id)
             with self.sessions.begin() as session:
                 store.defer_outbox(session, item.id, next_attempt_at=due, worker=who)
             self._due_at(due)
@@ -474,6 +484,7 @@ class OutboxWorker:
                 return "retry"
             if is_permanent(code) or item.attempts + 1 >= MAX_ROW_ATTEMPTS:
                 log.warning("outbox %s (%s) failed for good: %s", item.id, item.kind, err)
+                self._giving_back(who, item.id)
                 with self.sessions.begin() as session:
                     mine = store.fail_outbox(session, item.id, now=now, error=str(err)[:500],
                                              worker=who)
@@ -483,12 +494,14 @@ class OutboxWorker:
             delay = timedelta(seconds=min(300, 2 ** (item.attempts + 1)))
             log.info("outbox %s (%s) failed, retrying in %s: %s", item.id, item.kind,
                      delay, err)
+            self._giving_back(who, item.id)
             with self.sessions.begin() as session:
                 store.retry_outbox(session, item.id, now=now, error=str(err)[:500],
                                    next_attempt_at=now + delay, worker=who)
             return "retry"
         except Exception:
             log.exception("outbox %s (%s) crashed", item.id, item.kind)
+            self._giving_back(who, item.id)
             with self.sessions.begin() as session:
                 store.fail_outbox(session, item.id, now=self.clock(), error="internal error",
                                   worker=who)

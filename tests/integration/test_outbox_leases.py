@@ -5,10 +5,15 @@ its worker can start soon."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.outbox.paced import Deferred
+from bot.outbox.worker import OutboxWorker
 from playbook import store
 from playbook.store import outbox
 from tests.integration.outbox_rows import add_incident
@@ -122,3 +127,40 @@ def test_a_worker_that_lost_its_lease_cannot_hold_the_row_for_a_paused_team(
         lifecycle_store.hold_outbox(s, row, until=late + LEASE, why="paused: x", worker="b")
         held = s.get(store.OutboxRow, row)
         assert held is not None and held.claimed_by is None and held.last_error == "paused: x"
+
+
+class _DeferringRunner:
+    """Every row's first call finds its rate tier empty (bot/outbox/paced.py)."""
+
+    def __init__(self) -> None:
+        self.ctx = SimpleNamespace(facts=SimpleNamespace(current=None, forget=lambda: None),
+                                   lifecycle=SimpleNamespace(paused=lambda _team: None))
+
+    def run(self, _item: object, _incident: object) -> None:
+        raise Deferred(5.0, "chat.postMessage")
+
+
+def test_a_row_deferred_for_a_rate_tier_is_not_warned_of_as_a_lost_lease(
+        session_factory: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    """The heartbeat renews what our threads hold; a row the thread has just given back (here
+    deferred until its tier has a token) is no longer ours in the database. A heartbeat in
+    between took it for a lease another worker took over, and warned."""
+    with session_factory.begin() as s:
+        row = _enqueue(s, _incident(s), "timeline")
+    worker = OutboxWorker(_DeferringRunner(), session_factory, lambda: T0,  # type: ignore[arg-type]
+                          threads=0, lease=LEASE)
+    due_at = worker._due_at
+
+    def beat_then_due(when: datetime) -> None:  # the heartbeat, right after the defer commits
+        worker.beat()
+        due_at(when)
+
+    worker._due_at = beat_then_due  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="bot.outbox.worker"):
+        assert worker.drain_once() == 1
+    assert "lost the lease" not in caplog.text
+    assert not worker._lost
+    with session_factory() as s:  # queued again for when its tier has a token, and free
+        assert not _claim(session_factory, "w2", T0)
+        assert [c[0].id for c in _claim(session_factory, "w2", T0 + timedelta(seconds=5))] == [row]
+        assert store.pending_outbox_count(s) == 1
