@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from bot import metrics
 from bot.load import InFlight
 from playbook.domain.intake import takes_intake
 from playbook.domain.model import Actor, Outcome
@@ -55,6 +56,7 @@ class Intake:
         """Record the raw command (committed on return: the ack may say "recorded")."""
         self.service.record(team_id=team_id, user_id=user_id, channel_id=channel_id,
                             text=text, response_url=response_url)
+        metrics.intake_recorded()
 
 
 class IntakeDrain:
@@ -158,6 +160,7 @@ class IntakeDrain:
                 elif not self._lull():
                     forced = self.FORCED - 1  # no lull came: open a few, then yield again
                 result = self.service.process(raw, self.actor_of(raw.team_id, raw.user_id))
+                metrics.intake_processed(result.status)
                 if result.status == "opened" and result.outcome is not None:
                     self.after(result.outcome)
                 elif result.status in ("refused", "failed"):

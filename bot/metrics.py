@@ -14,7 +14,10 @@ Series (README.md, "Metrics"):
 - ``crisisbot_outbox_deferred_total{priority}``: rows that stepped aside for a rate tier;
 - ``crisisbot_outbox_depth{priority}``: open outbox rows by priority (read from the database
   at each scrape, so it counts every process and replica);
-- ``crisisbot_reminder_lateness_seconds``: histogram, a wake-up's due time -> its firing.
+- ``crisisbot_reminder_lateness_seconds``: histogram, a wake-up's due time -> its firing;
+- ``crisisbot_intake_recorded_total``: opens acked as "recorded" under load (bot/intake.py),
+  and ``crisisbot_intake_processed_total{outcome}``: what the drain made of them (opened,
+  refused, failed, error: left for another try).
 
 Labels are method names, priorities and request kinds only: never a token, an id or text a
 person typed.
@@ -80,6 +83,14 @@ LATENESS = Histogram("crisisbot_reminder_lateness_seconds",
                      "Time from a reminder wake-up's due time to its firing", registry=None,
                      buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 
+INTAKE_RECORDED = Counter("crisisbot_intake_recorded",
+                          "Opens acked after recording only the raw command (under load)",
+                          registry=None)
+INTAKE_PROCESSED = Counter("crisisbot_intake_processed",
+                           "Recorded opens the drain processed, by outcome", ["outcome"],
+                           registry=None)
+INTAKE_OUTCOMES = frozenset({"opened", "refused", "failed", "error"})
+
 # The request kinds used as labels (anything else is "other": a label never carries input).
 ACK_KINDS = frozenset({"command", "block_actions", "view_submission", "view_closed",
                        "event_callback", "shortcut", "message_action", "block_suggestion",
@@ -112,6 +123,15 @@ def deferred(priority: str) -> None:
 
 def reminder_lateness(seconds: float) -> None:
     LATENESS.observe(max(seconds, 0.0))
+
+
+def intake_recorded() -> None:
+    INTAKE_RECORDED.inc()
+
+
+def intake_processed(outcome: str) -> None:
+    if outcome in INTAKE_OUTCOMES:  # ("taken": another processor had it; not ours to count)
+        INTAKE_PROCESSED.labels(outcome).inc()
 
 
 class DepthCollector(Collector):

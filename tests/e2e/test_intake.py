@@ -85,3 +85,27 @@ def test_below_the_threshold_an_open_is_answered_as_before() -> None:
         assert _intake_rows(bot) == []
         assert not any(t.startswith("Opened") for t in _told(bot, reply))
         assert bot.slack.violations == []
+
+
+def _counter(text: str, series: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(series))
+
+
+def test_metrics_count_what_the_intake_recorded_and_what_became_of_it() -> None:
+    """An operator sees how often acks fell back to "recorded" and that the drain keeps up."""
+    with LocalBot(settings=UNDER_LOAD) as bot:
+        assert bot.runtime is not None
+        before = bot.runtime.metrics_text().decode()
+        assert bot.command("open Acme Hotels: lobby screens are down").ok
+        assert bot.command("open sev7 Initech: down").ok  # recorded, refused when opened
+        bot.settle()
+        after = bot.runtime.metrics_text().decode()
+
+    def grew(series: str) -> float:
+        return _counter(after, series) - _counter(before, series)
+
+    assert grew("crisisbot_intake_recorded_total") == 2
+    assert grew('crisisbot_intake_processed_total{outcome="opened"}') == 1
+    assert grew('crisisbot_intake_processed_total{outcome="refused"}') == 1
+    assert "Acme" not in after and "Initech" not in after, "no typed text in the series"
