@@ -252,7 +252,7 @@ class Runtime:
     def socket_handler(self, app_token: str) -> Any:
         from bot.socket_mode import TimedSocketModeHandler
 
-        return TimedSocketModeHandler(self.app, app_token=app_token)
+        return TimedSocketModeHandler(self.app, app_token=app_token, load=self.load)
 
 
 def http_worker(conn: Any, sock: Any, settings: Settings, threads: int) -> None:

@@ -109,3 +109,19 @@ def test_metrics_count_what_the_intake_recorded_and_what_became_of_it() -> None:
     assert grew('crisisbot_intake_processed_total{outcome="opened"}') == 1
     assert grew('crisisbot_intake_processed_total{outcome="refused"}') == 1
     assert "Acme" not in after and "Initech" not in after, "no typed text in the series"
+
+
+def test_in_socket_mode_an_open_under_load_takes_the_intake_too() -> None:
+    """Socket Mode counts its requests in the process's load (bot/socket_mode.py), so a burst
+    over the socket is recorded raw and opened a moment later, as one over HTTP."""
+    with LocalBot(socket_mode=True, settings=UNDER_LOAD) as bot:
+        assert bot.runtime is not None
+        reply = bot.command("open Acme Hotels: lobby screens are down")
+
+        assert reply.ok and "Recorded" in reply.body["text"], reply.body
+        told = _told(bot, reply)
+        assert any(t.startswith("Opened *INC-1* for Acme Hotels") for t in told), told
+        incidents = bot.runtime.service.list_incidents(bot.slack.team_id)
+        assert [(i.number, i.customer) for i in incidents] == [(1, "Acme Hotels")]
+        assert _intake_rows(bot) == [("opened", incidents[0].id)]
+        assert bot.slack.violations == []
