@@ -78,7 +78,7 @@ from playbook.store.outbox import (
     pending_outbox_count,
     retry_outbox,
 )
-from playbook.store.reminder_claims import ReminderKey, take_reminder, take_reminders
+from playbook.store.reminder_claims import take_reminder, take_reminders
 from playbook.store.tables import OutboxRow
 from playbook.store.timeline import (
     append_timeline,
@@ -90,7 +90,6 @@ from playbook.store.timeline import (
 __all__ = [
     "OutboxItem",
     "OutboxRow",
-    "ReminderKey",
     "Snapshot",
     "StaleIncident",
     "UTCDateTime",
