@@ -54,9 +54,9 @@ class Intake:
     def record(self, *, team_id: str, user_id: str, channel_id: str | None, text: str,
                response_url: str | None) -> None:
         """Record the raw command (committed on return: the ack may say "recorded")."""
-        self.service.record(team_id=team_id, user_id=user_id, channel_id=channel_id,
-                            text=text, response_url=response_url)
-        metrics.intake_recorded()
+        if self.service.record(team_id=team_id, user_id=user_id, channel_id=channel_id,
+                               text=text, response_url=response_url):
+            metrics.intake_recorded()  # (a request Slack delivered twice is counted once)
 
 
 class IntakeDrain:
