@@ -164,6 +164,11 @@ def configure_logging(settings: Any = None, *, stream: IO[str] | None = None) ->
     root.setLevel(level)
     # Alembic narrates every plugin it loads at INFO; keep start-up quiet unless debugging.
     logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # waitress warns "Task queue depth is N" each time a request waits for a thread: dozens of
+    # lines in every burst, which the intake (bot/intake.py) is there to absorb. The ack
+    # histogram and the intake's counters (GET /metrics) say how bursts went; debug shows them.
+    logging.getLogger("waitress.queue").setLevel(
+        logging.DEBUG if level == "DEBUG" else logging.ERROR)
     for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
         root.removeHandler(old)
         old.close()

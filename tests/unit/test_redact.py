@@ -274,6 +274,21 @@ def test_configure_logging_level_from_settings() -> None:
     assert logging.getLogger().level == logging.WARNING
 
 
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_waitress_queue_depth_lines_are_left_out_unless_debugging(level: str,
+                                                                  shown: bool) -> None:
+    """A burst of requests made waitress warn "Task queue depth is N" dozens of times."""
+    out = io.StringIO()
+    configure_logging(Settings(log_level=level), stream=out)
+    try:
+        logging.getLogger("waitress.queue").warning("Task queue depth is %d", 7)
+        logging.getLogger("waitress").error("Socket error")
+    finally:
+        configure_logging(Settings(log_level="INFO"), stream=io.StringIO())
+    assert ("Task queue depth is 7" in out.getvalue()) is shown
+    assert "Socket error" in out.getvalue(), "waitress's other warnings and errors still show"
+
+
 def test_uninstall_restores_the_record_factory(settings: Settings) -> None:
     original = logging.getLogRecordFactory()
     install_redaction(settings)
