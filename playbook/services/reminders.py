@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from playbook import store
 from playbook.domain import cadence, reminders
 from playbook.domain.model import Effect, Incident, Policy, TimelineEntry
-from playbook.services.outcomes import outbox_rows, persist
+from playbook.services.outcomes import outbox_rows
 from playbook.services.playbooks import PlaybookCatalog
 from playbook.services.transactions import retry_stale
 from playbook.store import lifecycle as lifecycle_store
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 """How long a reminder claim holds before another process may take it over (see
-`playbook.store.reminder_claims.take_reminder`)."""
+`playbook.store.reminder_claims.take_reminders`)."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,16 @@ class ReminderService:
         return out
 
     def _fire_batch(self, session: Session, due: list[Incident], worker: str, now: datetime,
-                    paused: dict[str, bool]) -> dict[int | None, Fired]:
-        """`_fire_in` for a batch read before this transaction, with a handful of round trips
-        for the whole batch rather than four or more per incident: the claims in one insert,
-        the saves (their version checks) in one executemany, the timeline lines and outbox rows
-        in one each. Raises `StaleIncident` when any incident changed since its read (or a
-        reminder it had due now says nothing: that read may be outdated); the caller then
-        fires each on its own from a fresh read."""
+                    paused: dict[str, bool], *, outdated: bool = True) -> dict[int | None, Fired]:
+        """Claim and fire the due reminders of these incidents in `session`, with a handful of
+        round trips for the whole batch rather than four or more per incident: the claims in
+        one insert, the saves (their version checks) in one executemany, the timeline lines and
+        outbox rows in one each. Each claim commits with the send (its outbox rows) or not at
+        all. `paused`: each team's pause as this transaction read it. `outdated`: the incidents
+        were read before this transaction; it raises `StaleIncident` when any changed since
+        (the save's version check), or when a reminder it had due now says nothing (marking it
+        sent unsaid on an outdated read would lose it): the caller fires again from a fresh
+        read."""
         fired: dict[int | None, Fired] = {}
         plans: list[tuple[Incident, Policy, list[cadence.Reminder]]] = []
         for inc in due:
@@ -163,7 +166,7 @@ class ReminderService:
                     continue
                 outcome = reminders.fire(current, reminder, now, policy)
                 if outcome is None:
-                    if not spoke:  # (see _fire_in: "nothing to say" from an outdated read)
+                    if outdated and not spoke:  # (once one spoke, the save proves the read)
                         raise store.StaleIncident(inc.id, inc.version)
                     continue
                 spoke = True
@@ -182,40 +185,10 @@ class ReminderService:
         return fired
 
     def _fire_in(self, session: Session, inc: Incident | None, worker: str, now: datetime, *,
-                 outdated: bool, paused: dict[str, bool] | None = None) -> Fired:
-        """Claim and fire the incident's due reminders in `session`; `outdated`: `inc` was read
-        before this transaction began (a change since then fails the save's version check);
-        `paused`: each team's pause as this transaction read it (a batch reads it once)."""
+                 outdated: bool) -> Fired:
+        """Claim and fire the incident's due reminders in `session` (`_fire_batch` for one);
+        `outdated`: `inc` was read before this transaction began."""
         if inc is None or inc.id is None:
             return Fired([], None)
-        if paused is None:
-            paused = {}
-        if inc.team_id not in paused:
-            paused[inc.team_id] = lifecycle_store.is_paused(session, inc.team_id)
-        if paused[inc.team_id]:
-            # Slack took the team's tokens: claim nothing, so all is still due once reinstalled
-            return Fired([], inc, paused=True)
-        fired: list[Effect] = []
-        policy = self.playbooks.policy_for(inc, session)
-        for reminder in cadence.due_reminders(inc, policy, now):
-            # claimed and marked sent in one statement: the send (the outbox rows below)
-            # commits with it or not at all
-            if not store.take_reminder(
-                    session, team_id=inc.team_id, incident_id=inc.id,
-                    kind=reminder.kind.value, due_at=reminder.due_at, ref=reminder.ref,
-                    now=now, worker=worker, lease=CLAIM_LEASE):
-                continue
-            stored = store.children_snapshot(inc)  # before `fire` builds the changed copy
-            outcome = reminders.fire(inc, reminder, now, policy)
-            if outcome is None and outdated:
-                # "nothing to say" from a read that may be outdated would mark it sent
-                # unsaid: decide again from a read inside the transaction
-                raise store.StaleIncident(inc.id, inc.version)
-            if outcome is not None:
-                # (saving checks the version: an outdated read is retried from a fresh one,
-                # and a save that passes it proves `stored` is what the database holds)
-                inc = persist(session, outcome, origin=None, requested_by=None, now=now,
-                              stored=stored)
-                outdated = False
-                fired.extend(outcome.effects)
-        return Fired(fired, inc)
+        paused = {inc.team_id: lifecycle_store.is_paused(session, inc.team_id)}
+        return self._fire_batch(session, [inc], worker, now, paused, outdated=outdated)[inc.id]

@@ -78,7 +78,7 @@ from playbook.store.outbox import (
     pending_outbox_count,
     retry_outbox,
 )
-from playbook.store.reminder_claims import take_reminder, take_reminders
+from playbook.store.reminder_claims import take_reminders
 from playbook.store.tables import OutboxRow
 from playbook.store.timeline import (
     append_timeline,
@@ -134,7 +134,6 @@ __all__ = [
     "retry_outbox",
     "save_incident",
     "save_incidents",
-    "take_reminder",
     "take_reminders",
     "timeline",
 ]

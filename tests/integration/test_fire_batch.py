@@ -7,6 +7,8 @@ from its new state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, event
@@ -36,18 +38,40 @@ def _service(session_factory: sessionmaker[Session], clock: Clock) -> Service:
     return Service(session_factory, ServiceConfig(policy=default_policy()), clock)
 
 
+@contextmanager
+def _statements(engine: Engine, keep: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The SQL statements the engine runs inside the block that `keep` keeps."""
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if keep(statement):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
 def _dues(service: Service, incident_id: int) -> int:
     return [e.kind for e in service.timeline(incident_id)].count(ReminderKind.DUE.value)
+
+
+def _due_incidents(service: Service, clock: Clock, count: int, prefix: str) -> list[int]:
+    clock.now = T0
+    due = []
+    for n in range(count):
+        inc = service.open("T1", ALICE, f"{prefix} {n}: down").incident
+        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
+        due.append(inc.id)
+    return due
 
 
 def test_a_batch_fires_each_due_reminder_once(session_factory: sessionmaker[Session]) -> None:
     clock = Clock()
     service = _service(session_factory, clock)
-    due = []
-    for n in range(3):
-        inc = service.open("T1", ALICE, f"Acme {n}: down").incident
-        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
-        due.append(inc.id)
+    due = _due_incidents(service, clock, 3, "Acme")
     clock.now = T0 + timedelta(minutes=30)
     quiet = service.open("T1", ALICE, "Globex: slow").incident  # just opened: nothing due
 
@@ -114,31 +138,12 @@ def test_a_batch_over_many_workspaces_reads_their_pauses_in_one_query(
     with session_factory.begin() as session:  # one of them lost its tokens: nothing for it
         lifecycle_store.pause_team(session, "T2", "token_revoked", T0)
     clock.now = T0 + timedelta(minutes=30)
-    asked: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "team_pauses" in statement:
-            asked.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _statements(engine, lambda statement: "team_pauses" in statement) as asked:
         fired = service.reminders.fire_due_many(due, "w1")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # (one query per workspace was one round trip per incident in a burst over many teams)
     assert len(asked) == 1, asked
     assert [fired[i].paused for i in due] == [False, False, True, False]
     assert [bool(fired[i].effects) for i in due] == [True, True, False, True]
-
-
-def _due_incidents(service: Service, clock: Clock, count: int, prefix: str) -> list[int]:
-    clock.now = T0
-    due = []
-    for n in range(count):
-        inc = service.open("T1", ALICE, f"{prefix} {n}: down").incident
-        service.command(inc.id, ALICE, "cadence", "30m", team_id="T1")
-        due.append(inc.id)
-    return due
 
 
 def test_a_bigger_batch_writes_in_no_more_statements(
@@ -153,18 +158,9 @@ def test_a_bigger_batch_writes_in_no_more_statements(
     clock.now = T0 + timedelta(minutes=30)
     counts = []
     for batch in (small, large):
-        writes: list[str] = []
-
-        def count(_conn: object, _cursor: object, statement: str, *_args: object,
-                  writes: list[str] = writes) -> None:
-            if not statement.lstrip().upper().startswith("SELECT"):
-                writes.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with _statements(engine, lambda statement: not statement.lstrip().upper()
+                         .startswith("SELECT")) as writes:
             fired = service.reminders.fire_due_many(batch, "w1")
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert all(fired[i].effects for i in batch)
         counts.append(len(writes))
     assert counts[0] == counts[1], counts
@@ -183,10 +179,9 @@ def test_a_reminder_another_worker_claimed_is_skipped_and_the_rest_fire(
         reminder = next(r for r in cadence.due_reminders(
             held, service.playbooks.policy_for(held), clock.now)
             if r.kind is ReminderKind.DUE)
-        assert store.take_reminder(session, team_id="T1", incident_id=held.id,
-                                   kind=reminder.kind.value, due_at=reminder.due_at,
-                                   ref=reminder.ref, now=clock.now, worker="w0",
-                                   lease=timedelta(minutes=5))
+        key = (held.id, reminder.kind.value, reminder.due_at, reminder.ref)
+        assert key in store.take_reminders(session, [("T1", key)], now=clock.now,
+                                           worker="w0", lease=timedelta(minutes=5))
 
     fired = service.reminders.fire_due_many(due, "w1")
 

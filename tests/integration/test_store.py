@@ -659,12 +659,12 @@ def test_two_workers_never_claim_the_same_item(session_factory: Factory) -> None
 def _take_reminder(
     factory: Factory, incident_id: int, worker: str, now: datetime = T0, **kw: Any
 ) -> bool:
-    key: dict[str, Any] = {"kind": "cadence_due", "due_at": at(30), **kw}
+    fields: dict[str, Any] = {"kind": "cadence_due", "due_at": at(30), "ref": "", **kw}
+    key = (incident_id, fields["kind"], fields["due_at"], fields["ref"])
     return in_tx(
         factory,
-        lambda s: store.take_reminder(
-            s, team_id="T1", incident_id=incident_id, now=now, worker=worker, lease=LEASE, **key
-        ),
+        lambda s: key in store.take_reminders(s, [("T1", key)], now=now, worker=worker,
+                                              lease=LEASE),
     )
 
 
